@@ -1,0 +1,51 @@
+# Two commands for a new machine: `make demo` runs the site, `make test` runs every check.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install demo test lint serve worker beat clean
+
+# Reinstall only when the declared dependencies change.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# A local .env for the demo: debug on, fresh random secrets, never committed.
+.env:
+	$(PY) -c "import secrets, base64; print('DEBUG=1'); print('SECRET_KEY=' + secrets.token_urlsafe(50)); print('NEWSITE_MASTER_KEY=' + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())" > .env
+	@echo "Wrote .env with new local secrets."
+
+demo: install .env
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+
+serve: install
+	$(BIN)/gunicorn newsite.wsgi --bind $(HOST):$(PORT) --workers 2
+
+worker: install
+	$(BIN)/celery -A newsite worker --loglevel INFO
+
+beat: install
+	$(BIN)/celery -A newsite beat --loglevel INFO
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

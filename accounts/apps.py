@@ -1,0 +1,8 @@
+"""Accounts: the user model, sign-up wiring, onboarding and reader preferences."""
+
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = "Accounts"

@@ -1,0 +1,56 @@
+"""Load the demo topics and articles shipped with the site, and the demo accounts."""
+
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.services import demo_accounts_ensure
+from news.services import demo_content_load
+
+DEMO_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
+
+
+def read_demo_documents(directory: Path) -> dict:
+    """Merge every JSON document in the folder into one {topics, articles} document."""
+    merged: dict[str, list] = {"topics": [], "articles": []}
+    files = sorted(directory.glob("*.json"))
+    if not files:
+        raise CommandError(f"No demo content found in {directory}.")
+    for path in files:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise CommandError(f"Cannot read {path.name}: {error}") from error
+        merged["topics"].extend(document.get("topics", []))
+        merged["articles"].extend(document.get("articles", []))
+    return merged
+
+
+class Command(BaseCommand):
+    help = "Load demo topics, articles and accounts. Running it again changes nothing."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dir", type=Path, default=DEMO_DIR, help="Folder of JSON documents.")
+        parser.add_argument("--no-accounts", action="store_true", help="Skip the demo accounts.")
+
+    def handle(self, *args, **options):
+        document = read_demo_documents(options["dir"])
+        try:
+            result = demo_content_load(data=document)
+        except ValidationError as error:
+            raise CommandError(
+                f"Demo content refused, nothing loaded: {' '.join(error.messages)}"
+            ) from error
+        if not options["no_accounts"]:
+            for account in demo_accounts_ensure(fixed_passwords=settings.DEBUG):
+                password = account.password or "(already existed, password unchanged)"
+                self.stdout.write(f"  {account.role:<7} {account.email:<22} {password}")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo content: {result.topics_created} topics and {result.articles_created} "
+                f"articles created, {result.articles_skipped} articles already present."
+            )
+        )

@@ -1,0 +1,3 @@
+"""Names of the roles that the news workflow relies on."""
+
+EDITORS_GROUP = "Editors"

@@ -1,0 +1,59 @@
+"""Public news pages: home, article, topic, search, and the site's error pages."""
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponseServerError
+from django.shortcuts import get_object_or_404, render
+from django.template import loader
+
+from . import selectors
+from .models import Topic
+
+
+def _page(request, queryset):
+    return Paginator(queryset, selectors.page_size()).get_page(request.GET.get("page"))
+
+
+def home(request):
+    return render(request, "news/home.html", {"page": _page(request, selectors.articles_latest())})
+
+
+def article_detail(request, slug: str):
+    article = selectors.article_visible_to(slug=slug, user=request.user)
+    if article is None:
+        raise Http404("No such article.")
+    return render(request, "news/article_detail.html", {"article": article})
+
+
+def topic_detail(request, slug: str):
+    topic = get_object_or_404(Topic, slug=slug)
+    page = _page(request, selectors.articles_for_topic(topic=topic))
+    return render(request, "news/topic_detail.html", {"topic": topic, "page": page})
+
+
+def search(request):
+    query = request.GET.get("q", "")[:200]
+    results = _page(request, selectors.articles_search(query=query)) if query.strip() else None
+    return render(request, "news/search.html", {"query": query, "page": results})
+
+
+def _error(request, status: int, title: str, message: str):
+    return render(
+        request, "error.html", {"title": title, "message": message, "status": status}, status=status
+    )
+
+
+def bad_request(request, exception=None):
+    return _error(request, 400, "Bad request", "The request could not be understood.")
+
+
+def permission_denied(request, exception=None):
+    return _error(request, 403, "Not allowed", "You do not have permission to see this page.")
+
+
+def page_not_found(request, exception=None):
+    return _error(request, 404, "Page not found", "There is nothing at this address.")
+
+
+def server_error(request):
+    # Rendered without context processors: the database may be what failed.
+    return HttpResponseServerError(loader.get_template("500.html").render())

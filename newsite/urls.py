@@ -1,0 +1,21 @@
+"""Top-level URL map: one include per app."""
+
+from django.contrib import admin
+from django.http import HttpResponse
+from django.urls import include, path
+
+
+def healthz(request):
+    return HttpResponse("ok", content_type="text/plain")
+
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", include("news.urls")),
+]
+
+handler400 = "news.views.bad_request"
+handler403 = "news.views.permission_denied"
+handler404 = "news.views.page_not_found"
+handler500 = "news.views.server_error"

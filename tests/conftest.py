@@ -1,0 +1,78 @@
+"""Shared fixtures, and the guard that makes CI fail loudly when its services are missing."""
+
+import os
+
+import pytest
+from django.conf import settings
+
+from newsite.celery import app as celery_app
+
+from .factories import ArticleFactory, EditorFactory, ReaderFactory, TopicFactory
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _redis_reachable(url: str) -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        return str(error)
+    return None
+
+
+def pytest_sessionstart(session):
+    if not REQUIRE_SERVICES:
+        return
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine != "django.db.backends.postgresql":
+        pytest.exit(f"REQUIRE_SERVICES=1 but DATABASE_URL is not PostgreSQL ({engine}).", 3)
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if not broker.startswith("redis://"):
+        pytest.exit("REQUIRE_SERVICES=1 but CELERY_BROKER_URL is not a redis:// URL.", 3)
+    problem = _redis_reachable(broker)
+    if problem:
+        pytest.exit(f"REQUIRE_SERVICES=1 but Redis at {broker} is unreachable: {problem}", 3)
+    import psycopg
+
+    params = settings.DATABASES["default"]
+    try:
+        psycopg.connect(
+            host=params["HOST"] or None,
+            port=params["PORT"] or None,
+            user=params["USER"] or None,
+            dbname="postgres",
+            connect_timeout=3,
+        ).close()
+    except psycopg.Error as error:
+        pytest.exit(f"REQUIRE_SERVICES=1 but PostgreSQL is unreachable: {error}", 3)
+
+
+@pytest.fixture(autouse=True)
+def eager_celery():
+    """Tasks run in-process in tests, except where a test starts a real worker."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def topic(db):
+    return TopicFactory()
+
+
+@pytest.fixture
+def article(db, topic):
+    return ArticleFactory(topics=[topic])
+
+
+@pytest.fixture
+def reader(db):
+    return ReaderFactory()
+
+
+@pytest.fixture
+def editor(db):
+    return EditorFactory()

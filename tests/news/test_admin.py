@@ -1,0 +1,110 @@
+"""The editors' admin: what editors can do, and what stays out of their reach."""
+
+import pytest
+from django.urls import reverse
+
+from news.models import Article
+from tests.factories import ArticleFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_editor_sees_and_edits_articles_in_the_admin(client, editor, article):
+    client.force_login(editor)
+    assert client.get(reverse("admin:news_article_changelist")).status_code == 200
+    assert client.get(reverse("admin:news_article_change", args=[article.pk])).status_code == 200
+    assert client.get(reverse("admin:news_topic_add")).status_code == 200
+    assert client.get(reverse("admin:news_source_changelist")).status_code == 200
+
+
+def test_editor_filters_and_searches_articles(client, editor):
+    ArticleFactory(title="Volcano wakes")
+    ArticleFactory(title="Quiet draft", status=Article.Status.DRAFT, published_at=None)
+    client.force_login(editor)
+    url = reverse("admin:news_article_changelist")
+    drafts = client.get(url, {"status__exact": "draft"}).content.decode()
+    assert "Quiet draft" in drafts and "Volcano wakes" not in drafts
+    found = client.get(url, {"q": "volcano"}).content.decode()
+    assert "Volcano wakes" in found and "Quiet draft" not in found
+
+
+def test_bulk_publish_and_unpublish(client, editor):
+    drafts = ArticleFactory.create_batch(3, status=Article.Status.DRAFT, published_at=None)
+    client.force_login(editor)
+    url = reverse("admin:news_article_changelist")
+    client.post(url, {"action": "publish_selected", "_selected_action": [a.pk for a in drafts]})
+    assert Article.objects.published().count() == 3
+
+    client.post(url, {"action": "unpublish_selected", "_selected_action": [drafts[0].pk]})
+    assert Article.objects.published().count() == 2
+
+
+def test_bulk_action_reports_articles_it_refused(client, editor):
+    live = ArticleFactory(title="Already live")
+    draft = ArticleFactory(status=Article.Status.DRAFT, published_at=None)
+    before = live.published_at
+    client.force_login(editor)
+    response = client.post(
+        reverse("admin:news_article_changelist"),
+        {"action": "publish_selected", "_selected_action": [live.pk, draft.pk]},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "Published 1 article" in html
+    assert "Not changed &#x27;Already live&#x27;" in html
+    live.refresh_from_db()
+    assert live.published_at == before
+
+
+def test_admin_change_page_links_to_the_preview(client, editor):
+    draft = ArticleFactory(status=Article.Status.DRAFT, published_at=None)
+    client.force_login(editor)
+    html = client.get(reverse("admin:news_article_change", args=[draft.pk])).content.decode()
+    assert f'href="{draft.get_absolute_url()}"' in html
+
+
+def test_publishing_without_a_date_in_the_admin_form_is_refused(client, editor):
+    draft = ArticleFactory(status=Article.Status.DRAFT, published_at=None)
+    client.force_login(editor)
+    response = client.post(
+        reverse("admin:news_article_change", args=[draft.pk]),
+        {
+            "title": draft.title,
+            "slug": draft.slug,
+            "summary": "",
+            "body": draft.body,
+            "author": "",
+            "status": "published",
+            "published_at_0": "",
+            "published_at_1": "",
+        },
+    )
+    assert response.status_code == 200  # the form is shown again with the error
+    draft.refresh_from_db()
+    assert draft.status == Article.Status.DRAFT
+
+
+@pytest.mark.parametrize(
+    "url_name",
+    [
+        "admin:accounts_user_changelist",
+        "admin:auth_group_changelist",
+        "admin:accounts_user_add",
+    ],
+)
+def test_editor_is_refused_people_and_roles(client, editor, url_name):
+    client.force_login(editor)
+    assert client.get(reverse(url_name)).status_code == 403
+
+
+def test_editor_cannot_open_a_readers_account_page(client, editor, reader):
+    client.force_login(editor)
+    url = reverse("admin:accounts_user_change", args=[reader.pk])
+    assert client.get(url).status_code == 403
+
+
+def test_a_reader_cannot_enter_the_admin(client, reader):
+    client.force_login(reader)
+    response = client.get(reverse("admin:news_article_changelist"))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]

@@ -1,0 +1,56 @@
+"""Scheduled publishing through Celery: in-process, and through a real worker on Redis."""
+
+import os
+import time
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from news.models import Article
+from news.tasks import publish_due_articles
+from newsite.celery import app as celery_app
+from tests.factories import ArticleFactory
+
+BROKER = os.environ.get("CELERY_BROKER_URL", "")
+
+
+@pytest.mark.django_db
+def test_publish_task_publishes_due_articles():
+    due = ArticleFactory(
+        status=Article.Status.SCHEDULED, published_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert publish_due_articles.delay().get() == 1
+    due.refresh_from_db()
+    assert due.status == Article.Status.PUBLISHED
+
+
+def test_beat_schedule_runs_scheduled_publishing_every_minute():
+    entry = settings.CELERY_BEAT_SCHEDULE["publish-scheduled-articles"]
+    assert entry["task"] == publish_due_articles.name
+    assert entry["schedule"] <= 60
+
+
+@pytest.mark.services
+@pytest.mark.skipif(
+    not BROKER.startswith("redis://") and os.environ.get("REQUIRE_SERVICES") != "1",
+    reason="needs CELERY_BROKER_URL pointing at Redis",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_on_redis_publishes_a_due_article(eager_celery):
+    from celery.contrib.testing.worker import start_worker
+
+    due = ArticleFactory(
+        status=Article.Status.SCHEDULED, published_at=timezone.now() - timedelta(seconds=1)
+    )
+    celery_app.conf.task_always_eager = False
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        publish_due_articles.delay()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            due.refresh_from_db()
+            if due.status == Article.Status.PUBLISHED:
+                break
+            time.sleep(0.2)
+    assert due.status == Article.Status.PUBLISHED
