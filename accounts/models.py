@@ -46,3 +46,65 @@ class User(AbstractUser):
 
     def get_short_name(self) -> str:
         return self.display_name or self.email.split("@")[0]
+
+
+class Preferences(models.Model):
+    """What a reader chose: topics, how much personalization, and a region if they want one."""
+
+    class Level(models.TextChoices):
+        OFF = "off", "Off"
+        TOPICS = "topics", "Topics only"
+        TOPICS_HISTORY = "topics_history", "Topics + reading history"
+
+    class Region(models.TextChoices):
+        NORTH = "north", "North"
+        SOUTH = "south", "South"
+        EAST = "east", "East"
+        WEST = "west", "West"
+        CENTRAL = "central", "Central"
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="preferences")
+    level = models.CharField(max_length=20, choices=Level.choices, default=Level.OFF)
+    topics = models.ManyToManyField(
+        "news.Topic", through="PreferredTopic", related_name="+", blank=True
+    )
+    blocked_topics = models.ManyToManyField("news.Topic", related_name="+", blank=True)
+    region = models.CharField(max_length=20, choices=Region.choices, blank=True)
+    onboarding_step = models.PositiveSmallIntegerField(default=1)
+    onboarding_finished_at = models.DateTimeField(null=True, blank=True)
+    browser_signal_seen_at = models.DateTimeField(
+        null=True, blank=True, help_text="When we first saw a GPC or DNT signal from this reader."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "preferences"
+
+    def __str__(self) -> str:
+        return f"Preferences of reader {self.user_id}"
+
+    @property
+    def onboarding_done(self) -> bool:
+        return self.onboarding_finished_at is not None
+
+
+class PreferredTopic(models.Model):
+    """A topic a reader follows, with a weight that "Show less like this" lowers."""
+
+    preferences = models.ForeignKey(
+        Preferences, on_delete=models.CASCADE, related_name="preferred_topics"
+    )
+    topic = models.ForeignKey("news.Topic", on_delete=models.CASCADE, related_name="+")
+    weight = models.FloatField(default=1.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["preferences", "topic"], name="preferred_topic_once"),
+            models.CheckConstraint(
+                condition=models.Q(weight__gte=0) & models.Q(weight__lte=1),
+                name="preferred_topic_weight_0_1",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic_id} ({self.weight:.2f})"

@@ -1,14 +1,27 @@
-"""Every write to accounts: creating users and the demo accounts."""
+"""Every write to accounts: users, demo accounts, preferences and the onboarding wizard."""
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
+from news.models import Topic
 from news.permissions import EDITORS_GROUP
+from privacy.browser_signals import BrowserSignals
+from privacy.models import ConsentRecord
+from privacy.purposes import READING_HISTORY, REGION, SWITCHABLE_PURPOSES
+from privacy.services import consent_set
 
-from .models import User
+from .models import Preferences, PreferredTopic, User
+
+Level = Preferences.Level
+Source = ConsentRecord.Source
+ONBOARDING_STEPS = 3
 
 
 @transaction.atomic
@@ -19,6 +32,7 @@ def user_create(
     display_name: str = "",
     is_editor: bool = False,
     is_admin: bool = False,
+    email_verified: bool = False,
 ) -> User:
     user = User(
         email=User.objects.normalize_email(email),
@@ -31,6 +45,7 @@ def user_create(
     user.save()
     if is_editor:
         user.groups.add(Group.objects.get(name=EDITORS_GROUP))
+    EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=email_verified)
     return user
 
 
@@ -67,6 +82,207 @@ def demo_accounts_ensure(*, fixed_passwords: bool) -> list[DemoAccount]:
             display_name=name,
             is_editor=is_editor,
             is_admin=is_admin,
+            email_verified=True,
         )
         accounts.append(DemoAccount(role=role, email=email, password=password, created=True))
     return accounts
+
+
+# --- Preferences --------------------------------------------------------------------------
+
+
+def preferences_for(*, user: User) -> Preferences:
+    preferences, _ = Preferences.objects.get_or_create(user=user)
+    return preferences
+
+
+def preferences_note_browser_signal(*, user: User, signals: BrowserSignals) -> None:
+    """Remember when a GPC/DNT signal was first seen from this reader."""
+    if signals.present:
+        Preferences.objects.filter(user=user, browser_signal_seen_at__isnull=True).update(
+            browser_signal_seen_at=timezone.now()
+        )
+
+
+def _topics_by_id(ids: Iterable[int]) -> list[Topic]:
+    ids = set(ids)
+    topics = list(Topic.objects.filter(pk__in=ids))
+    if len(topics) != len(ids):
+        raise ValidationError("One of the chosen topics does not exist.")
+    return topics
+
+
+@transaction.atomic
+def preferences_set_topics(
+    *,
+    user: User,
+    topic_ids: Iterable[int],
+    blocked_ids: Iterable[int] = (),
+    require_one: bool = True,
+) -> Preferences:
+    """Replace the followed and blocked topics; weights of topics kept are unchanged."""
+    chosen, blocked = _topics_by_id(topic_ids), _topics_by_id(blocked_ids)
+    if require_one and not chosen:
+        raise ValidationError("Pick at least one topic.")
+    overlap = {t.name for t in chosen} & {t.name for t in blocked}
+    if overlap:
+        raise ValidationError(
+            f"A topic cannot be both followed and blocked: {', '.join(sorted(overlap))}."
+        )
+    preferences = preferences_for(user=user)
+    preferences.preferred_topics.exclude(topic__in=chosen).delete()
+    kept = set(preferences.preferred_topics.values_list("topic_id", flat=True))
+    PreferredTopic.objects.bulk_create(
+        [PreferredTopic(preferences=preferences, topic=t) for t in chosen if t.pk not in kept]
+    )
+    preferences.blocked_topics.set(blocked)
+    preferences.save(update_fields=["updated_at"])
+    return preferences
+
+
+@transaction.atomic
+def preferences_set_level(
+    *, user: User, level: str, source: str, signals: BrowserSignals
+) -> Preferences:
+    """Set the personalization level. The top level is the reading-history consent."""
+    if level not in Level.values:
+        raise ValidationError(f"Unknown personalization level: {level!r}.")
+    preferences = preferences_for(user=user)
+    if level != Level.OFF and not preferences.preferred_topics.exists():
+        raise ValidationError("Pick at least one topic before turning personalization on.")
+    preferences.level = level
+    preferences.full_clean()
+    preferences.save(update_fields=["level", "updated_at"])
+    consent_set(
+        user=user,
+        purpose=READING_HISTORY.key,
+        granted=level == Level.TOPICS_HISTORY,
+        source=source,
+        signals=signals,
+    )
+    return preferences
+
+
+@transaction.atomic
+def preferences_set_purposes(
+    *,
+    user: User,
+    wanted: dict[str, bool],
+    region: str,
+    source: str,
+    signals: BrowserSignals,
+) -> Preferences:
+    """Turn the optional purposes on or off; a region is kept only while its purpose is on."""
+    allowed = {p.key for p in SWITCHABLE_PURPOSES}
+    unknown = set(wanted) - allowed
+    if unknown:
+        raise ValidationError(f"Unknown purpose: {', '.join(sorted(unknown))}.")
+    region_on = wanted.get(REGION.key, False)
+    if region_on and region not in Preferences.Region.values:
+        raise ValidationError("Pick a region to get local news, or turn local news off.")
+    preferences = preferences_for(user=user)
+    for purpose in SWITCHABLE_PURPOSES:
+        consent_set(
+            user=user,
+            purpose=purpose.key,
+            granted=wanted.get(purpose.key, False),
+            source=source,
+            signals=signals,
+        )
+    preferences.region = region if region_on else ""
+    preferences.save(update_fields=["region", "updated_at"])
+    return preferences
+
+
+@transaction.atomic
+def preferences_update(
+    *,
+    user: User,
+    topic_ids: Iterable[int],
+    blocked_ids: Iterable[int],
+    level: str,
+    wanted: dict[str, bool],
+    region: str,
+    signals: BrowserSignals,
+) -> Preferences:
+    """Everything the preferences page edits, applied together or not at all."""
+    preferences_set_topics(
+        user=user, topic_ids=topic_ids, blocked_ids=blocked_ids, require_one=level != Level.OFF
+    )
+    preferences_set_level(user=user, level=level, source=Source.PREFERENCES, signals=signals)
+    return preferences_set_purposes(
+        user=user, wanted=wanted, region=region, source=Source.PREFERENCES, signals=signals
+    )
+
+
+# --- Onboarding wizard --------------------------------------------------------------------
+
+
+def _advance(preferences: Preferences, *, to_step: int) -> None:
+    preferences.onboarding_step = max(preferences.onboarding_step, to_step)
+    preferences.save(update_fields=["onboarding_step", "updated_at"])
+
+
+def _ensure_step_open(preferences: Preferences, step: int) -> None:
+    if preferences.onboarding_done:
+        raise ValidationError("Onboarding is already finished; change anything in Preferences.")
+    if step > preferences.onboarding_step:
+        raise ValidationError("Finish the earlier step first.")
+
+
+@transaction.atomic
+def onboarding_save_topics(
+    *, user: User, topic_ids: Iterable[int], blocked_ids: Iterable[int], signals: BrowserSignals
+) -> Preferences:
+    preferences = preferences_for(user=user)
+    _ensure_step_open(preferences, 1)
+    preferences_note_browser_signal(user=user, signals=signals)
+    preferences = preferences_set_topics(user=user, topic_ids=topic_ids, blocked_ids=blocked_ids)
+    if preferences.level == Level.OFF and preferences.onboarding_step == 1:
+        # "Topics only" is the default once topics are chosen; it needs no consent.
+        preferences.level = Level.TOPICS
+        preferences.save(update_fields=["level", "updated_at"])
+    _advance(preferences, to_step=2)
+    return preferences
+
+
+@transaction.atomic
+def onboarding_save_level(*, user: User, level: str, signals: BrowserSignals) -> Preferences:
+    preferences = preferences_for(user=user)
+    _ensure_step_open(preferences, 2)
+    preferences = preferences_set_level(
+        user=user, level=level, source=Source.ONBOARDING, signals=signals
+    )
+    _advance(preferences, to_step=3)
+    return preferences
+
+
+@transaction.atomic
+def onboarding_save_purposes(
+    *, user: User, wanted: dict[str, bool], region: str, signals: BrowserSignals
+) -> Preferences:
+    preferences = preferences_for(user=user)
+    _ensure_step_open(preferences, 3)
+    preferences = preferences_set_purposes(
+        user=user, wanted=wanted, region=region, source=Source.ONBOARDING, signals=signals
+    )
+    preferences.onboarding_finished_at = timezone.now()
+    preferences.save(update_fields=["onboarding_finished_at", "updated_at"])
+    return preferences
+
+
+@transaction.atomic
+def onboarding_skip(*, user: User, signals: BrowserSignals) -> Preferences:
+    """Skip = personalization Off and no optional consent, whatever earlier steps chose."""
+    preferences = preferences_for(user=user)
+    if preferences.onboarding_done:
+        raise ValidationError("Onboarding is already finished; change anything in Preferences.")
+    preferences_note_browser_signal(user=user, signals=signals)
+    preferences_set_level(user=user, level=Level.OFF, source=Source.ONBOARDING, signals=signals)
+    preferences_set_purposes(
+        user=user, wanted={}, region="", source=Source.ONBOARDING, signals=signals
+    )
+    preferences.refresh_from_db()
+    preferences.onboarding_finished_at = timezone.now()
+    preferences.save(update_fields=["onboarding_finished_at", "updated_at"])
+    return preferences

@@ -5,6 +5,8 @@ from django.http import Http404, HttpResponseServerError
 from django.shortcuts import get_object_or_404, render
 from django.template import loader
 
+from accounts.selectors import reader_profile
+
 from . import selectors
 from .models import Topic
 
@@ -14,7 +16,14 @@ def _page(request, queryset):
 
 
 def home(request):
-    return render(request, "news/home.html", {"page": _page(request, selectors.articles_latest())})
+    profile = reader_profile(user=request.user)
+    if profile.personalized:
+        articles = selectors.articles_in_topics_first(
+            topic_ids=list(profile.topic_weights), exclude_topic_ids=profile.blocked_topic_ids
+        )
+    else:
+        articles = selectors.articles_latest()
+    return render(request, "news/home.html", {"page": _page(request, articles), "profile": profile})
 
 
 def article_detail(request, slug: str):
@@ -57,3 +66,13 @@ def page_not_found(request, exception=None):
 def server_error(request):
     # Rendered without context processors: the database may be what failed.
     return HttpResponseServerError(loader.get_template("500.html").render())
+
+
+def csrf_failure(request, reason=""):
+    return _error(
+        request,
+        403,
+        "Form expired or not sent from this site",
+        "The form could not be checked (missing or outdated security token), so nothing was "
+        "saved. Go back, reload the page and try again.",
+    )

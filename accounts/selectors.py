@@ -1,0 +1,42 @@
+"""Reads of a reader's preferences, shared by pages, the feed and the API."""
+
+from dataclasses import dataclass, field
+
+from .models import Preferences
+
+
+@dataclass(frozen=True)
+class ReaderProfile:
+    level: str = Preferences.Level.OFF
+    topic_weights: dict[int, float] = field(default_factory=dict)
+    topic_names: tuple[str, ...] = ()
+    blocked_topic_ids: frozenset[int] = frozenset()
+    onboarding_done: bool = False
+
+    @property
+    def personalized(self) -> bool:
+        return self.level != Preferences.Level.OFF and bool(self.topic_weights)
+
+
+ANONYMOUS_PROFILE = ReaderProfile()
+
+
+def reader_profile(*, user) -> ReaderProfile:
+    """What the feed may use about this visitor: nothing for anonymous visitors."""
+    if not user.is_authenticated:
+        return ANONYMOUS_PROFILE
+    preferences = (
+        Preferences.objects.filter(user=user)
+        .prefetch_related("preferred_topics__topic", "blocked_topics")
+        .first()
+    )
+    if preferences is None:
+        return ANONYMOUS_PROFILE
+    chosen = sorted(preferences.preferred_topics.all(), key=lambda p: p.topic.name)
+    return ReaderProfile(
+        level=preferences.level,
+        topic_weights={p.topic_id: p.weight for p in chosen},
+        topic_names=tuple(p.topic.name for p in chosen),
+        blocked_topic_ids=frozenset(t.pk for t in preferences.blocked_topics.all()),
+        onboarding_done=preferences.onboarding_done,
+    )

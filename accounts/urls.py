@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("onboarding/", views.onboarding, name="onboarding"),
+    path("onboarding/<int:step>/", views.onboarding_step, name="onboarding_step"),
+    path("account/preferences/", views.preferences_edit, name="preferences"),
+]

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "privacy"
+
+urlpatterns = [
+    path(".well-known/gpc.json", views.gpc_json, name="gpc_json"),
+]
