@@ -58,6 +58,16 @@ def eager_celery():
     celery_app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def clean_cache():
+    """Rate limits and cached pages live in the cache; every test starts with an empty one."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def topic(db):
     return TopicFactory()

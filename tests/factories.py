@@ -79,3 +79,12 @@ class AdminFactory(ReaderFactory):
     email = factory.Sequence(lambda n: f"admin{n}@example.org")
     is_staff = True
     is_superuser = True
+
+
+def verified_reader(**kwargs) -> User:
+    """A reader whose email address is verified, so they can sign in through the login form."""
+    from allauth.account.models import EmailAddress
+
+    user = ReaderFactory(**kwargs)
+    EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
+    return user
