@@ -224,3 +224,19 @@ LOGGING = {
 # The date our GPC handling last changed, published in /.well-known/gpc.json.
 GPC_LAST_UPDATE = "2026-11-23"
 CSRF_FAILURE_VIEW = "news.views.csrf_failure"
+
+# Encryption at rest: the master key (url-safe base64 of 32 random bytes) wraps every reader's
+# data key; keep it out of the database and its backups, or crypto-shredding proves nothing.
+NEWSITE_MASTER_KEY = env("NEWSITE_MASTER_KEY", default="")
+if not NEWSITE_MASTER_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "NEWSITE_MASTER_KEY must be set when DEBUG is off (url-safe base64 of 32 random "
+            'bytes; generate one with `python -c "import base64, os; '
+            'print(base64.urlsafe_b64encode(os.urandom(32)).decode())"`).'
+        )
+    # Public, so development data is never protected: urlsafe_b64(sha256(b"newsite local
+    # development only master key")).
+    NEWSITE_MASTER_KEY = "Fu-nwoeAod8hvGVV5CY8ihaGizOOJ4C6aS7_vlKgDck="
+# Previous master keys, kept only until `manage.py rotate_master_key` has re-wrapped every data key.
+NEWSITE_OLD_MASTER_KEYS = env.list("NEWSITE_OLD_MASTER_KEYS", default=[])

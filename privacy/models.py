@@ -40,3 +40,24 @@ class ConsentRecord(models.Model):
         if self.pk is not None:
             raise ValueError("Consent receipts cannot be changed.")
         super().save(*args, **kwargs)
+
+
+class UserDataKey(models.Model):
+    """A reader's AES-256 data key, stored only wrapped under the master key.
+
+    Deleting the row crypto-shreds the reader: everything sealed with the key, backups included,
+    becomes unreadable.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="data_key"
+    )
+    wrapped_key = models.BinaryField(help_text="Nonce, then the data key sealed with AES-GCM.")
+    master_key_id = models.CharField(
+        max_length=16, help_text="Fingerprint of the master key that wrapped the data key."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Data key of reader {self.user_id} (master key {self.master_key_id})"

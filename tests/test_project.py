@@ -37,6 +37,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "news.example.org",
     "STATIC_MANIFEST": "1",
     "SECURE_SSL_REDIRECT": "1",
+    "NEWSITE_MASTER_KEY": "nF3cLoTlvpAqhdJRwb9yrv1kzZ9jw-QGoBDChpaRNbA=",
 }
 
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts.models import Preferences
 from privacy.models import ConsentRecord
-from privacy.purposes import DIGEST, POPULAR_COUNTING, POLICY_VERSION, REGION, READING_HISTORY
+from privacy.purposes import DIGEST, POLICY_VERSION, POPULAR_COUNTING, READING_HISTORY, REGION
 from privacy.selectors import consents_current
 from tests.factories import TopicFactory
 
