@@ -240,3 +240,14 @@ if not NEWSITE_MASTER_KEY:
     NEWSITE_MASTER_KEY = "Fu-nwoeAod8hvGVV5CY8ihaGizOOJ4C6aS7_vlKgDck="
 # Previous master keys, kept only until `manage.py rotate_master_key` has re-wrapped every data key.
 NEWSITE_OLD_MASTER_KEYS = env.list("NEWSITE_OLD_MASTER_KEYS", default=[])
+
+# Retention, enforced daily by `purge_expired` (and shown on the public privacy pages).
+PRIVACY_HISTORY_RETENTION_DAYS = env.int("PRIVACY_HISTORY_RETENTION_DAYS", default=90)
+PRIVACY_SIGNAL_RETENTION_HOURS = env.int("PRIVACY_SIGNAL_RETENTION_HOURS", default=48)
+PRIVACY_EXPORT_RETENTION_HOURS = env.int("PRIVACY_EXPORT_RETENTION_HOURS", default=24)
+PRIVACY_AUDIT_RETENTION_DAYS = env.int("PRIVACY_AUDIT_RETENTION_DAYS", default=730)
+# Differential privacy of popularity counts.
+DP_EPSILON_PER_DAY = env.float("DP_EPSILON_PER_DAY", default=1.0)
+DP_CONTRIBUTION_BOUND = env.int("DP_CONTRIBUTION_BOUND", default=20)
+# Counts under this are shown to editors as "<k".
+DP_SUPPRESSION_THRESHOLD = env.int("DP_SUPPRESSION_THRESHOLD", default=10)

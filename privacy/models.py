@@ -61,3 +61,117 @@ class UserDataKey(models.Model):
 
     def __str__(self) -> str:
         return f"Data key of reader {self.user_id} (master key {self.master_key_id})"
+
+
+class ReadingHistoryEntry(models.Model):
+    """One read, kept only for readers at "Topics + reading history" with current consent.
+
+    Which article was read is sealed under the reader's data key; only the time stays in the
+    clear, for ordering and the retention purge.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reading_history"
+    )
+    sealed_article = models.BinaryField()
+    read_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-read_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-read_at"], name="history_by_reader"),
+            models.Index(fields=["read_at"], name="history_by_age"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Read by reader {self.user_id} at {self.read_at:%Y-%m-%d %H:%M}"
+
+
+class DailySalt(models.Model):
+    """The random key of one day's pseudonyms; destroyed once that day is aggregated, which
+    makes the day's events unlinkable to anyone."""
+
+    day = models.DateField(unique=True)
+    salt = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"Salt of {self.day}"
+
+
+class SignalEvent(models.Model):
+    """"This pseudonym read this article on this day", for popularity counts only.
+
+    The pseudonym is HMAC-SHA256(user id) under the day's salt: it links a reader's reads within
+    one day (needed to bound each reader's contribution) and to nothing else.
+    """
+
+    class ListType(models.TextChoices):
+        NONE = "", "Not from a feed"
+        PERSONAL = "personal", "Personalized feed"
+        NON_PERSONAL = "non_personal", "Non-personal feed"
+
+    day = models.DateField()
+    pseudonym = models.CharField(max_length=64)
+    article = models.ForeignKey("news.Article", on_delete=models.CASCADE, related_name="+")
+    list_type = models.CharField(max_length=20, choices=ListType.choices, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "pseudonym", "article"], name="signal_once_per_day"
+            )
+        ]
+        indexes = [models.Index(fields=["day", "pseudonym"], name="signal_by_day_pseudonym")]
+
+    def __str__(self) -> str:
+        return f"Signal on {self.day} for article {self.article_id}"
+
+
+class AggregateSignal(models.Model):
+    """A differentially private count released for one day: per article or per topic."""
+
+    class Kind(models.TextChoices):
+        ARTICLE = "article", "Reads per article"
+        TOPIC = "topic", "Reads per topic"
+
+    day = models.DateField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    article = models.ForeignKey(
+        "news.Article", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    topic = models.ForeignKey(
+        "news.Topic", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    noisy_count = models.IntegerField(help_text="Released count; may be negative or zero.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "kind", "article", "topic"], name="aggregate_once_per_day"
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "-day"], name="aggregate_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.day}: {self.noisy_count}"
+
+
+class PrivacyBudgetLedger(models.Model):
+    """Every differentially private release, with the privacy it cost."""
+
+    day = models.DateField()
+    query = models.CharField(max_length=60)
+    epsilon = models.FloatField()
+    delta = models.FloatField(default=0.0)
+    mechanism = models.CharField(max_length=60)
+    contribution_bound = models.PositiveIntegerField()
+    released_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-day", "query"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "query"], name="ledger_once_per_day_query")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.query}: epsilon {self.epsilon}"
