@@ -69,7 +69,8 @@ class Preferences(models.Model):
         "news.Topic", through="PreferredTopic", related_name="+", blank=True
     )
     blocked_topics = models.ManyToManyField("news.Topic", related_name="+", blank=True)
-    region = models.CharField(max_length=20, choices=Region.choices, blank=True)
+    # The region a reader picked, sealed under their data key (see privacy.crypto).
+    region_sealed = models.BinaryField(null=True, blank=True)
     onboarding_step = models.PositiveSmallIntegerField(default=1)
     onboarding_finished_at = models.DateTimeField(null=True, blank=True)
     browser_signal_seen_at = models.DateTimeField(

@@ -2,7 +2,11 @@
 
 from dataclasses import dataclass, field
 
+from privacy.crypto import decrypt_for_user
+
 from .models import Preferences
+
+REGION_CONTEXT = "preferences.region"
 
 
 @dataclass(frozen=True)
@@ -39,4 +43,15 @@ def reader_profile(*, user) -> ReaderProfile:
         topic_names=tuple(p.topic.name for p in chosen),
         blocked_topic_ids=frozenset(t.pk for t in preferences.blocked_topics.all()),
         onboarding_done=preferences.onboarding_done,
+    )
+
+
+def preferences_region(*, preferences: Preferences) -> str:
+    """The reader's chosen region, decrypted; empty when none is kept."""
+    if not preferences.region_sealed:
+        return ""
+    return decrypt_for_user(
+        user_id=preferences.user_id,
+        ciphertext=bytes(preferences.region_sealed),
+        context=REGION_CONTEXT,
     )

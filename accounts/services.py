@@ -13,11 +13,13 @@ from django.utils import timezone
 from news.models import Topic
 from news.permissions import EDITORS_GROUP
 from privacy.browser_signals import BrowserSignals
+from privacy.crypto import encrypt_for_user
 from privacy.models import ConsentRecord
 from privacy.purposes import READING_HISTORY, REGION, SWITCHABLE_PURPOSES
 from privacy.services import consent_set
 
 from .models import Preferences, PreferredTopic, User
+from .selectors import REGION_CONTEXT
 
 Level = Preferences.Level
 Source = ConsentRecord.Source
@@ -189,8 +191,10 @@ def preferences_set_purposes(
             source=source,
             signals=signals,
         )
-    preferences.region = region if region_on else ""
-    preferences.save(update_fields=["region", "updated_at"])
+    preferences.region_sealed = (
+        encrypt_for_user(user=user, plaintext=region, context=REGION_CONTEXT) if region_on else None
+    )
+    preferences.save(update_fields=["region_sealed", "updated_at"])
     return preferences
 
 

@@ -14,6 +14,7 @@ from privacy.selectors import consents_current
 from . import services
 from .forms import LevelForm, PreferencesForm, PurposesForm, TopicsForm
 from .levels import LEVEL_EXPLANATIONS
+from .selectors import preferences_region
 
 STEP_FORMS = {1: TopicsForm, 2: LevelForm, 3: PurposesForm}
 STEP_TEMPLATES = {
@@ -154,7 +155,7 @@ def preferences_edit(request):
                 **_initial_for_step(preferences, 1),
                 **_initial_for_step(preferences, 2),
                 **{p.key: current[p.key] for p in SWITCHABLE_PURPOSES},
-                "region_name": preferences.region,
+                "region_name": preferences_region(preferences=preferences),
             }
         )
     return render(

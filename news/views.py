@@ -6,6 +6,8 @@ from django.shortcuts import get_object_or_404, render
 from django.template import loader
 
 from accounts.selectors import reader_profile
+from privacy.browser_signals import signals_for
+from privacy.services import read_record
 
 from . import selectors
 from .models import Topic
@@ -30,6 +32,8 @@ def article_detail(request, slug: str):
     article = selectors.article_visible_to(slug=slug, user=request.user)
     if article is None:
         raise Http404("No such article.")
+    if article.is_live:  # editors' previews are not reads
+        read_record(user=request.user, article=article, signals=signals_for(request))
     return render(request, "news/article_detail.html", {"article": article})
 
 

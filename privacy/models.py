@@ -99,7 +99,7 @@ class DailySalt(models.Model):
 
 
 class SignalEvent(models.Model):
-    """"This pseudonym read this article on this day", for popularity counts only.
+    """ "This pseudonym read this article on this day", for popularity counts only.
 
     The pseudonym is HMAC-SHA256(user id) under the day's salt: it links a reader's reads within
     one day (needed to bound each reader's contribution) and to nothing else.

@@ -1,17 +1,25 @@
-"""Writes of consent receipts, and the check of their hash chains."""
+"""Every write of personal data: consent receipts, recorded reads, retention purges."""
 
 import hashlib
+import hmac
 import json
+import os
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.models import Preferences
+from news.models import Article
+
 from .browser_signals import BrowserSignals
-from .models import ConsentRecord
-from .purposes import POLICY_VERSION, PURPOSES
-from .selectors import consents_current
+from .crypto import encrypt_for_user
+from .models import ConsentRecord, DailySalt, ReadingHistoryEntry, SignalEvent
+from .purposes import POLICY_VERSION, POPULAR_COUNTING, PURPOSES, READING_HISTORY
+from .selectors import HISTORY_CONTEXT, consent_allows, consents_current, consents_latest
 
 
 def _receipt_hash(record: ConsentRecord) -> str:
@@ -126,3 +134,112 @@ def consent_chains_verify() -> tuple[int, list[ChainProblem]]:
             )
         previous_by_user[record.user_id] = record.record_hash
     return checked, problems
+
+
+# --- Recording reads ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadOutcome:
+    history_kept: bool
+    counted: bool
+
+
+NOTHING_RECORDED = ReadOutcome(history_kept=False, counted=False)
+
+
+def daily_salt(*, day: date) -> bytes:
+    """The day's random pseudonym key, created on first use."""
+    existing = DailySalt.objects.filter(day=day).values_list("salt", flat=True).first()
+    if existing is not None:
+        return bytes(existing)
+    try:
+        with transaction.atomic():
+            return bytes(DailySalt.objects.create(day=day, salt=os.urandom(32)).salt)
+    except IntegrityError:  # another process created it first
+        return bytes(DailySalt.objects.get(day=day).salt)
+
+
+def pseudonym_for(*, user_id: int, salt: bytes) -> str:
+    return hmac.new(salt, str(user_id).encode(), hashlib.sha256).hexdigest()
+
+
+def read_record(
+    *,
+    user,
+    article: Article,
+    signals: BrowserSignals,
+    list_type: str = "",
+    now: datetime | None = None,
+) -> ReadOutcome:
+    """Record a read only as far as the reader allowed it: their own history at the top level,
+    and an unlinkable daily signal when they chose to count toward "popular"."""
+    if not user.is_authenticated:
+        return NOTHING_RECORDED  # nothing per person is ever stored for anonymous visitors
+    now = now or timezone.now()
+    latest = consents_latest(user=user)
+    level = Preferences.objects.filter(user=user).values_list("level", flat=True).first()
+
+    history_kept = level == Preferences.Level.TOPICS_HISTORY and consent_allows(
+        record=latest.get(READING_HISTORY.key), signals=signals
+    )
+    if history_kept:
+        ReadingHistoryEntry.objects.create(
+            user=user,
+            sealed_article=encrypt_for_user(
+                user=user, plaintext=str(article.pk), context=HISTORY_CONTEXT
+            ),
+            read_at=now,
+        )
+    counted = consent_allows(record=latest.get(POPULAR_COUNTING.key), signals=signals)
+    if counted:
+        day = now.date()
+        SignalEvent.objects.bulk_create(
+            [
+                SignalEvent(
+                    day=day,
+                    pseudonym=pseudonym_for(user_id=user.pk, salt=daily_salt(day=day)),
+                    article=article,
+                    list_type=list_type,
+                )
+            ],
+            ignore_conflicts=True,  # one event per reader, article and day
+        )
+    return ReadOutcome(history_kept=history_kept, counted=counted)
+
+
+def signal_events_erase(*, user_id: int) -> int:
+    """Delete the not-yet-aggregated signal events of a reader (only days whose salt still
+    exists can be linked to them at all)."""
+    deleted = 0
+    for day, salt in DailySalt.objects.values_list("day", "salt"):
+        pseudonym = pseudonym_for(user_id=user_id, salt=bytes(salt))
+        deleted += SignalEvent.objects.filter(day=day, pseudonym=pseudonym).delete()[0]
+    return deleted
+
+
+# --- Retention ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    history_entries: int
+    signal_events: int
+    daily_salts: int
+
+    @property
+    def total(self) -> int:
+        return self.history_entries + self.signal_events + self.daily_salts
+
+
+@transaction.atomic
+def retention_purge(*, now: datetime | None = None) -> PurgeResult:
+    """Delete everything past its retention period. Idempotent: a second run deletes nothing."""
+    now = now or timezone.now()
+    history_cutoff = now - timedelta(days=settings.PRIVACY_HISTORY_RETENTION_DAYS)
+    # Events and salts of a day are kept until that day is at most N hours in the past.
+    signal_cutoff = (now - timedelta(hours=settings.PRIVACY_SIGNAL_RETENTION_HOURS)).date()
+    history = ReadingHistoryEntry.objects.filter(read_at__lt=history_cutoff).delete()[0]
+    events = SignalEvent.objects.filter(day__lt=signal_cutoff).delete()[0]
+    salts = DailySalt.objects.filter(day__lt=signal_cutoff).delete()[0]
+    return PurgeResult(history_entries=history, signal_events=events, daily_salts=salts)

@@ -7,79 +7,172 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('news', '0002_editors_group'),
-        ('privacy', '0002_userdatakey'),
+        ("news", "0002_editors_group"),
+        ("privacy", "0002_userdatakey"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DailySalt',
+            name="DailySalt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(unique=True)),
-                ('salt', models.BinaryField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField(unique=True)),
+                ("salt", models.BinaryField()),
             ],
         ),
         migrations.CreateModel(
-            name='PrivacyBudgetLedger',
+            name="PrivacyBudgetLedger",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('query', models.CharField(max_length=60)),
-                ('epsilon', models.FloatField()),
-                ('delta', models.FloatField(default=0.0)),
-                ('mechanism', models.CharField(max_length=60)),
-                ('contribution_bound', models.PositiveIntegerField()),
-                ('released_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("query", models.CharField(max_length=60)),
+                ("epsilon", models.FloatField()),
+                ("delta", models.FloatField(default=0.0)),
+                ("mechanism", models.CharField(max_length=60)),
+                ("contribution_bound", models.PositiveIntegerField()),
+                ("released_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['-day', 'query'],
-                'constraints': [models.UniqueConstraint(fields=('day', 'query'), name='ledger_once_per_day_query')],
+                "ordering": ["-day", "query"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("day", "query"), name="ledger_once_per_day_query"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AggregateSignal',
+            name="AggregateSignal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('kind', models.CharField(choices=[('article', 'Reads per article'), ('topic', 'Reads per topic')], max_length=10)),
-                ('noisy_count', models.IntegerField(help_text='Released count; may be negative or zero.')),
-                ('article', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='news.article')),
-                ('topic', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='news.topic')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("article", "Reads per article"), ("topic", "Reads per topic")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "noisy_count",
+                    models.IntegerField(help_text="Released count; may be negative or zero."),
+                ),
+                (
+                    "article",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="news.article",
+                    ),
+                ),
+                (
+                    "topic",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="news.topic",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['kind', '-day'], name='aggregate_recent')],
-                'constraints': [models.UniqueConstraint(fields=('day', 'kind', 'article', 'topic'), name='aggregate_once_per_day')],
+                "indexes": [models.Index(fields=["kind", "-day"], name="aggregate_recent")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("day", "kind", "article", "topic"), name="aggregate_once_per_day"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ReadingHistoryEntry',
+            name="ReadingHistoryEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sealed_article', models.BinaryField()),
-                ('read_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reading_history', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sealed_article", models.BinaryField()),
+                ("read_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reading_history",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-read_at', '-id'],
-                'indexes': [models.Index(fields=['user', '-read_at'], name='history_by_reader'), models.Index(fields=['read_at'], name='history_by_age')],
+                "ordering": ["-read_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["user", "-read_at"], name="history_by_reader"),
+                    models.Index(fields=["read_at"], name="history_by_age"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SignalEvent',
+            name="SignalEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('pseudonym', models.CharField(max_length=64)),
-                ('list_type', models.CharField(blank=True, choices=[('', 'Not from a feed'), ('personal', 'Personalized feed'), ('non_personal', 'Non-personal feed')], max_length=20)),
-                ('article', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='news.article')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("pseudonym", models.CharField(max_length=64)),
+                (
+                    "list_type",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Not from a feed"),
+                            ("personal", "Personalized feed"),
+                            ("non_personal", "Non-personal feed"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="news.article",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['day', 'pseudonym'], name='signal_by_day_pseudonym')],
-                'constraints': [models.UniqueConstraint(fields=('day', 'pseudonym', 'article'), name='signal_once_per_day')],
+                "indexes": [
+                    models.Index(fields=["day", "pseudonym"], name="signal_by_day_pseudonym")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("day", "pseudonym", "article"), name="signal_once_per_day"
+                    )
+                ],
             },
         ),
     ]

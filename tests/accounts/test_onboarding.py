@@ -5,6 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Preferences
+from accounts.selectors import preferences_region
 from privacy.models import ConsentRecord
 from privacy.purposes import DIGEST, POLICY_VERSION, POPULAR_COUNTING, READING_HISTORY, REGION
 from privacy.selectors import consents_current
@@ -54,7 +55,8 @@ def test_the_full_wizard_saves_topics_level_and_switches(signed_in, reader, topi
     assert preferences.onboarding_done
     assert list(preferences.topics.all()) == [science]
     assert list(preferences.blocked_topics.all()) == [food]
-    assert preferences.region == "north"
+    assert preferences_region(preferences=preferences) == "north"
+    assert b"north" not in bytes(preferences.region_sealed)  # stored encrypted
     assert consents_current(user=reader) == {
         READING_HISTORY.key: True,
         POPULAR_COUNTING.key: False,

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import Preferences
+from accounts.selectors import preferences_region
 from privacy.browser_signals import NO_SIGNALS
 from privacy.models import ConsentRecord
 from privacy.purposes import DIGEST, POPULAR_COUNTING, READING_HISTORY, REGION
@@ -78,9 +79,9 @@ def test_turning_a_purpose_on_then_off_writes_two_receipts(client, onboarded, sc
 def test_turning_region_off_forgets_the_region(client, onboarded, science):
     base = {"topics": [science.pk], "level": Level.TOPICS, **notices()}
     client.post(URL, {**base, "region": "on", "region_name": "west"})
-    assert Preferences.objects.get(user=onboarded).region == "west"
+    assert preferences_region(preferences=Preferences.objects.get(user=onboarded)) == "west"
     client.post(URL, {**base, "region_name": "west"})
-    assert Preferences.objects.get(user=onboarded).region == ""
+    assert preferences_region(preferences=Preferences.objects.get(user=onboarded)) == ""
 
 
 def test_personalization_needs_a_topic_but_off_does_not(client, onboarded):
