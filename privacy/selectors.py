@@ -1,8 +1,18 @@
-"""Reads of consent state: the only way other apps learn what a reader agreed to."""
+"""Reads of consent state (the only way other apps learn what a reader agreed to) and of the
+public privacy budget ledger."""
 
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from .models import ConsentRecord
+from news.models import Article
+
+from .browser_signals import BrowserSignals
+from .crypto import decrypt_for_user
+from .models import ConsentRecord, PrivacyBudgetLedger, ReadingHistoryEntry
 from .purposes import PURPOSES
 
 
@@ -29,3 +39,107 @@ def consents_current(*, user) -> dict[str, bool]:
 
 def consent_history(*, user) -> QuerySet[ConsentRecord]:
     return ConsentRecord.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def consents_latest(*, user) -> dict[str, ConsentRecord]:
+    """The latest receipt per purpose (one query); a purpose never touched is absent."""
+    latest: dict[str, ConsentRecord] = {}
+    for record in ConsentRecord.objects.filter(user=user).order_by("created_at", "id"):
+        latest[record.purpose] = record
+    return latest
+
+
+def consent_allows(*, record: ConsentRecord | None, signals: BrowserSignals) -> bool:
+    """Whether a purpose may collect anything on this request.
+
+    Under a GPC/DNT signal only an explicit opt-in made in the privacy center while the signal
+    was seen counts: a choice made before the reader's browser started asking is not enough.
+    """
+    if record is None or not record.granted:
+        return False
+    if not signals.present:
+        return True
+    return record.source == ConsentRecord.Source.PRIVACY_CENTER and record.browser_signal
+
+
+HISTORY_CONTEXT = "history.article"
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    entry_id: int
+    article: Article | None  # None when the article has since been removed
+    read_at: datetime
+
+
+def history_for_user(*, user, limit: int | None = None) -> list[HistoryItem]:
+    """The reader's own reading history, newest first, decrypted."""
+    entries = ReadingHistoryEntry.objects.filter(user=user).order_by("-read_at", "-id")
+    if limit is not None:
+        entries = entries[:limit]
+    opened = [
+        (
+            entry,
+            int(
+                decrypt_for_user(
+                    user_id=user.pk, ciphertext=bytes(entry.sealed_article), context=HISTORY_CONTEXT
+                )
+            ),
+        )
+        for entry in entries
+    ]
+    articles = Article.objects.in_bulk({article_id for _, article_id in opened})
+    return [
+        HistoryItem(entry_id=entry.pk, article=articles.get(article_id), read_at=entry.read_at)
+        for entry, article_id in opened
+    ]
+
+
+# --- Differentially private releases ------------------------------------------------------
+
+QUERY_LABELS = {"reads_per_article": "reads per article", "reads_per_topic": "reads per topic"}
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    day: date
+    what: str
+    epsilon: float
+    delta: float
+    mechanism: str
+    contribution_bound: int
+
+
+@dataclass(frozen=True)
+class LedgerDay:
+    day: date
+    total_epsilon: float
+    lines: list[LedgerLine]
+
+
+def ledger_summary(*, days: int = 90) -> list[LedgerDay]:
+    """The privacy budget ledger of the last `days` days, newest first, totalled per day."""
+    since = timezone.localdate() - timedelta(days=days)
+    by_day: dict[date, list[LedgerLine]] = {}
+    for entry in PrivacyBudgetLedger.objects.filter(day__gte=since).order_by("-day", "query"):
+        by_day.setdefault(entry.day, []).append(
+            LedgerLine(
+                day=entry.day,
+                what=QUERY_LABELS.get(entry.query, entry.query.replace("_", " ")),
+                epsilon=entry.epsilon,
+                delta=entry.delta,
+                mechanism=entry.mechanism,
+                contribution_bound=entry.contribution_bound,
+            )
+        )
+    return [
+        LedgerDay(day=day, total_epsilon=sum(line.epsilon for line in lines), lines=lines)
+        for day, lines in by_day.items()
+    ]
+
+
+def display_count(value: int, k: int | None = None) -> str:
+    """A released count as editors see it: "<k" under the suppression threshold, because a
+    small noisy count is mostly noise and could hint at a handful of readers."""
+    k = settings.DP_SUPPRESSION_THRESHOLD if k is None else k
+    return f"<{k}" if value < k else str(value)
