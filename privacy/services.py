@@ -148,16 +148,27 @@ class ReadOutcome:
 NOTHING_RECORDED = ReadOutcome(history_kept=False, counted=False)
 
 
+# Today's salt per process: it is only destroyed after its day has closed and been
+# aggregated, so a cached copy is never used for a day whose salt is gone.
+_salt_cache: dict[date, bytes] = {}
+
+
 def daily_salt(*, day: date) -> bytes:
     """The day's random pseudonym key, created on first use."""
+    cached = _salt_cache.get(day)
+    if cached is not None:
+        return cached
     existing = DailySalt.objects.filter(day=day).values_list("salt", flat=True).first()
-    if existing is not None:
-        return bytes(existing)
-    try:
-        with transaction.atomic():
-            return bytes(DailySalt.objects.create(day=day, salt=os.urandom(32)).salt)
-    except IntegrityError:  # another process created it first
-        return bytes(DailySalt.objects.get(day=day).salt)
+    if existing is None:
+        try:
+            with transaction.atomic():
+                existing = DailySalt.objects.create(day=day, salt=os.urandom(32)).salt
+        except IntegrityError:  # another process created it first
+            existing = DailySalt.objects.get(day=day).salt
+    if day >= timezone.now().date():
+        _salt_cache.clear()  # keep only the current day
+        _salt_cache[day] = bytes(existing)
+    return bytes(existing)
 
 
 def pseudonym_for(*, user_id: int, salt: bytes) -> str:
@@ -183,6 +194,24 @@ def read_record(
     history_kept = level == Preferences.Level.TOPICS_HISTORY and consent_allows(
         record=latest.get(READING_HISTORY.key), signals=signals
     )
+    counted = consent_allows(record=latest.get(POPULAR_COUNTING.key), signals=signals)
+    if history_kept or counted:
+        # One commit for both writes: cheaper, and never half-recorded.
+        with transaction.atomic():
+            _read_store(
+                user=user,
+                article=article,
+                list_type=list_type,
+                now=now,
+                history_kept=history_kept,
+                counted=counted,
+            )
+    return ReadOutcome(history_kept=history_kept, counted=counted)
+
+
+def _read_store(
+    *, user, article: Article, list_type: str, now: datetime, history_kept: bool, counted: bool
+) -> None:
     if history_kept:
         ReadingHistoryEntry.objects.create(
             user=user,
@@ -191,7 +220,6 @@ def read_record(
             ),
             read_at=now,
         )
-    counted = consent_allows(record=latest.get(POPULAR_COUNTING.key), signals=signals)
     if counted:
         day = now.date()
         SignalEvent.objects.bulk_create(
@@ -205,7 +233,6 @@ def read_record(
             ],
             ignore_conflicts=True,  # one event per reader, article and day
         )
-    return ReadOutcome(history_kept=history_kept, counted=counted)
 
 
 def signal_events_erase(*, user_id: int) -> int:

@@ -1,0 +1,70 @@
+"""Shared set-up for benchmarks: a dedicated PostgreSQL database, timing and reporting."""
+
+import os
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+BENCH_DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/newsite_bench"
+)
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def setup_django() -> None:
+    """Point Django at the benchmark database (never the site's) and migrate it."""
+    os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsite.settings")
+    os.environ.setdefault("DEBUG", "1")
+    os.environ.pop("CELERY_BROKER_URL", None)
+    dbname = BENCH_DATABASE_URL.rsplit("/", 1)[1]
+    exists = subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-tAc",
+            f"SELECT 1 FROM pg_database WHERE datname='{dbname}'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not exists:
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f"CREATE DATABASE {dbname}"],
+            check=True,
+            capture_output=True,
+        )
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def timed(fn: Callable[[], object], *, repeat: int) -> list[float]:
+    """Milliseconds per call."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50": statistics.median(ordered),
+        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+    }
+
+
+def machine() -> str:
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
