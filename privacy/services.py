@@ -148,16 +148,12 @@ class ReadOutcome:
 NOTHING_RECORDED = ReadOutcome(history_kept=False, counted=False)
 
 
-# Today's salt per process: it is only destroyed after its day has closed and been
-# aggregated, so a cached copy is never used for a day whose salt is gone.
-_salt_cache: dict[date, bytes] = {}
-
-
 def daily_salt(*, day: date) -> bytes:
-    """The day's random pseudonym key, created on first use."""
-    cached = _salt_cache.get(day)
-    if cached is not None:
-        return cached
+    """The day's random pseudonym key, created on first use.
+
+    Read from the database every time: a per-process copy could outlive the row (erasure,
+    a rolled-back transaction) and sign events nobody can later unlink or erase.
+    """
     existing = DailySalt.objects.filter(day=day).values_list("salt", flat=True).first()
     if existing is None:
         try:
@@ -165,9 +161,6 @@ def daily_salt(*, day: date) -> bytes:
                 existing = DailySalt.objects.create(day=day, salt=os.urandom(32)).salt
         except IntegrityError:  # another process created it first
             existing = DailySalt.objects.get(day=day).salt
-    if day >= timezone.now().date():
-        _salt_cache.clear()  # keep only the current day
-        _salt_cache[day] = bytes(existing)
     return bytes(existing)
 
 
