@@ -108,3 +108,22 @@ def test_a_reader_cannot_enter_the_admin(client, reader):
     response = client.get(reverse("admin:news_article_changelist"))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_editors_hold_no_permission_on_accounts_or_privacy_data(editor):
+    from privacy.registry import registered_models
+
+    for model in registered_models():
+        opts = model._meta
+        for action in ("view", "change", "delete", "add"):
+            assert not editor.has_perm(f"{opts.app_label}.{action}_{opts.model_name}"), (
+                f"editors must not {action} {opts.label}"
+            )
+
+
+@pytest.mark.parametrize(
+    "path", ["/admin/privacy/consentrecord/", "/admin/privacy/readinghistoryentry/"]
+)
+def test_personal_data_has_no_admin_page_for_editors(client, editor, path):
+    client.force_login(editor)
+    assert client.get(path).status_code in (403, 404)
