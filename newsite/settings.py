@@ -4,6 +4,7 @@ environment (or a local `.env` that git ignores), documented in `.env.example`."
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -194,6 +195,16 @@ CELERY_BEAT_SCHEDULE = {
     "publish-scheduled-articles": {
         "task": "news.tasks.publish_due_articles",
         "schedule": 60.0,
+    },
+    # Just after midnight (TIME_ZONE), when yesterday is closed and its counts can be released.
+    "aggregate-popularity-signals": {
+        "task": "privacy.tasks.aggregate_signals",
+        "schedule": crontab(hour=0, minute=15),
+    },
+    # After the aggregation, so a day's raw events are released before they expire.
+    "purge-expired-personal-data": {
+        "task": "privacy.tasks.purge_expired",
+        "schedule": crontab(hour=0, minute=45),
     },
 }
 

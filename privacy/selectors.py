@@ -1,5 +1,4 @@
-"""Reads of consent state (the only way other apps learn what a reader agreed to) and of the
-public privacy budget ledger."""
+"""Reads of consent state: the only way other apps learn what a reader agreed to."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -109,12 +108,25 @@ class LedgerLine:
     mechanism: str
     contribution_bound: int
 
+    @property
+    def epsilon_text(self) -> str:
+        return _epsilon_text(self.epsilon)
+
 
 @dataclass(frozen=True)
 class LedgerDay:
     day: date
     total_epsilon: float
     lines: list[LedgerLine]
+
+    @property
+    def total_epsilon_text(self) -> str:
+        return _epsilon_text(self.total_epsilon)
+
+
+def _epsilon_text(epsilon: float) -> str:
+    # "0.5", not "0.500000000001": the ledger keeps full precision, people read four digits.
+    return f"{epsilon:.4g}"
 
 
 def ledger_summary(*, days: int = 90) -> list[LedgerDay]:

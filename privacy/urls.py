@@ -6,4 +6,5 @@ app_name = "privacy"
 
 urlpatterns = [
     path(".well-known/gpc.json", views.gpc_json, name="gpc_json"),
+    path("privacy/transparency/", views.transparency, name="transparency"),
 ]

@@ -4,19 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_preferences_preferredtopic_preferences_topics_and_more'),
+        ("accounts", "0002_preferences_preferredtopic_preferences_topics_and_more"),
     ]
 
     operations = [
         migrations.RemoveField(
-            model_name='preferences',
-            name='region',
+            model_name="preferences",
+            name="region",
         ),
         migrations.AddField(
-            model_name='preferences',
-            name='region_sealed',
+            model_name="preferences",
+            name="region_sealed",
             field=models.BinaryField(blank=True, null=True),
         ),
     ]

@@ -71,3 +71,18 @@ def test_purge_command_reports_what_it_removed(recording_reader, article):
     call_command("purge_expired", stdout=out)
     assert "Purged 1 history entries" in out.getvalue()
     assert not ReadingHistoryEntry.objects.exists()
+
+
+def test_purge_runs_daily_as_a_celery_task(recording_reader, article, settings):
+    from privacy.tasks import purge_expired
+
+    services.read_record(
+        user=recording_reader,
+        article=article,
+        signals=NO_SIGNALS,
+        now=timezone.now() - timedelta(days=200),
+    )
+    assert purge_expired.delay().get() == 3  # the entry, the signal event and its day's salt
+    assert purge_expired.delay().get() == 0
+    entry = settings.CELERY_BEAT_SCHEDULE["purge-expired-personal-data"]
+    assert entry["task"] == purge_expired.name

@@ -1,0 +1,17 @@
+"""Periodic privacy work run by Celery beat."""
+
+from celery import shared_task
+
+from . import aggregation, services
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def aggregate_signals() -> int:
+    """Release every closed day's popularity counts; returns how many days were released."""
+    return sum(not result.already_done for result in aggregation.aggregate_pending())
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def purge_expired() -> int:
+    """Delete everything past its retention period; returns how many rows were removed."""
+    return services.retention_purge().total
