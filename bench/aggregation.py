@@ -62,7 +62,8 @@ def main() -> dict:
         cursor.execute(
             """
             INSERT INTO privacy_signalevent (day, pseudonym, article_id, list_type)
-            SELECT %s, md5('p' || (g / %s)::text), (%s::bigint[])[1 + ((g::bigint * 7919) %% %s)], ''
+            SELECT %s, md5('p' || (g / %s)::text),
+                   (%s::bigint[])[1 + ((g::bigint * 7919) %% %s)], ''
             FROM generate_series(0, %s - 1) AS g
             ON CONFLICT DO NOTHING
             """,
