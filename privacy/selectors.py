@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from news.models import Article
@@ -34,10 +33,6 @@ def consents_current(*, user) -> dict[str, bool]:
     for record in ConsentRecord.objects.filter(user=user).order_by("created_at", "id"):
         state[record.purpose] = record.granted
     return state
-
-
-def consent_history(*, user) -> QuerySet[ConsentRecord]:
-    return ConsentRecord.objects.filter(user=user).order_by("-created_at", "-id")
 
 
 def consents_latest(*, user) -> dict[str, ConsentRecord]:

@@ -19,7 +19,7 @@ from .browser_signals import BrowserSignals
 from .crypto import encrypt_for_user
 from .models import ConsentRecord, DailySalt, ReadingHistoryEntry, SignalEvent
 from .purposes import POLICY_VERSION, POPULAR_COUNTING, PURPOSES, READING_HISTORY
-from .selectors import HISTORY_CONTEXT, consent_allows, consents_current, consents_latest
+from .selectors import HISTORY_CONTEXT, consent_allows, consents_latest
 
 
 def _receipt_hash(record: ConsentRecord) -> str:
@@ -90,23 +90,6 @@ def consent_set(
     record.full_clean()
     record.save()
     return record
-
-
-def consents_set(
-    *, user, wanted: dict[str, bool], source: str, signals: BrowserSignals
-) -> list[ConsentRecord]:
-    """Apply several purpose switches at once; returns the receipts written."""
-    with transaction.atomic():
-        current = consents_current(user=user)
-        written = []
-        for purpose, granted in wanted.items():
-            if current.get(purpose, False) != granted:
-                record = consent_set(
-                    user=user, purpose=purpose, granted=granted, source=source, signals=signals
-                )
-                if record:
-                    written.append(record)
-        return written
 
 
 @dataclass(frozen=True)
