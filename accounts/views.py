@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from news.views import error_page
 from privacy.browser_signals import signals_for
 from privacy.purposes import SWITCHABLE_PURPOSES
 from privacy.selectors import consents_current
@@ -25,12 +26,7 @@ STEP_TEMPLATES = {
 
 
 def _bad_request(request, message: str):
-    return render(
-        request,
-        "error.html",
-        {"title": "That cannot be done", "message": message, "status": 400},
-        status=400,
-    )
+    return error_page(request, 400, "That cannot be done", message)
 
 
 def _initial_for_step(preferences, step: int) -> dict:

@@ -49,22 +49,23 @@ def search(request):
     return render(request, "news/search.html", {"query": query, "page": results})
 
 
-def _error(request, status: int, title: str, message: str):
+def error_page(request, status: int, title: str, message: str):
+    """The site's one error page, for handlers and for views refusing bad input."""
     return render(
         request, "error.html", {"title": title, "message": message, "status": status}, status=status
     )
 
 
 def bad_request(request, exception=None):
-    return _error(request, 400, "Bad request", "The request could not be understood.")
+    return error_page(request, 400, "Bad request", "The request could not be understood.")
 
 
 def permission_denied(request, exception=None):
-    return _error(request, 403, "Not allowed", "You do not have permission to see this page.")
+    return error_page(request, 403, "Not allowed", "You do not have permission to see this page.")
 
 
 def page_not_found(request, exception=None):
-    return _error(request, 404, "Page not found", "There is nothing at this address.")
+    return error_page(request, 404, "Page not found", "There is nothing at this address.")
 
 
 def server_error(request):
@@ -73,7 +74,7 @@ def server_error(request):
 
 
 def csrf_failure(request, reason=""):
-    return _error(
+    return error_page(
         request,
         403,
         "Form expired or not sent from this site",

@@ -27,20 +27,18 @@ def consent_is_current(*, user, purpose: str) -> bool:
     return bool(latest and latest.granted)
 
 
-def consents_current(*, user) -> dict[str, bool]:
-    """Every optional purpose and whether the reader has it on now (one query)."""
-    state = dict.fromkeys(PURPOSES, False)
-    for record in ConsentRecord.objects.filter(user=user).order_by("created_at", "id"):
-        state[record.purpose] = record.granted
-    return state
-
-
 def consents_latest(*, user) -> dict[str, ConsentRecord]:
     """The latest receipt per purpose (one query); a purpose never touched is absent."""
     latest: dict[str, ConsentRecord] = {}
     for record in ConsentRecord.objects.filter(user=user).order_by("created_at", "id"):
         latest[record.purpose] = record
     return latest
+
+
+def consents_current(*, user) -> dict[str, bool]:
+    """Every optional purpose and whether the reader has it on now (one query)."""
+    latest = consents_latest(user=user)
+    return {key: key in latest and latest[key].granted for key in PURPOSES}
 
 
 def consent_allows(*, record: ConsentRecord | None, signals: BrowserSignals) -> bool:

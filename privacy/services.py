@@ -19,7 +19,7 @@ from .browser_signals import BrowserSignals
 from .crypto import encrypt_for_user
 from .models import ConsentRecord, DailySalt, ReadingHistoryEntry, SignalEvent
 from .purposes import POLICY_VERSION, POPULAR_COUNTING, PURPOSES, READING_HISTORY
-from .selectors import HISTORY_CONTEXT, consent_allows, consents_latest
+from .selectors import HISTORY_CONTEXT, consent_allows, consent_is_current, consents_latest
 
 
 def _receipt_hash(record: ConsentRecord) -> str:
@@ -65,16 +65,9 @@ def consent_set(
     # Lock the reader's row so two receipts never chain onto the same predecessor.
     get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
     previous = ConsentRecord.objects.filter(user=user).order_by("-created_at", "-id").first()
-    latest_for_purpose = (
-        ConsentRecord.objects.filter(user=user, purpose=purpose)
-        .order_by("-created_at", "-id")
-        .first()
-    )
-    current = bool(latest_for_purpose and latest_for_purpose.granted)
-    if latest_for_purpose is not None and current == granted:
+    # Unchanged state writes nothing; a purpose never granted is off, so nothing to withdraw.
+    if consent_is_current(user=user, purpose=purpose) == granted:
         return None
-    if latest_for_purpose is None and not granted:
-        return None  # off by default: nothing to withdraw
     record = ConsentRecord(
         user=user,
         purpose=purpose,

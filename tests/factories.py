@@ -88,3 +88,28 @@ def verified_reader(**kwargs) -> User:
     user = ReaderFactory(**kwargs)
     EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
     return user
+
+
+def reader_choices(
+    user: User,
+    *,
+    level: str = "topics_history",
+    counting: bool = False,
+    source: str = "preferences",
+    signals=None,
+) -> User:
+    """Give a reader a followed topic, a personalization level and, optionally, "count my
+    reads toward popular", through the same services the pages use."""
+    from accounts import services as accounts_services
+    from privacy.browser_signals import NO_SIGNALS
+    from privacy.purposes import POPULAR_COUNTING
+    from privacy.services import consent_set
+
+    signals = signals or NO_SIGNALS
+    accounts_services.preferences_set_topics(user=user, topic_ids=[TopicFactory().pk])
+    accounts_services.preferences_set_level(user=user, level=level, source=source, signals=signals)
+    if counting:
+        consent_set(
+            user=user, purpose=POPULAR_COUNTING.key, granted=True, source=source, signals=signals
+        )
+    return user

@@ -13,25 +13,12 @@ from privacy import services
 from privacy.browser_signals import NO_SIGNALS, BrowserSignals
 from privacy.crypto import DecryptionFailed, decrypt_for_user
 from privacy.models import DailySalt, ReadingHistoryEntry, SignalEvent
-from privacy.purposes import POPULAR_COUNTING
 from privacy.selectors import history_for_user
-from tests.factories import ArticleFactory, TopicFactory
+from tests.factories import ArticleFactory, reader_choices
 
 pytestmark = pytest.mark.django_db
 Level = Preferences.Level
 GPC = {"HTTP_SEC_GPC": "1"}
-
-
-def set_up(
-    user, *, level=Level.TOPICS_HISTORY, counting=False, source="preferences", signals=NO_SIGNALS
-):
-    topic = TopicFactory()
-    accounts_services.preferences_set_topics(user=user, topic_ids=[topic.pk])
-    accounts_services.preferences_set_level(user=user, level=level, source=source, signals=signals)
-    if counting:
-        services.consent_set(
-            user=user, purpose=POPULAR_COUNTING.key, granted=True, source=source, signals=signals
-        )
 
 
 def read(client, article, **headers):
@@ -39,7 +26,7 @@ def read(client, article, **headers):
 
 
 def test_top_level_reader_gets_an_encrypted_history_entry(client, reader, article):
-    set_up(reader)
+    reader_choices(reader)
     client.force_login(reader)
     read(client, article)
     entry = ReadingHistoryEntry.objects.get(user=reader)
@@ -54,7 +41,7 @@ def test_top_level_reader_gets_an_encrypted_history_entry(client, reader, articl
 
 
 def test_topics_only_records_nothing(client, reader, article):
-    set_up(reader, level=Level.TOPICS)
+    reader_choices(reader, level=Level.TOPICS)
     client.force_login(reader)
     read(client, article)
     assert not ReadingHistoryEntry.objects.exists()
@@ -62,7 +49,7 @@ def test_topics_only_records_nothing(client, reader, article):
 
 
 def test_withdrawn_consent_stops_recording_at_once(client, reader, article):
-    set_up(reader)
+    reader_choices(reader)
     client.force_login(reader)
     read(client, article)
     accounts_services.preferences_set_level(
@@ -82,7 +69,7 @@ def test_anonymous_readers_leave_no_row_and_no_cookie(client, article):
 
 
 def test_counting_toward_popular_writes_an_unlinkable_daily_event(client, reader, article):
-    set_up(reader, level=Level.TOPICS, counting=True)
+    reader_choices(reader, level=Level.TOPICS, counting=True)
     client.force_login(reader)
     read(client, article)
     read(client, article)  # a second read the same day is not counted twice
@@ -96,7 +83,7 @@ def test_counting_toward_popular_writes_an_unlinkable_daily_event(client, reader
 
 
 def test_pseudonyms_change_every_day_and_cannot_be_linked_without_the_salt(reader, article):
-    set_up(reader, level=Level.TOPICS, counting=True)
+    reader_choices(reader, level=Level.TOPICS, counting=True)
     today = timezone.now()
     services.read_record(user=reader, article=article, signals=NO_SIGNALS, now=today)
     services.read_record(
@@ -108,7 +95,7 @@ def test_pseudonyms_change_every_day_and_cannot_be_linked_without_the_salt(reade
 
 @pytest.mark.parametrize("headers", [GPC, {"HTTP_DNT": "1"}])
 def test_a_browser_signal_stops_recording_despite_earlier_consent(client, reader, article, headers):
-    set_up(reader, counting=True)
+    reader_choices(reader, counting=True)
     client.force_login(reader)
     read(client, article, **headers)
     assert not ReadingHistoryEntry.objects.exists()
@@ -118,7 +105,7 @@ def test_a_browser_signal_stops_recording_despite_earlier_consent(client, reader
 def test_an_explicit_opt_in_in_the_privacy_center_under_the_signal_is_honoured(
     client, reader, article
 ):
-    set_up(reader, counting=True, source="privacy_center", signals=BrowserSignals(gpc=True))
+    reader_choices(reader, counting=True, source="privacy_center", signals=BrowserSignals(gpc=True))
     client.force_login(reader)
     read(client, article, **GPC)
     assert ReadingHistoryEntry.objects.filter(user=reader).count() == 1
@@ -127,7 +114,7 @@ def test_an_explicit_opt_in_in_the_privacy_center_under_the_signal_is_honoured(
 
 def test_an_editors_preview_of_a_draft_is_not_a_read(client, editor):
     draft = ArticleFactory(status="draft", published_at=None)
-    set_up(editor)
+    reader_choices(editor)
     client.force_login(editor)
     assert client.get(draft.get_absolute_url()).status_code == 200
     assert not ReadingHistoryEntry.objects.exists()
@@ -136,7 +123,7 @@ def test_an_editors_preview_of_a_draft_is_not_a_read(client, editor):
 def test_erasing_signal_events_finds_only_that_readers_events(reader, article):
     other = accounts_services.user_create(email="o@example.org", password="x" * 12)
     for user in (reader, other):
-        set_up(user, level=Level.TOPICS, counting=True)
+        reader_choices(user, level=Level.TOPICS, counting=True)
         services.read_record(user=user, article=article, signals=NO_SIGNALS)
     assert services.signal_events_erase(user_id=reader.pk) == 1
     assert SignalEvent.objects.count() == 1
@@ -146,7 +133,7 @@ def test_erasing_signal_events_finds_only_that_readers_events(reader, article):
 def test_the_article_page_stays_within_a_query_budget(
     client, reader, article, django_assert_max_num_queries
 ):
-    set_up(reader, counting=True)
+    reader_choices(reader, counting=True)
     client.force_login(reader)
     read(client, article)  # creates the data key and today's salt
     with django_assert_max_num_queries(16):
@@ -154,7 +141,7 @@ def test_the_article_page_stays_within_a_query_budget(
 
 
 def test_home_page_link_still_works_after_reads(client, reader, article):
-    set_up(reader)
+    reader_choices(reader)
     client.force_login(reader)
     read(client, article)
     assert client.get(reverse("news:home")).status_code == 200

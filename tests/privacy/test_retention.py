@@ -7,35 +7,17 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts import services as accounts_services
-from accounts.models import Preferences
 from privacy import services
 from privacy.browser_signals import NO_SIGNALS
 from privacy.models import DailySalt, ReadingHistoryEntry, SignalEvent
-from privacy.purposes import POPULAR_COUNTING
-from tests.factories import TopicFactory
+from tests.factories import reader_choices
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def recording_reader(reader):
-    topic = TopicFactory()
-    accounts_services.preferences_set_topics(user=reader, topic_ids=[topic.pk])
-    accounts_services.preferences_set_level(
-        user=reader,
-        level=Preferences.Level.TOPICS_HISTORY,
-        source="preferences",
-        signals=NO_SIGNALS,
-    )
-    services.consent_set(
-        user=reader,
-        purpose=POPULAR_COUNTING.key,
-        granted=True,
-        source="preferences",
-        signals=NO_SIGNALS,
-    )
-    return reader
+    return reader_choices(reader, counting=True)
 
 
 def test_purge_removes_exactly_the_expired_rows(recording_reader, article, settings):
