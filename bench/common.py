@@ -14,12 +14,23 @@ BENCH_DATABASE_URL = os.environ.get(
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def setup_django() -> None:
+BENCH_BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/9")
+
+
+def bench_environment(*, broker: bool) -> dict[str, str]:
+    """The environment of a benchmark process: its own database, and optionally its own
+    Redis database as Celery broker (as in production) instead of eager tasks."""
+    env = {"DATABASE_URL": BENCH_DATABASE_URL, "DJANGO_SETTINGS_MODULE": "newsite.settings"}
+    env.setdefault("DEBUG", os.environ.get("DEBUG", "1"))
+    if broker:
+        env["CELERY_BROKER_URL"] = BENCH_BROKER_URL
+    return env
+
+
+def setup_django(*, broker: bool = False) -> None:
     """Point Django at the benchmark database (never the site's) and migrate it."""
-    os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsite.settings")
-    os.environ.setdefault("DEBUG", "1")
     os.environ.pop("CELERY_BROKER_URL", None)
+    os.environ.update(bench_environment(broker=broker))
     dbname = BENCH_DATABASE_URL.rsplit("/", 1)[1]
     exists = subprocess.run(
         [

@@ -196,6 +196,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "news.tasks.publish_due_articles",
         "schedule": 60.0,
     },
+    # Each batch of queued reads schedules its own drain; this catches one that was lost.
+    "store-queued-reads": {
+        "task": "privacy.tasks.store_queued_reads",
+        "schedule": 60.0,
+    },
     # Just after midnight (TIME_ZONE), when yesterday is closed and its counts can be released.
     "aggregate-popularity-signals": {
         "task": "privacy.tasks.aggregate_signals",
@@ -257,6 +262,9 @@ PRIVACY_HISTORY_RETENTION_DAYS = env.int("PRIVACY_HISTORY_RETENTION_DAYS", defau
 PRIVACY_SIGNAL_RETENTION_HOURS = env.int("PRIVACY_SIGNAL_RETENTION_HOURS", default=48)
 PRIVACY_EXPORT_RETENTION_HOURS = env.int("PRIVACY_EXPORT_RETENTION_HOURS", default=24)
 PRIVACY_AUDIT_RETENTION_DAYS = env.int("PRIVACY_AUDIT_RETENTION_DAYS", default=730)
+# Reads are queued in Redis by the article page and stored in batches this many seconds later.
+PRIVACY_READ_QUEUE_KEY = env("PRIVACY_READ_QUEUE_KEY", default="newsite:reads:pending")
+PRIVACY_READ_FLUSH_SECONDS = env.int("PRIVACY_READ_FLUSH_SECONDS", default=2)
 # Differential privacy of popularity counts.
 DP_EPSILON_PER_DAY = env.float("DP_EPSILON_PER_DAY", default=1.0)
 DP_CONTRIBUTION_BOUND = env.int("DP_CONTRIBUTION_BOUND", default=20)

@@ -82,6 +82,10 @@ class ReadingHistoryEntry(models.Model):
             models.Index(fields=["user", "-read_at"], name="history_by_reader"),
             models.Index(fields=["read_at"], name="history_by_age"),
         ]
+        constraints = [
+            # A read is stored by a queued task; a redelivered task must not add it twice.
+            models.UniqueConstraint(fields=["user", "read_at"], name="history_once_per_instant")
+        ]
 
     def __str__(self) -> str:
         return f"Read by reader {self.user_id} at {self.read_at:%Y-%m-%d %H:%M}"

@@ -4,14 +4,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
+from accounts.models import Preferences
 from news.models import Article
 
 from .browser_signals import BrowserSignals
 from .crypto import decrypt_for_user
 from .models import ConsentRecord, PrivacyBudgetLedger, ReadingHistoryEntry
-from .purposes import PURPOSES
+from .purposes import POPULAR_COUNTING, PURPOSES, READING_HISTORY
 
 
 def consent_latest(*, user, purpose: str) -> ConsentRecord | None:
@@ -47,11 +49,68 @@ def consent_allows(*, record: ConsentRecord | None, signals: BrowserSignals) -> 
     Under a GPC/DNT signal only an explicit opt-in made in the privacy center while the signal
     was seen counts: a choice made before the reader's browser started asking is not enough.
     """
-    if record is None or not record.granted:
+    if record is None:
+        return False
+    return _receipt_allows(
+        granted=record.granted,
+        source=record.source,
+        browser_signal=record.browser_signal,
+        signals=signals,
+    )
+
+
+def _receipt_allows(
+    *, granted: bool, source: str, browser_signal: bool, signals: BrowserSignals
+) -> bool:
+    if not granted:
         return False
     if not signals.present:
         return True
-    return record.source == ConsentRecord.Source.PRIVACY_CENTER and record.browser_signal
+    return source == ConsentRecord.Source.PRIVACY_CENTER and browser_signal
+
+
+@dataclass(frozen=True)
+class ReadPermissions:
+    history: bool = False
+    counting: bool = False
+
+
+def _read_permissions_sql() -> str:
+    consent, preferences = ConsentRecord._meta.db_table, Preferences._meta.db_table
+    return (
+        f"SELECT c.purpose, c.granted, c.source, c.browser_signal, p.level "
+        f"FROM {consent} c LEFT JOIN {preferences} p ON p.user_id = c.user_id "
+        f"WHERE c.user_id = %s AND c.purpose IN (%s, %s) ORDER BY c.created_at, c.id"
+    )
+
+
+def read_permissions(*, user_id: int, signals: BrowserSignals) -> ReadPermissions:
+    """What a read by this reader may record now, in one small query (it runs on every
+    article view): the reader's level rides along with their receipts for the two purposes.
+
+    Plain SQL on purpose: building this join through the ORM cost about a millisecond of
+    Python per article view, ten times what the database spends on it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _read_permissions_sql(), [user_id, READING_HISTORY.key, POPULAR_COUNTING.key]
+        )
+        rows = cursor.fetchall()
+    allowed: dict[str, bool] = {}
+    level = None
+    for purpose, granted, source, browser_signal, reader_level in rows:
+        allowed[purpose] = _receipt_allows(
+            granted=bool(granted),
+            source=source,
+            browser_signal=bool(browser_signal),
+            signals=signals,
+        )
+        level = reader_level
+    return ReadPermissions(
+        history=level == Preferences.Level.TOPICS_HISTORY
+        and allowed.get(READING_HISTORY.key, False),
+        counting=allowed.get(POPULAR_COUNTING.key, False),
+    )
 
 
 HISTORY_CONTEXT = "history.article"

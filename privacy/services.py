@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+import logging
 import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -12,14 +13,16 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Preferences
 from news.models import Article
 
 from .browser_signals import BrowserSignals
 from .crypto import encrypt_for_user
 from .models import ConsentRecord, DailySalt, ReadingHistoryEntry, SignalEvent
-from .purposes import POLICY_VERSION, POPULAR_COUNTING, PURPOSES, READING_HISTORY
-from .selectors import HISTORY_CONTEXT, consent_allows, consent_is_current, consents_latest
+from .purposes import POLICY_VERSION, PURPOSES
+from .read_queue import read_enqueue
+from .selectors import HISTORY_CONTEXT, consent_is_current, read_permissions
+
+logger = logging.getLogger(__name__)
 
 
 def _receipt_hash(record: ConsentRecord) -> str:
@@ -152,56 +155,83 @@ def read_record(
     list_type: str = "",
     now: datetime | None = None,
 ) -> ReadOutcome:
-    """Record a read only as far as the reader allowed it: their own history at the top level,
-    and an unlinkable daily signal when they chose to count toward "popular"."""
+    """Decide what a read may record: the reader's own history at the top level, and an
+    unlinkable daily signal when they chose to count toward "popular".
+
+    The decision is made here, in the request; the writes are queued for after the commit so
+    the page does not wait for them (`read_store` re-checks the consent when it runs).
+    """
     if not user.is_authenticated:
         return NOTHING_RECORDED  # nothing per person is ever stored for anonymous visitors
     now = now or timezone.now()
-    latest = consents_latest(user=user)
-    level = Preferences.objects.filter(user=user).values_list("level", flat=True).first()
+    outcome = _read_allowed(user_id=user.pk, signals=signals)
+    if outcome.history_kept or outcome.counted:
+        payload = {
+            "user_id": user.pk,
+            "article_id": article.pk,
+            "read_at": now.isoformat(),
+            "list_type": list_type,
+            "gpc": signals.gpc,
+            "dnt": signals.dnt,
+        }
+        transaction.on_commit(lambda: read_enqueue(payload))
+    return outcome
 
-    history_kept = level == Preferences.Level.TOPICS_HISTORY and consent_allows(
-        record=latest.get(READING_HISTORY.key), signals=signals
-    )
-    counted = consent_allows(record=latest.get(POPULAR_COUNTING.key), signals=signals)
-    if history_kept or counted:
-        # One commit for both writes: cheaper, and never half-recorded.
-        with transaction.atomic():
-            _read_store(
-                user=user,
-                article=article,
-                list_type=list_type,
-                now=now,
-                history_kept=history_kept,
-                counted=counted,
+
+def _read_allowed(*, user_id: int, signals: BrowserSignals) -> ReadOutcome:
+    permissions = read_permissions(user_id=user_id, signals=signals)
+    return ReadOutcome(history_kept=permissions.history, counted=permissions.counting)
+
+
+def read_store(
+    *,
+    user_id: int,
+    article_id: int,
+    read_at: str,
+    list_type: str = "",
+    gpc: bool = False,
+    dnt: bool = False,
+) -> ReadOutcome:
+    """Write what `read_record` decided, if the reader still allows it now.
+
+    Consent is checked again because a withdrawal between the read and this write must win.
+    Idempotent: a redelivered task finds its rows already there and adds nothing.
+    """
+    outcome = _read_allowed(user_id=user_id, signals=BrowserSignals(gpc=gpc, dnt=dnt))
+    if not (outcome.history_kept or outcome.counted):
+        return NOTHING_RECORDED
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None or not Article.objects.filter(pk=article_id).exists():
+        return NOTHING_RECORDED  # erased or deleted since: nothing left to record against
+    when = datetime.fromisoformat(read_at)
+    with transaction.atomic():  # one commit for both writes: never half-recorded
+        if outcome.history_kept:
+            ReadingHistoryEntry.objects.bulk_create(
+                [
+                    ReadingHistoryEntry(
+                        user=user,
+                        sealed_article=encrypt_for_user(
+                            user=user, plaintext=str(article_id), context=HISTORY_CONTEXT
+                        ),
+                        read_at=when,
+                    )
+                ],
+                ignore_conflicts=True,  # one entry per reader and instant: redelivery is a no-op
             )
-    return ReadOutcome(history_kept=history_kept, counted=counted)
-
-
-def _read_store(
-    *, user, article: Article, list_type: str, now: datetime, history_kept: bool, counted: bool
-) -> None:
-    if history_kept:
-        ReadingHistoryEntry.objects.create(
-            user=user,
-            sealed_article=encrypt_for_user(
-                user=user, plaintext=str(article.pk), context=HISTORY_CONTEXT
-            ),
-            read_at=now,
-        )
-    if counted:
-        day = now.date()
-        SignalEvent.objects.bulk_create(
-            [
-                SignalEvent(
-                    day=day,
-                    pseudonym=pseudonym_for(user_id=user.pk, salt=daily_salt(day=day)),
-                    article=article,
-                    list_type=list_type,
-                )
-            ],
-            ignore_conflicts=True,  # one event per reader, article and day
-        )
+        if outcome.counted:
+            day = when.date()
+            SignalEvent.objects.bulk_create(
+                [
+                    SignalEvent(
+                        day=day,
+                        pseudonym=pseudonym_for(user_id=user_id, salt=daily_salt(day=day)),
+                        article_id=article_id,
+                        list_type=list_type,
+                    )
+                ],
+                ignore_conflicts=True,  # one event per reader, article and day
+            )
+    return outcome
 
 
 def signal_events_erase(*, user_id: int) -> int:

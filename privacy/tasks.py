@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import aggregation, services
+from . import aggregation, read_queue, services
 
 
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
@@ -15,3 +15,9 @@ def aggregate_signals() -> int:
 def purge_expired() -> int:
     """Delete everything past its retention period; returns how many rows were removed."""
     return services.retention_purge().total
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def store_queued_reads() -> int:
+    """Store the reads queued by article pages; returns how many were handled."""
+    return read_queue.reads_store_queued()

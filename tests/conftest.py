@@ -1,6 +1,7 @@
 """Shared fixtures, and the guard that makes CI fail loudly when its services are missing."""
 
 import os
+from contextlib import contextmanager
 
 import pytest
 from django.conf import settings
@@ -86,3 +87,76 @@ def reader(db):
 @pytest.fixture
 def editor(db):
     return EditorFactory()
+
+
+@pytest.fixture
+def record_read(django_capture_on_commit_callbacks):
+    """Record a read through the service and run the writes it queues for after the commit
+    (tests run inside a transaction that never commits)."""
+    from privacy.services import read_record
+
+    def record(**kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return read_record(**kwargs)
+
+    return record
+
+
+@pytest.fixture
+def read_page(django_capture_on_commit_callbacks):
+    """Open an article page as a reader would, then run what the read queued after commit."""
+
+    def read(client, article, **headers):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.get(article.get_absolute_url(), **headers)
+        assert response.status_code == 200
+        return response
+
+    return read
+
+
+@contextmanager
+def celery_broker(url: str):
+    """Publish Celery messages to `url` instead of the configured broker, not eagerly."""
+
+    def reconnect(read_url: str, write_url: str) -> None:
+        celery_app.conf.broker_url, celery_app.conf.broker_write_url = read_url, write_url
+        # Celery caches its connection pools; drop them so the next publish uses the new URL.
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    original = celery_app.conf.broker_url, celery_app.conf.broker_write_url
+    celery_app.conf.task_always_eager = False
+    reconnect(url, url)
+    try:
+        yield
+    finally:
+        reconnect(*original)
+
+
+@pytest.fixture
+def broker_down():
+    """Point Celery at a closed port, as when Redis is stopped."""
+    with celery_broker("redis://127.0.0.1:1/0"):
+        yield
+
+
+@pytest.fixture
+def scratch_broker():
+    """A Redis database of its own as broker, emptied afterwards, so messages a test leaves
+    queued never reach another test's worker. Yields a client on it."""
+    import redis
+
+    base = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+    url = base.rsplit("/", 1)[0] + "/14"
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Redis is required but unreachable: {error}")
+        pytest.skip(f"Redis is not running here ({error}).")
+    client.flushdb()
+    with celery_broker(url):
+        yield client
+    client.flushdb()

@@ -20,11 +20,11 @@ def recording_reader(reader):
     return reader_choices(reader, counting=True)
 
 
-def test_purge_removes_exactly_the_expired_rows(recording_reader, article, settings):
+def test_purge_removes_exactly_the_expired_rows(recording_reader, article, settings, record_read):
     settings.PRIVACY_HISTORY_RETENTION_DAYS = 90
     now = timezone.now()
     for days_ago in (91, 89, 3, 0):
-        services.read_record(
+        record_read(
             user=recording_reader,
             article=article,
             signals=NO_SIGNALS,
@@ -42,8 +42,8 @@ def test_purge_removes_exactly_the_expired_rows(recording_reader, article, setti
     assert services.retention_purge(now=now).total == 0
 
 
-def test_purge_command_reports_what_it_removed(recording_reader, article):
-    services.read_record(
+def test_purge_command_reports_what_it_removed(recording_reader, article, record_read):
+    record_read(
         user=recording_reader,
         article=article,
         signals=NO_SIGNALS,
@@ -55,10 +55,10 @@ def test_purge_command_reports_what_it_removed(recording_reader, article):
     assert not ReadingHistoryEntry.objects.exists()
 
 
-def test_purge_runs_daily_as_a_celery_task(recording_reader, article, settings):
+def test_purge_runs_daily_as_a_celery_task(recording_reader, article, settings, record_read):
     from privacy.tasks import purge_expired
 
-    services.read_record(
+    record_read(
         user=recording_reader,
         article=article,
         signals=NO_SIGNALS,
