@@ -1,11 +1,18 @@
-"""The editors' admin for topics, sources and articles."""
+"""The editors' admin for topics, sources (with their error log) and articles (with their
+revision history)."""
 
+from functools import partial
+
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
-from . import services
-from .models import Article, Source, Topic
+from . import revisions, selectors, services
+from .models import Article, Source, SourceError, Topic
 
 
 @admin.register(Topic)
@@ -15,18 +22,83 @@ class TopicAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
 
 
+class SourceErrorInline(admin.TabularInline):
+    """The latest problems of a feed, on its own page: read-only, newest first."""
+
+    model = SourceError
+    fields = ("occurred_at", "entry_reference", "message")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+    verbose_name_plural = "Recent errors (newest first; older ones under Source errors)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("-occurred_at", "-id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.action(description="Fetch selected feeds now", permissions=["change"])
+def poll_selected(modeladmin, request, queryset):
+    for source in queryset:
+        if source.kind not in Source.FEED_KINDS or not source.url:
+            modeladmin.message_user(
+                request, f"'{source.name}' is not a feed with an address.", messages.WARNING
+            )
+            continue
+        result = services.source_poll(source=source)
+        level = messages.WARNING if result.errors else messages.SUCCESS
+        modeladmin.message_user(request, f"'{source.name}': {result.summary()}.", level)
+
+
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "url")
-    list_filter = ("kind",)
+    list_display = ("name", "kind", "url", "active", "poll_interval_minutes", "last_polled_at")
+    list_filter = ("kind", "active", "auto_publish")
     search_fields = ("name", "url")
+    readonly_fields = ("last_polled_at",)
+    fields = (
+        "name",
+        "kind",
+        "url",
+        "active",
+        "poll_interval_minutes",
+        "auto_publish",
+        "last_polled_at",
+    )
+    inlines = [SourceErrorInline]
+    actions = [poll_selected]
+
+
+@admin.register(SourceError)
+class SourceErrorAdmin(admin.ModelAdmin):
+    """The whole feed error log, for editors to find a failing source or a broken entry."""
+
+    list_display = ("occurred_at", "source", "entry_reference", "message")
+    list_filter = ("source",)
+    search_fields = ("message", "entry_reference")
+    list_select_related = ("source",)
+    date_hierarchy = "occurred_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 def _bulk(modeladmin, request, queryset, action, verb: str) -> None:
     done, refused = 0, []
+    changed_by = revisions.editor_label(request.user)
     for article in queryset:
         try:
-            action(article=article)
+            action(article=article, changed_by=changed_by)
             done += 1
         except ValidationError as error:
             refused.append(f"'{article.title}': {' '.join(error.messages)}")
@@ -46,8 +118,35 @@ def unpublish_selected(modeladmin, request, queryset):
     _bulk(modeladmin, request, queryset, services.article_unpublish, "Unpublished")
 
 
+@admin.action(description="Pin as editor's pick for 24 h", permissions=["change"])
+def pin_selected(modeladmin, request, queryset):
+    pin = partial(services.article_pin, hours=services.EDITORS_PICK_HOURS)
+    _bulk(modeladmin, request, queryset, pin, "Pinned")
+
+
+class ArticleAdminForm(forms.ModelForm):
+    """Status changes typed into the form follow the same workflow as the bulk actions."""
+
+    class Meta:
+        model = Article
+        fields = (
+            "title", "slug", "summary", "body", "author", "topics", "status", "published_at",
+            "editors_pick_until", "source", "canonical_url",
+        )  # fmt: skip
+
+    def clean_status(self):
+        status = self.cleaned_data["status"]
+        if self.instance.pk and status != self.instance.status:
+            stored = Article.objects.get(pk=self.instance.pk).status
+            refusal = services.transition_refusal(current=stored, to=status)
+            if refusal:
+                raise ValidationError(refusal)
+        return status
+
+
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
+    form = ArticleAdminForm
     list_display = ("title", "status", "published_at", "source", "preview_link")
     list_filter = ("status", "topics", "source", "published_at")
     search_fields = ("title", "summary", "body", "author")
@@ -55,14 +154,65 @@ class ArticleAdmin(admin.ModelAdmin):
     filter_horizontal = ("topics",)
     date_hierarchy = "published_at"
     list_select_related = ("source",)
-    readonly_fields = ("preview_link", "created_at", "updated_at")
-    actions = [publish_selected, unpublish_selected]
+    readonly_fields = ("preview_link", "history_link", "external_id", "created_at", "updated_at")
+    actions = [publish_selected, unpublish_selected, pin_selected]
     fieldsets = (
         (None, {"fields": ("title", "slug", "summary", "body", "author", "topics")}),
         ("Publishing", {"fields": ("status", "published_at", "editors_pick_until")}),
-        ("Origin", {"fields": ("source", "canonical_url")}),
-        ("Record", {"fields": ("preview_link", "created_at", "updated_at")}),
+        ("Origin", {"fields": ("source", "canonical_url", "external_id")}),
+        ("Record", {"fields": ("preview_link", "history_link", "created_at", "updated_at")}),
     )
+
+    def save_model(self, request, obj, form, change):
+        # The stored state before this save; topics are saved later, in save_related.
+        form._revision_before = revisions.snapshot(obj) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # The admin wraps the whole save in one transaction, so the revision and the change
+        # it describes are written together.
+        services.article_revision_record(
+            article=form.instance,
+            before=getattr(form, "_revision_before", None),
+            changed_by=revisions.editor_label(request.user),
+        )
+
+    def get_urls(self):
+        history = self.admin_site.admin_view(self.revisions_view)
+        return [
+            path("<int:object_id>/revisions/", history, name="news_article_revisions"),
+            *super().get_urls(),
+        ]
+
+    def revisions_view(self, request, object_id: int):
+        """Every recorded change of one article, newest first, each field as a line diff."""
+        if not request.user.has_perm("news.view_articlerevision"):
+            raise PermissionDenied
+        article = get_object_or_404(Article, pk=object_id)
+        entries = [
+            (revision, revisions.field_diffs(revision.changes))
+            for revision in selectors.article_revisions(article=article)
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Revision history: {article.title}",
+            "article": article,
+            "entries": entries,
+        }
+        return TemplateResponse(request, "admin/news/article/revisions.html", context)
+
+    @admin.display(description="Revision history")
+    def history_link(self, obj: Article) -> str:
+        if not obj.pk:
+            return "-"
+        count = obj.revisions.count()
+        return format_html(
+            '<a href="{}">{} revision(s), with what changed</a>',
+            reverse("admin:news_article_revisions", args=[obj.pk]),
+            count,
+        )
 
     @admin.display(description="Preview")
     def preview_link(self, obj: Article) -> str:

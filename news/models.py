@@ -1,5 +1,9 @@
-"""Topics, sources and articles. Nothing here relates to a reader."""
+"""Topics, sources and articles, their revision history and the feed error log. Nothing here
+relates to a reader (or to any account: editors are recorded by name, as text)."""
 
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -25,16 +29,74 @@ class Source(models.Model):
         MANUAL = "manual", "Written here"
         RSS = "rss", "RSS feed"
         ATOM = "atom", "Atom feed"
+        DATASET = "dataset", "Imported data set"
+
+    FEED_KINDS = (Kind.RSS, Kind.ATOM)
 
     name = models.CharField(max_length=120, unique=True)
     url = models.URLField(blank=True, help_text="Feed address; empty for articles written here.")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MANUAL)
+    active = models.BooleanField(
+        default=True, help_text="Polled automatically (feeds only). Untick to pause a feed."
+    )
+    poll_interval_minutes = models.PositiveIntegerField(
+        default=30, help_text="How often the feed is fetched, in minutes (at least 1)."
+    )
+    last_polled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    auto_publish = models.BooleanField(
+        default=False,
+        help_text="Publish new entries at once. Off: they arrive as drafts for editors to review.",
+    )
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(poll_interval_minutes__gte=1),
+                name="source_poll_interval_at_least_one_minute",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from .safe_fetch import FetchRefused, url_check
+
+        if self.kind in self.FEED_KINDS and self.active and not self.url:
+            raise ValidationError({"url": "A feed polled automatically needs the feed's address."})
+        # Checked whenever it could be fetched; the fetch checks again, as DNS answers change.
+        if self.url and self.kind in self.FEED_KINDS:
+            try:
+                url_check(self.url)
+            except FetchRefused as error:
+                raise ValidationError({"url": str(error)}) from error
+
+    def is_due(self, *, now: datetime) -> bool:
+        """Whether this feed should be fetched now, each source at its own interval."""
+        if not self.active or self.kind not in self.FEED_KINDS or not self.url:
+            return False
+        if self.last_polled_at is None:
+            return True
+        return self.last_polled_at + timedelta(minutes=self.poll_interval_minutes) <= now
+
+
+class SourceError(models.Model):
+    """One problem met while reading a source: a feed that could not be fetched or parsed, or
+    one entry that was refused. Editors read these in the admin to fix or pause a source."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="errors")
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    entry_reference = models.CharField(
+        max_length=500, blank=True, help_text="The entry's id or link; empty for the whole feed."
+    )
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.message[:80]}"
 
 
 class ArticleQuerySet(models.QuerySet):
@@ -60,6 +122,9 @@ class Article(models.Model):
         Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="articles"
     )
     canonical_url = models.URLField(max_length=500, blank=True)
+    # The feed's own id for the entry (RSS guid, Atom id, MIND NewsID): how a re-read entry is
+    # recognised even when its link changed.
+    external_id = models.CharField(max_length=500, blank=True)
     topics = models.ManyToManyField(Topic, related_name="articles", blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     published_at = models.DateTimeField(
@@ -85,6 +150,11 @@ class Article(models.Model):
                 condition=~models.Q(canonical_url=""),
                 name="article_unique_canonical_url",
             ),
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="article_unique_external_id_per_source",
+            ),
             models.CheckConstraint(
                 condition=~models.Q(status__in=["scheduled", "published"])
                 | models.Q(published_at__isnull=False),
@@ -108,3 +178,28 @@ class Article(models.Model):
 
     def paragraphs(self) -> list[str]:
         return [p.strip() for p in self.body.split("\n\n") if p.strip()]
+
+
+class ArticleRevision(models.Model):
+    """One save of an article: who (a name, not an account), when, and each changed field's
+    old and new value, so editors can see how a story changed and by whom."""
+
+    class Origin(models.TextChoices):
+        EDITOR = "editor", "Editor"
+        FEED = "feed", "Feed ingest"
+        SYSTEM = "system", "Scheduled task"
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="revisions")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # A snapshot of the editor's name at the time, deliberately not a link to the account.
+    changed_by = models.CharField(max_length=150)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.EDITOR)
+    # {"field": {"old": ..., "new": ...}}, values as text (lists for topics); a creation has
+    # every old value null.
+    changes = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.article} ({self.created_at:%Y-%m-%d %H:%M}, {self.changed_by})"

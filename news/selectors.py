@@ -5,7 +5,7 @@ from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
 from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 
-from .models import Article, Topic
+from .models import Article, ArticleRevision, Topic
 
 
 def _with_topics(queryset: QuerySet[Article]) -> QuerySet[Article]:
@@ -83,3 +83,8 @@ def topics_all() -> QuerySet[Topic]:
 
 def page_size() -> int:
     return settings.NEWS_PAGE_SIZE
+
+
+def article_revisions(*, article: Article, limit: int = 100) -> QuerySet[ArticleRevision]:
+    """An article's recorded changes, newest first (the history page shows the latest 100)."""
+    return article.revisions.order_by("-created_at", "-id")[:limit]

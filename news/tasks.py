@@ -8,3 +8,9 @@ from . import services
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
 def publish_due_articles() -> int:
     return services.articles_publish_due()
+
+
+# Not retried: a failing feed is logged on its source and polled again at its own interval.
+@shared_task(ignore_result=True)
+def poll_feed_sources() -> int:
+    return services.sources_poll_due().polled

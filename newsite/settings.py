@@ -201,6 +201,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "privacy.tasks.store_queued_reads",
         "schedule": 60.0,
     },
+    # Every minute; each source is fetched only when its own poll interval has passed.
+    "poll-feed-sources": {
+        "task": "news.tasks.poll_feed_sources",
+        "schedule": 60.0,
+    },
     # Just after midnight (TIME_ZONE), when yesterday is closed and its counts can be released.
     "aggregate-popularity-signals": {
         "task": "privacy.tasks.aggregate_signals",
@@ -235,6 +240,14 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# --- Ingest -------------------------------------------------------------------------------
+# Limits on fetching a feed: a feed larger or slower than this is refused and logged on its
+# source, so one bad feed cannot exhaust a worker.
+INGEST_MAX_BYTES = env.int("INGEST_MAX_BYTES", default=5_000_000)
+INGEST_TIMEOUT_SECONDS = env.float("INGEST_TIMEOUT_SECONDS", default=15.0)
+# Feed errors shown to editors are forgotten after this many days.
+INGEST_ERROR_RETENTION_DAYS = env.int("INGEST_ERROR_RETENTION_DAYS", default=30)
 
 # --- Privacy ------------------------------------------------------------------------------
 # The date our GPC handling last changed, published in /.well-known/gpc.json.

@@ -1,10 +1,12 @@
 """The editors' admin: what editors can do, and what stays out of their reach."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
 
-from news.models import Article
-from tests.factories import ArticleFactory
+from news.models import Article, Source
+from tests.factories import ArticleFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -127,3 +129,103 @@ def test_editors_hold_no_permission_on_accounts_or_privacy_data(editor):
 def test_personal_data_has_no_admin_page_for_editors(client, editor, path):
     client.force_login(editor)
     assert client.get(path).status_code in (403, 404)
+
+
+def test_pin_as_editors_pick_for_24_hours(client, editor):
+    import time_machine
+    from django.utils import timezone
+
+    live = ArticleFactory(title="Live story")
+    draft = ArticleFactory(title="Unfinished", status=Article.Status.DRAFT, published_at=None)
+    client.force_login(editor)
+    with time_machine.travel(timezone.now(), tick=False):
+        response = client.post(
+            reverse("admin:news_article_changelist"),
+            {"action": "pin_selected", "_selected_action": [live.pk, draft.pk]},
+            follow=True,
+        )
+        now = timezone.now()
+    html = response.content.decode()
+    assert "Pinned 1 article" in html
+    assert "Not changed &#x27;Unfinished&#x27;: Only published or scheduled articles" in html
+    live.refresh_from_db()
+    draft.refresh_from_db()
+    assert live.editors_pick_until == now + timedelta(hours=24)
+    assert draft.editors_pick_until is None
+    assert live.revisions.get().changed_by == editor.get_short_name()
+
+
+def test_the_admin_form_refuses_a_status_change_the_workflow_forbids(client, editor):
+    draft = ArticleFactory(status=Article.Status.DRAFT, published_at=None)
+    client.force_login(editor)
+    response = client.post(
+        reverse("admin:news_article_change", args=[draft.pk]),
+        {
+            "title": draft.title,
+            "slug": draft.slug,
+            "body": draft.body,
+            "status": "archived",
+            "published_at_0": "",
+            "published_at_1": "",
+        },
+    )
+    assert response.status_code == 200
+    assert "An article that is draft cannot become archived." in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.status == Article.Status.DRAFT
+
+
+def test_editors_read_a_sources_error_log(client, editor):
+    from news import services
+
+    source = SourceFactory(name="Harbour Gazette", kind=Source.Kind.RSS)
+    services.source_error_record(
+        source=source, message="The entry has no title.", entry_reference="gazette-1003"
+    )
+    client.force_login(editor)
+    page = client.get(reverse("admin:news_source_change", args=[source.pk])).content.decode()
+    assert "gazette-1003" in page and "The entry has no title." in page
+    log = client.get(reverse("admin:news_sourceerror_changelist")).content.decode()
+    assert "The entry has no title." in log and "Harbour Gazette" in log
+    # A record: editors read it, nobody edits it.
+    assert client.get(reverse("admin:news_sourceerror_add")).status_code == 403
+
+
+def test_the_admin_refuses_a_feed_source_pointing_inside_our_network(client, editor, dns):
+    dns["intranet.example"] = ["10.0.0.4"]
+    client.force_login(editor)
+    response = client.post(
+        reverse("admin:news_source_add"),
+        {
+            "name": "Intranet",
+            "kind": "rss",
+            "url": "https://intranet.example/rss",
+            "active": "on",
+            "poll_interval_minutes": 15,
+            "errors-TOTAL_FORMS": 0,
+            "errors-INITIAL_FORMS": 0,
+        },
+    )
+    assert response.status_code == 200
+    assert "not a public address" in response.content.decode()
+    assert not Source.objects.exists()
+
+
+def test_the_admin_saves_a_public_feed_source(client, editor, dns):
+    dns["news.example"] = ["93.184.216.34"]
+    client.force_login(editor)
+    response = client.post(
+        reverse("admin:news_source_add"),
+        {
+            "name": "Public news",
+            "kind": "atom",
+            "url": "https://news.example/atom",
+            "active": "on",
+            "poll_interval_minutes": 15,
+            "errors-TOTAL_FORMS": 0,
+            "errors-INITIAL_FORMS": 0,
+        },
+    )
+    assert response.status_code == 302
+    source = Source.objects.get()
+    assert (source.poll_interval_minutes, source.auto_publish) == (15, False)

@@ -2,12 +2,13 @@
 
 import json
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import User
-from news.models import Article, Topic
+from news.models import Article, Source, Topic
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +71,95 @@ def test_seed_demo_refuses_an_article_with_an_unknown_topic(tmp_path):
 def test_seed_demo_on_an_empty_folder_says_so(tmp_path):
     with pytest.raises(CommandError, match="No demo content found"):
         run_seed("--dir", str(tmp_path))
+
+
+# --- import_feed and import_mind --------------------------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def run_import(command: str, *args) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(command, *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_import_feed_from_a_file_twice_creates_then_skips():
+    out, err = run_import("import_feed", str(FIXTURES / "feeds" / "rss.xml"), "--source", "Gazette")
+    assert out.strip().endswith("Gazette: created 2, updated 0, skipped 0, errors 1")
+    assert "Refused gazette-1003: The entry has no title." in err
+    source = Source.objects.get(name="Gazette")
+    assert not source.active  # a one-off import never starts polling by itself
+    assert source.errors.count() == 1
+
+    out, _ = run_import("import_feed", str(FIXTURES / "feeds" / "rss.xml"), "--source", "Gazette")
+    assert out.strip().endswith("created 0, updated 0, skipped 2, errors 1")
+    assert Article.objects.count() == 2
+
+
+def test_import_feed_shows_a_progress_bar(tmp_path):
+    out, _ = run_import("import_feed", str(FIXTURES / "feeds" / "atom.xml"))
+    assert "Valley Science Notes" in out and "2/2" in out
+    assert out.strip().endswith("created 2, updated 0, skipped 0, errors 0")
+
+
+def test_import_feed_from_an_address_goes_through_the_guard(dns):
+    dns["intranet.example"] = ["10.0.0.8"]
+    with pytest.raises(CommandError, match="not a public address .* Nothing imported"):
+        run_import("import_feed", "http://intranet.example/rss")
+    assert not Source.objects.exists()
+
+
+def test_import_feed_refuses_a_file_that_is_not_a_feed_and_writes_nothing(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><p>Not a feed</p></body></html>", encoding="utf-8")
+    with pytest.raises(CommandError, match="not an RSS or Atom feed.*Nothing imported"):
+        run_import("import_feed", str(page), "--source", "Gazette")
+    assert not Article.objects.exists()
+    assert not Source.objects.exists()
+
+
+def test_import_feed_refuses_a_file_over_the_size_limit(tmp_path, settings):
+    settings.INGEST_MAX_BYTES = 100
+    with pytest.raises(CommandError, match="over the INGEST_MAX_BYTES limit"):
+        run_import("import_feed", str(FIXTURES / "feeds" / "rss.xml"))
+    assert not Article.objects.exists()
+
+
+def test_import_feed_says_when_the_location_is_neither_file_nor_address():
+    with pytest.raises(CommandError, match="neither a readable file nor an http"):
+        run_import("import_feed", "/no/such/feed.xml")
+
+
+def test_import_mind_imports_good_rows_and_reports_the_malformed_one():
+    out, err = run_import("import_mind", str(FIXTURES / "mind" / "news.tsv"))
+    assert out.strip().endswith("news.tsv: created 3, updated 0, skipped 0, errors 2")
+    assert "Refused line 4 (N1004): Expected 8 tab-separated columns, found 3." in err
+    assert "Refused line 5 (N1005): The row has no title." in err
+    assert set(Topic.objects.values_list("slug", flat=True)) == {"news", "sports", "food-and-drink"}
+    assert not Article.objects.published().exists()  # drafts unless --publish
+
+    out, _ = run_import("import_mind", str(FIXTURES / "mind" / "news.tsv"))
+    assert out.strip().endswith("created 0, updated 0, skipped 3, errors 2")
+
+
+def test_import_mind_with_publish_puts_articles_on_the_site():
+    run_import("import_mind", str(FIXTURES / "mind" / "news.tsv"), "--publish")
+    assert Article.objects.published().count() == 3
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"\x89PNG\r\n\x1a\n\x00\x00\x00binary", b"a,b,c\n1,2,3\n"]
+)
+def test_import_mind_refuses_an_unreadable_file_and_writes_nothing(tmp_path, content):
+    bad = tmp_path / "news.tsv"
+    bad.write_bytes(content)
+    with pytest.raises(CommandError, match="Nothing imported"):
+        run_import("import_mind", str(bad))
+    assert not Article.objects.exists()
+    assert not Topic.objects.exists()
+
+
+def test_import_mind_on_a_missing_file_says_so(tmp_path):
+    with pytest.raises(CommandError, match="Cannot read .*missing.tsv"):
+        run_import("import_mind", str(tmp_path / "missing.tsv"))

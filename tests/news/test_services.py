@@ -116,3 +116,71 @@ def test_demo_content_with_an_unknown_topic_writes_nothing():
 def test_demo_content_missing_fields_is_refused_with_the_position():
     with pytest.raises(ValidationError, match="#1 lacks title"):
         services.demo_content_load(data={"articles": [{"slug": "a", "body": "b", "topics": ["s"]}]})
+
+
+# --- Every workflow transition, allowed and refused ------------------------------------------
+
+ALL = [Status.DRAFT, Status.SCHEDULED, Status.PUBLISHED, Status.ARCHIVED]
+
+
+def _move(article: Article, to: str) -> None:
+    if to == Status.PUBLISHED:
+        services.article_publish(article=article, changed_by="Ada")
+    elif to == Status.SCHEDULED:
+        services.article_schedule(
+            article=article, publish_at=timezone.now() + timedelta(hours=2), changed_by="Ada"
+        )
+    elif to == Status.DRAFT:
+        services.article_unpublish(article=article, changed_by="Ada")
+    else:
+        services.article_archive(article=article, changed_by="Ada")
+
+
+def _article_in(status: str) -> Article:
+    published_at = {
+        Status.DRAFT: None,
+        Status.SCHEDULED: timezone.now() + timedelta(hours=1),
+    }.get(status, timezone.now() - timedelta(days=1))
+    return ArticleFactory(status=status, published_at=published_at)
+
+
+@pytest.mark.parametrize(
+    "current, to",
+    [(c, t) for c in ALL for t in ALL if t in services.ALLOWED_TRANSITIONS[c]],
+)
+def test_every_allowed_transition_succeeds_and_is_recorded(current, to):
+    article = _article_in(current)
+    _move(article, to)
+    article.refresh_from_db()
+    assert article.status == to
+    assert article.revisions.get().changes["status"] == {"old": current, "new": to}
+
+
+@pytest.mark.parametrize(
+    "current, to",
+    [(c, t) for c in ALL for t in ALL if t not in services.ALLOWED_TRANSITIONS[c]],
+)
+def test_every_refused_transition_changes_nothing(current, to):
+    article = _article_in(current)
+    before = (article.status, article.published_at)
+    with pytest.raises(ValidationError, match="cannot become"):
+        _move(article, to)
+    article.refresh_from_db()
+    assert (article.status, article.published_at) == before
+    assert not article.revisions.exists()
+
+
+def test_the_transition_table_covers_all_sixteen_pairs():
+    allowed = sum(len(targets) for targets in services.ALLOWED_TRANSITIONS.values())
+    assert (allowed, 16 - allowed) == (8, 8)
+
+
+def test_a_pin_lasts_24_hours_and_needs_a_live_or_scheduled_article():
+    now = timezone.now()
+    live = ArticleFactory()
+    services.article_pin(article=live, changed_by="Ada", now=now)
+    live.refresh_from_db()
+    assert live.editors_pick_until == now + timedelta(hours=24)
+    archived = ArticleFactory(status=Status.ARCHIVED)
+    with pytest.raises(ValidationError, match="Only published or scheduled"):
+        services.article_pin(article=archived, changed_by="Ada")

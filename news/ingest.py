@@ -1,0 +1,268 @@
+"""Reading outside content into plain article fields: RSS/Atom feeds (feedparser), MIND
+news.tsv rows, and the HTML sanitising both rely on. Nothing here writes to the database; the
+writes are in news.services (feed_entries_import, mind_rows_import).
+
+Article bodies stay plain text (paragraphs separated by blank lines), like every article written
+here: feed HTML is first sanitised with nh3 (scripts, event handlers and javascript: links go),
+then reduced to its paragraphs. The article page escapes the text, so no feed markup ever
+reaches a reader's browser, even if a sanitiser bug let something through.
+"""
+
+import csv
+import hashlib
+import html
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import feedparser
+import nh3
+
+# Formatting kept by sanitize_html(); everything else is unwrapped (its text stays).
+SAFE_TAGS = {
+    "p", "br", "b", "strong", "i", "em", "u", "a", "ul", "ol", "li", "blockquote",
+    "h1", "h2", "h3", "h4", "h5", "h6", "pre", "code",
+}  # fmt: skip
+SAFE_ATTRIBUTES = {"a": {"href", "title"}}
+SAFE_URL_SCHEMES = {"http", "https", "mailto"}
+# Elements whose end starts a new paragraph of the plain-text body.
+BLOCK_TAGS = ("p", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "ul", "ol")
+_BLOCK_TAG = re.compile(rf"</?(?:{'|'.join(BLOCK_TAGS)})(?:\s[^>]*)?>", re.I)
+
+TITLE_MAX = 200
+SUMMARY_MAX = 400
+URL_MAX = 500
+EXTERNAL_ID_MAX = 500
+
+
+class FeedUnreadable(Exception):
+    """The document as a whole is not a feed (or not a MIND file): nothing can be imported."""
+
+
+def sanitize_html(fragment: str) -> str:
+    """Safe HTML with basic formatting: no scripts or styles (content included), no event
+    handlers or style attributes, links only to http(s)/mailto."""
+    return nh3.clean(
+        fragment or "",
+        tags=SAFE_TAGS,
+        attributes=SAFE_ATTRIBUTES,
+        url_schemes=SAFE_URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def html_to_paragraphs(fragment: str) -> str:
+    """The text of an HTML fragment as paragraphs separated by blank lines (Article.body)."""
+    safe = sanitize_html(fragment)
+    safe = re.sub(r"<br\s*/?>", "\n", safe, flags=re.I)
+    # Every block element's start and end is a paragraph boundary.
+    safe = _BLOCK_TAG.sub("\n\n", safe)
+    text = html.unescape(re.sub(r"<[^>]+>", "", safe))
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", text):
+        # Lines inside a paragraph (a <br>) are joined: the body format knows only paragraphs.
+        cleaned = " ".join(block.split())
+        if cleaned:
+            paragraphs.append(cleaned)
+    return "\n\n".join(paragraphs)
+
+
+def plain_text(fragment: str, *, limit: int | None = None) -> str:
+    """One line of text from an HTML fragment (titles, summaries), cut at a word if too long."""
+    text = " ".join(html_to_paragraphs(fragment).split())
+    if limit and len(text) > limit:
+        text = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
+    return text
+
+
+def safe_link(url: str) -> str:
+    """A link we may print on the article page: http(s) only, else empty (never javascript:)."""
+    url = (url or "").strip()
+    if len(url) > URL_MAX:
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
+
+
+@dataclass
+class IncomingEntry:
+    """One entry in the shape of an article, or the reason it cannot become one."""
+
+    reference: str  # for the error log and progress: the entry's id or link
+    external_id: str = ""
+    title: str = ""
+    summary: str = ""
+    body: str = ""
+    canonical_url: str = ""
+    author: str = ""
+    published_at: datetime | None = None
+    topic_names: list[str] = field(default_factory=list)
+    problem: str = ""
+
+
+@dataclass
+class ParsedFeed:
+    kind: str  # Source.Kind value: "rss" or "atom"
+    title: str
+    entries: list[IncomingEntry]
+    warning: str = ""  # a recoverable flaw of the whole document (feedparser's "bozo")
+
+
+def feed_parse(content: bytes) -> ParsedFeed:
+    """Parse RSS or Atom. A document with no recognisable feed raises FeedUnreadable; a feed
+    with flaws still yields its readable entries (broken ones carry a problem)."""
+    if not content or not content.strip():
+        raise FeedUnreadable("The feed is empty.")
+    parsed = feedparser.parse(content)
+    version = parsed.get("version") or ""
+    if not version:
+        reason = parsed.get("bozo_exception")
+        detail = f" ({_short(str(reason))})" if reason else ""
+        raise FeedUnreadable(f"This is not an RSS or Atom feed{detail}.")
+    warning = ""
+    if parsed.get("bozo"):
+        warning = f"The feed is not well-formed: {_short(str(parsed.get('bozo_exception')))}"
+    kind = "atom" if version.startswith("atom") else "rss"
+    title = plain_text(parsed.feed.get("title", ""), limit=120)
+    entries = [_entry_from_feed(raw, position) for position, raw in enumerate(parsed.entries, 1)]
+    return ParsedFeed(kind=kind, title=title, entries=entries, warning=warning)
+
+
+def _entry_from_feed(raw, position: int) -> IncomingEntry:
+    link = safe_link(raw.get("link", ""))
+    guid = (raw.get("id") or "").strip()
+    entry = IncomingEntry(reference=_short(guid or link or f"entry #{position}", 500))
+    if len(guid) > EXTERNAL_ID_MAX:
+        # Unusually long ids still de-duplicate: keep a digest, not a truncation (which could
+        # make two ids equal).
+        guid = "sha256:" + hashlib.sha256(guid.encode()).hexdigest()
+    entry.external_id = guid or link
+    entry.canonical_url = link
+    entry.title = plain_text(raw.get("title", ""), limit=TITLE_MAX)
+    content_html = ""
+    if raw.get("content"):
+        content_html = "\n".join(part.get("value", "") for part in raw["content"])
+    summary_html = raw.get("summary", "")
+    entry.body = html_to_paragraphs(content_html or summary_html)
+    entry.summary = plain_text(summary_html or content_html, limit=SUMMARY_MAX)
+    entry.author = plain_text(raw.get("author", ""), limit=120)
+    entry.published_at = _entry_time(raw)
+    entry.topic_names = [
+        plain_text(tag.get("term") or "", limit=80) for tag in raw.get("tags") or []
+    ]
+    entry.topic_names = [name for name in entry.topic_names if name]
+    if not entry.title:
+        entry.problem = "The entry has no title."
+    elif not entry.body:
+        entry.problem = "The entry has no text."
+    elif not entry.external_id:
+        entry.problem = "The entry has neither an id nor an http(s) link, so it cannot be tracked."
+    return entry
+
+
+def _entry_time(raw) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = raw.get(key)
+        if value:
+            try:
+                return datetime(*value[:6], tzinfo=UTC)
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+# --- MIND (Microsoft News Dataset) news.tsv -------------------------------------------------
+
+MIND_COLUMNS = (
+    "NewsID", "Category", "SubCategory", "Title", "Abstract", "URL",
+    "TitleEntities", "AbstractEntities",
+)  # fmt: skip
+
+# MIND's categories are lower-case run-together words; show readers proper names.
+MIND_TOPIC_NAMES = {
+    "autos": "Autos",
+    "entertainment": "Entertainment",
+    "finance": "Finance",
+    "foodanddrink": "Food and drink",
+    "games": "Games",
+    "health": "Health",
+    "kids": "Kids",
+    "lifestyle": "Lifestyle",
+    "middleeast": "Middle East",
+    "movies": "Movies",
+    "music": "Music",
+    "news": "News",
+    "northamerica": "North America",
+    "sports": "Sports",
+    "travel": "Travel",
+    "tv": "TV",
+    "video": "Video",
+    "weather": "Weather",
+}
+
+
+def mind_topic_name(category: str) -> str:
+    category = category.strip()
+    return MIND_TOPIC_NAMES.get(category.lower(), category[:1].upper() + category[1:])
+
+
+def mind_parse(content: bytes) -> list[IncomingEntry]:
+    """Rows of a MIND news.tsv as entries; malformed rows carry a problem. A file that is not
+    text, or in which no row has MIND's eight columns, raises FeedUnreadable."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise FeedUnreadable(f"The file is not UTF-8 text ({error.reason}).") from error
+    if "\x00" in text:
+        raise FeedUnreadable("The file is binary, not a tab-separated MIND news.tsv.")
+    # MIND fields are never quoted; quotes inside titles are literal characters.
+    rows = list(csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE))
+    rows = [(number, row) for number, row in enumerate(rows, 1) if any(c.strip() for c in row)]
+    # MIND has no header line, but a hand-made file may: it is not an article.
+    if rows and rows[0][1] and rows[0][1][0].strip().lower() == "newsid":
+        rows = rows[1:]
+    if not rows:
+        raise FeedUnreadable("The file is empty.")
+    if not any(len(row) == len(MIND_COLUMNS) for _, row in rows):
+        raise FeedUnreadable(
+            f"No line has the {len(MIND_COLUMNS)} tab-separated MIND columns "
+            f"({', '.join(MIND_COLUMNS)})."
+        )
+    return [_entry_from_mind(number, row) for number, row in rows]
+
+
+def _entry_from_mind(number: int, row: list[str]) -> IncomingEntry:
+    news_id = row[0].strip() if row else ""
+    reference = f"line {number}" + (f" ({_short(news_id, 60)})" if news_id else "")
+    entry = IncomingEntry(reference=reference)
+    if len(row) != len(MIND_COLUMNS):
+        entry.problem = f"Expected {len(MIND_COLUMNS)} tab-separated columns, found {len(row)}."
+        return entry
+    news_id, category, _subcategory, title, abstract, url, _t, _a = (c.strip() for c in row)
+    entry.external_id = news_id[:EXTERNAL_ID_MAX]
+    entry.title = plain_text(title, limit=TITLE_MAX)
+    entry.summary = plain_text(abstract, limit=SUMMARY_MAX)
+    # MIND carries no article text: the abstract is the body (the title when there is none).
+    entry.body = html_to_paragraphs(abstract) or entry.title
+    entry.canonical_url = safe_link(url)
+    entry.topic_names = [mind_topic_name(category)] if category else []
+    if not news_id:
+        entry.problem = "The row has no NewsID."
+    elif not entry.title:
+        entry.problem = "The row has no title."
+    elif not category:
+        entry.problem = "The row has no category."
+    elif url and not entry.canonical_url:
+        entry.problem = f"The URL '{_short(url, 80)}' is not an http(s) address."
+    return entry
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

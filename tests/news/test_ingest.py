@@ -1,0 +1,243 @@
+"""Feed and MIND ingest as editors see it: what arrives, what is cleaned away, what a second
+run does, and what lands in a source's error log."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from news import services
+from news.ingest import (
+    FeedUnreadable,
+    feed_parse,
+    html_to_paragraphs,
+    mind_parse,
+    sanitize_html,
+)
+from news.models import Article, ArticleRevision, Source, SourceError, Topic
+from tests.factories import EditorFactory, SourceFactory, TopicFactory
+
+from .conftest import FIXTURES
+
+Status = Article.Status
+
+HOSTILE = (
+    "<p>Hello <b>reader</b>.<script>steal(document.cookie)</script></p>"
+    '<p><img src="x" onerror="alert(1)">Picture caption.</p>'
+    '<p><a href="javascript:alert(2)">click</a> <a href="https://ok.example/" onclick="x()">'
+    "safe link</a></p><style>body{display:none}</style>"
+)
+
+
+def test_sanitising_removes_scripts_event_handlers_and_javascript_links():
+    cleaned = sanitize_html(HOSTILE)
+    assert "<script" not in cleaned and "steal(" not in cleaned
+    assert "onerror" not in cleaned and "onclick" not in cleaned
+    assert "javascript:" not in cleaned
+    assert "display:none" not in cleaned
+    # Basic formatting and safe links survive.
+    assert "<b>reader</b>" in cleaned
+    assert 'href="https://ok.example/"' in cleaned
+
+
+def test_bodies_become_plain_paragraphs_without_any_markup():
+    body = html_to_paragraphs(HOSTILE)
+    assert body == "Hello reader.\n\nPicture caption.\n\nclick safe link"
+
+
+def test_an_rss_feed_is_parsed_into_entries(feed_bytes):
+    feed = feed_parse(feed_bytes("rss.xml"))
+    assert (feed.kind, feed.title, len(feed.entries)) == ("rss", "Harbour Gazette", 3)
+    ferry = feed.entries[0]
+    assert ferry.external_id == "gazette-1001"
+    assert ferry.canonical_url == "https://gazette.example/ferry-timetable"
+    assert ferry.published_at == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    assert ferry.body.split("\n\n")[:2] == [
+        "The morning ferry leaves ten minutes earlier.",
+        "Tickets bought before March stay valid.",
+    ]
+    assert feed.entries[2].problem == "The entry has no title."
+
+
+def test_an_atom_feed_is_parsed_with_its_content_and_author(feed_bytes):
+    feed = feed_parse(feed_bytes("atom.xml"))
+    assert feed.kind == "atom"
+    otters = feed.entries[0]
+    assert otters.body == "Volunteers counted 41 otters.\n\nThat is twice last year's number."
+    assert otters.author == "R. Fisher"
+    assert otters.external_id == "urn:valley:otters-2026"
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"   ", b"this is not xml at all", b"<html><body>Hi</body></html>"]
+)
+def test_a_document_that_is_not_a_feed_is_unreadable(content):
+    with pytest.raises(FeedUnreadable):
+        feed_parse(content)
+
+
+def test_a_link_that_is_not_http_is_never_kept():
+    feed = feed_parse(
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item>'
+        b"<title>Trap</title><link>javascript:alert(1)</link><guid>t-1</guid>"
+        b"<description>Text.</description></item></channel></rss>"
+    )
+    assert feed.entries[0].canonical_url == ""
+    assert feed.entries[0].external_id == "t-1"
+
+
+@pytest.fixture
+def gazette(db):
+    return SourceFactory(name="Harbour Gazette", kind=Source.Kind.RSS, url="")
+
+
+@pytest.mark.django_db
+def test_importing_the_same_feed_twice_creates_then_skips(gazette, feed_bytes):
+    first = services.feed_entries_import(source=gazette, feed=feed_parse(feed_bytes("rss.xml")))
+    assert (first.created, first.updated, first.skipped, first.errors) == (2, 0, 0, 1)
+    second = services.feed_entries_import(source=gazette, feed=feed_parse(feed_bytes("rss.xml")))
+    assert (second.created, second.updated, second.skipped, second.errors) == (0, 0, 2, 1)
+    assert Article.objects.filter(source=gazette).count() == 2
+
+
+@pytest.mark.django_db
+def test_ingested_articles_arrive_as_drafts_with_clean_text(gazette, feed_bytes):
+    TopicFactory(name="Travel", slug="travel")
+    services.feed_entries_import(source=gazette, feed=feed_parse(feed_bytes("rss.xml")))
+    ferry = Article.objects.get(external_id="gazette-1001")
+    assert ferry.status == Status.DRAFT and not ferry.is_live
+    assert "script" not in ferry.body and "cookie" not in ferry.body
+    assert "onerror" not in ferry.body and "javascript" not in ferry.body
+    assert ferry.paragraphs()[0] == "The morning ferry leaves ten minutes earlier."
+    # Feed categories attach topics editors already have; none are invented.
+    assert [t.name for t in ferry.topics.all()] == ["Travel"]
+    assert Topic.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_auto_publishing_source_publishes_with_the_entry_date(feed_bytes):
+    source = SourceFactory(kind=Source.Kind.RSS, auto_publish=True)
+    services.feed_entries_import(source=source, feed=feed_parse(feed_bytes("rss.xml")))
+    ferry = Article.objects.get(external_id="gazette-1001")
+    assert ferry.is_live
+    assert ferry.published_at == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+def test_a_broken_entry_is_logged_on_the_source_and_the_others_imported(gazette, feed_bytes):
+    result = services.feed_entries_import(source=gazette, feed=feed_parse(feed_bytes("rss.xml")))
+    assert result.created == 2
+    error = SourceError.objects.get(source=gazette)
+    assert error.entry_reference == "gazette-1003"
+    assert error.message == "The entry has no title."
+
+
+@pytest.mark.django_db
+def test_an_entry_the_database_refuses_leaves_nothing_half_written(gazette, feed_bytes):
+    feed = feed_parse(feed_bytes("atom.xml"))
+    feed.entries[0].title = "x" * 300  # longer than an article title may be
+    result = services.feed_entries_import(source=gazette, feed=feed)
+    assert (result.created, result.errors) == (1, 1)
+    assert not Article.objects.filter(external_id="urn:valley:otters-2026").exists()
+    assert "at most 200 characters" in SourceError.objects.get().message
+
+
+@pytest.mark.django_db
+def test_a_changed_entry_updates_the_article_with_a_revision(gazette, feed_bytes):
+    services.feed_entries_import(source=gazette, feed=feed_parse(feed_bytes("atom.xml")))
+    changed = feed_bytes("atom.xml").replace(b"Volunteers counted 41", b"Volunteers counted 43")
+    result = services.feed_entries_import(source=gazette, feed=feed_parse(changed))
+    assert (result.created, result.updated, result.skipped) == (0, 1, 1)
+    otters = Article.objects.get(external_id="urn:valley:otters-2026")
+    assert otters.paragraphs()[0] == "Volunteers counted 43 otters."
+    latest = otters.revisions.first()
+    assert latest.origin == ArticleRevision.Origin.FEED
+    assert latest.changed_by == "Feed: Harbour Gazette"
+    assert set(latest.changes) == {"body", "summary"}
+
+
+@pytest.mark.django_db
+def test_a_feed_update_never_overwrites_an_editors_work(gazette, feed_bytes):
+    services.feed_entries_import(source=gazette, feed=feed_parse(feed_bytes("atom.xml")))
+    otters = Article.objects.get(external_id="urn:valley:otters-2026")
+    services.article_publish(article=otters, changed_by="Ada")  # an editor reviewed it
+    changed = feed_bytes("atom.xml").replace(b"Volunteers counted 41", b"Volunteers counted 43")
+    result = services.feed_entries_import(source=gazette, feed=feed_parse(changed))
+    assert (result.updated, result.skipped) == (0, 2)
+    otters.refresh_from_db()
+    assert otters.paragraphs()[0] == "Volunteers counted 41 otters."
+
+
+@pytest.mark.django_db
+def test_an_entry_whose_link_is_already_an_article_from_elsewhere_is_skipped(gazette, feed_bytes):
+    from tests.factories import ArticleFactory
+
+    mine = ArticleFactory(
+        title="Our own otters story", canonical_url="https://valley.example/otters"
+    )
+    result = services.feed_entries_import(source=gazette, feed=feed_parse(feed_bytes("atom.xml")))
+    assert (result.created, result.skipped) == (1, 1)
+    mine.refresh_from_db()
+    assert mine.title == "Our own otters story" and mine.source is None
+
+
+@pytest.mark.django_db
+def test_the_same_guid_in_two_sources_makes_two_articles(feed_bytes):
+    one, two = SourceFactory(kind=Source.Kind.ATOM), SourceFactory(kind=Source.Kind.ATOM)
+    content = feed_bytes("atom.xml")
+    services.feed_entries_import(source=one, feed=feed_parse(content))
+    # The second copy differs in its links, so only the id could match, and ids are per source.
+    other = content.replace(b"https://valley.example/", b"https://mirror.example/")
+    assert services.feed_entries_import(source=two, feed=feed_parse(other)).created == 2
+
+
+def test_mind_rows_are_parsed_and_malformed_ones_carry_a_reason():
+    entries = mind_parse((FIXTURES / "mind" / "news.tsv").read_bytes())
+    assert [e.external_id for e in entries[:3]] == ["N1001", "N1002", "N1003"]
+    assert entries[2].topic_names == ["Food and drink"]
+    assert entries[2].body == "Soup for cold evenings"  # no abstract: the title stands in
+    assert entries[3].problem == "Expected 8 tab-separated columns, found 3."
+    assert entries[4].problem == "The row has no title."
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"", "empty"),
+        (b"\xff\xfe\x00garbage", "not UTF-8"),
+        (b"just,a,csv,file\nwith,commas,only,here\n", "No line has the 8 tab-separated"),
+    ],
+)
+def test_a_file_that_is_not_mind_is_unreadable(content, reason):
+    with pytest.raises(FeedUnreadable, match=reason):
+        mind_parse(content)
+
+
+@pytest.mark.django_db
+def test_mind_import_maps_categories_to_topics_and_is_idempotent():
+    TopicFactory(name="Sports", slug="sports")
+    entries = mind_parse((FIXTURES / "mind" / "news.tsv").read_bytes())
+    result = services.mind_rows_import(entries=entries)
+    assert (result.created, result.skipped, result.errors) == (3, 0, 2)
+    assert set(Topic.objects.values_list("name", flat=True)) == {"News", "Sports", "Food and drink"}
+    library = Article.objects.get(external_id="N1001")
+    assert [t.name for t in library.topics.all()] == ["News"]
+    assert library.canonical_url == "https://assets.msn.com/labs/mind/N1001.html"
+    assert library.status == Status.DRAFT
+
+    again = services.mind_rows_import(
+        entries=mind_parse((FIXTURES / "mind" / "news.tsv").read_bytes())
+    )
+    assert (again.created, again.skipped, again.errors) == (0, 3, 2)
+
+
+@pytest.mark.django_db
+def test_revisions_name_the_editor_as_text_not_an_account(gazette, feed_bytes):
+    """Revisions name people as text: no account is referenced, so erasing one loses nothing."""
+    editor = EditorFactory(display_name="Grace")
+    services.feed_entries_import(source=gazette, feed=feed_parse(feed_bytes("atom.xml")))
+    article = Article.objects.filter(source=gazette).first()
+    services.article_publish(article=article, changed_by=editor.get_short_name())
+    assert article.revisions.first().changed_by == "Grace"
+    assert all(
+        not f.is_relation or f.related_model is Article for f in ArticleRevision._meta.fields
+    )
