@@ -15,13 +15,12 @@ PSEUDONYMS = 50_000
 READS_PER_PSEUDONYM = 20
 
 
-def main() -> dict:
-    setup_django()
+def generate():
+    """Fill one past day with the benchmark's events; returns (day, events, pseudonyms, s)."""
     from django.db import connection
     from django.utils import timezone
 
     from news.models import Article, Topic
-    from privacy.aggregation import aggregate_day
     from privacy.models import AggregateSignal, PrivacyBudgetLedger, SignalEvent
 
     day = timezone.now().date() - timedelta(days=3)
@@ -77,8 +76,15 @@ def main() -> dict:
         )
     events = SignalEvent.objects.filter(day=day).count()
     pseudonyms = SignalEvent.objects.filter(day=day).values("pseudonym").distinct().count()
-    generate_seconds = time.perf_counter() - started
+    return day, events, pseudonyms, time.perf_counter() - started
 
+
+def main() -> dict:
+    setup_django()
+    from privacy.aggregation import aggregate_day
+    from privacy.models import SignalEvent
+
+    day, events, pseudonyms, generate_seconds = generate()
     started = time.perf_counter()
     result = aggregate_day(day=day)
     aggregate_seconds = time.perf_counter() - started
