@@ -274,6 +274,8 @@ NEWSITE_OLD_MASTER_KEYS = env.list("NEWSITE_OLD_MASTER_KEYS", default=[])
 PRIVACY_HISTORY_RETENTION_DAYS = env.int("PRIVACY_HISTORY_RETENTION_DAYS", default=90)
 PRIVACY_SIGNAL_RETENTION_HOURS = env.int("PRIVACY_SIGNAL_RETENTION_HOURS", default=48)
 PRIVACY_EXPORT_RETENTION_HOURS = env.int("PRIVACY_EXPORT_RETENTION_HOURS", default=24)
+# An export's record (status and dates, no file) stays listed this long after the request.
+PRIVACY_EXPORT_RECORD_DAYS = env.int("PRIVACY_EXPORT_RECORD_DAYS", default=7)
 PRIVACY_AUDIT_RETENTION_DAYS = env.int("PRIVACY_AUDIT_RETENTION_DAYS", default=730)
 # Reads are queued in Redis by the article page and stored in batches this many seconds later.
 PRIVACY_READ_QUEUE_KEY = env("PRIVACY_READ_QUEUE_KEY", default="newsite:reads:pending")

@@ -1,4 +1,7 @@
-"""Consent receipts: append-only, hash-chained per reader."""
+"""Personal data held by the privacy core: consent receipts, keys, history, signals, exports,
+the activity log; and the public policy versions and DP releases."""
+
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -179,3 +182,140 @@ class PrivacyBudgetLedger(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.query}: epsilon {self.epsilon}"
+
+
+class PolicyVersion(models.Model):
+    """One published version of the privacy policy, in plain language.
+
+    Publishing a version that changes purposes asks every signed-in reader to re-confirm each
+    optional purpose; until they do, their earlier grants count as withdrawn.
+    """
+
+    version = models.CharField(max_length=20, unique=True, help_text='For example "2026-11-01".')
+    published_at = models.DateTimeField(
+        default=timezone.now, help_text="When it takes effect; a future time schedules it."
+    )
+    summary_of_changes = models.TextField(help_text="What changed since the previous version.")
+    full_text = models.TextField(help_text="The whole policy. Blank lines separate paragraphs.")
+    changes_purposes = models.BooleanField(
+        default=False,
+        help_text="It changes what an optional purpose does: readers must turn each one on again.",
+    )
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Privacy policy {self.version}"
+
+    def paragraphs(self) -> list[str]:
+        return [p.strip() for p in self.full_text.split("\n\n") if p.strip()]
+
+
+class PrivacyAuditEvent(models.Model):
+    """One privacy action in a reader's activity log: who, what, which category, when.
+
+    Never content: no article, no address, no value. Append-only. The single event left after
+    an account erasure carries no user, only a keyed hash of the erased account's id.
+    """
+
+    class Actor(models.TextChoices):
+        READER = "reader", "You"
+        SYSTEM = "system", "The site (automatic)"
+
+    class Action(models.TextChoices):
+        CONSENT_GRANTED = "consent_granted", "Turned a purpose on"
+        CONSENT_WITHDRAWN = "consent_withdrawn", "Turned a purpose off"
+        LEVEL_CHANGED = "level_changed", "Changed the personalization level"
+        PERSONALIZATION_PAUSED = "personalization_paused", "Paused personalization"
+        PERSONALIZATION_RESUMED = "personalization_resumed", "Resumed personalization"
+        PROFILE_RESET = "profile_reset", "Reset recommendations"
+        DATA_CORRECTED = "data_corrected", "Corrected data"
+        HISTORY_ENTRY_DELETED = "history_entry_deleted", "Deleted a reading-history entry"
+        HISTORY_CLEARED = "history_cleared", "Cleared the reading history"
+        CATEGORY_ERASED = "category_erased", "Erased a category of data"
+        EXPORT_REQUESTED = "export_requested", "Asked for a copy of the data"
+        EXPORT_READY = "export_ready", "Copy of the data ready"
+        EXPORT_FAILED = "export_failed", "Copy of the data failed"
+        EXPORT_DOWNLOADED = "export_downloaded", "Downloaded the copy of the data"
+        EXPORT_EXPIRED = "export_expired", "Copy of the data expired and was deleted"
+        ACCOUNT_ERASED = "account_erased", "Erased the account"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="privacy_events",
+    )
+    subject_hash = models.CharField(
+        max_length=64, blank=True, help_text="Keyed hash of an erased account's id."
+    )
+    actor = models.CharField(max_length=10, choices=Actor.choices, default=Actor.READER)
+    action = models.CharField(max_length=30, choices=Action.choices)
+    category = models.CharField(max_length=40, blank=True, help_text="Data registry key.")
+    detail = models.CharField(max_length=200, blank=True, help_text="Counts and names, no content.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="audit_by_reader"),
+            models.Index(fields=["created_at"], name="audit_by_age"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Activity-log events cannot be changed.")
+        super().save(*args, **kwargs)
+
+
+class ExportRequest(models.Model):
+    """A reader's request for a copy of their data, built by a Celery task into a private file."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to start"
+        BUILDING = "building", "Being built"
+        READY = "ready", "Ready to download"
+        FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired and deleted"
+
+    ACTIVE = (Status.PENDING, Status.BUILDING)
+
+    # Unguessable: the id appears in download links.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="export_requests"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    created_at = models.DateTimeField(default=timezone.now)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    file_name = models.CharField(
+        max_length=200, blank=True, help_text="Inside the private exports folder; never served."
+    )
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="export_by_reader")]
+        constraints = [
+            # A double submit or two tabs can never start two builds for one reader.
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(status__in=["pending", "building"]),
+                name="one_active_export_per_reader",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Export {self.pk} ({self.get_status_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE

@@ -120,6 +120,12 @@ def _signal_erase(*, user) -> int:
     return signal_events_erase(user_id=user.pk)
 
 
+def _exports_erase(*, user) -> int:
+    from .exports import exports_erase
+
+    return exports_erase(user_id=user.pk)
+
+
 def _days(setting: str, unit: str = "days") -> Callable[[], str]:
     return lambda: f"{getattr(settings, setting)} {unit}"
 
@@ -222,6 +228,30 @@ REGISTRY: tuple[DataCategory, ...] = (
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
         retention=_until_account_deleted,
         exporter=_data_key_rows,
+    ),
+    DataCategory(
+        key="exports",
+        title="Copies of your data you asked for",
+        models=("privacy.ExportRequest",),
+        user_path="user",
+        purpose="To build the copy of your data you asked for and let only you download it.",
+        legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        retention=_days(
+            "PRIVACY_EXPORT_RETENTION_HOURS",
+            "hours (the file); the request record, without the file, for 7 days",
+        ),
+        export_fields=("id", "status", "created_at", "ready_at", "expires_at", "size_bytes"),
+        eraser=_exports_erase,
+    ),
+    DataCategory(
+        key="privacy_activity",
+        title="Your privacy activity log",
+        models=("privacy.PrivacyAuditEvent",),
+        user_path="user",
+        purpose="To show you, and prove, every privacy action taken on your data.",
+        legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        retention=_days("PRIVACY_AUDIT_RETENTION_DAYS"),
+        export_fields=("created_at", "actor", "action", "category", "detail"),
     ),
     DataCategory(
         key="staff_actions",

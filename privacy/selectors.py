@@ -12,8 +12,36 @@ from news.models import Article
 
 from .browser_signals import BrowserSignals
 from .crypto import decrypt_for_user
-from .models import ConsentRecord, PrivacyBudgetLedger, ReadingHistoryEntry
+from .models import ConsentRecord, PolicyVersion, PrivacyBudgetLedger, ReadingHistoryEntry
 from .purposes import POPULAR_COUNTING, PURPOSES, READING_HISTORY
+
+# --- Policy versions ----------------------------------------------------------------------
+
+
+def policy_versions(*, now: datetime | None = None) -> list[PolicyVersion]:
+    """Published versions, newest first (a version scheduled for later is not shown)."""
+    return list(PolicyVersion.objects.filter(published_at__lte=now or timezone.now()))
+
+
+def policy_current(*, now: datetime | None = None) -> PolicyVersion | None:
+    return PolicyVersion.objects.filter(published_at__lte=now or timezone.now()).first()
+
+
+def reconsent_since(*, now: datetime | None = None) -> datetime | None:
+    """When the latest policy that changed purposes took effect: grants given before then no
+    longer count until the reader confirms them again."""
+    return (
+        PolicyVersion.objects.filter(changes_purposes=True, published_at__lte=now or timezone.now())
+        .values_list("published_at", flat=True)
+        .first()
+    )
+
+
+def _grant_counts(record: ConsentRecord | None, since: datetime | None) -> bool:
+    return bool(record and record.granted and (since is None or record.created_at >= since))
+
+
+# --- Consent state ------------------------------------------------------------------------
 
 
 def consent_latest(*, user, purpose: str) -> ConsentRecord | None:
@@ -25,8 +53,7 @@ def consent_latest(*, user, purpose: str) -> ConsentRecord | None:
 
 
 def consent_is_current(*, user, purpose: str) -> bool:
-    latest = consent_latest(user=user, purpose=purpose)
-    return bool(latest and latest.granted)
+    return _grant_counts(consent_latest(user=user, purpose=purpose), reconsent_since())
 
 
 def consents_latest(*, user) -> dict[str, ConsentRecord]:
@@ -38,9 +65,21 @@ def consents_latest(*, user) -> dict[str, ConsentRecord]:
 
 
 def consents_current(*, user) -> dict[str, bool]:
-    """Every optional purpose and whether the reader has it on now (one query)."""
-    latest = consents_latest(user=user)
-    return {key: key in latest and latest[key].granted for key in PURPOSES}
+    """Every optional purpose and whether the reader has it on now."""
+    latest, since = consents_latest(user=user), reconsent_since()
+    return {key: _grant_counts(latest.get(key), since) for key in PURPOSES}
+
+
+def purposes_to_reconfirm(*, user) -> list[str]:
+    """Purposes the reader had on before a policy changed them, not yet confirmed again."""
+    since = reconsent_since()
+    if since is None or not user.is_authenticated:
+        return []
+    return [
+        key
+        for key, record in consents_latest(user=user).items()
+        if record.granted and record.created_at < since
+    ]
 
 
 def consent_allows(*, record: ConsentRecord | None, signals: BrowserSignals) -> bool:
@@ -49,7 +88,7 @@ def consent_allows(*, record: ConsentRecord | None, signals: BrowserSignals) -> 
     Under a GPC/DNT signal only an explicit opt-in made in the privacy center while the signal
     was seen counts: a choice made before the reader's browser started asking is not enough.
     """
-    if record is None:
+    if not _grant_counts(record, reconsent_since()):
         return False
     return _receipt_allows(
         granted=record.granted,
@@ -77,8 +116,13 @@ class ReadPermissions:
 
 def _read_permissions_sql() -> str:
     consent, preferences = ConsentRecord._meta.db_table, Preferences._meta.db_table
+    policy = PolicyVersion._meta.db_table
+    # A grant given before the latest policy that changed purposes does not count any more.
     return (
-        f"SELECT c.purpose, c.granted, c.source, c.browser_signal, p.level "
+        f"SELECT c.purpose, c.granted AND c.created_at >= COALESCE(("
+        f"SELECT MAX(v.published_at) FROM {policy} v "
+        f"WHERE v.changes_purposes AND v.published_at <= %s), c.created_at), "
+        f"c.source, c.browser_signal, p.level "
         f"FROM {consent} c LEFT JOIN {preferences} p ON p.user_id = c.user_id "
         f"WHERE c.user_id = %s AND c.purpose IN (%s, %s) ORDER BY c.created_at, c.id"
     )
@@ -93,7 +137,13 @@ def read_permissions(*, user_id: int, signals: BrowserSignals) -> ReadPermission
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            _read_permissions_sql(), [user_id, READING_HISTORY.key, POPULAR_COUNTING.key]
+            _read_permissions_sql(),
+            [
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+                user_id,
+                READING_HISTORY.key,
+                POPULAR_COUNTING.key,
+            ],
         )
         rows = cursor.fetchall()
     allowed: dict[str, bool] = {}

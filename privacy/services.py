@@ -12,15 +12,24 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from news.models import Article
 
 from .browser_signals import BrowserSignals
 from .crypto import encrypt_for_user
-from .models import ConsentRecord, DailySalt, ReadingHistoryEntry, SignalEvent
+from .exports import export_file_delete
+from .models import (
+    ConsentRecord,
+    DailySalt,
+    ExportRequest,
+    PrivacyAuditEvent,
+    ReadingHistoryEntry,
+    SignalEvent,
+)
 from .purposes import POLICY_VERSION, PURPOSES
 from .read_queue import read_enqueue
-from .selectors import HISTORY_CONTEXT, consent_is_current, read_permissions
+from .selectors import HISTORY_CONTEXT, consent_is_current, policy_current, read_permissions
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +51,39 @@ def _receipt_hash(record: ConsentRecord) -> str:
         separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# --- Activity log -------------------------------------------------------------------------
+
+Action = PrivacyAuditEvent.Action
+
+
+def audit_record(
+    *,
+    user,
+    action: str,
+    category: str = "",
+    detail: str = "",
+    actor: str = PrivacyAuditEvent.Actor.READER,
+) -> PrivacyAuditEvent:
+    """Add one event to the reader's activity log: what was done, never the data itself."""
+    event = PrivacyAuditEvent(
+        user=user, action=action, category=category, detail=detail[:200], actor=actor
+    )
+    event.full_clean()
+    event.save()
+    return event
+
+
+def erased_subject_hash(*, user_id: int) -> str:
+    """A keyed hash of an erased account's id: lets us answer "was account N erased?" if asked
+    with the id, but names nobody by itself."""
+    return salted_hmac("privacy.erased-account", str(user_id), algorithm="sha256").hexdigest()
+
+
+def _policy_version_now() -> str:
+    current = policy_current()
+    return current.version if current else POLICY_VERSION
 
 
 @transaction.atomic
@@ -75,7 +117,7 @@ def consent_set(
         user=user,
         purpose=purpose,
         granted=granted,
-        policy_version=POLICY_VERSION,
+        policy_version=_policy_version_now(),
         notice_sha256=current_notice,
         browser_signal=signals.present,
         source=source,
@@ -85,6 +127,12 @@ def consent_set(
     record.record_hash = _receipt_hash(record)
     record.full_clean()
     record.save()
+    audit_record(
+        user=user,
+        action=Action.CONSENT_GRANTED if granted else Action.CONSENT_WITHDRAWN,
+        category="consent_receipts",
+        detail=PURPOSES[purpose].title,
+    )
     return record
 
 
@@ -252,20 +300,67 @@ class PurgeResult:
     history_entries: int
     signal_events: int
     daily_salts: int
+    export_files: int = 0
+    export_requests: int = 0
+    audit_events: int = 0
 
     @property
     def total(self) -> int:
-        return self.history_entries + self.signal_events + self.daily_salts
+        return (
+            self.history_entries
+            + self.signal_events
+            + self.daily_salts
+            + self.export_files
+            + self.export_requests
+            + self.audit_events
+        )
 
 
-@transaction.atomic
 def retention_purge(*, now: datetime | None = None) -> PurgeResult:
     """Delete everything past its retention period. Idempotent: a second run deletes nothing."""
     now = now or timezone.now()
     history_cutoff = now - timedelta(days=settings.PRIVACY_HISTORY_RETENTION_DAYS)
     # Events and salts of a day are kept until that day is at most N hours in the past.
     signal_cutoff = (now - timedelta(hours=settings.PRIVACY_SIGNAL_RETENTION_HOURS)).date()
-    history = ReadingHistoryEntry.objects.filter(read_at__lt=history_cutoff).delete()[0]
-    events = SignalEvent.objects.filter(day__lt=signal_cutoff).delete()[0]
-    salts = DailySalt.objects.filter(day__lt=signal_cutoff).delete()[0]
-    return PurgeResult(history_entries=history, signal_events=events, daily_salts=salts)
+    audit_cutoff = now - timedelta(days=settings.PRIVACY_AUDIT_RETENTION_DAYS)
+    export_files = exports_expire(now=now)
+    with transaction.atomic():
+        history = ReadingHistoryEntry.objects.filter(read_at__lt=history_cutoff).delete()[0]
+        events = SignalEvent.objects.filter(day__lt=signal_cutoff).delete()[0]
+        salts = DailySalt.objects.filter(day__lt=signal_cutoff).delete()[0]
+        # An expired request (its file already gone) stays listed for a week, then goes.
+        requests = ExportRequest.objects.filter(
+            created_at__lt=now - timedelta(days=settings.PRIVACY_EXPORT_RECORD_DAYS)
+        ).delete()[0]
+        audit = PrivacyAuditEvent.objects.filter(created_at__lt=audit_cutoff).delete()[0]
+    return PurgeResult(
+        history_entries=history,
+        signal_events=events,
+        daily_salts=salts,
+        export_files=export_files,
+        export_requests=requests,
+        audit_events=audit,
+    )
+
+
+def exports_expire(*, now: datetime | None = None) -> int:
+    """Delete the files of exports past their expiry and mark them expired; returns how many.
+
+    Row by row, file before status: a crash in between leaves an export that is expired on
+    paper and is tried again (deleting a missing file is a no-op)."""
+    now = now or timezone.now()
+    expired = 0
+    stale = ExportRequest.objects.filter(status=ExportRequest.Status.READY, expires_at__lte=now)
+    for export in stale:
+        export_file_delete(export)
+        ExportRequest.objects.filter(pk=export.pk).update(
+            status=ExportRequest.Status.EXPIRED, file_name=""
+        )
+        audit_record(
+            user=export.user,
+            action=Action.EXPORT_EXPIRED,
+            category="exports",
+            actor=PrivacyAuditEvent.Actor.SYSTEM,
+        )
+        expired += 1
+    return expired
