@@ -146,6 +146,19 @@ REGISTRY: tuple[DataCategory, ...] = (
         export_fields=("email", "display_name", "date_joined", "last_login"),
     ),
     DataCategory(
+        key="sessions",
+        title="Signed-in sessions",
+        models=("accounts.ReaderSession",),
+        user_path="user",
+        purpose="To keep you signed in on the devices you use.",
+        legal_basis=LegalBasis.CONTRACT,
+        retention=lambda: (
+            f"until you sign out, at most {settings.SESSION_COOKIE_AGE // 86400} days"
+        ),
+        # Never the session key: it is a password to the session.
+        export_fields=("expire_date",),
+    ),
+    DataCategory(
         key="email_addresses",
         title="Email addresses",
         models=("account.EmailAddress", "account.EmailConfirmation"),

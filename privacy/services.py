@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from accounts.models import ReaderSession
 from news.models import Article
 
 from .browser_signals import BrowserSignals
@@ -333,6 +334,7 @@ def retention_purge(*, now: datetime | None = None) -> PurgeResult:
             created_at__lt=now - timedelta(days=settings.PRIVACY_EXPORT_RECORD_DAYS)
         ).delete()[0]
         audit = PrivacyAuditEvent.objects.filter(created_at__lt=audit_cutoff).delete()[0]
+        ReaderSession.objects.filter(expire_date__lt=now).delete()
     return PurgeResult(
         history_entries=history,
         signal_events=events,
