@@ -27,6 +27,10 @@ class EmailUserManager(UserManager):
         return self._create_user(email, password, **extra_fields)
 
 
+# A followed topic starts at full weight; "Show less like this" lowers it.
+DEFAULT_TOPIC_WEIGHT = 1.0
+
+
 class User(AbstractUser):
     username = None
     first_name = None
@@ -97,7 +101,7 @@ class PreferredTopic(models.Model):
         Preferences, on_delete=models.CASCADE, related_name="preferred_topics"
     )
     topic = models.ForeignKey("news.Topic", on_delete=models.CASCADE, related_name="+")
-    weight = models.FloatField(default=1.0)
+    weight = models.FloatField(default=DEFAULT_TOPIC_WEIGHT)
 
     class Meta:
         constraints = [

@@ -16,9 +16,9 @@ from privacy.browser_signals import BrowserSignals
 from privacy.crypto import encrypt_for_user
 from privacy.models import ConsentRecord
 from privacy.purposes import READING_HISTORY, REGION, SWITCHABLE_PURPOSES
-from privacy.services import consent_set
+from privacy.services import Action, audit_record, consent_set
 
-from .models import Preferences, PreferredTopic, User
+from .models import DEFAULT_TOPIC_WEIGHT, Preferences, PreferredTopic, User
 from .selectors import REGION_CONTEXT
 
 Level = Preferences.Level
@@ -152,9 +152,17 @@ def preferences_set_level(
     preferences = preferences_for(user=user)
     if level != Level.OFF and not preferences.preferred_topics.exists():
         raise ValidationError("Pick at least one topic before turning personalization on.")
+    changed = preferences.level != level
     preferences.level = level
     preferences.full_clean()
     preferences.save(update_fields=["level", "updated_at"])
+    if changed:
+        audit_record(
+            user=user,
+            action=Action.LEVEL_CHANGED,
+            category="preferences",
+            detail=Level(level).label,
+        )
     consent_set(
         user=user,
         purpose=READING_HISTORY.key,
@@ -217,6 +225,44 @@ def preferences_update(
     return preferences_set_purposes(
         user=user, wanted=wanted, region=region, source=Source.PREFERENCES, signals=signals
     )
+
+
+@transaction.atomic
+def preferences_reset_topic_weights(*, user: User) -> int:
+    """Every chosen topic back to full weight (undoes "show less like this")."""
+    return PreferredTopic.objects.filter(preferences__user=user).update(weight=DEFAULT_TOPIC_WEIGHT)
+
+
+@transaction.atomic
+def personalization_pause(*, user: User, signals: BrowserSignals) -> Preferences:
+    """Restriction / objection: personalization Off at once, chosen topics kept for later.
+
+    Off also withdraws the reading-history consent (that is what the top level is)."""
+    preferences = preferences_set_level(
+        user=user, level=Level.OFF, source=Source.PRIVACY_CENTER, signals=signals
+    )
+    audit_record(user=user, action=Action.PERSONALIZATION_PAUSED, category="preferences")
+    return preferences
+
+
+@transaction.atomic
+def personalization_resume(*, user: User, signals: BrowserSignals) -> Preferences:
+    """Back to "Topics only": reading history needs a fresh, explicit choice."""
+    preferences = preferences_set_level(
+        user=user, level=Level.TOPICS, source=Source.PRIVACY_CENTER, signals=signals
+    )
+    audit_record(user=user, action=Action.PERSONALIZATION_RESUMED, category="preferences")
+    return preferences
+
+
+@transaction.atomic
+def user_correct_display_name(*, user: User, display_name: str) -> User:
+    """Rectification: the one free-text field we hold besides the email address."""
+    user.display_name = display_name.strip()
+    user.full_clean(exclude=["password"])
+    user.save(update_fields=["display_name"])
+    audit_record(user=user, action=Action.DATA_CORRECTED, category="account", detail="Display name")
+    return user
 
 
 # --- Onboarding wizard --------------------------------------------------------------------

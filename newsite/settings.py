@@ -73,6 +73,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "news.context_processors.navigation",
+                "privacy.context_processors.reconsent",
             ],
         },
     },

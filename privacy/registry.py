@@ -33,6 +33,8 @@ class DataCategory:
     exporter: Callable | None = field(default=None, compare=False)
     # Custom erasure returning the number of rows removed; default: delete via user_path.
     eraser: Callable | None = field(default=None, compare=False)
+    # Whether a reader may erase this category on its own, keeping the account.
+    reader_erasable: bool = False
 
     @property
     def main_model(self) -> type[models.Model]:
@@ -220,6 +222,7 @@ REGISTRY: tuple[DataCategory, ...] = (
         legal_basis=LegalBasis.CONSENT,
         retention=_days("PRIVACY_HISTORY_RETENTION_DAYS"),
         exporter=_history_rows,
+        reader_erasable=True,
     ),
     DataCategory(
         key="popularity_signals",
@@ -231,6 +234,7 @@ REGISTRY: tuple[DataCategory, ...] = (
         retention=_days("PRIVACY_SIGNAL_RETENTION_HOURS", "hours at most"),
         exporter=_signal_rows,
         eraser=_signal_erase,
+        reader_erasable=True,
     ),
     DataCategory(
         key="data_key",
@@ -249,12 +253,13 @@ REGISTRY: tuple[DataCategory, ...] = (
         user_path="user",
         purpose="To build the copy of your data you asked for and let only you download it.",
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
-        retention=_days(
-            "PRIVACY_EXPORT_RETENTION_HOURS",
-            "hours (the file); the request record, without the file, for 7 days",
+        retention=lambda: (
+            f"{settings.PRIVACY_EXPORT_RETENTION_HOURS} hours for the file; the request "
+            f"record, without the file, {settings.PRIVACY_EXPORT_RECORD_DAYS} days"
         ),
         export_fields=("id", "status", "created_at", "ready_at", "expires_at", "size_bytes"),
         eraser=_exports_erase,
+        reader_erasable=True,
     ),
     DataCategory(
         key="privacy_activity",

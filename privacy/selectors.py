@@ -12,7 +12,14 @@ from news.models import Article
 
 from .browser_signals import BrowserSignals
 from .crypto import decrypt_for_user
-from .models import ConsentRecord, PolicyVersion, PrivacyBudgetLedger, ReadingHistoryEntry
+from .models import (
+    ConsentRecord,
+    ExportRequest,
+    PolicyVersion,
+    PrivacyAuditEvent,
+    PrivacyBudgetLedger,
+    ReadingHistoryEntry,
+)
 from .purposes import POPULAR_COUNTING, PURPOSES, READING_HISTORY
 
 # --- Policy versions ----------------------------------------------------------------------
@@ -257,3 +264,152 @@ def display_count(value: int, k: int | None = None) -> str:
     small noisy count is mostly noise and could hint at a handful of readers."""
     k = settings.DP_SUPPRESSION_THRESHOLD if k is None else k
     return f"<{k}" if value < k else str(value)
+
+
+# --- The privacy center -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CategorySnapshot:
+    """One registry category as the reader sees it: why we hold it, and what we hold."""
+
+    key: str
+    title: str
+    purpose: str
+    legal_basis: str
+    retention: str
+    rows: list[dict]
+    reader_erasable: bool
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def columns(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for row in self.rows:
+            seen.update(dict.fromkeys(row))
+        return list(seen)
+
+    @property
+    def table(self) -> list[list]:
+        return [[row.get(column, "") for column in self.columns] for row in self.rows]
+
+
+def data_held(*, user) -> list[CategorySnapshot]:
+    """Everything held about the reader, category by category, straight from the registry."""
+    from .registry import categories
+
+    return [
+        CategorySnapshot(
+            key=entry.key,
+            title=entry.title,
+            purpose=entry.purpose,
+            legal_basis=entry.legal_basis,
+            retention=entry.retention(),
+            rows=entry.rows_for(user=user),
+            reader_erasable=entry.reader_erasable,
+        )
+        for entry in categories()
+    ]
+
+
+def activity_for_user(*, user):
+    return PrivacyAuditEvent.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def exports_for_user(*, user):
+    return ExportRequest.objects.filter(user=user).order_by("-created_at")
+
+
+@dataclass(frozen=True)
+class InterestBar:
+    topic: str
+    chosen_weight: float  # 0..1, from the topics the reader follows
+    history_share: float  # 0..1, share of their recent reads in this topic
+    blocked: bool = False
+
+    @property
+    def total(self) -> float:
+        return self.chosen_weight + self.history_share
+
+
+@dataclass(frozen=True)
+class InterestProfile:
+    level: str
+    bars: list[InterestBar]
+    history_used: bool
+    history_entries: int
+
+
+def interest_profile(*, user) -> InterestProfile:
+    """What the recommender uses about the reader: chosen topics and their weights, plus, at
+    the top level, which topics their own reading history leans to."""
+    from collections import Counter
+
+    preferences = (
+        Preferences.objects.filter(user=user)
+        .prefetch_related("preferred_topics__topic", "blocked_topics")
+        .first()
+    )
+    if preferences is None:
+        return InterestProfile(
+            level=Preferences.Level.OFF, bars=[], history_used=False, history_entries=0
+        )
+    history = history_for_user(user=user)
+    history_used = preferences.level == Preferences.Level.TOPICS_HISTORY
+    reads_per_topic: Counter[str] = Counter()
+    if history_used:
+        live = [item.article for item in history if item.article is not None]
+        for article in Article.objects.filter(pk__in=[a.pk for a in live]).prefetch_related(
+            "topics"
+        ):
+            reads_per_topic.update(topic.name for topic in article.topics.all())
+    total_reads = sum(reads_per_topic.values()) or 1
+    chosen = {p.topic.name: p.weight for p in preferences.preferred_topics.all()}
+    blocked = {t.name for t in preferences.blocked_topics.all()}
+    names = sorted(set(chosen) | set(reads_per_topic) | blocked)
+    bars = [
+        InterestBar(
+            topic=name,
+            chosen_weight=0.0 if name in blocked else chosen.get(name, 0.0),
+            history_share=0.0 if name in blocked else reads_per_topic[name] / total_reads,
+            blocked=name in blocked,
+        )
+        for name in names
+    ]
+    bars.sort(key=lambda bar: (bar.blocked, -bar.total, bar.topic))
+    return InterestProfile(
+        level=preferences.level,
+        bars=bars,
+        history_used=history_used,
+        history_entries=len(history),
+    )
+
+
+def consent_receipts(*, user):
+    """The reader's full consent history, newest first."""
+    return ConsentRecord.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    kind: str  # "added", "removed" or "same"
+    text: str
+
+
+def policy_changes(*, older: PolicyVersion, newer: PolicyVersion) -> list[PolicyChange]:
+    """Paragraph-level differences between two policy versions, in reading order."""
+    import difflib
+
+    before, after = older.paragraphs(), newer.paragraphs()
+    changes: list[PolicyChange] = []
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    for op, a1, a2, b1, b2 in matcher.get_opcodes():
+        if op == "equal":
+            changes += [PolicyChange("same", text) for text in after[b1:b2]]
+            continue
+        changes += [PolicyChange("removed", text) for text in before[a1:a2]]
+        changes += [PolicyChange("added", text) for text in after[b1:b2]]
+    return changes

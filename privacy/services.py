@@ -30,7 +30,13 @@ from .models import (
 )
 from .purposes import POLICY_VERSION, PURPOSES
 from .read_queue import read_enqueue
-from .selectors import HISTORY_CONTEXT, consent_is_current, policy_current, read_permissions
+from .selectors import (
+    HISTORY_CONTEXT,
+    consent_is_current,
+    consent_latest,
+    policy_current,
+    read_permissions,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +118,12 @@ def consent_set(
     get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
     previous = ConsentRecord.objects.filter(user=user).order_by("-created_at", "-id").first()
     # Unchanged state writes nothing; a purpose never granted is off, so nothing to withdraw.
-    if consent_is_current(user=user, purpose=purpose) == granted:
+    # A grant from before a policy change no longer counts: granting writes a fresh receipt,
+    # and withdrawing writes one too, so the reader is not asked about it again.
+    latest = consent_latest(user=user, purpose=purpose)
+    if granted and consent_is_current(user=user, purpose=purpose):
+        return None
+    if not granted and not (latest and latest.granted):
         return None
     record = ConsentRecord(
         user=user,
@@ -366,3 +377,44 @@ def exports_expire(*, now: datetime | None = None) -> int:
         )
         expired += 1
     return expired
+
+
+# --- Reading history and the recommender profile ------------------------------------------
+
+
+def history_entry_delete(*, user, entry_id: int) -> bool:
+    """Delete one of the reader's own history entries; False when they have no such entry."""
+    with transaction.atomic():
+        deleted = ReadingHistoryEntry.objects.filter(user=user, pk=entry_id).delete()[0]
+        if deleted:
+            audit_record(user=user, action=Action.HISTORY_ENTRY_DELETED, category="reading_history")
+    return bool(deleted)
+
+
+def history_clear(*, user) -> int:
+    with transaction.atomic():
+        deleted = ReadingHistoryEntry.objects.filter(user=user).delete()[0]
+        audit_record(
+            user=user,
+            action=Action.HISTORY_CLEARED,
+            category="reading_history",
+            detail=f"{deleted} entries",
+        )
+    return deleted
+
+
+def recommendations_reset(*, user) -> int:
+    """Forget what the recommender learned from the reader: their reading history and any
+    "show less" adjustments. The topics they chose stay. Returns history entries removed."""
+    from accounts.services import preferences_reset_topic_weights
+
+    with transaction.atomic():
+        deleted = ReadingHistoryEntry.objects.filter(user=user).delete()[0]
+        preferences_reset_topic_weights(user=user)
+        audit_record(
+            user=user,
+            action=Action.PROFILE_RESET,
+            category="reading_history",
+            detail=f"{deleted} history entries; topic weights back to equal",
+        )
+    return deleted

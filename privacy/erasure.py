@@ -1,0 +1,139 @@
+"""Erasure: of one category, or of the whole account, proven by the registry afterwards.
+
+Account erasure destroys the reader's data key first (so every sealed copy, backups included,
+is unreadable from that moment), runs every registry erase handler in one transaction, ends
+every session (they cascade with the account), and leaves a single activity-log event that
+names nobody. Then it asks every registry collector again for the erased identity and reports
+what it found: zero everywhere, or the erasure is not reported as complete.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .crypto import data_key_destroy
+from .models import PrivacyAuditEvent
+from .registry import categories, category
+from .services import Action, audit_record, erased_subject_hash
+
+CONFIRMATION_WORD = "DELETE"
+Actor = PrivacyAuditEvent.Actor
+
+# What stays after an account erasure, and why: shown on the receipt and in the email.
+KEPT_AFTER_ERASURE: tuple[tuple[str, str], ...] = (
+    (
+        "One activity-log entry: the time, the categories erased, and a keyed code derived "
+        "from your old account number (not your name or email address).",
+        "To prove we carried out your request (legal obligation); deleted after {audit_days} days.",
+    ),
+    (
+        'Reads you counted toward "popular" on days already counted.',
+        "They exist only inside noisy daily totals that cannot be linked to anyone.",
+    ),
+)
+
+
+class ErasureRefused(ValidationError):
+    """The request was refused before anything was erased."""
+
+
+@dataclass(frozen=True)
+class ErasureReceipt:
+    erased_at: datetime
+    erased: dict[str, int]  # category title -> rows removed
+    remaining: dict[str, int] = field(default_factory=dict)  # title -> rows found afterwards
+    kept: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not any(self.remaining.values())
+
+    def as_session_data(self) -> dict:
+        """Counts and names only: safe to keep in the visitor's (now anonymous) session."""
+        return {
+            "erased_at": self.erased_at.isoformat(),
+            "erased": self.erased,
+            "remaining": self.remaining,
+            "kept": [list(item) for item in self.kept],
+        }
+
+
+def category_erase(*, user, key: str) -> int:
+    """Erase one category a reader may erase on its own; returns how many rows went."""
+    try:
+        entry = category(key)
+    except KeyError as error:
+        raise ValidationError("There is no such category of data.") from error
+    if not entry.reader_erasable:
+        raise ValidationError(
+            f"{entry.title} cannot be erased on its own: delete the account to remove it."
+        )
+    with transaction.atomic():
+        removed = entry.erase_for(user=user)
+        audit_record(
+            user=user, action=Action.CATEGORY_ERASED, category=key, detail=f"{removed} rows"
+        )
+    return removed
+
+
+def _kept() -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (what, why.format(audit_days=settings.PRIVACY_AUDIT_RETENTION_DAYS))
+        for what, why in KEPT_AFTER_ERASURE
+    )
+
+
+def account_erase(*, user, password: str, confirmation: str) -> ErasureReceipt:
+    """Erase a reader's account and every piece of data held about them."""
+    if not user.is_authenticated or not user.check_password(password or ""):
+        raise ErasureRefused("That password is not right. Nothing was erased.")
+    if (confirmation or "").strip() != CONFIRMATION_WORD:
+        raise ErasureRefused(
+            f"Type {CONFIRMATION_WORD} in capitals to confirm. Nothing was erased."
+        )
+    user_id, email = user.pk, user.email
+    # The account category deletes the user row itself, so it goes last.
+    ordered = sorted(categories(), key=lambda entry: entry.key == "account")
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=user_id).exists()
+        data_key_destroy(user_id=user_id)  # first: from here on, every sealed copy is noise
+        erased = {entry.title: entry.erase_for(user=user) for entry in ordered}
+        PrivacyAuditEvent.objects.create(
+            user=None,
+            subject_hash=erased_subject_hash(user_id=user_id),
+            actor=Actor.READER,
+            action=Action.ACCOUNT_ERASED,
+            detail=", ".join(entry.key for entry in ordered)[:200],
+        )
+    receipt = ErasureReceipt(
+        erased_at=timezone.now(),
+        erased=erased,
+        remaining=erasure_verify(user_id=user_id, email=email),
+        kept=_kept(),
+    )
+    _receipt_send(email=email, receipt=receipt)
+    return receipt
+
+
+def erasure_verify(*, user_id: int, email: str) -> dict[str, int]:
+    """Ask every registry collector for the erased identity; returns rows found per category."""
+    ghost = get_user_model()(pk=user_id, email=email)  # never saved: only its id and email
+    return {entry.title: len(entry.rows_for(user=ghost)) for entry in categories()}
+
+
+def _receipt_send(*, email: str, receipt: ErasureReceipt) -> None:
+    """The one use of the address after erasure: held in memory until this email is sent."""
+    context = {"receipt": receipt, "site_name": settings.SITE_NAME}
+    send_mail(
+        subject=f"{settings.SITE_NAME}: your account has been erased",
+        message=render_to_string("privacy/email/erasure_receipt.txt", context),
+        from_email=None,
+        recipient_list=[email],
+    )

@@ -1,0 +1,52 @@
+"""Forms of the privacy center: each parses one choice; the services decide what it means."""
+
+from django import forms
+
+from .erasure import CONFIRMATION_WORD
+from .purposes import PURPOSES, READING_HISTORY
+
+
+class DisplayNameForm(forms.Form):
+    display_name = forms.CharField(
+        max_length=80,
+        required=False,
+        label="Display name",
+        help_text="Shown only to you, in the site's header and emails. Leave empty for none.",
+    )
+
+
+class DeleteAccountForm(forms.Form):
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        label="Your password",
+        strip=False,
+    )
+    confirmation = forms.CharField(
+        label=f"Type {CONFIRMATION_WORD} to confirm",
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+
+class NoticeCheckedForm(forms.Form):
+    """A choice about one purpose, carrying the hash of the notice the reader was shown."""
+
+    purpose = forms.ChoiceField(choices=[(key, p.title) for key, p in PURPOSES.items()])
+    notice = forms.CharField(widget=forms.HiddenInput)
+    turn_on = forms.TypedChoiceField(
+        choices=[("1", "On"), ("0", "Off")], coerce=lambda value: value == "1"
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        purpose = PURPOSES.get(cleaned.get("purpose", ""))
+        if purpose is not None and cleaned.get("notice") != purpose.notice_sha256:
+            raise forms.ValidationError(
+                "The explanation of this choice has changed since the page was shown. "
+                "Please read it again and resubmit. Nothing was changed."
+            )
+        return cleaned
+
+
+class ReadingHistoryForm(NoticeCheckedForm):
+    purpose = forms.ChoiceField(choices=[(READING_HISTORY.key, READING_HISTORY.title)])
