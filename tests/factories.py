@@ -113,3 +113,59 @@ def reader_choices(
             user=user, purpose=POPULAR_COUNTING.key, granted=True, source=source, signals=signals
         )
     return user
+
+
+def reader_with_data_everywhere(*, email: str, client=None) -> User:
+    """A reader with rows in every registered category of personal data, and an export file
+    in private storage: what an erasure must leave no trace of."""
+    from allauth.account.models import EmailAddress, EmailConfirmation
+    from allauth.mfa.models import Authenticator
+    from django.contrib.admin.models import ADDITION, LogEntry
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    from accounts import services as accounts_services
+    from privacy.browser_signals import NO_SIGNALS
+    from privacy.exports import exports_root
+    from privacy.models import ExportRequest
+    from privacy.services import read_store
+
+    user = ReaderFactory(email=email, display_name=f"Name of {email}")
+    address = EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+    EmailConfirmation.create(address)
+    Authenticator.objects.create(
+        user=user, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"}
+    )
+    user.groups.add(Group.objects.get_or_create(name="Newsletter testers")[0])
+    user.user_permissions.add(Permission.objects.get(codename="view_topic"))
+    reader_choices(user, counting=True)
+    accounts_services.preferences_set_topics(
+        user=user,
+        topic_ids=list(user.preferences.preferred_topics.values_list("topic_id", flat=True)),
+        blocked_ids=[TopicFactory().pk],
+    )
+    accounts_services.preferences_set_purposes(
+        user=user,
+        wanted={"popular_counting": True, "region": True},
+        region=user.preferences.Region.choices[0][0],
+        source="privacy_center",
+        signals=NO_SIGNALS,
+    )
+    article = ArticleFactory()
+    read_store(user_id=user.pk, article_id=article.pk, read_at=timezone.now().isoformat())
+    export = ExportRequest.objects.create(
+        user=user, status=ExportRequest.Status.READY, file_name=f"{user.pk}-copy.zip"
+    )
+    exports_root().mkdir(parents=True, exist_ok=True)
+    (exports_root() / export.file_name).write_text(f"data of {email}")
+    LogEntry.objects.create(
+        user=user,
+        content_type=ContentType.objects.get_for_model(Topic),
+        object_id="1",
+        object_repr="A topic",
+        action_flag=ADDITION,
+        change_message="",
+    )
+    if client is not None:
+        client.force_login(user)  # a signed-in session
+    return user
