@@ -30,6 +30,18 @@ def _transition(*, article: Article, to: str) -> None:
     article.status = to
 
 
+def _vectorise_after_commit(article_ids: list[int]) -> None:
+    """Queue vectorising with the active recommender model once the publication is committed,
+    so the story can be recommended by content before the next retrain. `robust`: a broker
+    outage is logged and never undoes or fails the publication (a minutely task catches up)."""
+    from recommendations.tasks import vectorise_article  # the recommender builds on news
+
+    for article_id in article_ids:
+        transaction.on_commit(
+            lambda article_id=article_id: vectorise_article.delay(article_id), robust=True
+        )
+
+
 def article_publish(*, article: Article, now: datetime | None = None) -> Article:
     """Publish now. An article published before keeps its original date."""
     now = now or timezone.now()
@@ -38,6 +50,7 @@ def article_publish(*, article: Article, now: datetime | None = None) -> Article
         article.published_at = now
     article.full_clean()
     article.save()
+    _vectorise_after_commit([article.pk])
     return article
 
 
@@ -69,9 +82,13 @@ def article_archive(*, article: Article) -> Article:
 def articles_publish_due(*, now: datetime | None = None) -> int:
     """Publish every scheduled article whose time has come; safe to run any number of times."""
     now = now or timezone.now()
-    return Article.objects.filter(status=Status.SCHEDULED, published_at__lte=now).update(
+    due = Article.objects.filter(status=Status.SCHEDULED, published_at__lte=now)
+    ids = list(due.values_list("pk", flat=True))
+    published = Article.objects.filter(pk__in=ids, status=Status.SCHEDULED).update(
         status=Status.PUBLISHED, updated_at=now
     )
+    _vectorise_after_commit(ids)
+    return published
 
 
 @dataclass(frozen=True)
