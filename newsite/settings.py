@@ -275,8 +275,11 @@ DP_CONTRIBUTION_BOUND = env.int("DP_CONTRIBUTION_BOUND", default=20)
 DP_SUPPRESSION_THRESHOLD = env.int("DP_SUPPRESSION_THRESHOLD", default=10)
 
 # --- Recommender --------------------------------------------------------------------------
-# Model artifacts are pickles: private storage only, never under a public URL or MEDIA.
-RECOMMENDER_ARTIFACT_DIR = env.path("RECOMMENDER_ARTIFACT_DIR", default=BASE_DIR / "var" / "models")
+# Model artifacts are pickles: private storage only (default var/private/models, git-ignored),
+# never under a public URL or MEDIA.
+RECOMMENDER_ARTIFACT_DIR = Path(
+    env("RECOMMENDER_ARTIFACT_DIR", default=str(Path(str(PRIVATE_STORAGE_ROOT)) / "models"))
+)
 # Versions whose artifacts are kept for rollback (the active one included).
 RECOMMENDER_KEEP_VERSIONS = env.int("RECOMMENDER_KEEP_VERSIONS", default=5)
 # How often (seconds) each process checks whether another version was activated.
@@ -296,6 +299,8 @@ RECOMMENDER_POPULARITY_HALF_LIFE_DAYS = env.float(
 # Feed candidates: published in the last N days, the newest M at most.
 RECOMMENDER_CANDIDATE_DAYS = env.int("RECOMMENDER_CANDIDATE_DAYS", default=14)
 RECOMMENDER_MAX_CANDIDATES = env.int("RECOMMENDER_MAX_CANDIDATES", default=5_000)
+# Each process reuses the candidate list this many seconds: a new story is in feeds within it.
+RECOMMENDER_CANDIDATE_CACHE_SECONDS = env.int("RECOMMENDER_CANDIDATE_CACHE_SECONDS", default=20)
 # Freshness halves every N hours.
 RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS = env.float(
     "RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS", default=24.0

@@ -10,6 +10,8 @@ with per-topic caps. Level Off and anonymous visitors get the non-personal feed.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -30,6 +32,8 @@ from . import explanations, ranking
 from .active import LoadedModel, active_model
 from .explanations import Reason
 from .models import ArticleVector, ModelVersion
+from .training import DEFAULT_WEIGHTS
+from .vectors import article_text
 
 logger = logging.getLogger(__name__)
 
@@ -47,49 +51,6 @@ MORE_LIKE_THIS_MIN_SIMILARITY = 0.05
 class FeedItem:
     article: Article
     reason: Reason
-
-
-@dataclass
-class _Candidates:
-    ids: np.ndarray
-    published_at: list[datetime]
-    picks: np.ndarray
-    topic_ids: list[tuple[int, ...]]
-
-
-def _candidates(*, now: datetime, exclude_ids: set[int], blocked: frozenset[int]) -> _Candidates:
-    """Live articles of the last N days, newest first, in one query (a row per topic)."""
-    since = now - timedelta(days=settings.RECOMMENDER_CANDIDATE_DAYS)
-    rows = (
-        Article.objects.published(now=now)
-        .filter(published_at__gte=since)
-        .order_by("-published_at", "-id")
-        .values_list("id", "published_at", "editors_pick_until", "topics__id")
-    )
-    order: list[int] = []
-    details: dict[int, tuple[datetime, bool]] = {}
-    topics: dict[int, list[int]] = {}
-    limit = settings.RECOMMENDER_MAX_CANDIDATES
-    for article_id, published_at, pick_until, topic_id in rows:
-        if article_id not in details:
-            if len(order) >= limit:
-                break
-            order.append(article_id)
-            details[article_id] = (published_at, pick_until is not None and pick_until > now)
-            topics[article_id] = []
-        if topic_id is not None:
-            topics[article_id].append(topic_id)
-    kept = [
-        a
-        for a in order
-        if a not in exclude_ids and not (blocked and blocked.intersection(topics[a]))
-    ]
-    return _Candidates(
-        ids=np.array(kept, dtype=np.int64),
-        published_at=[details[a][0] for a in kept],
-        picks=np.array([details[a][1] for a in kept], dtype=bool),
-        topic_ids=[tuple(topics[a]) for a in kept],
-    )
 
 
 def _fresh_vectors(*, loaded: LoadedModel, ids: Sequence[int]) -> dict[int, np.ndarray]:
@@ -127,6 +88,125 @@ def _vectors_for(loaded: LoadedModel | None, ids: np.ndarray) -> tuple[np.ndarra
     return vectors, rows
 
 
+# --- The candidate pool: the same for every visitor, so built once per process per moment --
+
+
+@dataclass
+class _Pool:
+    """Live articles of the last N days (newest first, at most M) and all that the scoring
+    needs about them, with rows following `ids` and topic columns following `topic_ids`."""
+
+    loaded: LoadedModel | None
+    built_at: float
+    ids: np.ndarray
+    published: np.ndarray  # epoch seconds
+    pick_until: np.ndarray  # epoch seconds; -inf when not a pick
+    topic_ids: np.ndarray
+    topic_matrix: np.ndarray  # bool, article x topic
+    vectors: np.ndarray
+    popularity: np.ndarray
+
+    def column_of(self) -> dict[int, int]:
+        return {int(t): column for column, t in enumerate(self.topic_ids)}
+
+
+class _PoolCache:
+    def __init__(self) -> None:
+        self.pool: _Pool | None = None
+        self.lock = threading.Lock()
+
+
+_pool_cache = _PoolCache()
+
+
+def forget_candidate_pool() -> None:
+    with _pool_cache.lock:
+        _pool_cache.pool = None
+
+
+def _popularity(loaded: LoadedModel | None, rows: np.ndarray, topic_matrix, topic_ids):
+    if loaded is None:
+        return np.zeros(len(rows))
+    model = loaded.model
+    popularity = np.where(rows >= 0, model.popularity[np.maximum(rows, 0)], 0.0)
+    model_rows = model.topic_rows()
+    # Stories newer than the model borrow half their best topic's popularity.
+    by_column = np.array(
+        [
+            model.topic_popularity[model_rows[int(t)]] if int(t) in model_rows else 0.0
+            for t in topic_ids
+        ]
+    )
+    unseen = rows < 0
+    if unseen.any() and len(by_column):
+        popularity[unseen] = 0.5 * (topic_matrix[unseen] * by_column).max(axis=1)
+    return popularity
+
+
+def _pool_build(*, loaded: LoadedModel | None, now: datetime) -> _Pool:
+    """One query (a row per article and topic)."""
+    since = now - timedelta(days=settings.RECOMMENDER_CANDIDATE_DAYS)
+    rows = (
+        Article.objects.published(now=now)
+        .filter(published_at__gte=since)
+        .order_by("-published_at", "-id")
+        .values_list("id", "published_at", "editors_pick_until", "topics__id")
+    )
+    order: list[int] = []
+    details: dict[int, tuple[float, float]] = {}
+    topics: dict[int, list[int]] = {}
+    limit = settings.RECOMMENDER_MAX_CANDIDATES
+    for article_id, published_at, pick_until, topic_id in rows:
+        if article_id not in details:
+            if len(order) >= limit:
+                break
+            order.append(article_id)
+            details[article_id] = (
+                published_at.timestamp(),
+                pick_until.timestamp() if pick_until is not None else -np.inf,
+            )
+            topics[article_id] = []
+        if topic_id is not None:
+            topics[article_id].append(topic_id)
+    ids = np.array(order, dtype=np.int64)
+    topic_ids = np.array(sorted({t for ts in topics.values() for t in ts}), dtype=np.int64)
+    column = {int(t): c for c, t in enumerate(topic_ids)}
+    topic_matrix = np.zeros((len(ids), max(len(topic_ids), 1)), dtype=bool)
+    for position, article_id in enumerate(order):
+        topic_matrix[position, [column[t] for t in topics[article_id]]] = True
+    vectors, model_rows = _vectors_for(loaded, ids)
+    return _Pool(
+        loaded=loaded,
+        built_at=time.time(),
+        ids=ids,
+        published=np.array([details[a][0] for a in order], dtype=np.float64),
+        pick_until=np.array([details[a][1] for a in order], dtype=np.float64),
+        topic_ids=topic_ids,
+        topic_matrix=topic_matrix,
+        vectors=vectors,
+        popularity=_popularity(loaded, model_rows, topic_matrix, topic_ids),
+    )
+
+
+def _candidate_pool(*, loaded: LoadedModel | None, now: datetime) -> _Pool:
+    """The pool, rebuilt after a few seconds (so a new story is a candidate within a minute)
+    or when another model version starts serving."""
+    pool = _pool_cache.pool
+    age = time.time() - pool.built_at if pool is not None else None
+    if (
+        pool is None
+        or pool.loaded is not loaded
+        or not 0 <= age < settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS
+    ):
+        pool = _pool_build(loaded=loaded, now=now)
+        with _pool_cache.lock:
+            _pool_cache.pool = pool
+    return pool
+
+
+# --- Scoring ------------------------------------------------------------------------------
+
+
 @dataclass
 class _Scores:
     """Each part of every candidate's score, kept to explain the ones shown."""
@@ -139,139 +219,125 @@ class _Scores:
     popularity: np.ndarray
     freshness: np.ndarray
     pick: np.ndarray
-    followed_topic: list[int | None]  # the followed topic behind the topic part
-    related_topic: list[int | None]
+    followed_topic: np.ndarray  # the followed topic behind the topic part, -1 for none
+    related_topic: np.ndarray  # the followed topic a related story is related to, -1 for none
 
 
-def _freshness(published_at: list[datetime], *, now: datetime) -> np.ndarray:
-    half_life = settings.RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS
-    hours = np.array([max((now - p).total_seconds(), 0.0) / 3600 for p in published_at])
-    return 0.5 ** (hours / half_life) if len(hours) else np.zeros(0)
-
-
-def _popularity(
-    loaded: LoadedModel | None, rows: np.ndarray, topic_ids: list[tuple[int, ...]]
-) -> np.ndarray:
+def _lent_weights(
+    profile: ReaderProfile, loaded: LoadedModel | None, topic_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per topic column: the weight a topic the reader does not follow borrows from its
+    affinity with one they do, and which followed topic lends it (-1 for none)."""
+    lent = np.zeros(len(topic_ids))
+    lender = np.full(len(topic_ids), -1, dtype=np.int64)
     if loaded is None:
-        return np.zeros(len(rows))
-    model = loaded.model
-    popularity = np.where(rows >= 0, model.popularity[np.maximum(rows, 0)], 0.0)
-    topic_rows = model.topic_rows()
-    # Stories newer than the model borrow half their best topic's popularity.
-    for position in np.flatnonzero(rows < 0):
-        known = [topic_rows[t] for t in topic_ids[position] if t in topic_rows]
-        if known:
-            popularity[position] = 0.5 * float(model.topic_popularity[known].max())
-    return popularity
-
-
-def _topic_weights(
-    profile: ReaderProfile, loaded: LoadedModel | None, topic_ids: list[int]
-) -> tuple[dict[int, float], dict[int, int]]:
-    """Weight of every topic for this reader: theirs for topics they follow, a share of the
-    affinity with one they follow otherwise. Also which followed topic lends each weight."""
-    weights = dict(profile.topic_weights)
-    source = {t: t for t in profile.topic_weights}
-    if loaded is None:
-        return weights, source
+        return lent, lender
     rows = loaded.model.topic_rows()
     affinity = loaded.model.topic_affinity
-    for topic_id in topic_ids:
-        if topic_id in weights or topic_id not in rows:
+    followed = [(t, w) for t, w in profile.topic_weights.items() if t in rows and w > 0]
+    for column, topic_id in enumerate(int(t) for t in topic_ids):
+        if topic_id in profile.topic_weights or topic_id not in rows:
             continue
-        best, best_from = 0.0, None
-        for followed, weight in profile.topic_weights.items():
-            if followed in rows:
-                lent = (
-                    RELATED_TOPIC_SHARE * weight * float(affinity[rows[followed], rows[topic_id]])
-                )
-                if lent > best:
-                    best, best_from = lent, followed
-        if best_from is not None:
-            weights[topic_id], source[topic_id] = best, best_from
-    return weights, source
+        for source, weight in followed:
+            share = RELATED_TOPIC_SHARE * weight * float(affinity[rows[source], rows[topic_id]])
+            if share > lent[column]:
+                lent[column], lender[column] = share, source
+    return lent, lender
 
 
 def _score(
     *,
     profile: ReaderProfile,
-    loaded: LoadedModel | None,
-    candidates: _Candidates,
+    pool: _Pool,
+    index: np.ndarray,
     vectors: np.ndarray,
-    rows: np.ndarray,
+    matrix: np.ndarray,
     history: list[HistoryItem],
-    popularity: np.ndarray,
     now: datetime,
 ) -> _Scores:
-    count = len(candidates.ids)
-    weights = dict(loaded.model.weights) if loaded else {}
-    w = {"topic": 1.0, "content": 0.8, "popularity": 0.3, "freshness": 0.3, "pick": 0.4}
-    w.update(weights)
-    freshness = _freshness(candidates.published_at, now=now)
-    pick = candidates.picks.astype(float)
-    topic = np.zeros(count)
-    related = np.zeros(count)
-    history_part = np.zeros(count)
+    loaded = pool.loaded
+    count = len(index)
+    w = dict(DEFAULT_WEIGHTS)
+    if loaded is not None:
+        w.update(loaded.model.weights)
+    hours = np.maximum(now.timestamp() - pool.published[index], 0.0) / 3600
+    freshness = 0.5 ** (hours / settings.RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS)
+    popularity = pool.popularity[index]
+    pick = (pool.pick_until[index] > now.timestamp()).astype(float)
+    topic, related, history_part = np.zeros(count), np.zeros(count), np.zeros(count)
     history_source = np.full(count, -1)
-    followed_topic: list[int | None] = [None] * count
-    related_topic: list[int | None] = [None] * count
+    followed_topic = np.full(count, -1, dtype=np.int64)
+    related_topic = np.full(count, -1, dtype=np.int64)
 
-    if profile.personalized:
-        all_topics = sorted({t for ts in candidates.topic_ids for t in ts})
-        topic_weight, lent_by = _topic_weights(profile, loaded, all_topics)
-        for position, topic_ids in enumerate(candidates.topic_ids):
-            followed = [
-                (profile.topic_weights[t], t) for t in topic_ids if t in profile.topic_weights
-            ]
-            if followed:
-                weight, topic_id = max(followed)
-                topic[position], followed_topic[position] = weight, topic_id
-            others = [(topic_weight[t], lent_by[t]) for t in topic_ids if t in topic_weight]
-            if others:
-                weight, topic_id = max(others)
-                if weight > topic[position]:
-                    related[position], related_topic[position] = weight, topic_id
-        content_share = 1.0
-        if loaded is not None and history:
-            read_vectors, _ = _vectors_for(
-                loaded, np.array([h.article.pk for h in history], dtype=np.int64)
-            )
-            usable = np.linalg.norm(read_vectors, axis=1) > 0
-            if usable.any():
-                similarity = vectors @ read_vectors[usable].T
-                best = similarity.argmax(axis=1)
-                history_part = np.clip(similarity[np.arange(count), best], 0, 1) * HISTORY_SHARE
-                history_source = np.flatnonzero(usable)[best]
-                content_share = 1 - HISTORY_SHARE
-        if loaded is not None:
-            rows_of = loaded.model.topic_rows()
-            chosen = [t for t in profile.topic_weights if t in rows_of]
-            if chosen:
-                centroids = loaded.model.topic_centroids[[rows_of[t] for t in chosen]]
-                topic_weights = np.array([profile.topic_weights[t] for t in chosen])
-                profile_vector = (topic_weights[:, None] * centroids).sum(axis=0)
-                norm = np.linalg.norm(profile_vector)
-                if norm > 0:
-                    closeness = np.clip(vectors @ (profile_vector / norm), 0, 1) * content_share
-                    nearest = np.argmax(vectors @ centroids.T, axis=1)
-                    # Content close to the reader's topics counts with the topic part: with
-                    # the followed topic it is in, else as related to the nearest one.
-                    lift = w["content"] / w["topic"] * closeness
-                    in_followed = topic > 0
-                    topic = topic + lift * in_followed
-                    related = related + lift * ~in_followed
-                    for position in np.flatnonzero(~in_followed & (closeness > 0)):
-                        if related_topic[position] is None:
-                            related_topic[position] = chosen[int(nearest[position])]
-        relevance = (
-            w["topic"] * (topic + related)
-            + w["content"] * history_part
-            + w["popularity"] * popularity
-            + w["freshness"] * freshness
-            + 0.5 * w["pick"] * pick
+    if not profile.personalized:
+        return _Scores(
+            relevance=w["pick"] * pick + w["popularity"] * popularity + w["freshness"] * freshness,
+            topic=topic,
+            related=related,
+            history=history_part,
+            history_source=history_source,
+            popularity=w["popularity"] * popularity,
+            freshness=w["freshness"] * freshness,
+            pick=w["pick"] * pick,
+            followed_topic=followed_topic,
+            related_topic=related_topic,
         )
-    else:
-        relevance = w["pick"] * pick + w["popularity"] * popularity + w["freshness"] * freshness
+
+    columns = pool.column_of()
+    weights = np.zeros(matrix.shape[1])
+    for topic_id, weight in profile.topic_weights.items():
+        if topic_id in columns:
+            weights[columns[topic_id]] = weight
+    weighted = matrix * weights
+    topic = weighted.max(axis=1)
+    strongest = weighted.argmax(axis=1)
+    followed_topic = np.where(topic > 0, pool.topic_ids[strongest] if count else -1, -1)
+    lent, lender = _lent_weights(profile, loaded, pool.topic_ids)
+    borrowed = matrix * lent
+    related = borrowed.max(axis=1)
+    related_topic = np.where(related > 0, lender[borrowed.argmax(axis=1)] if count else -1, -1)
+    related = np.where(related > topic, related, 0.0)
+    related_topic = np.where(related > 0, related_topic, -1)
+
+    content_share = 1.0
+    if loaded is not None and history:
+        read_vectors, _ = _vectors_for(
+            loaded, np.array([h.article.pk for h in history], dtype=np.int64)
+        )
+        usable = np.linalg.norm(read_vectors, axis=1) > 0
+        if usable.any() and count:
+            similarity = vectors @ read_vectors[usable].T
+            best = similarity.argmax(axis=1)
+            history_part = np.clip(similarity[np.arange(count), best], 0, 1) * HISTORY_SHARE
+            history_source = np.flatnonzero(usable)[best]
+            content_share = 1 - HISTORY_SHARE
+    if loaded is not None and count:
+        model_rows = loaded.model.topic_rows()
+        chosen = [t for t, wt in profile.topic_weights.items() if t in model_rows and wt > 0]
+        if chosen:
+            centroids = loaded.model.topic_centroids[[model_rows[t] for t in chosen]]
+            chosen_weights = np.array([profile.topic_weights[t] for t in chosen])
+            profile_vector = (chosen_weights[:, None] * centroids).sum(axis=0)
+            norm = np.linalg.norm(profile_vector)
+            if norm > 0:
+                closeness = np.clip(vectors @ (profile_vector / norm), 0, 1) * content_share
+                nearest = np.array(chosen)[np.argmax(vectors @ centroids.T, axis=1)]
+                # Content close to the reader's topics counts with the topic part: with the
+                # followed topic it is in, else as related to the nearest followed topic.
+                lift = w["content"] / w["topic"] * closeness
+                in_followed = topic > 0
+                topic = topic + lift * in_followed
+                related = related + lift * ~in_followed
+                related_topic = np.where(
+                    ~in_followed & (related_topic < 0) & (related > 0), nearest, related_topic
+                )
+    relevance = (
+        w["topic"] * (topic + related)
+        + w["content"] * history_part
+        + w["popularity"] * popularity
+        + w["freshness"] * freshness
+        + 0.5 * w["pick"] * pick
+    )
     return _Scores(
         relevance=relevance,
         topic=w["topic"] * topic,
@@ -280,7 +346,7 @@ def _score(
         history_source=history_source,
         popularity=w["popularity"] * popularity,
         freshness=w["freshness"] * freshness,
-        pick=(0.5 if profile.personalized else 1.0) * w["pick"] * pick,
+        pick=0.5 * w["pick"] * pick,
         followed_topic=followed_topic,
         related_topic=related_topic,
     )
@@ -290,39 +356,38 @@ def _reason(
     *,
     position: int,
     scores: _Scores,
-    raw_popularity: float,
+    popularity_share: float,
     history: list[HistoryItem],
     topic_names: dict[int, str],
     signed_in: bool,
     now: datetime,
 ) -> Reason:
     """The part that contributed most to the story's score, as a sentence."""
+    kinds = explanations.ReasonKind
     parts = {
-        explanations.ReasonKind.TOPIC: scores.topic[position],
-        explanations.ReasonKind.RELATED_TOPIC: scores.related[position],
-        explanations.ReasonKind.HISTORY: scores.history[position],
-        explanations.ReasonKind.POPULAR: scores.popularity[position]
-        if raw_popularity >= POPULAR_FLOOR
-        else 0.0,
-        explanations.ReasonKind.PICK: scores.pick[position],
-        explanations.ReasonKind.FRESH: scores.freshness[position],
+        kinds.TOPIC: scores.topic[position],
+        kinds.RELATED_TOPIC: scores.related[position],
+        kinds.HISTORY: scores.history[position],
+        kinds.POPULAR: scores.popularity[position] if popularity_share >= POPULAR_FLOOR else 0.0,
+        kinds.PICK: scores.pick[position],
+        kinds.FRESH: scores.freshness[position],
     }
     kind = max(parts, key=lambda k: parts[k])
     if parts[kind] <= 0:
-        kind = explanations.ReasonKind.FRESH
-    if kind == explanations.ReasonKind.TOPIC:
-        topic_id = scores.followed_topic[position]
+        kind = kinds.FRESH
+    if kind == kinds.TOPIC:
+        topic_id = int(scores.followed_topic[position])
         return explanations.because_you_follow(topic_id=topic_id, topic_name=topic_names[topic_id])
-    if kind == explanations.ReasonKind.RELATED_TOPIC:
-        return explanations.related_to(topic_name=topic_names[scores.related_topic[position]])
-    if kind == explanations.ReasonKind.HISTORY:
+    if kind == kinds.RELATED_TOPIC:
+        return explanations.related_to(topic_name=topic_names[int(scores.related_topic[position])])
+    if kind == kinds.HISTORY:
         read = history[int(scores.history_source[position])]
         return explanations.like_what_you_read(
             title=read.article.title, read_at=read.read_at, now=now
         )
-    if kind == explanations.ReasonKind.POPULAR:
+    if kind == kinds.POPULAR:
         return explanations.popular_today()
-    if kind == explanations.ReasonKind.PICK:
+    if kind == kinds.PICK:
         return explanations.editors_pick(signed_in=signed_in)
     return explanations.just_in(signed_in=signed_in)
 
@@ -395,59 +460,60 @@ def feed_page(
 
 
 def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now: datetime) -> Page:
-    loaded = active_model()
+    pool = _candidate_pool(loaded=active_model(), now=now)
     history = _reader_history(user=user, profile=profile)
-    candidates = _candidates(
-        now=now,
-        exclude_ids={item.article.pk for item in history},
-        blocked=profile.blocked_topic_ids,
-    )
-    vectors, rows = _vectors_for(loaded, candidates.ids)
-    popularity = _popularity(loaded, rows, candidates.topic_ids)
+    keep = pool.published <= now.timestamp()
+    if history:
+        keep &= ~np.isin(pool.ids, [item.article.pk for item in history])
+    columns = pool.column_of()
+    blocked = [columns[t] for t in profile.blocked_topic_ids if t in columns]
+    if blocked:
+        keep &= ~pool.topic_matrix[:, blocked].any(axis=1)
+    index = np.flatnonzero(keep)
+    # Copying thousands of vectors costs more than the scoring: only when some are left out.
+    everything = len(index) == len(pool.ids)
+    vectors = pool.vectors if everything else pool.vectors[index]
+    matrix = pool.topic_matrix if everything else pool.topic_matrix[index]
     scores = _score(
         profile=profile,
-        loaded=loaded,
-        candidates=candidates,
+        pool=pool,
+        index=index,
         vectors=vectors,
-        rows=rows,
+        matrix=matrix,
         history=history,
-        popularity=popularity,
         now=now,
     )
-    topic_index = {
-        t: i for i, t in enumerate(sorted({t for ts in candidates.topic_ids for t in ts}))
-    }
-    topic_matrix = np.zeros((len(candidates.ids), max(len(topic_index), 1)), dtype=bool)
-    for position, topic_ids in enumerate(candidates.topic_ids):
-        topic_matrix[position, [topic_index[t] for t in topic_ids]] = True
     ranked = _RankedFeed(
-        relevance=scores.relevance, vectors=vectors, topic_matrix=topic_matrix, page_size=page_size
+        relevance=scores.relevance, vectors=vectors, topic_matrix=matrix, page_size=page_size
     )
     page = Paginator(ranked, page_size).get_page(page_number)
     positions = list(page.object_list)
-    articles = articles_latest().filter(pk__in=[int(candidates.ids[p]) for p in positions])
-    by_id = {article.pk: article for article in articles}
+    wanted = [int(pool.ids[index[p]]) for p in positions]
+    # Unordered: the ranking gives the order, and PostgreSQL then looks the ids up by key.
+    page_articles = articles_latest().filter(pk__in=wanted).order_by()
+    by_id = {article.pk: article for article in page_articles}
     topic_names = {t.pk: t.name for a in by_id.values() for t in a.topics.all()}
     unnamed = [t for t in profile.topic_weights if t not in topic_names]
-    if unnamed:
+    if unnamed and (scores.related_topic >= 0).any():
         topic_names.update(Topic.objects.filter(pk__in=unnamed).values_list("pk", "name"))
+    popularity = pool.popularity[index]
     top = popularity.max() if len(popularity) else 0.0
     items = []
-    for position in positions:
-        article = by_id.get(int(candidates.ids[position]))
-        if article is None:  # unpublished since the candidates were read
+    for position, article_id in zip(positions, wanted, strict=True):
+        article = by_id.get(article_id)
+        if article is None:  # unpublished since the pool was built
             continue
         reason = _reason(
             position=position,
             scores=scores,
-            raw_popularity=float(popularity[position] / top) if top > 0 else 0.0,
+            popularity_share=float(popularity[position] / top) if top > 0 else 0.0,
             history=history,
             topic_names=topic_names,
             signed_in=user.is_authenticated,
             now=now,
         )
-        followed = scores.followed_topic[position]
-        if followed is not None and reason.show_less_topic_id is None:
+        followed = int(scores.followed_topic[position])
+        if followed >= 0 and reason.show_less_topic_id is None:
             # Whatever brought it here, "Show less like this" lowers the topic it is in.
             reason = replace(
                 reason, show_less_topic_id=followed, show_less_topic_name=topic_names[followed]
@@ -463,6 +529,15 @@ def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now
 def more_like_this(*, article: Article, limit: int = 4) -> list[Article]:
     """Published stories closest in content to this one: the same for every visitor.
     Without a model, the newest stories sharing a topic with it."""
+    try:
+        return _more_like_this(article=article, limit=limit)
+    except Exception:
+        # A side panel must never take the article down with it.
+        logger.exception("More like this failed for article %s; showing none.", article.pk)
+        return []
+
+
+def _more_like_this(*, article: Article, limit: int) -> list[Article]:
     loaded = active_model()
     if loaded is None:
         return _same_topics(article=article, limit=limit)
@@ -470,8 +545,6 @@ def more_like_this(*, article: Article, limit: int = 4) -> list[Article]:
     vector, _ = _vectors_for(loaded, np.array([article.pk], dtype=np.int64))
     vector = vector[0]
     if not np.linalg.norm(vector) > 0:
-        from .vectors import article_text
-
         vector = model.vectorise(
             [article_text(title=article.title, summary=article.summary, body=article.body)]
         )[0]
@@ -494,7 +567,7 @@ def more_like_this(*, article: Article, limit: int = 4) -> list[Article]:
     best = best[np.argsort(-similarity[best], kind="stable")]
     best = [i for i in best if similarity[i] >= MORE_LIKE_THIS_MIN_SIMILARITY]
     ordered = [int(ids[i]) for i in best]
-    live = {a.pk: a for a in articles_latest().filter(pk__in=ordered)}
+    live = {a.pk: a for a in articles_latest().filter(pk__in=ordered).order_by()}
     return [live[pk] for pk in ordered if pk in live][:limit]
 
 

@@ -123,7 +123,14 @@ def model_retrain(*, trigger: str = ModelVersion.Trigger.MANUAL, now=None) -> Re
         run.duration_seconds = time.perf_counter() - started
         run.save()
         if run.status == Status.READY:
-            model_activate(version=run, now=now)
+            try:
+                model_activate(version=run, now=now)
+            except ValidationError as error:
+                # E.g. the artifact was removed between writing and activating it.
+                logger.error("Recommender v%s not activated: %s", run.version, error.messages[0])
+                run.status, run.error = Status.FAILED, " ".join(error.messages)
+                run.save(update_fields=["status", "error"])
+        if run.status == Status.READY:
             versions_prune()
             logger.info(
                 "Recommender v%s active: %s articles, %.1f s.",

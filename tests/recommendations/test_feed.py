@@ -218,3 +218,13 @@ def test_the_feed_of_a_reader_stays_within_a_query_budget(
     # The reader's profile (4), the candidates (1), the page's articles and their topics (2).
     with django_assert_max_num_queries(7):
         list(feed_page(user=reader))
+
+
+def test_a_new_story_joins_every_feed_within_a_minute(newsroom, settings):
+    model_retrain()
+    assert len(feed_page(user=AnonymousUser())) == 9  # the candidates are now held in memory
+    fresh = story(title="Breaking: comet visible tonight", body="Look up.", hours_ago=0.01)
+    later = timezone.now() + timedelta(seconds=settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS)
+    assert settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS < 60
+    with time_machine.travel(later + timedelta(seconds=1)):
+        assert fresh in {item.article for item in feed_page(user=AnonymousUser())}
