@@ -105,6 +105,7 @@ class _Pool:
     topic_matrix: np.ndarray  # bool, article x topic
     vectors: np.ndarray
     popularity: np.ndarray
+    counted: np.ndarray  # bool: the popularity is the story's own DP counts, not borrowed
 
     def column_of(self) -> dict[int, int]:
         return {int(t): column for column, t in enumerate(self.topic_ids)}
@@ -185,6 +186,7 @@ def _pool_build(*, loaded: LoadedModel | None, now: datetime) -> _Pool:
         topic_matrix=topic_matrix,
         vectors=vectors,
         popularity=_popularity(loaded, model_rows, topic_matrix, topic_ids),
+        counted=model_rows >= 0,
     )
 
 
@@ -506,7 +508,10 @@ def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now
         reason = _reason(
             position=position,
             scores=scores,
-            popularity_share=float(popularity[position] / top) if top > 0 else 0.0,
+            # "Popular today" only for a story's own counts, never its topic's.
+            popularity_share=float(popularity[position] / top)
+            if top > 0 and pool.counted[index[position]]
+            else 0.0,
             history=history,
             topic_names=topic_names,
             signed_in=user.is_authenticated,

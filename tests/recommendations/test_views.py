@@ -115,3 +115,21 @@ def test_the_home_page_survives_a_broken_ranking(client, newsroom, monkeypatch, 
     assert response.status_code == 200
     assert len(cards(response.content.decode())) == 9
     assert "Feed ranking failed" in caplog.text
+
+
+def test_editors_see_why_a_retrain_failed_but_cannot_change_versions(client, editor, newsroom):
+    from news.models import Article
+    from recommendations.models import ModelVersion
+
+    model_retrain()
+    Article.objects.update(status=Article.Status.DRAFT)
+    model_retrain()
+    client.force_login(editor)
+    listing = client.get(reverse("admin:recommendations_modelversion_changelist"))
+    assert listing.status_code == 200
+    assert "Failed" in listing.content.decode()
+    failed = ModelVersion.objects.get(version=2)
+    detail = client.get(reverse("admin:recommendations_modelversion_change", args=[failed.pk]))
+    assert "no published article" in detail.content.decode()
+    assert not editor.has_perm("recommendations.change_modelversion")
+    assert not editor.has_perm("recommendations.delete_modelversion")
