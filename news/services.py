@@ -91,6 +91,18 @@ def _save_with_revision(*, article: Article, changed_by: str, apply: Callable[[]
     return article
 
 
+def _vectorise_after_commit(article_ids: list[int]) -> None:
+    """Queue vectorising with the active recommender model once the publication is committed,
+    so the story can be recommended by content before the next retrain. `robust`: a broker
+    outage is logged and never undoes or fails the publication (a minutely task catches up)."""
+    from recommendations.tasks import vectorise_article  # the recommender builds on news
+
+    for article_id in article_ids:
+        transaction.on_commit(
+            lambda article_id=article_id: vectorise_article.delay(article_id), robust=True
+        )
+
+
 # --- Editorial workflow ---------------------------------------------------------------------
 
 
@@ -105,7 +117,9 @@ def article_publish(
         if article.published_at is None or article.published_at > now:
             article.published_at = now
 
-    return _save_with_revision(article=article, changed_by=changed_by, apply=apply)
+    _save_with_revision(article=article, changed_by=changed_by, apply=apply)
+    _vectorise_after_commit([article.pk])
+    return article
 
 
 def article_schedule(*, article: Article, publish_at: datetime, changed_by: str = "") -> Article:
@@ -184,6 +198,7 @@ def articles_publish_due(*, now: datetime | None = None) -> int:
         )
         for pk in due
     )
+    _vectorise_after_commit(due)
     return published
 
 

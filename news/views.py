@@ -8,6 +8,7 @@ from django.template import loader
 from accounts.selectors import reader_profile
 from privacy.browser_signals import signals_for
 from privacy.services import read_record
+from recommendations.selectors import feed_page, more_like_this
 
 from . import selectors
 from .models import Topic
@@ -19,13 +20,8 @@ def _page(request, queryset):
 
 def home(request):
     profile = reader_profile(user=request.user)
-    if profile.personalized:
-        articles = selectors.articles_in_topics_first(
-            topic_ids=list(profile.topic_weights), exclude_topic_ids=profile.blocked_topic_ids
-        )
-    else:
-        articles = selectors.articles_latest()
-    return render(request, "news/home.html", {"page": _page(request, articles), "profile": profile})
+    page = feed_page(user=request.user, profile=profile, page_number=request.GET.get("page"))
+    return render(request, "news/home.html", {"page": page, "profile": profile})
 
 
 def article_detail(request, slug: str):
@@ -34,7 +30,10 @@ def article_detail(request, slug: str):
         raise Http404("No such article.")
     if article.is_live:  # editors' previews are not reads
         read_record(user=request.user, article=article, signals=signals_for(request))
-    return render(request, "news/article_detail.html", {"article": article})
+    related = more_like_this(article=article)
+    return render(
+        request, "news/article_detail.html", {"article": article, "more_like_this": related}
+    )
 
 
 def topic_detail(request, slug: str):

@@ -219,6 +219,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "privacy.tasks.purge_expired",
         "schedule": crontab(hour=0, minute=45),
     },
+    # After the aggregation, so the new model learns from yesterday's released counts.
+    "retrain-recommender": {
+        "task": "recommendations.tasks.retrain_recommender",
+        "schedule": crontab(hour=1, minute=15),
+    },
+    # Safety net for articles that went live without `article_publish` (admin form, importers):
+    # they get a vector within a minute, so they can be recommended by content.
+    "vectorise-fresh-articles": {
+        "task": "recommendations.tasks.vectorise_fresh_articles",
+        "schedule": 60.0,
+    },
 }
 
 # --- Site ---------------------------------------------------------------------------------
@@ -288,3 +299,41 @@ DP_EPSILON_PER_DAY = env.float("DP_EPSILON_PER_DAY", default=1.0)
 DP_CONTRIBUTION_BOUND = env.int("DP_CONTRIBUTION_BOUND", default=20)
 # Counts under this are shown to editors as "<k".
 DP_SUPPRESSION_THRESHOLD = env.int("DP_SUPPRESSION_THRESHOLD", default=10)
+
+# --- Recommender --------------------------------------------------------------------------
+# Model artifacts are pickles: private storage only (default var/private/models, git-ignored),
+# never under a public URL or MEDIA.
+RECOMMENDER_ARTIFACT_DIR = Path(
+    env("RECOMMENDER_ARTIFACT_DIR", default=str(Path(str(PRIVATE_STORAGE_ROOT)) / "models"))
+)
+# Versions whose artifacts are kept for rollback (the active one included).
+RECOMMENDER_KEEP_VERSIONS = env.int("RECOMMENDER_KEEP_VERSIONS", default=5)
+# How often (seconds) each process checks whether another version was activated.
+RECOMMENDER_RELOAD_SECONDS = env.int("RECOMMENDER_RELOAD_SECONDS", default=5)
+# A retrain holding the lock longer than this is presumed dead and the lock is taken over.
+RECOMMENDER_RETRAIN_LOCK_SECONDS = env.int("RECOMMENDER_RETRAIN_LOCK_SECONDS", default=2 * 3600)
+# Training corpus: the most recent published articles, at most this many.
+RECOMMENDER_TRAINING_MAX_ARTICLES = env.int("RECOMMENDER_TRAINING_MAX_ARTICLES", default=100_000)
+RECOMMENDER_MAX_FEATURES = env.int("RECOMMENDER_MAX_FEATURES", default=50_000)
+# Dimensions after TruncatedSVD; a corpus this small or smaller keeps plain TF-IDF vectors.
+RECOMMENDER_SVD_COMPONENTS = env.int("RECOMMENDER_SVD_COMPONENTS", default=128)
+# DP counts of the last N days feed the popularity prior, halving in weight every H days.
+RECOMMENDER_POPULARITY_DAYS = env.int("RECOMMENDER_POPULARITY_DAYS", default=30)
+RECOMMENDER_POPULARITY_HALF_LIFE_DAYS = env.float(
+    "RECOMMENDER_POPULARITY_HALF_LIFE_DAYS", default=2.0
+)
+# Feed candidates: published in the last N days, the newest M at most.
+RECOMMENDER_CANDIDATE_DAYS = env.int("RECOMMENDER_CANDIDATE_DAYS", default=14)
+RECOMMENDER_MAX_CANDIDATES = env.int("RECOMMENDER_MAX_CANDIDATES", default=5_000)
+# Each process reuses the candidate list this many seconds: a new story is in feeds within it.
+RECOMMENDER_CANDIDATE_CACHE_SECONDS = env.int("RECOMMENDER_CANDIDATE_CACHE_SECONDS", default=20)
+# Freshness halves every N hours.
+RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS = env.float(
+    "RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS", default=24.0
+)
+# Weight of diversity in maximal-marginal-relevance re-ranking: 0 = by score only, 1 = spread.
+RECOMMENDER_DIVERSITY = env.float("RECOMMENDER_DIVERSITY", default=0.3)
+# At most this many stories of one topic on one feed page.
+RECOMMENDER_TOPIC_CAP = env.int("RECOMMENDER_TOPIC_CAP", default=6)
+# Reads (newest first) that shape the profile of a reader at "Topics + reading history".
+RECOMMENDER_HISTORY_LIMIT = env.int("RECOMMENDER_HISTORY_LIMIT", default=50)

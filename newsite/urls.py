@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("", include("privacy.urls")),
+    path("", include("recommendations.urls")),
     path("", include("news.urls")),
 ]
 

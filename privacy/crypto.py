@@ -152,23 +152,33 @@ def decrypt_for_user(*, user_id: int, ciphertext: bytes, context: str) -> str:
     Raises DataKeyDestroyed when the reader's key was destroyed (or never existed), and
     DecryptionFailed when the ciphertext was altered or sealed for another reader or context.
     """
+    return decrypt_many_for_user(user_id=user_id, ciphertexts=[ciphertext], context=context)[0]
+
+
+def decrypt_many_for_user(*, user_id: int, ciphertexts: list[bytes], context: str) -> list[str]:
+    """Open several ciphertexts of one reader, looking up and unwrapping their key once."""
     associated_data = _associated_data(user_id=user_id, context=context)
-    ciphertext = bytes(ciphertext)
-    if ciphertext[:1] != FORMAT_VERSION or len(ciphertext) < 1 + NONCE_BYTES + TAG_BYTES:
-        raise DecryptionFailed("Not a ciphertext this site wrote.")
+    opened = [bytes(ciphertext) for ciphertext in ciphertexts]
+    for ciphertext in opened:
+        if ciphertext[:1] != FORMAT_VERSION or len(ciphertext) < 1 + NONCE_BYTES + TAG_BYTES:
+            raise DecryptionFailed("Not a ciphertext this site wrote.")
+    if not opened:
+        return []
     row = UserDataKey.objects.filter(user_id=user_id).first()
     if row is None:
         raise DataKeyDestroyed(f"The data key of reader {user_id} has been destroyed.")
     _, master_keys = _master_keys()
-    data_key = _unwrap(row, master_keys=master_keys)
-    nonce, sealed = ciphertext[1 : 1 + NONCE_BYTES], ciphertext[1 + NONCE_BYTES :]
-    try:
-        plaintext = AESGCM(data_key).decrypt(nonce, sealed, associated_data)
-    except InvalidTag as error:
-        raise DecryptionFailed(
-            f"The ciphertext was altered, or is not reader {user_id}'s {context}."
-        ) from error
-    return plaintext.decode("utf-8")
+    cipher = AESGCM(_unwrap(row, master_keys=master_keys))
+    plaintexts = []
+    for ciphertext in opened:
+        nonce, sealed = ciphertext[1 : 1 + NONCE_BYTES], ciphertext[1 + NONCE_BYTES :]
+        try:
+            plaintexts.append(cipher.decrypt(nonce, sealed, associated_data).decode("utf-8"))
+        except InvalidTag as error:
+            raise DecryptionFailed(
+                f"The ciphertext was altered, or is not reader {user_id}'s {context}."
+            ) from error
+    return plaintexts
 
 
 def data_key_destroy(*, user_id: int) -> bool:

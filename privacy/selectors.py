@@ -11,7 +11,7 @@ from accounts.models import Preferences
 from news.models import Article
 
 from .browser_signals import BrowserSignals
-from .crypto import decrypt_for_user
+from .crypto import decrypt_many_for_user
 from .models import (
     ConsentRecord,
     ExportRequest,
@@ -185,17 +185,16 @@ def history_for_user(*, user, limit: int | None = None) -> list[HistoryItem]:
     entries = ReadingHistoryEntry.objects.filter(user=user).order_by("-read_at", "-id")
     if limit is not None:
         entries = entries[:limit]
-    opened = [
-        (
-            entry,
-            int(
-                decrypt_for_user(
-                    user_id=user.pk, ciphertext=bytes(entry.sealed_article), context=HISTORY_CONTEXT
-                )
-            ),
+    entries = list(entries)
+    article_ids = [
+        int(plaintext)
+        for plaintext in decrypt_many_for_user(
+            user_id=user.pk,
+            ciphertexts=[bytes(entry.sealed_article) for entry in entries],
+            context=HISTORY_CONTEXT,
         )
-        for entry in entries
     ]
+    opened = list(zip(entries, article_ids, strict=True))
     articles = Article.objects.in_bulk({article_id for _, article_id in opened})
     return [
         HistoryItem(entry_id=entry.pk, article=articles.get(article_id), read_at=entry.read_at)

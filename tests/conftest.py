@@ -69,6 +69,21 @@ def clean_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def recommender_isolation(settings, tmp_path):
+    """Model artifacts go to the test's own folder, and no model loaded by one test is still
+    held by the process in the next."""
+    from recommendations.active import forget_loaded_model
+    from recommendations.selectors import forget_candidate_pool
+
+    settings.RECOMMENDER_ARTIFACT_DIR = tmp_path / "models"
+    forget_loaded_model()
+    forget_candidate_pool()
+    yield
+    forget_loaded_model()
+    forget_candidate_pool()
+
+
 @pytest.fixture
 def topic(db):
     return TopicFactory()

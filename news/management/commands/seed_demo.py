@@ -9,6 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import demo_accounts_ensure
 from news.services import demo_content_load
+from recommendations.models import ModelVersion
+from recommendations.services import model_active_version, model_retrain
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
 
@@ -35,6 +37,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--dir", type=Path, default=DEMO_DIR, help="Folder of JSON documents.")
         parser.add_argument("--no-accounts", action="store_true", help="Skip the demo accounts.")
+        parser.add_argument(
+            "--no-model", action="store_true", help="Skip training the first recommender model."
+        )
 
     def handle(self, *args, **options):
         document = read_demo_documents(options["dir"])
@@ -52,5 +57,26 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Demo content: {result.topics_created} topics and {result.articles_created} "
                 f"articles created, {result.articles_skipped} articles already present."
+            )
+        )
+        if not options["no_model"]:
+            self._ensure_model()
+
+    def _ensure_model(self):
+        """The demo site gets a recommender model once; later runs leave it as it is."""
+        active = model_active_version()
+        if active is not None:
+            self.stdout.write(f"Recommender: model v{active.version} already active.")
+            return
+        trained = model_retrain(trigger=ModelVersion.Trigger.DEMO)
+        if not trained.activated:
+            raise CommandError(
+                f"The demo content loaded, but the first recommender model was not activated "
+                f"({trained.status}): {' '.join(trained.problems)[:500]}"
+            )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Recommender: model v{trained.version} trained on {trained.article_count} "
+                f"articles in {trained.seconds:.1f} s and activated."
             )
         )

@@ -1,0 +1,195 @@
+"""Feed service latency (p50/p99) at a configurable catalogue size, and retrain time.
+
+`python -m bench.feed [--articles 20000] [--days 60] [--repeat 200]`: generates published
+articles (synthetic words per topic, deterministic) spread over `--days` days in 12 topics,
+a week of DP counts, one retrain (timed), then times `feed_page` for an anonymous visitor,
+a reader at "Topics only" (3 topics) and one at "Topics + reading history" (20 reads).
+The later target is p50 <= 50 ms for a reader at 100,000 articles.
+"""
+
+import argparse
+import os
+import random
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from bench.common import machine, percentiles, setup_django, timed
+
+TOPICS = 12
+WORDS_PER_TOPIC = 400
+SHARED_WORDS = 2_000
+PREFIX = "feedbench-"
+
+
+def _vocabulary(rng: random.Random) -> tuple[list[list[str]], list[str]]:
+    def word(n: int) -> str:
+        return "".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(n))
+
+    per_topic = [[word(3) for _ in range(WORDS_PER_TOPIC)] for _ in range(TOPICS)]
+    return per_topic, [word(2) + word(2) for _ in range(SHARED_WORDS)]
+
+
+def _generate(count: int, days: int) -> None:
+    from django.utils import timezone
+
+    from news.models import Article, Topic
+
+    rng = random.Random(20261123)
+    topics = [
+        Topic.objects.get_or_create(slug=f"{PREFIX}{i}", defaults={"name": f"Bench topic {i}"})[0]
+        for i in range(TOPICS)
+    ]
+    existing = Article.objects.filter(slug__startswith=PREFIX)
+    if existing.count() == count:
+        return
+    existing.delete()
+    per_topic, shared = _vocabulary(rng)
+    now = timezone.now()
+    through = Article.topics.through
+    for start in range(0, count, 5_000):
+        batch, topic_of = [], []
+        for i in range(start, min(start + 5_000, count)):
+            topic = rng.randrange(TOPICS)
+            words = rng.choices(per_topic[topic], k=50) + rng.choices(shared, k=40)
+            batch.append(
+                Article(
+                    slug=f"{PREFIX}{i}",
+                    title=" ".join(words[:8]).capitalize(),
+                    summary=" ".join(words[8:25]),
+                    body=" ".join(words[25:]),
+                    status=Article.Status.PUBLISHED,
+                    published_at=now - timedelta(minutes=rng.uniform(5, days * 24 * 60)),
+                    editors_pick_until=now + timedelta(days=1) if rng.random() < 0.002 else None,
+                )
+            )
+            topic_of.append(topic)
+        created = Article.objects.bulk_create(batch)
+        through.objects.bulk_create(
+            through(article_id=a.pk, topic_id=topics[t].pk)
+            for a, t in zip(created, topic_of, strict=True)
+        )
+
+
+def _release_week() -> None:
+    from django.utils import timezone
+
+    from news.models import Article, Topic
+    from privacy.models import AggregateSignal, PrivacyBudgetLedger
+
+    rng = random.Random(7)
+    today = timezone.localdate()
+    AggregateSignal.objects.all().delete()
+    PrivacyBudgetLedger.objects.all().delete()
+    ids = list(Article.objects.filter(slug__startswith=PREFIX).values_list("pk", flat=True))
+    topic_ids = list(Topic.objects.filter(slug__startswith=PREFIX).values_list("pk", flat=True))
+    for back in range(1, 8):
+        day = today - timedelta(days=back)
+        AggregateSignal.objects.bulk_create(
+            [
+                AggregateSignal(
+                    day=day, kind="article", article_id=a, noisy_count=rng.randint(0, 90)
+                )
+                for a in rng.sample(ids, min(len(ids), 3_000))
+            ]
+            + [
+                AggregateSignal(day=day, kind="topic", topic_id=t, noisy_count=rng.randint(0, 900))
+                for t in topic_ids
+            ]
+        )
+        for query in ("reads_per_article", "reads_per_topic"):
+            PrivacyBudgetLedger.objects.create(
+                day=day,
+                query=query,
+                epsilon=0.5,
+                mechanism="discrete Laplace",
+                contribution_bound=20,
+            )
+
+
+def _readers():
+    from accounts import services as accounts
+    from accounts.models import Preferences, User
+    from news.models import Article, Topic
+    from privacy.browser_signals import NO_SIGNALS
+    from privacy.services import read_record
+
+    topics = list(Topic.objects.filter(slug__startswith=PREFIX).order_by("slug")[:3])
+    made = {}
+    for level in (Preferences.Level.TOPICS, Preferences.Level.TOPICS_HISTORY):
+        email = f"feedbench-{level}@example.org"
+        User.objects.filter(email=email).delete()
+        reader = accounts.user_create(email=email, password="x" * 16)
+        accounts.preferences_set_topics(user=reader, topic_ids=[t.pk for t in topics])
+        accounts.preferences_set_level(
+            user=reader, level=level, source="preferences", signals=NO_SIGNALS
+        )
+        made[level] = reader
+    history_reader = made[Preferences.Level.TOPICS_HISTORY]
+    for article in Article.objects.filter(topics__in=topics).order_by("-published_at")[:20]:
+        read_record(user=history_reader, article=article, signals=NO_SIGNALS)
+    return made
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=20_000)
+    parser.add_argument("--days", type=int, default=60, help="Spread of publication dates.")
+    parser.add_argument("--repeat", type=int, default=200)
+    options = parser.parse_args()
+    os.environ.setdefault(
+        "RECOMMENDER_ARTIFACT_DIR", str(Path(tempfile.gettempdir()) / "newsite-bench-models")
+    )
+    setup_django()
+    from django.conf import settings
+    from django.contrib.auth.models import AnonymousUser
+
+    from accounts.models import Preferences
+    from recommendations.selectors import feed_page
+    from recommendations.services import model_retrain
+
+    started = time.perf_counter()
+    _generate(options.articles, options.days)
+    _release_week()
+    readers = _readers()
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        # Fresh planner statistics, as autovacuum keeps them on a live site.
+        cursor.execute("ANALYZE")
+    setup_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    trained = model_retrain()
+    retrain_seconds = time.perf_counter() - started
+    assert trained.activated, trained
+
+    visitors = {
+        "anonymous": AnonymousUser(),
+        "topics": readers[Preferences.Level.TOPICS],
+        "history": readers[Preferences.Level.TOPICS_HISTORY],
+    }
+    summary = {
+        "articles": options.articles,
+        "candidate_days": settings.RECOMMENDER_CANDIDATE_DAYS,
+        "setup_s": round(setup_seconds, 1),
+        "retrain_s": round(retrain_seconds, 1),
+    }
+    for name, user in visitors.items():
+
+        def one(user=user):
+            assert len(list(feed_page(user=user))) == settings.NEWS_PAGE_SIZE
+
+        timed(one, repeat=10)  # warm-up: loads the model, fills caches
+        result = percentiles(timed(one, repeat=options.repeat))
+        summary[f"{name}_p50_ms"] = round(result["p50"], 2)
+        summary[f"{name}_p99_ms"] = round(result["p99"], 2)
+    summary["machine"] = machine()
+    for key, value in summary.items():
+        print(f"{key:>18}: {value}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Why a story is in the feed, in one plain sentence, with the control that changes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.urls import reverse
+from django.utils import timezone
+
+
+class ReasonKind:
+    TOPIC = "topic"
+    RELATED_TOPIC = "related_topic"
+    HISTORY = "history"
+    POPULAR = "popular"
+    PICK = "pick"
+    FRESH = "fresh"
+
+
+@dataclass(frozen=True)
+class Reason:
+    kind: str
+    sentence: str
+    control_url: str
+    control_label: str
+    # The followed topic "Show less like this" would lower; None when there is none.
+    show_less_topic_id: int | None = None
+    show_less_topic_name: str = ""
+
+
+def when_read(read_at: datetime, *, now: datetime) -> str:
+    """'today', 'yesterday', 'on Monday' within the week, else 'on 3 March'."""
+    day, today = timezone.localdate(read_at), timezone.localdate(now)
+    days = (today - day).days
+    if days <= 0:
+        return "today"
+    if days == 1:
+        return "yesterday"
+    if days < 7:
+        return f"on {day:%A}"
+    return f"on {day.day} {day:%B}"
+
+
+def _choose_topics(*, signed_in: bool) -> tuple[str, str]:
+    if signed_in:
+        return reverse("accounts:preferences"), "Choose your topics"
+    return reverse("account_signup"), "Sign up to choose your topics"
+
+
+def because_you_follow(*, topic_id: int, topic_name: str) -> Reason:
+    return Reason(
+        kind=ReasonKind.TOPIC,
+        sentence=f"Because you follow {topic_name}",
+        control_url=reverse("accounts:preferences"),
+        control_label="Change your topics",
+        show_less_topic_id=topic_id,
+        show_less_topic_name=topic_name,
+    )
+
+
+def related_to(*, topic_name: str) -> Reason:
+    return Reason(
+        kind=ReasonKind.RELATED_TOPIC,
+        sentence=f"Related to {topic_name}, which you follow",
+        control_url=reverse("accounts:preferences"),
+        control_label="Change your topics",
+    )
+
+
+def like_what_you_read(*, title: str, read_at: datetime, now: datetime) -> Reason:
+    return Reason(
+        kind=ReasonKind.HISTORY,
+        sentence=f"Like '{title}', which you read {when_read(read_at, now=now)}",
+        control_url=reverse("accounts:preferences"),
+        control_label="Stop using your reading history",
+    )
+
+
+def popular_today() -> Reason:
+    return Reason(
+        kind=ReasonKind.POPULAR,
+        sentence="Popular today",
+        control_url=reverse("privacy:transparency"),
+        control_label="How we count popular stories without tracking anyone",
+    )
+
+
+def editors_pick(*, signed_in: bool) -> Reason:
+    url, label = _choose_topics(signed_in=signed_in)
+    return Reason(
+        kind=ReasonKind.PICK, sentence="Editor's pick", control_url=url, control_label=label
+    )
+
+
+def just_in(*, signed_in: bool) -> Reason:
+    url, label = _choose_topics(signed_in=signed_in)
+    return Reason(
+        kind=ReasonKind.FRESH,
+        sentence="One of the newest stories",
+        control_url=url,
+        control_label=label,
+    )

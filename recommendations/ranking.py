@@ -1,0 +1,70 @@
+"""Re-ranking of scored candidates: maximal marginal relevance for diversity, and a cap on
+stories of one topic per page. Pure numpy, so it is fast and testable without a database."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# MMR looks at the best-scored candidates only: enough for every page up to the one asked
+# for, and cheap at any catalogue size.
+POOL_PER_ITEM = 10
+MIN_POOL = 300
+
+
+def rank(
+    *,
+    relevance: np.ndarray,
+    vectors: np.ndarray,
+    topic_matrix: np.ndarray,
+    diversity: float,
+    topic_cap: int,
+    page_size: int,
+    stop: int,
+) -> list[int]:
+    """Indices of the first `stop` candidates in feed order.
+
+    Each next item maximises (1 - diversity) * relevance - diversity * (its greatest similarity
+    to an item already placed), with relevance scaled to 0..1. Similarity is the cosine of the
+    content vectors, or of the topic sets for items without one. Within each page no topic
+    appears more than `topic_cap` times, unless nothing else is left to fill the page.
+    """
+    count = len(relevance)
+    stop = min(stop, count)
+    if stop <= 0:
+        return []
+    pool = np.argsort(-relevance, kind="stable")[: max(stop * POOL_PER_ITEM, MIN_POOL)]
+    scores = relevance[pool].astype(np.float64)
+    top = scores.max()
+    scores = scores / top if top > 0 else scores
+    content = vectors[pool]
+    has_content = np.linalg.norm(content, axis=1) > 0
+    topics = topic_matrix[pool].astype(np.float32)
+    norms = np.linalg.norm(topics, axis=1, keepdims=True)
+    topics = topics / np.where(norms == 0, 1.0, norms)
+
+    placed = np.zeros(len(pool), dtype=bool)
+    nearest = np.zeros(len(pool))  # greatest similarity to anything placed so far
+    order: list[int] = []
+    page_counts = np.zeros(topic_matrix.shape[1], dtype=np.int64)
+    capped = np.zeros(len(pool), dtype=bool)
+    for position in range(stop):
+        if position % page_size == 0:
+            page_counts[:] = 0
+            capped[:] = False
+        value = (1 - diversity) * scores - diversity * nearest
+        value[placed] = -np.inf
+        allowed = np.where(capped, -np.inf, value)
+        choice = int(np.argmax(allowed)) if np.isfinite(allowed).any() else int(np.argmax(value))
+        order.append(int(pool[choice]))
+        placed[choice] = True
+        if has_content[choice]:
+            similarity = np.where(has_content, content @ content[choice], topics @ topics[choice])
+        else:
+            similarity = topics @ topics[choice]
+        nearest = np.maximum(nearest, similarity)
+        in_topics = topic_matrix[pool[choice]].astype(bool)
+        page_counts[in_topics] += 1
+        full = page_counts >= topic_cap
+        if full.any():
+            capped = topic_matrix[pool][:, full].any(axis=1)
+    return order

@@ -1,0 +1,606 @@
+"""Reads of the recommender shared by pages, the API and tasks: the feed, a page at a time,
+with the reason for every story; "More like this"; and the record of retrains for editors.
+
+The feed (design flow 4): candidates published in the last N days, minus what the reader has
+read and their blocked topics -> a score (similarity to the reader's topics and, at the top
+level, their own reads; DP popularity; freshness; editors' picks) -> diversity re-ranking
+with per-topic caps. Level Off and anonymous visitors get the non-personal feed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import numpy as np
+from django.conf import settings
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import Preferences
+from accounts.selectors import ReaderProfile, reader_profile
+from news.models import Article, Topic
+from news.selectors import articles_for_topic, articles_latest
+from privacy.selectors import HistoryItem, history_for_user
+
+from . import explanations, ranking
+from .active import LoadedModel, active_model
+from .explanations import Reason
+from .models import ArticleVector, ModelVersion
+from .training import DEFAULT_WEIGHTS
+from .vectors import article_text
+
+logger = logging.getLogger(__name__)
+
+# A topic the reader does not follow counts at this share of its affinity with one they do.
+RELATED_TOPIC_SHARE = 0.5
+# At the top level, this share of content similarity comes from the reader's own reads.
+HISTORY_SHARE = 0.5
+# Popular enough to say so: at least this share of the most popular story's prior.
+POPULAR_FLOOR = 0.5
+# "More like this" leaves out stories barely related to the one on the page.
+MORE_LIKE_THIS_MIN_SIMILARITY = 0.05
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    article: Article
+    reason: Reason
+
+
+def _fresh_vectors(*, loaded: LoadedModel, ids: Sequence[int]) -> dict[int, np.ndarray]:
+    """Vectors of articles published since the model was trained (vectorised on publish)."""
+    if not ids:
+        return {}
+    rows = ArticleVector.objects.filter(
+        model_version_id=loaded.version_id, article_id__in=list(ids)
+    ).values_list("article_id", "vector")
+    dimensions = loaded.model.dimensions
+    vectors = {}
+    for article_id, blob in rows:
+        vector = np.frombuffer(bytes(blob), dtype=np.float32)
+        if vector.shape == (dimensions,):
+            vectors[article_id] = vector
+    return vectors
+
+
+def _vectors_for(loaded: LoadedModel | None, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors, model rows) for the ids; zero vectors and row -1 for what has none."""
+    if loaded is None:
+        return np.zeros((len(ids), 1), np.float32), np.full(len(ids), -1)
+    model = loaded.model
+    rows = model.rows_for(ids)
+    vectors = np.zeros((len(ids), model.dimensions), np.float32)
+    known = rows >= 0
+    vectors[known] = model.vectors[rows[known]]
+    missing = [int(a) for a in ids[~known]]
+    if missing:
+        fresh = _fresh_vectors(loaded=loaded, ids=missing)
+        for position in np.flatnonzero(~known):
+            vector = fresh.get(int(ids[position]))
+            if vector is not None:
+                vectors[position] = vector
+    return vectors, rows
+
+
+# --- The candidate pool: the same for every visitor, so built once per process per moment --
+
+
+@dataclass
+class _Pool:
+    """Live articles of the last N days (newest first, at most M) and all that the scoring
+    needs about them, with rows following `ids` and topic columns following `topic_ids`."""
+
+    loaded: LoadedModel | None
+    built_at: float
+    ids: np.ndarray
+    published: np.ndarray  # epoch seconds
+    pick_until: np.ndarray  # epoch seconds; -inf when not a pick
+    topic_ids: np.ndarray
+    topic_matrix: np.ndarray  # bool, article x topic
+    vectors: np.ndarray
+    popularity: np.ndarray
+    counted: np.ndarray  # bool: the popularity is the story's own DP counts, not borrowed
+
+    def column_of(self) -> dict[int, int]:
+        return {int(t): column for column, t in enumerate(self.topic_ids)}
+
+
+class _PoolCache:
+    def __init__(self) -> None:
+        self.pool: _Pool | None = None
+        self.lock = threading.Lock()
+
+
+_pool_cache = _PoolCache()
+
+
+def forget_candidate_pool() -> None:
+    with _pool_cache.lock:
+        _pool_cache.pool = None
+
+
+def _popularity(loaded: LoadedModel | None, rows: np.ndarray, topic_matrix, topic_ids):
+    if loaded is None:
+        return np.zeros(len(rows))
+    model = loaded.model
+    popularity = np.where(rows >= 0, model.popularity[np.maximum(rows, 0)], 0.0)
+    model_rows = model.topic_rows()
+    # Stories newer than the model borrow half their best topic's popularity.
+    by_column = np.array(
+        [
+            model.topic_popularity[model_rows[int(t)]] if int(t) in model_rows else 0.0
+            for t in topic_ids
+        ]
+    )
+    unseen = rows < 0
+    if unseen.any() and len(by_column):
+        popularity[unseen] = 0.5 * (topic_matrix[unseen] * by_column).max(axis=1)
+    return popularity
+
+
+def _pool_build(*, loaded: LoadedModel | None, now: datetime) -> _Pool:
+    """One query (a row per article and topic)."""
+    since = now - timedelta(days=settings.RECOMMENDER_CANDIDATE_DAYS)
+    rows = (
+        Article.objects.published(now=now)
+        .filter(published_at__gte=since)
+        .order_by("-published_at", "-id")
+        .values_list("id", "published_at", "editors_pick_until", "topics__id")
+    )
+    order: list[int] = []
+    details: dict[int, tuple[float, float]] = {}
+    topics: dict[int, list[int]] = {}
+    limit = settings.RECOMMENDER_MAX_CANDIDATES
+    for article_id, published_at, pick_until, topic_id in rows:
+        if article_id not in details:
+            if len(order) >= limit:
+                break
+            order.append(article_id)
+            details[article_id] = (
+                published_at.timestamp(),
+                pick_until.timestamp() if pick_until is not None else -np.inf,
+            )
+            topics[article_id] = []
+        if topic_id is not None:
+            topics[article_id].append(topic_id)
+    ids = np.array(order, dtype=np.int64)
+    topic_ids = np.array(sorted({t for ts in topics.values() for t in ts}), dtype=np.int64)
+    column = {int(t): c for c, t in enumerate(topic_ids)}
+    topic_matrix = np.zeros((len(ids), max(len(topic_ids), 1)), dtype=bool)
+    for position, article_id in enumerate(order):
+        topic_matrix[position, [column[t] for t in topics[article_id]]] = True
+    vectors, model_rows = _vectors_for(loaded, ids)
+    return _Pool(
+        loaded=loaded,
+        built_at=time.time(),
+        ids=ids,
+        published=np.array([details[a][0] for a in order], dtype=np.float64),
+        pick_until=np.array([details[a][1] for a in order], dtype=np.float64),
+        topic_ids=topic_ids,
+        topic_matrix=topic_matrix,
+        vectors=vectors,
+        popularity=_popularity(loaded, model_rows, topic_matrix, topic_ids),
+        counted=model_rows >= 0,
+    )
+
+
+def _candidate_pool(*, loaded: LoadedModel | None, now: datetime) -> _Pool:
+    """The pool, rebuilt after a few seconds (so a new story is a candidate within a minute)
+    or when another model version starts serving."""
+    pool = _pool_cache.pool
+    age = time.time() - pool.built_at if pool is not None else None
+    if (
+        pool is None
+        or pool.loaded is not loaded
+        or not 0 <= age < settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS
+    ):
+        pool = _pool_build(loaded=loaded, now=now)
+        with _pool_cache.lock:
+            _pool_cache.pool = pool
+    return pool
+
+
+# --- Scoring ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Scores:
+    """Each part of every candidate's score, kept to explain the ones shown."""
+
+    relevance: np.ndarray
+    topic: np.ndarray
+    related: np.ndarray
+    history: np.ndarray
+    history_source: np.ndarray  # index into the reads, -1 for none
+    popularity: np.ndarray
+    freshness: np.ndarray
+    pick: np.ndarray
+    followed_topic: np.ndarray  # the followed topic behind the topic part, -1 for none
+    related_topic: np.ndarray  # the followed topic a related story is related to, -1 for none
+
+
+def _lent_weights(
+    profile: ReaderProfile, loaded: LoadedModel | None, topic_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per topic column: the weight a topic the reader does not follow borrows from its
+    affinity with one they do, and which followed topic lends it (-1 for none)."""
+    lent = np.zeros(len(topic_ids))
+    lender = np.full(len(topic_ids), -1, dtype=np.int64)
+    if loaded is None:
+        return lent, lender
+    rows = loaded.model.topic_rows()
+    affinity = loaded.model.topic_affinity
+    followed = [(t, w) for t, w in profile.topic_weights.items() if t in rows and w > 0]
+    for column, topic_id in enumerate(int(t) for t in topic_ids):
+        if topic_id in profile.topic_weights or topic_id not in rows:
+            continue
+        for source, weight in followed:
+            share = RELATED_TOPIC_SHARE * weight * float(affinity[rows[source], rows[topic_id]])
+            if share > lent[column]:
+                lent[column], lender[column] = share, source
+    return lent, lender
+
+
+def _score(
+    *,
+    profile: ReaderProfile,
+    pool: _Pool,
+    index: np.ndarray,
+    vectors: np.ndarray,
+    matrix: np.ndarray,
+    history: list[HistoryItem],
+    now: datetime,
+) -> _Scores:
+    loaded = pool.loaded
+    count = len(index)
+    w = dict(DEFAULT_WEIGHTS)
+    if loaded is not None:
+        w.update(loaded.model.weights)
+    hours = np.maximum(now.timestamp() - pool.published[index], 0.0) / 3600
+    freshness = 0.5 ** (hours / settings.RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS)
+    popularity = pool.popularity[index]
+    pick = (pool.pick_until[index] > now.timestamp()).astype(float)
+    topic, related, history_part = np.zeros(count), np.zeros(count), np.zeros(count)
+    history_source = np.full(count, -1)
+    followed_topic = np.full(count, -1, dtype=np.int64)
+    related_topic = np.full(count, -1, dtype=np.int64)
+
+    if not profile.personalized:
+        return _Scores(
+            relevance=w["pick"] * pick + w["popularity"] * popularity + w["freshness"] * freshness,
+            topic=topic,
+            related=related,
+            history=history_part,
+            history_source=history_source,
+            popularity=w["popularity"] * popularity,
+            freshness=w["freshness"] * freshness,
+            pick=w["pick"] * pick,
+            followed_topic=followed_topic,
+            related_topic=related_topic,
+        )
+
+    columns = pool.column_of()
+    weights = np.zeros(matrix.shape[1])
+    for topic_id, weight in profile.topic_weights.items():
+        if topic_id in columns:
+            weights[columns[topic_id]] = weight
+    weighted = matrix * weights
+    topic = weighted.max(axis=1)
+    strongest = weighted.argmax(axis=1)
+    followed_topic = np.where(topic > 0, pool.topic_ids[strongest] if count else -1, -1)
+    lent, lender = _lent_weights(profile, loaded, pool.topic_ids)
+    borrowed = matrix * lent
+    related = borrowed.max(axis=1)
+    related_topic = np.where(related > 0, lender[borrowed.argmax(axis=1)] if count else -1, -1)
+    related = np.where(related > topic, related, 0.0)
+    related_topic = np.where(related > 0, related_topic, -1)
+
+    content_share = 1.0
+    if loaded is not None and history:
+        read_vectors, _ = _vectors_for(
+            loaded, np.array([h.article.pk for h in history], dtype=np.int64)
+        )
+        usable = np.linalg.norm(read_vectors, axis=1) > 0
+        if usable.any() and count:
+            similarity = vectors @ read_vectors[usable].T
+            best = similarity.argmax(axis=1)
+            history_part = np.clip(similarity[np.arange(count), best], 0, 1) * HISTORY_SHARE
+            history_source = np.flatnonzero(usable)[best]
+            content_share = 1 - HISTORY_SHARE
+    if loaded is not None and count:
+        model_rows = loaded.model.topic_rows()
+        chosen = [t for t, wt in profile.topic_weights.items() if t in model_rows and wt > 0]
+        if chosen:
+            centroids = loaded.model.topic_centroids[[model_rows[t] for t in chosen]]
+            chosen_weights = np.array([profile.topic_weights[t] for t in chosen])
+            profile_vector = (chosen_weights[:, None] * centroids).sum(axis=0)
+            norm = np.linalg.norm(profile_vector)
+            if norm > 0:
+                closeness = np.clip(vectors @ (profile_vector / norm), 0, 1) * content_share
+                nearest = np.array(chosen)[np.argmax(vectors @ centroids.T, axis=1)]
+                # Content close to the reader's topics counts with the topic part: with the
+                # followed topic it is in, else as related to the nearest followed topic.
+                lift = w["content"] / w["topic"] * closeness
+                in_followed = topic > 0
+                topic = topic + lift * in_followed
+                related = related + lift * ~in_followed
+                related_topic = np.where(
+                    ~in_followed & (related_topic < 0) & (related > 0), nearest, related_topic
+                )
+    relevance = (
+        w["topic"] * (topic + related)
+        + w["content"] * history_part
+        + w["popularity"] * popularity
+        + w["freshness"] * freshness
+        + 0.5 * w["pick"] * pick
+    )
+    return _Scores(
+        relevance=relevance,
+        topic=w["topic"] * topic,
+        related=w["topic"] * related,
+        history=w["content"] * history_part,
+        history_source=history_source,
+        popularity=w["popularity"] * popularity,
+        freshness=w["freshness"] * freshness,
+        pick=0.5 * w["pick"] * pick,
+        followed_topic=followed_topic,
+        related_topic=related_topic,
+    )
+
+
+def _reason(
+    *,
+    position: int,
+    scores: _Scores,
+    popularity_share: float,
+    history: list[HistoryItem],
+    topic_names: dict[int, str],
+    signed_in: bool,
+    now: datetime,
+) -> Reason:
+    """The part that contributed most to the story's score, as a sentence."""
+    kinds = explanations.ReasonKind
+    parts = {
+        kinds.TOPIC: scores.topic[position],
+        kinds.RELATED_TOPIC: scores.related[position],
+        kinds.HISTORY: scores.history[position],
+        kinds.POPULAR: scores.popularity[position] if popularity_share >= POPULAR_FLOOR else 0.0,
+        kinds.PICK: scores.pick[position],
+        kinds.FRESH: scores.freshness[position],
+    }
+    kind = max(parts, key=lambda k: parts[k])
+    if parts[kind] <= 0:
+        kind = kinds.FRESH
+    if kind == kinds.TOPIC:
+        topic_id = int(scores.followed_topic[position])
+        return explanations.because_you_follow(topic_id=topic_id, topic_name=topic_names[topic_id])
+    if kind == kinds.RELATED_TOPIC:
+        return explanations.related_to(topic_name=topic_names[int(scores.related_topic[position])])
+    if kind == kinds.HISTORY:
+        read = history[int(scores.history_source[position])]
+        return explanations.like_what_you_read(
+            title=read.article.title, read_at=read.read_at, now=now
+        )
+    if kind == kinds.POPULAR:
+        return explanations.popular_today()
+    if kind == kinds.PICK:
+        return explanations.editors_pick(signed_in=signed_in)
+    return explanations.just_in(signed_in=signed_in)
+
+
+class _RankedFeed(Sequence):
+    """The feed as a sequence a Paginator can slice: only the slice asked for is re-ranked."""
+
+    def __init__(self, *, relevance, vectors, topic_matrix, page_size: int) -> None:
+        self.relevance, self.vectors, self.topic_matrix = relevance, vectors, topic_matrix
+        self.page_size = page_size
+
+    def __len__(self) -> int:
+        return len(self.relevance)
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index : index + 1][0]
+        start, stop, _ = index.indices(len(self))
+        order = ranking.rank(
+            relevance=self.relevance,
+            vectors=self.vectors,
+            topic_matrix=self.topic_matrix,
+            diversity=settings.RECOMMENDER_DIVERSITY,
+            topic_cap=settings.RECOMMENDER_TOPIC_CAP,
+            page_size=self.page_size,
+            stop=stop,
+        )
+        return order[start:stop]
+
+
+def _reader_history(*, user, profile: ReaderProfile) -> list[HistoryItem]:
+    """The reader's own reads, only at "Topics + reading history" (the privacy chokepoint
+    decrypts them; nothing else in this app touches history)."""
+    if not profile.personalized or profile.level != Preferences.Level.TOPICS_HISTORY:
+        return []
+    items = history_for_user(user=user, limit=settings.RECOMMENDER_HISTORY_LIMIT)
+    return [item for item in items if item.article is not None]
+
+
+def feed_page(
+    *,
+    user,
+    page_number=1,
+    page_size: int | None = None,
+    profile: ReaderProfile | None = None,
+    now: datetime | None = None,
+) -> Page:
+    """One page of the feed for this visitor; each item is a FeedItem (article + reason).
+
+    Personal for a signed-in reader with personalization on and topics chosen; otherwise
+    the non-personal feed (editors' picks, fresh, DP popular). A signed-in reader's blocked
+    topics are left out either way. `page_number` may be anything a visitor typed.
+    """
+    now = now or timezone.now()
+    page_size = page_size or settings.NEWS_PAGE_SIZE
+    profile = profile if profile is not None else reader_profile(user=user)
+    try:
+        return _feed_page(
+            user=user, profile=profile, page_number=page_number, page_size=page_size, now=now
+        )
+    except Exception:
+        # The front page must not fail because ranking did: serve the latest stories.
+        logger.exception("Feed ranking failed; serving the latest stories instead.")
+        page = Paginator(articles_latest(), page_size).get_page(page_number)
+        page.object_list = [
+            FeedItem(article=a, reason=explanations.just_in(signed_in=user.is_authenticated))
+            for a in page.object_list
+        ]
+        return page
+
+
+def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now: datetime) -> Page:
+    pool = _candidate_pool(loaded=active_model(), now=now)
+    history = _reader_history(user=user, profile=profile)
+    keep = pool.published <= now.timestamp()
+    if history:
+        keep &= ~np.isin(pool.ids, [item.article.pk for item in history])
+    columns = pool.column_of()
+    blocked = [columns[t] for t in profile.blocked_topic_ids if t in columns]
+    if blocked:
+        keep &= ~pool.topic_matrix[:, blocked].any(axis=1)
+    index = np.flatnonzero(keep)
+    # Copying thousands of vectors costs more than the scoring: only when some are left out.
+    everything = len(index) == len(pool.ids)
+    vectors = pool.vectors if everything else pool.vectors[index]
+    matrix = pool.topic_matrix if everything else pool.topic_matrix[index]
+    scores = _score(
+        profile=profile,
+        pool=pool,
+        index=index,
+        vectors=vectors,
+        matrix=matrix,
+        history=history,
+        now=now,
+    )
+    ranked = _RankedFeed(
+        relevance=scores.relevance, vectors=vectors, topic_matrix=matrix, page_size=page_size
+    )
+    page = Paginator(ranked, page_size).get_page(page_number)
+    positions = list(page.object_list)
+    wanted = [int(pool.ids[index[p]]) for p in positions]
+    # Unordered: the ranking gives the order, and PostgreSQL then looks the ids up by key.
+    page_articles = articles_latest().filter(pk__in=wanted).order_by()
+    by_id = {article.pk: article for article in page_articles}
+    topic_names = {t.pk: t.name for a in by_id.values() for t in a.topics.all()}
+    unnamed = [t for t in profile.topic_weights if t not in topic_names]
+    if unnamed and (scores.related_topic >= 0).any():
+        topic_names.update(Topic.objects.filter(pk__in=unnamed).values_list("pk", "name"))
+    popularity = pool.popularity[index]
+    top = popularity.max() if len(popularity) else 0.0
+    items = []
+    for position, article_id in zip(positions, wanted, strict=True):
+        article = by_id.get(article_id)
+        if article is None:  # unpublished since the pool was built
+            continue
+        reason = _reason(
+            position=position,
+            scores=scores,
+            # "Popular today" only for a story's own counts, never its topic's.
+            popularity_share=float(popularity[position] / top)
+            if top > 0 and pool.counted[index[position]]
+            else 0.0,
+            history=history,
+            topic_names=topic_names,
+            signed_in=user.is_authenticated,
+            now=now,
+        )
+        followed = int(scores.followed_topic[position])
+        if followed >= 0 and reason.show_less_topic_id is None:
+            # Whatever brought it here, "Show less like this" lowers the topic it is in.
+            reason = replace(
+                reason, show_less_topic_id=followed, show_less_topic_name=topic_names[followed]
+            )
+        items.append(FeedItem(article=article, reason=reason))
+    page.object_list = items
+    return page
+
+
+# --- More like this -----------------------------------------------------------------------
+
+
+def more_like_this(*, article: Article, limit: int = 4) -> list[Article]:
+    """Published stories closest in content to this one: the same for every visitor.
+    Without a model, the newest stories sharing a topic with it."""
+    try:
+        return _more_like_this(article=article, limit=limit)
+    except Exception:
+        # A side panel must never take the article down with it.
+        logger.exception("More like this failed for article %s; showing none.", article.pk)
+        return []
+
+
+def _more_like_this(*, article: Article, limit: int) -> list[Article]:
+    loaded = active_model()
+    if loaded is None:
+        return _same_topics(article=article, limit=limit)
+    model = loaded.model
+    vector, _ = _vectors_for(loaded, np.array([article.pk], dtype=np.int64))
+    vector = vector[0]
+    if not np.linalg.norm(vector) > 0:
+        vector = model.vectorise(
+            [article_text(title=article.title, summary=article.summary, body=article.body)]
+        )[0]
+    fresh = ArticleVector.objects.filter(model_version_id=loaded.version_id).values_list(
+        "article_id", "vector"
+    )
+    fresh_ids, fresh_vectors = [], []
+    for article_id, blob in fresh:
+        candidate = np.frombuffer(bytes(blob), dtype=np.float32)
+        if candidate.shape == (model.dimensions,):
+            fresh_ids.append(article_id)
+            fresh_vectors.append(candidate)
+    ids = np.concatenate([model.article_ids, np.array(fresh_ids, dtype=np.int64)])
+    similarity = model.vectors @ vector
+    if fresh_vectors:
+        similarity = np.concatenate([similarity, np.stack(fresh_vectors) @ vector])
+    similarity[ids == article.pk] = -np.inf
+    wanted = min(len(ids), limit * 4)
+    best = np.argpartition(-similarity, wanted - 1)[:wanted] if wanted else np.array([], int)
+    best = best[np.argsort(-similarity[best], kind="stable")]
+    best = [i for i in best if similarity[i] >= MORE_LIKE_THIS_MIN_SIMILARITY]
+    ordered = [int(ids[i]) for i in best]
+    live = {a.pk: a for a in articles_latest().filter(pk__in=ordered).order_by()}
+    return [live[pk] for pk in ordered if pk in live][:limit]
+
+
+def _same_topics(*, article: Article, limit: int) -> list[Article]:
+    topics = list(article.topics.all())
+    if not topics:
+        return []
+    queryset: QuerySet[Article] = articles_for_topic(topic=topics[0])
+    if len(topics) > 1:
+        queryset = articles_latest().filter(topics__in=topics).distinct()
+    return list(queryset.exclude(pk=article.pk)[:limit])
+
+
+# --- For editors --------------------------------------------------------------------------
+
+
+def model_versions_recent(*, limit: int = 20) -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.order_by("-version")[:limit]
+
+
+def retrain_last_failure() -> ModelVersion | None:
+    """The latest retrain that did not produce a serving model, if it is newer than the
+    latest one that did: what an editors' dashboard should warn about."""
+    bad = [ModelVersion.Status.FAILED, ModelVersion.Status.REJECTED]
+    latest_bad = ModelVersion.objects.filter(status__in=bad).order_by("-version").first()
+    latest_good = (
+        ModelVersion.objects.filter(activated_at__isnull=False).order_by("-version").first()
+    )
+    if latest_bad and (latest_good is None or latest_bad.version > latest_good.version):
+        return latest_bad
+    return None

@@ -1,0 +1,24 @@
+"""Recommender work run by Celery: the nightly (or on-demand) retrain and fresh vectors."""
+
+from celery import shared_task
+
+from . import services
+from .models import ModelVersion
+
+
+@shared_task
+def retrain_recommender(trigger: str = ModelVersion.Trigger.NIGHTLY) -> dict:
+    """No automatic retry: a failed retrain is recorded for editors, the active model keeps
+    serving, and the next night (or an editor) tries again."""
+    result = services.model_retrain(trigger=trigger)
+    return {"status": result.status, "version": result.version, "activated": result.activated}
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=3)
+def vectorise_article(article_id: int) -> int:
+    return services.articles_vectorise(article_ids=[article_id])
+
+
+@shared_task
+def vectorise_fresh_articles() -> int:
+    return services.articles_vectorise_fresh()

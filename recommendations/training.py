@@ -1,0 +1,319 @@
+"""Build one model version from published articles and differentially private counts only
+(design flow 3). Nothing here may read a reader's data: no accounts, no history, no raw signal
+events; a test checks the imports and the tables every training query touches."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import numpy as np
+from django.conf import settings
+from django.utils import timezone
+
+from news.models import Article
+from privacy.models import AggregateSignal, PrivacyBudgetLedger
+
+from .vectors import RecommenderModel, article_text, fit_text_model, normalise_rows
+
+# How much each part counts in the blend. Popularity and freshness are tuned on a held-out
+# day of DP counts when there is one; the split below is used when there is not.
+DEFAULT_WEIGHTS = {
+    "topic": 1.0,  # the article is in a topic the reader follows (times its weight)
+    "content": 0.8,  # similarity to the reader's topics and reads
+    "popularity": 0.3,
+    "freshness": 0.3,
+    "pick": 0.4,  # an editor's pick, in the non-personal feed
+}
+POPULARITY_AND_FRESHNESS = DEFAULT_WEIGHTS["popularity"] + DEFAULT_WEIGHTS["freshness"]
+POPULARITY_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
+# Transforming a stored article's text again must give back its stored vector, or fresh
+# articles vectorised on publish would not be comparable with the rest.
+REPRODUCTION_MIN_COSINE = 0.99
+CHECK_SAMPLE = 200
+
+
+@dataclass(frozen=True)
+class Corpus:
+    article_ids: np.ndarray
+    texts: list[str]
+    published_at: list[datetime]
+    topics: dict[int, list[int]]  # topic id -> article rows
+
+
+def corpus_load(*, now: datetime) -> Corpus:
+    """The newest published articles (at most the configured number), oldest id first."""
+    rows = list(
+        Article.objects.published(now=now)
+        .order_by("-published_at", "-id")
+        .values_list("id", "title", "summary", "body", "published_at")[
+            : settings.RECOMMENDER_TRAINING_MAX_ARTICLES
+        ]
+    )
+    rows.sort(key=lambda row: row[0])
+    ids = np.array([row[0] for row in rows], dtype=np.int64)
+    position = {int(article_id): i for i, article_id in enumerate(ids)}
+    topics: dict[int, list[int]] = defaultdict(list)
+    through = Article.topics.through.objects.filter(
+        article__status=Article.Status.PUBLISHED, article__published_at__lte=now
+    ).values_list("article_id", "topic_id")
+    for article_id, topic_id in through.iterator(chunk_size=10_000):
+        row = position.get(article_id)
+        if row is not None:
+            topics[topic_id].append(row)
+    return Corpus(
+        article_ids=ids,
+        texts=[article_text(title=r[1], summary=r[2], body=r[3]) for r in rows],
+        published_at=[r[4] for r in rows],
+        topics=dict(topics),
+    )
+
+
+def _decayed(counts: dict[date, int], *, reference: date) -> float:
+    half_life = settings.RECOMMENDER_POPULARITY_HALF_LIFE_DAYS
+    return sum(
+        max(count, 0) * 0.5 ** ((reference - day).days / half_life)
+        for day, count in counts.items()
+        if day < reference
+    )
+
+
+def _scaled(raw: np.ndarray) -> np.ndarray:
+    """Counts to 0..1 on a log scale, so one viral story does not flatten the rest."""
+    logged = np.log1p(np.maximum(raw, 0.0))
+    top = logged.max() if len(logged) else 0.0
+    return (logged / top).astype(np.float32) if top > 0 else np.zeros(len(raw), np.float32)
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    article_days: dict[int, dict[date, int]]  # article id -> day -> noisy count
+    topic_days: dict[int, dict[date, int]]
+    days: list[date]
+    epsilon: float
+
+
+def aggregates_load(*, now: datetime) -> Aggregates:
+    """The released DP counts of the last N closed days, and the epsilon they cost."""
+    today = timezone.localdate(now)
+    since = today - timedelta(days=settings.RECOMMENDER_POPULARITY_DAYS)
+    article_days: dict[int, dict[date, int]] = defaultdict(dict)
+    topic_days: dict[int, dict[date, int]] = defaultdict(dict)
+    days: set[date] = set()
+    released = AggregateSignal.objects.filter(day__gte=since, day__lt=today).values_list(
+        "kind", "article_id", "topic_id", "day", "noisy_count"
+    )
+    for kind, article_id, topic_id, day, count in released.iterator(chunk_size=10_000):
+        days.add(day)
+        if kind == AggregateSignal.Kind.ARTICLE and article_id is not None:
+            article_days[article_id][day] = count
+        elif kind == AggregateSignal.Kind.TOPIC and topic_id is not None:
+            topic_days[topic_id][day] = count
+    epsilon = sum(
+        PrivacyBudgetLedger.objects.filter(day__in=days).values_list("epsilon", flat=True)
+    )
+    return Aggregates(
+        article_days=dict(article_days),
+        topic_days=dict(topic_days),
+        days=sorted(days),
+        epsilon=float(epsilon),
+    )
+
+
+def popularity_prior(
+    *, article_ids: np.ndarray, aggregates: Aggregates, reference: date
+) -> np.ndarray:
+    raw = np.array(
+        [
+            _decayed(aggregates.article_days.get(int(a), {}), reference=reference)
+            for a in article_ids
+        ],
+        dtype=np.float64,
+    )
+    return _scaled(raw)
+
+
+def topic_affinity(
+    *, topic_ids: np.ndarray, centroids: np.ndarray, aggregates: Aggregates
+) -> np.ndarray:
+    """How related two topics are: half how alike their articles read, half how their DP
+    daily counts rise and fall together (when there are enough days to tell)."""
+    content = np.clip(centroids @ centroids.T, 0.0, 1.0) if len(topic_ids) else np.zeros((0, 0))
+    days = aggregates.days
+    if len(days) < 3 or len(topic_ids) < 2:
+        affinity = content
+    else:
+        series = np.array(
+            [[aggregates.topic_days.get(int(t), {}).get(d, 0) for d in days] for t in topic_ids],
+            dtype=np.float64,
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            together = np.nan_to_num(np.corrcoef(series), nan=0.0)
+        affinity = 0.5 * content + 0.5 * np.clip(together, 0.0, 1.0)
+    if len(topic_ids):
+        np.fill_diagonal(affinity, 1.0)
+    return affinity.astype(np.float32)
+
+
+def freshness(*, published_at: list[datetime], at: datetime) -> np.ndarray:
+    half_life = settings.RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS
+    hours = np.array([max((at - p).total_seconds() / 3600, 0.0) for p in published_at])
+    return (0.5 ** (hours / half_life)).astype(np.float32)
+
+
+def ndcg_at(gains: np.ndarray, scores: np.ndarray, k: int) -> float:
+    """nDCG@k of ranking by `scores` against graded `gains` (MIND's definition)."""
+    order = np.argsort(-scores, kind="stable")[:k]
+    ideal = np.sort(gains)[::-1][:k]
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    best = float(np.sum((2.0**ideal - 1) * discounts[: len(ideal)]))
+    if best == 0:
+        return 0.0
+    return float(np.sum((2.0 ** gains[order] - 1) * discounts[: len(order)])) / best
+
+
+def tune_blend(
+    *, corpus: Corpus, aggregates: Aggregates, k: int = 10
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Split popularity and freshness on the last released day: rank the stories live that
+    day by a blend of the prior from the days before and their freshness, and keep the split
+    that best predicts the day's DP counts. Returns the weights and the held-out metrics."""
+    weights = dict(DEFAULT_WEIGHTS)
+    if len(aggregates.days) < 2:
+        return weights, {}
+    held_out = aggregates.days[-1]
+    day_end = timezone.make_aware(datetime.combine(held_out + timedelta(days=1), time.min))
+    window = timedelta(days=settings.RECOMMENDER_CANDIDATE_DAYS)
+    live = [
+        row
+        for row, published in enumerate(corpus.published_at)
+        if day_end - window <= published < day_end
+    ]
+    if len(live) < 2:
+        return weights, {}
+    ids = corpus.article_ids[live]
+    gains = np.array(
+        [max(aggregates.article_days.get(int(a), {}).get(held_out, 0), 0) for a in ids], float
+    )
+    # Graded gains on a log scale, so MIND's 2^gain stays finite for large counts.
+    gains = np.log1p(gains)
+    prior = popularity_prior(article_ids=ids, aggregates=aggregates, reference=held_out)
+    fresh = freshness(published_at=[corpus.published_at[r] for r in live], at=day_end)
+    results = {
+        share: ndcg_at(gains, share * prior + (1 - share) * fresh, k) for share in POPULARITY_SHARES
+    }
+    best = max(POPULARITY_SHARES, key=lambda share: (round(results[share], 6), share == 0.5))
+    weights["popularity"] = round(POPULARITY_AND_FRESHNESS * best, 4)
+    weights["freshness"] = round(POPULARITY_AND_FRESHNESS * (1 - best), 4)
+    metrics = {
+        f"holdout_ndcg@{k}": round(results[best], 4),
+        f"holdout_ndcg@{k}_freshness_only": round(results[0.0], 4),
+        "holdout_day": held_out.isoformat(),
+        "holdout_articles": len(live),
+    }
+    return weights, metrics
+
+
+def topic_agreement(*, vectors: np.ndarray, corpus: Corpus, seed: int = 0) -> float:
+    """Share of sampled articles whose nearest other article shares a topic with them."""
+    if len(vectors) < 2 or not corpus.topics:
+        return 0.0
+    topics_of: dict[int, set[int]] = defaultdict(set)
+    for topic_id, rows in corpus.topics.items():
+        for row in rows:
+            topics_of[row].add(topic_id)
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(len(vectors), size=min(CHECK_SAMPLE, len(vectors)), replace=False)
+    sims = vectors[sample] @ vectors.T
+    sims[np.arange(len(sample)), sample] = -np.inf
+    nearest = np.argmax(sims, axis=1)
+    agree = [
+        bool(topics_of[int(s)] & topics_of[int(n)]) for s, n in zip(sample, nearest, strict=True)
+    ]
+    return float(np.mean(agree))
+
+
+@dataclass(frozen=True)
+class Training:
+    model: RecommenderModel
+    problems: list[str]  # why the offline checks refuse it; empty when it may serve
+
+
+def build_model(*, version: int, now: datetime, seed: int = 0) -> Training:
+    corpus = corpus_load(now=now)
+    if not len(corpus.article_ids):
+        raise ValueError("There is no published article to learn from.")
+    text_model, vectors = fit_text_model(
+        corpus.texts,
+        max_features=settings.RECOMMENDER_MAX_FEATURES,
+        svd_components=settings.RECOMMENDER_SVD_COMPONENTS,
+        seed=seed,
+    )
+    topic_ids = np.array(sorted(corpus.topics), dtype=np.int64)
+    centroids = (
+        normalise_rows(np.stack([vectors[corpus.topics[int(t)]].mean(axis=0) for t in topic_ids]))
+        if len(topic_ids)
+        else np.zeros((0, vectors.shape[1]), np.float32)
+    )
+    aggregates = aggregates_load(now=now)
+    today = timezone.localdate(now)
+    popularity = popularity_prior(
+        article_ids=corpus.article_ids, aggregates=aggregates, reference=today
+    )
+    topic_raw = np.array(
+        [_decayed(aggregates.topic_days.get(int(t), {}), reference=today) for t in topic_ids]
+    )
+    weights, holdout = tune_blend(corpus=corpus, aggregates=aggregates)
+    metrics = {
+        **holdout,
+        "topic_agreement": round(topic_agreement(vectors=vectors, corpus=corpus, seed=seed), 4),
+        "dimensions": int(vectors.shape[1]),
+        "vocabulary": len(text_model.vectorizer.vocabulary_),
+    }
+    model = RecommenderModel(
+        version=version,
+        trained_at=now,
+        text_model=text_model,
+        article_ids=corpus.article_ids,
+        vectors=vectors,
+        popularity=popularity,
+        topic_ids=topic_ids,
+        topic_centroids=centroids,
+        topic_affinity=topic_affinity(
+            topic_ids=topic_ids, centroids=centroids, aggregates=aggregates
+        ),
+        topic_popularity=_scaled(topic_raw),
+        weights=weights,
+        metadata={
+            "version": version,
+            "trained_at": now.isoformat(),
+            "article_count": len(corpus.article_ids),
+            "aggregate_days": len(aggregates.days),
+            "epsilon": aggregates.epsilon,
+            "metrics": metrics,
+        },
+    )
+    return Training(model=model, problems=offline_checks(model, texts=corpus.texts))
+
+
+def offline_checks(model: RecommenderModel, *, texts: list[str] | None = None) -> list[str]:
+    """Reasons not to activate this model; empty when it may serve."""
+    problems = []
+    if not len(model.article_ids):
+        problems.append("The model knows no article.")
+    if not np.isfinite(model.vectors).all() or not np.isfinite(model.popularity).all():
+        problems.append("The model holds values that are not numbers.")
+    if len(model.vectors) != len(model.article_ids) or len(model.popularity) != len(
+        model.article_ids
+    ):
+        problems.append("Article vectors and ids do not line up.")
+    if texts:
+        sample = list(range(0, len(texts), max(1, math.ceil(len(texts) / CHECK_SAMPLE))))
+        again = model.vectorise([texts[i] for i in sample])
+        agreement = np.sum(again * model.vectors[sample], axis=1)
+        has_words = np.linalg.norm(model.vectors[sample], axis=1) > 0
+        if has_words.any() and agreement[has_words].min() < REPRODUCTION_MIN_COSINE:
+            problems.append("Vectorising a known article does not reproduce its vector.")
+    return problems

@@ -1,0 +1,106 @@
+"""A small newsroom to train on: stories in three topics whose words tell them apart."""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+
+from news.models import Article, Topic
+from privacy.models import AggregateSignal, PrivacyBudgetLedger
+from tests.factories import ArticleFactory, TopicFactory
+
+STORIES = {
+    "space": [
+        (
+            "Rocket launch carries weather satellite into orbit",
+            "The rocket lifted off from the coastal launch pad and placed a weather satellite "
+            "into low orbit. The space agency watched the booster land after the launch.",
+        ),
+        (
+            "Astronauts dock with the orbiting space station",
+            "The crew rode a rocket to the space station and docked in orbit after a two day "
+            "flight. The astronauts will run experiments in microgravity.",
+        ),
+        (
+            "Telescope spots a comet heading past Mars",
+            "Astronomers using the space telescope in orbit spotted a bright comet. The comet "
+            "will pass Mars next spring before swinging back toward the outer planets.",
+        ),
+    ],
+    "food": [
+        (
+            "Summer pasta with fresh tomatoes and basil",
+            "Cook the pasta, then toss it with ripe tomatoes, basil and olive oil. A quick "
+            "recipe for warm evenings that needs no oven.",
+        ),
+        (
+            "Baking sourdough bread at home",
+            "A sourdough starter, flour, water and salt: the bread recipe needs patience, a hot "
+            "oven and a long slow rise overnight.",
+        ),
+        (
+            "The secret of a slow tomato sauce",
+            "Simmer tomatoes with garlic and olive oil for hours; the sauce recipe from Naples "
+            "goes with pasta, pizza and bread.",
+        ),
+    ],
+    "sport": [
+        (
+            "Cup final decided on penalties",
+            "The football cup final went to penalties after extra time; the goalkeeper saved "
+            "two kicks and the captain lifted the trophy.",
+        ),
+        (
+            "Marathon runner breaks the course record",
+            "The runner finished the city marathon in record time, pulling away from the pack "
+            "after thirty kilometres in the rain.",
+        ),
+        (
+            "Tennis champion wins a fifth title",
+            "The champion won the tennis final in straight sets, serving twenty aces to claim "
+            "a fifth title on grass.",
+        ),
+    ],
+}
+
+
+@dataclass
+class Newsroom:
+    topics: dict[str, Topic]
+    stories: dict[str, list[Article]]
+
+    def all(self) -> list[Article]:
+        return [a for stories in self.stories.values() for a in stories]
+
+
+def story(*, title: str, body: str, topics=(), hours_ago: float = 1.0, **fields) -> Article:
+    fields.setdefault("published_at", timezone.now() - timedelta(hours=hours_ago))
+    return ArticleFactory(title=title, summary="", body=body, topics=list(topics), **fields)
+
+
+@pytest.fixture
+def newsroom(db) -> Newsroom:
+    topics = {name: TopicFactory(name=name.title(), slug=name) for name in STORIES}
+    stories = {}
+    for position, (name, items) in enumerate(STORIES.items()):
+        stories[name] = [
+            story(title=title, body=body, topics=[topics[name]], hours_ago=2 + 3 * i + position)
+            for i, (title, body) in enumerate(items)
+        ]
+    return Newsroom(topics=topics, stories=stories)
+
+
+def release_counts(*, day: date, counts: dict[Article, int], epsilon: float = 0.5) -> None:
+    """DP counts as the nightly aggregation releases them (the noise is already in them)."""
+    AggregateSignal.objects.bulk_create(
+        AggregateSignal(day=day, kind=AggregateSignal.Kind.ARTICLE, article=a, noisy_count=c)
+        for a, c in counts.items()
+    )
+    PrivacyBudgetLedger.objects.create(
+        day=day,
+        query="reads_per_article",
+        epsilon=epsilon,
+        mechanism="discrete Laplace",
+        contribution_bound=20,
+    )

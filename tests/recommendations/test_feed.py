@@ -1,0 +1,231 @@
+"""The feed service: what each visitor gets, in which order, and why."""
+
+from collections import Counter
+from datetime import datetime, time, timedelta
+
+import numpy as np
+import pytest
+import time_machine
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+
+from accounts import services as accounts_services
+from accounts.models import Preferences
+from news.models import Article
+from privacy.browser_signals import NO_SIGNALS
+from recommendations import ranking
+from recommendations.selectors import feed_page
+from recommendations.services import model_retrain
+from tests.factories import TopicFactory
+
+from .conftest import release_counts, story
+
+pytestmark = pytest.mark.django_db
+Level = Preferences.Level
+
+
+def follow(user, *topics, level=Level.TOPICS, blocked=()):
+    accounts_services.preferences_set_topics(
+        user=user, topic_ids=[t.pk for t in topics], blocked_ids=[t.pk for t in blocked]
+    )
+    accounts_services.preferences_set_level(
+        user=user, level=level, source="preferences", signals=NO_SIGNALS
+    )
+    return user
+
+
+def titles(page) -> list[str]:
+    return [item.article.title for item in page]
+
+
+def reasons(page) -> list[str]:
+    return [item.reason.sentence for item in page]
+
+
+def test_a_reader_gets_their_topics_first_with_the_reason(newsroom, reader):
+    model_retrain()
+    follow(reader, newsroom.topics["food"])
+    page = feed_page(user=reader)
+    assert {item.article for item in list(page)[:3]} == set(newsroom.stories["food"])
+    assert reasons(page)[:3] == ["Because you follow Food"] * 3
+
+
+def test_the_feed_leaves_out_what_was_read_and_blocked_topics(newsroom, reader, record_read):
+    model_retrain()
+    space, food, sport = (newsroom.topics[n] for n in ("space", "food", "sport"))
+    follow(reader, space, food, level=Level.TOPICS_HISTORY, blocked=[sport])
+    already_read = newsroom.stories["space"][0]
+    record_read(user=reader, article=already_read, signals=NO_SIGNALS)
+
+    shown = {item.article for item in feed_page(user=reader)}
+    assert already_read not in shown
+    assert not shown & set(newsroom.stories["sport"])
+    assert shown == set(newsroom.all()) - {already_read} - set(newsroom.stories["sport"])
+
+
+def test_the_reading_history_brings_similar_stories_with_a_plain_reason(
+    newsroom, reader, record_read
+):
+    today = timezone.localdate()
+    monday = timezone.make_aware(
+        datetime.combine(today - timedelta(days=today.weekday() + 7), time(9, 0))
+    )
+    Article.objects.update(published_at=monday - timedelta(days=1))
+    sourdough = newsroom.stories["food"][1]
+    with time_machine.travel(monday):
+        model_retrain()
+        follow(reader, newsroom.topics["sport"], level=Level.TOPICS_HISTORY)
+        record_read(user=reader, article=sourdough, signals=NO_SIGNALS)
+    with time_machine.travel(monday + timedelta(days=2)):
+        page = feed_page(user=reader, now=timezone.now())
+    by_title = dict(zip(titles(page), reasons(page), strict=True))
+    # Bread is closest to the sauce recipe that mentions bread and the pasta in it.
+    liked = [t for t, r in by_title.items() if r.startswith("Like ")]
+    assert liked and set(liked) <= {a.title for a in newsroom.stories["food"]}, by_title
+    assert by_title[liked[0]] == "Like 'Baking sourdough bread at home', which you read on Monday"
+
+
+def test_topic_caps_limit_one_topic_per_page(newsroom, reader, settings):
+    settings.RECOMMENDER_TOPIC_CAP = 2
+    space = newsroom.topics["space"]
+    for i in range(4):
+        story(title=f"Space story {i}", body="Orbit, rocket and comet news.", topics=[space])
+    model_retrain()
+    follow(reader, space)
+    for number in (1, 2):
+        page = feed_page(user=reader, page_number=number, page_size=5)
+        per_topic = Counter(t.slug for item in page for t in item.article.topics.all())
+        assert max(per_topic.values()) <= 2, per_topic
+    # Without the cap the followed topic would fill the first page.
+    settings.RECOMMENDER_TOPIC_CAP = 100
+    page = feed_page(user=reader, page_size=5)
+    assert all(item.article.topics.get() == space for item in page)
+
+
+def test_diversity_weight_changes_the_order(db, settings):
+    # Three near-copies of one story are the freshest; a different one comes after them.
+    copies = [
+        story(
+            title=f"Harbour bridge reopens after repairs, report {i}",
+            body="The harbour bridge reopened after repairs to the steel cables and deck.",
+            hours_ago=1 + i,
+        )
+        for i in range(3)
+    ]
+    different = story(
+        title="Orchard harvest arrives early",
+        body="Apples and pears ripened weeks early in the warm autumn orchards.",
+        hours_ago=4,
+    )
+    story(title="Chess club wins the league", body="The chess club won the league.", hours_ago=9)
+    model_retrain()
+    settings.RECOMMENDER_DIVERSITY = 0.0
+    by_score = [item.article for item in feed_page(user=AnonymousUser())]
+    assert by_score[:4] == [*copies, different]
+    settings.RECOMMENDER_DIVERSITY = 0.7
+    diverse = [item.article for item in feed_page(user=AnonymousUser())]
+    assert diverse[0] == copies[0]
+    assert diverse.index(different) == 1
+
+
+def test_mmr_re_ranking_spreads_near_duplicates():
+    vectors = np.array([[1, 0], [1, 0], [0.99, 0.14], [0, 1]], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    relevance = np.array([1.0, 0.95, 0.9, 0.6])
+    topics = np.zeros((4, 1), dtype=bool)
+    kwargs = {"vectors": vectors, "topic_matrix": topics, "topic_cap": 10, "page_size": 4}
+    kwargs["stop"] = 4
+    assert ranking.rank(relevance=relevance, diversity=0.0, **kwargs) == [0, 1, 2, 3]
+    assert ranking.rank(relevance=relevance, diversity=0.5, **kwargs) == [0, 3, 1, 2]
+
+
+def _non_personal_setup(newsroom):
+    pick = newsroom.stories["sport"][2]
+    Article.objects.filter(pk=pick.pk).update(
+        editors_pick_until=timezone.now() + timedelta(days=1),
+        published_at=timezone.now() - timedelta(days=3),
+    )
+    popular = newsroom.stories["food"][2]
+    Article.objects.filter(pk=popular.pk).update(published_at=timezone.now() - timedelta(days=2))
+    release_counts(day=timezone.localdate() - timedelta(days=1), counts={popular: 400})
+    model_retrain()
+    return pick, popular
+
+
+def test_anonymous_visitors_get_picks_popular_and_fresh(newsroom):
+    pick, popular = _non_personal_setup(newsroom)
+    page = feed_page(user=AnonymousUser())
+    by_article = {item.article: item.reason.sentence for item in page}
+    assert list(page)[0].article == pick
+    assert by_article[pick] == "Editor's pick"
+    assert by_article[popular] == "Popular today"
+    assert by_article[newsroom.stories["space"][0]] == "One of the newest stories"
+    assert all(item.reason.show_less_topic_id is None for item in page)
+
+
+def test_level_off_gets_the_same_non_personal_feed(newsroom, reader):
+    _non_personal_setup(newsroom)
+    follow(reader, newsroom.topics["space"], level=Level.OFF)
+    anonymous = titles(feed_page(user=AnonymousUser()))
+    assert titles(feed_page(user=reader)) == anonymous
+    assert not any(r.startswith("Because you follow") for r in reasons(feed_page(user=reader)))
+
+
+def test_every_item_has_a_reason_with_a_control(newsroom, reader, record_read):
+    model_retrain()
+    follow(reader, newsroom.topics["space"], level=Level.TOPICS_HISTORY)
+    record_read(user=reader, article=newsroom.stories["food"][0], signals=NO_SIGNALS)
+    for user in (reader, AnonymousUser()):
+        page = feed_page(user=user)
+        assert len(page) == len(page.object_list) > 0
+        for item in page:
+            assert item.reason.sentence and item.reason.control_url.startswith("/")
+            assert item.reason.control_label
+
+
+def test_show_less_changes_the_next_feed(newsroom, reader):
+    space, sport = newsroom.topics["space"], newsroom.topics["sport"]
+    follow(reader, space, sport)
+    before = titles(feed_page(user=reader))
+    assert before.index("Rocket launch carries weather satellite into orbit") < before.index(
+        "Cup final decided on penalties"
+    )
+    for _ in range(3):
+        accounts_services.preferences_show_less(user=reader, topic=space)
+    after = titles(feed_page(user=reader))
+    assert after.index("Cup final decided on penalties") < after.index(
+        "Rocket launch carries weather satellite into orbit"
+    )
+
+
+def test_without_a_model_the_feed_still_follows_topics(newsroom, reader):
+    follow(reader, newsroom.topics["sport"])
+    page = feed_page(user=reader)
+    assert {item.article for item in list(page)[:3]} == set(newsroom.stories["sport"])
+
+
+def test_only_recent_stories_are_candidates(newsroom, settings):
+    settings.RECOMMENDER_CANDIDATE_DAYS = 3
+    old = story(title="Old news", body="Long ago.", hours_ago=24 * 5, topics=[TopicFactory()])
+    assert old not in {item.article for item in feed_page(user=AnonymousUser())}
+
+
+def test_the_feed_of_a_reader_stays_within_a_query_budget(
+    newsroom, reader, django_assert_max_num_queries
+):
+    model_retrain()
+    follow(reader, newsroom.topics["space"])
+    feed_page(user=reader)  # loads the model into the process
+    # The reader's profile (4), the candidates (1), the page's articles and their topics (2).
+    with django_assert_max_num_queries(7):
+        list(feed_page(user=reader))
+
+
+def test_a_new_story_joins_every_feed_within_a_minute(newsroom, settings):
+    model_retrain()
+    assert len(feed_page(user=AnonymousUser())) == 9  # the candidates are now held in memory
+    fresh = story(title="Breaking: comet visible tonight", body="Look up.", hours_ago=0.01)
+    later = timezone.now() + timedelta(seconds=settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS)
+    assert settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS < 60
+    with time_machine.travel(later + timedelta(seconds=1)):
+        assert fresh in {item.article for item in feed_page(user=AnonymousUser())}

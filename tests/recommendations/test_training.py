@@ -1,0 +1,158 @@
+"""Training learns from article content and DP aggregates only, and records what it used."""
+
+import ast
+import re
+import stat
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from news.models import Article
+from privacy.browser_signals import NO_SIGNALS
+from privacy.models import ReadingHistoryEntry, SignalEvent
+from recommendations import training
+from recommendations.models import ModelVersion
+from recommendations.services import model_retrain
+from tests.factories import reader_choices
+from tests.privacy.test_registry import models_relating_to_user
+
+from .conftest import release_counts
+
+pytestmark = pytest.mark.django_db
+
+APP = Path(training.__file__).resolve().parent
+# The modules that build a model: none of them may even name a reader's data.
+TRAINING_MODULES = ("training.py", "vectors.py", "artifacts.py")
+ALLOWED_PRIVACY_NAMES = {"AggregateSignal", "PrivacyBudgetLedger"}
+
+
+def _imports(path: Path) -> list[tuple[str, str]]:
+    """(module, name) for every import in a file; name is '' for `import module`."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, "") for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = ("." * node.level) + (node.module or "")
+            found += [(module, alias.name) for alias in node.names]
+    return found
+
+
+@pytest.mark.parametrize("module", TRAINING_MODULES)
+def test_training_code_imports_no_per_user_model(module):
+    for imported, name in _imports(APP / module):
+        assert not imported.startswith(("accounts", "django.contrib.auth")), (module, imported)
+        assert imported not in {"privacy.selectors", "privacy.services", "privacy.crypto"}
+        if imported == "privacy.models":
+            assert name in ALLOWED_PRIVACY_NAMES, f"{module} imports privacy.models.{name}"
+        assert imported not in {"privacy", "recommendations.selectors"}, (module, imported)
+    source = (APP / "training.py").read_text()
+    assert "history_for_user" not in source and "get_user_model" not in source
+
+
+def test_training_reads_only_article_content_and_dp_aggregates(newsroom, reader, record_read):
+    # Real personal data in the database: an encrypted history and a signal event.
+    reader_choices(reader, counting=True)
+    record_read(user=reader, article=newsroom.stories["space"][0], signals=NO_SIGNALS)
+    assert ReadingHistoryEntry.objects.exists() and SignalEvent.objects.exists()
+    release_counts(
+        day=timezone.localdate() - timedelta(days=1), counts={newsroom.stories["food"][0]: 40}
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        training.build_model(version=1, now=timezone.now())
+
+    personal = {m._meta.db_table for m in models_relating_to_user()}
+    personal |= {"privacy_signalevent", "privacy_dailysalt", "privacy_userdatakey"}
+    touched = {
+        table
+        for query in queries.captured_queries
+        for table in re.findall(r'(?:FROM|JOIN)\s+"?(\w+)"?', query["sql"])
+    }
+    allowed = {
+        "news_article",
+        "news_article_topics",
+        "privacy_aggregatesignal",
+        "privacy_privacybudgetledger",
+    }
+    assert touched and touched <= allowed, touched
+    assert not touched & personal
+
+
+def test_popularity_prior_favours_recent_dp_counts(newsroom):
+    fresh, stale, unread = (newsroom.stories["sport"][i] for i in range(3))
+    today = timezone.localdate()
+    release_counts(day=today - timedelta(days=1), counts={fresh: 30, stale: 0, unread: -3})
+    release_counts(day=today - timedelta(days=9), counts={fresh: 0, stale: 30, unread: 0})
+
+    model = training.build_model(version=1, now=timezone.now()).model
+    popularity = dict(zip(model.article_ids.tolist(), model.popularity.tolist(), strict=True))
+    assert popularity[fresh.pk] > popularity[stale.pk] > popularity[unread.pk] == 0.0
+    assert max(popularity.values()) == pytest.approx(1.0)
+
+
+def test_a_version_records_what_it_learned_from(newsroom):
+    # Live before the released days, so the last day can be held out to tune the blend.
+    Article.objects.update(published_at=timezone.now() - timedelta(days=4))
+    today = timezone.localdate()
+    release_counts(day=today - timedelta(days=1), counts={newsroom.stories["space"][0]: 12})
+    release_counts(day=today - timedelta(days=2), counts={newsroom.stories["space"][1]: 7})
+
+    result = model_retrain()
+
+    version = ModelVersion.objects.get(version=result.version)
+    assert version.status == ModelVersion.Status.READY
+    assert version.article_count == 9
+    assert version.aggregate_days == 2
+    assert version.epsilon == pytest.approx(1.0)
+    assert {"topic_agreement", "dimensions", "vocabulary", "holdout_ndcg@10"} <= set(
+        version.metrics
+    )
+    artifact = Path(settings.RECOMMENDER_ARTIFACT_DIR) / version.artifact_name
+    assert artifact.is_file()
+    # Private storage: readable by the site's own user only, and outside anything served.
+    assert stat.S_IMODE(artifact.stat().st_mode) == 0o600
+    assert not str(artifact).startswith(str(settings.STATIC_ROOT))
+
+
+def test_stories_of_one_topic_read_alike(newsroom):
+    model = training.build_model(version=1, now=timezone.now()).model
+    rows = model.rows_for(np.array([a.pk for a in newsroom.all()]))
+    vectors = model.vectors[rows]
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, -1)
+    names = [name for name, items in newsroom.stories.items() for _ in items]
+    nearest = [names[i] for i in similarity.argmax(axis=1)]
+    assert sum(a == b for a, b in zip(names, nearest, strict=True)) >= 8
+    assert model.metadata["metrics"]["topic_agreement"] >= 0.8
+
+
+def test_topics_whose_dp_counts_move_together_are_related(newsroom):
+    from privacy.models import AggregateSignal
+
+    today = timezone.localdate()
+    space, food, sport = (newsroom.topics[n] for n in ("space", "food", "sport"))
+    daily = {space: [5, 40, 8, 35, 6], food: [6, 42, 9, 33, 5], sport: [30, 4, 28, 7, 31]}
+    AggregateSignal.objects.bulk_create(
+        AggregateSignal(
+            day=today - timedelta(days=1 + i), kind="topic", topic=topic, noisy_count=count
+        )
+        for topic, counts in daily.items()
+        for i, count in enumerate(counts)
+    )
+    model = training.build_model(version=1, now=timezone.now()).model
+    rows = model.topic_rows()
+    affinity = model.topic_affinity
+    assert affinity[rows[space.pk], rows[food.pk]] > affinity[rows[space.pk], rows[sport.pk]]
+
+
+def test_nothing_published_means_a_failed_run_not_a_model(db):
+    result = model_retrain()
+    assert result.status == ModelVersion.Status.FAILED
+    assert "no published article" in ModelVersion.objects.get().error
