@@ -356,7 +356,8 @@ def interest_profile(*, user) -> InterestProfile:
         return InterestProfile(
             level=Preferences.Level.OFF, bars=[], history_used=False, history_entries=0
         )
-    history = history_for_user(user=user)
+    # The same recent reads the feed uses, no more.
+    history = history_for_user(user=user, limit=settings.RECOMMENDER_HISTORY_LIMIT)
     history_used = preferences.level == Preferences.Level.TOPICS_HISTORY
     reads_per_topic: Counter[str] = Counter()
     if history_used:

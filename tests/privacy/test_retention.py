@@ -68,3 +68,62 @@ def test_purge_runs_daily_as_a_celery_task(recording_reader, article, settings, 
     assert purge_expired.delay().get() == 0
     entry = settings.CELERY_BEAT_SCHEDULE["purge-expired-personal-data"]
     assert entry["task"] == purge_expired.name
+
+
+def test_purge_deletes_expired_export_files_then_their_records(reader, settings, tmp_path):
+    from privacy.exports import exports_root
+    from privacy.models import ExportRequest, PrivacyAuditEvent
+
+    settings.PRIVATE_STORAGE_ROOT = tmp_path
+    now = timezone.now()
+    exports_root().mkdir(parents=True)
+    expired = ExportRequest.objects.create(
+        user=reader,
+        status=ExportRequest.Status.READY,
+        file_name="old.zip",
+        expires_at=now - timedelta(minutes=1),
+        created_at=now - timedelta(days=1),
+    )
+    fresh = ExportRequest.objects.create(
+        user=reader,
+        status=ExportRequest.Status.READY,
+        file_name="new.zip",
+        expires_at=now + timedelta(hours=23),
+    )
+    for export in (expired, fresh):
+        (exports_root() / export.file_name).write_bytes(b"zip")
+
+    result = services.retention_purge(now=now)
+    assert result.export_files == 1
+    assert sorted(p.name for p in exports_root().iterdir()) == ["new.zip"]
+    expired.refresh_from_db()
+    assert expired.status == ExportRequest.Status.EXPIRED and expired.file_name == ""
+    assert PrivacyAuditEvent.objects.filter(
+        user=reader, action=PrivacyAuditEvent.Action.EXPORT_EXPIRED, actor="system"
+    ).exists()
+    # The record (no file) is listed for a week, then goes too.
+    later = now + timedelta(days=settings.PRIVACY_EXPORT_RECORD_DAYS, minutes=1)
+    assert services.retention_purge(now=later).export_requests == 2
+    assert services.retention_purge(now=later).total == 0
+
+
+def test_purge_deletes_activity_events_after_two_years(reader, settings):
+    from privacy.models import PrivacyAuditEvent
+
+    settings.PRIVACY_AUDIT_RETENTION_DAYS = 730
+    now = timezone.now()
+    for days_ago in (731, 729):
+        PrivacyAuditEvent.objects.create(
+            user=reader, action="history_cleared", created_at=now - timedelta(days=days_ago)
+        )
+    PrivacyAuditEvent.objects.create(
+        user=None,
+        subject_hash="a" * 64,
+        action="account_erased",
+        created_at=now - timedelta(days=800),
+    )
+    assert services.retention_purge(now=now).audit_events == 2
+    assert [
+        (now - e.created_at).days
+        for e in PrivacyAuditEvent.objects.filter(action="history_cleared")
+    ] == [729]
