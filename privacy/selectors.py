@@ -12,7 +12,13 @@ from news.models import Article
 
 from .browser_signals import BrowserSignals
 from .crypto import decrypt_for_user
-from .models import ConsentRecord, PolicyVersion, PrivacyBudgetLedger, ReadingHistoryEntry
+from .models import (
+    ConsentRecord,
+    ExportRequest,
+    PolicyVersion,
+    PrivacyBudgetLedger,
+    ReadingHistoryEntry,
+)
 from .purposes import POPULAR_COUNTING, PURPOSES, READING_HISTORY
 
 # --- Policy versions ----------------------------------------------------------------------
@@ -257,3 +263,17 @@ def display_count(value: int, k: int | None = None) -> str:
     small noisy count is mostly noise and could hint at a handful of readers."""
     k = settings.DP_SUPPRESSION_THRESHOLD if k is None else k
     return f"<{k}" if value < k else str(value)
+
+
+# --- Copies of a reader's data ------------------------------------------------------------
+
+
+def exports_for_user(*, user, limit: int = 10) -> list[ExportRequest]:
+    """The reader's recent export requests, newest first."""
+    return list(ExportRequest.objects.filter(user=user).order_by("-created_at")[:limit])
+
+
+def export_for_user(*, user, export_id) -> ExportRequest | None:
+    """One export of this reader; None for an unknown id and for anyone else's export alike, so
+    a guessed id tells nothing about other readers."""
+    return ExportRequest.objects.filter(pk=export_id, user=user).first()
