@@ -214,6 +214,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "privacy.tasks.aggregate_signals",
         "schedule": crontab(hour=0, minute=15),
     },
+    # Export files are personal data in one convenient file: deleted within minutes of expiry
+    # rather than waiting for the nightly purge.
+    "expire-data-exports": {
+        "task": "privacy.tasks.expire_exports",
+        "schedule": 900.0,
+    },
     # After the aggregation, so a day's raw events are released before they expire.
     "purge-expired-personal-data": {
         "task": "privacy.tasks.purge_expired",
@@ -234,6 +240,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Site ---------------------------------------------------------------------------------
 SITE_NAME = env("SITE_NAME", default="Newsite")
+# Where the site is reached; emails sent from Celery tasks have no request to build links from.
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 NEWS_PAGE_SIZE = env.int("NEWS_PAGE_SIZE", default=20)
 
 EMAIL_BACKEND = env(
@@ -290,6 +298,10 @@ PRIVACY_SIGNAL_RETENTION_HOURS = env.int("PRIVACY_SIGNAL_RETENTION_HOURS", defau
 PRIVACY_EXPORT_RETENTION_HOURS = env.int("PRIVACY_EXPORT_RETENTION_HOURS", default=24)
 # An export's record (status and dates, no file) stays listed this long after the request.
 PRIVACY_EXPORT_RECORD_DAYS = env.int("PRIVACY_EXPORT_RECORD_DAYS", default=7)
+# Each copy reads every table holding the reader's data: a few a day is plenty for anyone.
+PRIVACY_EXPORTS_PER_DAY = env.int("PRIVACY_EXPORTS_PER_DAY", default=3)
+# Downloading a copy (and, later, erasing the account) needs the password typed this recently.
+PRIVACY_REAUTH_SECONDS = env.int("PRIVACY_REAUTH_SECONDS", default=600)
 PRIVACY_AUDIT_RETENTION_DAYS = env.int("PRIVACY_AUDIT_RETENTION_DAYS", default=730)
 # Reads are queued in Redis by the article page and stored in batches this many seconds later.
 PRIVACY_READ_QUEUE_KEY = env("PRIVACY_READ_QUEUE_KEY", default="newsite:reads:pending")

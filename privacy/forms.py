@@ -50,3 +50,13 @@ class NoticeCheckedForm(forms.Form):
 
 class ReadingHistoryForm(NoticeCheckedForm):
     purpose = forms.ChoiceField(choices=[(READING_HISTORY.key, READING_HISTORY.title)])
+
+
+class ConfirmPasswordForm(forms.Form):
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+        error_messages={"required": "Type your password to continue."},
+    )
+    next = forms.CharField(required=False, widget=forms.HiddenInput)

@@ -318,10 +318,6 @@ def activity_for_user(*, user):
     return PrivacyAuditEvent.objects.filter(user=user).order_by("-created_at", "-id")
 
 
-def exports_for_user(*, user):
-    return ExportRequest.objects.filter(user=user).order_by("-created_at")
-
-
 @dataclass(frozen=True)
 class InterestBar:
     topic: str
@@ -413,3 +409,17 @@ def policy_changes(*, older: PolicyVersion, newer: PolicyVersion) -> list[Policy
         changes += [PolicyChange("removed", text) for text in before[a1:a2]]
         changes += [PolicyChange("added", text) for text in after[b1:b2]]
     return changes
+
+
+# --- Copies of a reader's data ------------------------------------------------------------
+
+
+def exports_for_user(*, user, limit: int = 10) -> list[ExportRequest]:
+    """The reader's recent export requests, newest first."""
+    return list(ExportRequest.objects.filter(user=user).order_by("-created_at")[:limit])
+
+
+def export_for_user(*, user, export_id) -> ExportRequest | None:
+    """One export of this reader; None for an unknown id and for anyone else's export alike, so
+    a guessed id tells nothing about other readers."""
+    return ExportRequest.objects.filter(pk=export_id, user=user).first()

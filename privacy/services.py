@@ -19,7 +19,7 @@ from news.models import Article
 
 from .browser_signals import BrowserSignals
 from .crypto import encrypt_for_user
-from .exports import export_file_delete
+from .exports import export_file_delete, export_orphans_delete
 from .models import (
     ConsentRecord,
     DailySalt,
@@ -335,7 +335,7 @@ def retention_purge(*, now: datetime | None = None) -> PurgeResult:
     # Events and salts of a day are kept until that day is at most N hours in the past.
     signal_cutoff = (now - timedelta(hours=settings.PRIVACY_SIGNAL_RETENTION_HOURS)).date()
     audit_cutoff = now - timedelta(days=settings.PRIVACY_AUDIT_RETENTION_DAYS)
-    export_files = exports_expire(now=now)
+    export_files = exports_purge(now=now)
     with transaction.atomic():
         history = ReadingHistoryEntry.objects.filter(read_at__lt=history_cutoff).delete()[0]
         events = SignalEvent.objects.filter(day__lt=signal_cutoff).delete()[0]
@@ -418,3 +418,10 @@ def recommendations_reset(*, user) -> int:
             detail=f"{deleted} history entries; topic weights back to equal",
         )
     return deleted
+
+
+def exports_purge(*, now: datetime | None = None) -> int:
+    """Expire the exports past their expiry and delete files no ready export owns (left by a
+    killed build); returns how many exports or files went."""
+    now = now or timezone.now()
+    return exports_expire(now=now) + export_orphans_delete(now=now)

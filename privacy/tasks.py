@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from . import aggregation, read_queue, services
+from .exports import export_build
 
 
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
@@ -21,3 +22,18 @@ def purge_expired() -> int:
 def store_queued_reads() -> int:
     """Store the reads queued by article pages; returns how many were handled."""
     return read_queue.reads_store_queued()
+
+
+# Queued by `export_request_create`, not by beat. Retrying is safe: `export_build` builds only
+# a still-active export, from scratch.
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=600, max_retries=5)
+def export_build_task(export_id: str) -> str | None:
+    """Build one reader's copy of their data; returns its status, or None if nothing to do."""
+    export = export_build(export_id=export_id)
+    return export.status if export else None
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def expire_exports() -> int:
+    """Delete export files past their expiry; returns how many went."""
+    return services.exports_purge()

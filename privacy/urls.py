@@ -1,6 +1,12 @@
 from django.urls import path
 
 from . import views
+from .export_views import (
+    export_confirm_password,
+    export_download,
+    export_page,
+    export_status,
+)
 
 app_name = "privacy"
 
@@ -26,4 +32,12 @@ urlpatterns = [
     path("privacy/activity/", views.activity, name="activity"),
     path("privacy/delete-account/", views.delete_account, name="delete_account"),
     path("privacy/delete-account/done/", views.erased, name="erased"),
+    path("privacy/export/", export_page, name="export"),
+    path(
+        "privacy/export/confirm-password/",
+        export_confirm_password,
+        name="export_confirm_password",
+    ),
+    path("privacy/export/<uuid:export_id>/status/", export_status, name="export_status"),
+    path("privacy/export/<uuid:export_id>/download/", export_download, name="export_download"),
 ]
