@@ -175,3 +175,9 @@ def scratch_broker():
     with celery_broker(url):
         yield client
     client.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Hashing is not under test here; the production hasher costs ~0.3 s per reader made."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -128,3 +128,28 @@ def test_what_we_collect_lists_every_registry_category_with_its_retention(client
         assert entry.title.replace('"', "&quot;") in html
     assert "61 days" in html
     assert "Count my reads toward &quot;popular&quot;" in html
+
+
+def test_admins_publish_versions_but_cannot_rewrite_one_in_effect(client, db):
+    from tests.factories import AdminFactory
+
+    client.force_login(AdminFactory())
+    current = PolicyVersion.objects.get()
+    assert client.get(reverse("admin:privacy_policyversion_changelist")).status_code == 200
+    response = client.post(
+        reverse("admin:privacy_policyversion_change", args=[current.pk]),
+        {"version": current.version, "summary_of_changes": "Rewritten", "full_text": "New"},
+    )
+    assert response.status_code == 403
+    current.refresh_from_db()
+    assert current.summary_of_changes == "First version."
+    scheduled = publish(
+        "2027-01-01", changes_purposes=False, text="Later.", when=timezone.now() + timedelta(days=3)
+    )
+    page = client.get(reverse("admin:privacy_policyversion_change", args=[scheduled.pk]))
+    assert page.status_code == 200 and "Save" in page.content.decode()
+
+
+def test_editors_cannot_publish_policy_versions(client, editor):
+    client.force_login(editor)
+    assert client.get(reverse("admin:privacy_policyversion_changelist")).status_code == 403
