@@ -1,0 +1,92 @@
+"""Real-browser journeys: Playwright driving Debian's Chromium against a live server.
+
+Without Chromium the journeys skip with a message, unless REQUIRE_BROWSER=1 (CI), where a
+missing browser fails the run. Screenshots of each main page go to test-artifacts/screenshots
+(git-ignored).
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+# between browser steps are still plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+SERIOUS = {"serious", "critical"}
+
+
+def _browser_missing() -> str | None:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)."
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (pip install -e '.[dev]')."
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    problem = _browser_missing()
+    if problem:
+        if REQUIRE_BROWSER:
+            pytest.fail(f"REQUIRE_BROWSER=1 but {problem}")
+        pytest.skip(problem)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_settings(settings):
+    """The live server runs in this process: settings changed here apply to it."""
+    settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS = 0  # a new story shows on the next page
+    settings.DEBUG = False
+    return settings
+
+
+@pytest.fixture
+def new_page(browser, live_server, live_settings):
+    """Open a fresh browser context (its own cookies), optionally with extra headers."""
+    contexts = []
+
+    def open_page(**context_options):
+        context = browser.new_context(base_url=live_server.url, **context_options)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+def check_page(page, name: str) -> None:
+    """Save a screenshot and fail on any serious or critical accessibility violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    results = Axe().run(page)
+    violations = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v.get("impact") in SERIOUS
+    ]
+    assert violations == [], f"{name}: " + "; ".join(violations)
