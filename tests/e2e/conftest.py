@@ -11,10 +11,6 @@ from pathlib import Path
 
 import pytest
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
-# between browser steps are still plain synchronous calls.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -40,12 +36,57 @@ def browser():
         pytest.skip(problem)
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+    # between browser steps are still plain synchronous calls. Only for these tests.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
         )
         yield browser
         browser.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(autouse=True)
+def migration_data(transactional_db):
+    """The rows the data migrations create (the Editors group and its permissions, the first
+    policy version): another transactional test's flush may have removed them."""
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.management import create_contenttypes
+    from django.contrib.contenttypes.models import ContentType
+
+    # The content-type cache may still hold ids from before the flush.
+    ContentType.objects.clear_cache()
+    for app_config in apps.get_app_configs():
+        create_contenttypes(app_config, verbosity=0)
+        create_permissions(app_config, verbosity=0)
+    importlib.import_module("privacy.migrations.0006_first_policy_version").create(apps, None)
+    # The Editors group's grants, from the migrations' own lists (their functions are written
+    # for the migration state, not the live app registry).
+    editors = importlib.import_module("news.migrations.0002_editors_group")
+    revisions = importlib.import_module(
+        "news.migrations.0004_editors_read_revisions_and_feed_errors"
+    )
+    news_codenames = [f"{a}_{m}" for m in editors.EDITOR_MODELS for a in editors.ACTIONS]
+    group, _ = Group.objects.get_or_create(name="Editors")
+    group.permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="news",
+            codename__in=[*news_codenames, *revisions.CODENAMES],
+        ),
+        *Permission.objects.filter(
+            content_type__app_label="recommendations", codename="view_modelversion"
+        ),
+    )
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from tests.factories import (
 
 from .conftest import check_page
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 STORIES = {
     "Science": [
