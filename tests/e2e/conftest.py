@@ -106,7 +106,17 @@ def new_page(browser, live_server, live_settings):
         context = browser.new_context(base_url=live_server.url, **context_options)
         context.set_default_timeout(15_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        # Anything the Content-Security-Policy blocks (an inline script or style) is a bug.
+        page.csp_violations = []
+        page.on(
+            "console",
+            lambda message: (
+                "Content Security Policy" in message.text
+                and page.csp_violations.append(message.text)
+            ),
+        )
+        return page
 
     yield open_page
     for context in contexts:
@@ -119,7 +129,8 @@ def page(new_page):
 
 
 def check_page(page, name: str) -> None:
-    """Save a screenshot and fail on any serious or critical accessibility violation."""
+    """Save a screenshot; fail on any serious or critical accessibility violation, and on
+    anything the Content-Security-Policy blocked."""
     from axe_playwright_python.sync_playwright import Axe
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -131,3 +142,4 @@ def check_page(page, name: str) -> None:
         if v.get("impact") in SERIOUS
     ]
     assert violations == [], f"{name}: " + "; ".join(violations)
+    assert page.csp_violations == [], f"{name}: " + "; ".join(page.csp_violations)
