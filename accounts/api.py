@@ -30,6 +30,10 @@ class TokenApi(APIView):
             return []
         return super().get_authenticators()
 
+    def get_authenticate_header(self, request):
+        # A wrong password is a 401 with the scheme to use next, not a bare 403.
+        return "Token"
+
     def get_permissions(self):
         return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
 

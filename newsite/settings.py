@@ -355,11 +355,12 @@ RECOMMENDER_HISTORY_LIMIT = env.int("RECOMMENDER_HISTORY_LIMIT", default=50)
 
 # --- Public API (Django REST framework, docs/api.md) -----------------------------------------
 REST_FRAMEWORK = {
-    # The site's own pages use the session (CSRF enforced on unsafe methods); other clients a
-    # token from POST /api/v1/auth/token/.
+    # Other clients send a token from POST /api/v1/auth/token/; the site's own pages use the
+    # session (CSRF enforced on unsafe methods). Token first: its WWW-Authenticate header is
+    # what makes "not signed in" a 401 rather than a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
