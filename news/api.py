@@ -4,7 +4,7 @@ open to everyone; reading an article here records nothing about the caller."""
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
-from rest_framework.generics import GenericAPIView
+from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,7 +31,7 @@ ARTICLE_EXAMPLE = {
 }
 
 
-class ArticleListApi(GenericAPIView):
+class ArticleListApi(ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = ArticleOutputSerializer
 
@@ -64,20 +64,19 @@ class ArticleListApi(GenericAPIView):
         ],
         tags=["news"],
     )
-    def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        filters = self.FilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         topic, query = filters.validated_data.get("topic"), filters.validated_data.get("q")
         if query:
             articles = selectors.articles_search(query=query)
-            if topic is not None:
-                articles = articles.filter(topics=topic)
-        elif topic is not None:
-            articles = selectors.articles_for_topic(topic=topic)
-        else:
-            articles = selectors.articles_latest()
-        page = self.paginate_queryset(articles)
-        return self.get_paginated_response(ArticleOutputSerializer(page, many=True).data)
+            return articles.filter(topics=topic) if topic is not None else articles
+        if topic is not None:
+            return selectors.articles_for_topic(topic=topic)
+        return selectors.articles_latest()
 
 
 class ArticleDetailApi(APIView):

@@ -18,7 +18,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, Throttled
-from rest_framework.generics import GenericAPIView
+from rest_framework.generics import ListAPIView
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -222,7 +222,7 @@ class HistoryItemSerializer(serializers.Serializer):
     article = ArticleOutputSerializer(allow_null=True, help_text="null if since removed.")
 
 
-class HistoryApi(GenericAPIView):
+class HistoryApi(ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = HistoryItemSerializer
 
@@ -236,9 +236,11 @@ class HistoryApi(GenericAPIView):
         "the level Topics + reading history, each entry for a limited number of days.",
         tags=["privacy"],
     )
-    def get(self, request):
-        page = self.paginate_queryset(selectors.history_for_user(user=request.user))
-        return self.get_paginated_response(HistoryItemSerializer(page, many=True).data)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.history_for_user(user=self.request.user)
 
     @extend_schema(
         operation_id="history_clear",
