@@ -80,6 +80,24 @@ def page_not_found(request, exception):
     return site_page_not_found(request, exception)
 
 
+def bad_request(request, exception):
+    if _is_api(request):
+        body = error_body(code="bad_request", message="The request could not be understood.")
+        return JsonResponse(body, status=400)
+    from news.views import bad_request as site_bad_request
+
+    return site_bad_request(request, exception)
+
+
+def permission_denied(request, exception):
+    if _is_api(request):
+        body = error_body(code="permission_denied", message="You may not do this.")
+        return JsonResponse(body, status=403)
+    from news.views import permission_denied as site_permission_denied
+
+    return site_permission_denied(request, exception)
+
+
 def server_error(request):
     if _is_api(request):
         body = error_body(code="server_error", message="Something went wrong on our side.")

@@ -20,8 +20,8 @@ urlpatterns = [
     path("", include("news.urls")),
 ]
 
-handler400 = "news.views.bad_request"
-handler403 = "news.views.permission_denied"
 # Under /api/ these answer in the API's JSON error format; elsewhere with the site's pages.
+handler400 = "newsite.api_errors.bad_request"
+handler403 = "newsite.api_errors.permission_denied"
 handler404 = "newsite.api_errors.page_not_found"
 handler500 = "newsite.api_errors.server_error"

@@ -123,3 +123,16 @@ def test_unknown_api_path_is_a_json_404(api):
 
 def test_wrong_method_is_a_json_405(api):
     assert_error(api.delete("/api/v1/topics/"), 405, "method_not_allowed")
+
+
+def test_site_error_handlers_answer_json_under_api_and_html_elsewhere(rf):
+    from newsite import api_errors
+
+    api_response = api_errors.server_error(rf.get("/api/v1/articles/"))
+    assert api_response.status_code == 500
+    assert api_response["Content-Type"] == "application/json"
+    assert b'"code": "server_error"' in api_response.content
+    denied = api_errors.permission_denied(rf.get("/api/v1/feed/"), None)
+    assert denied.status_code == 403 and denied["Content-Type"] == "application/json"
+    page = api_errors.page_not_found(rf.get("/no-such-page/"), None)
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
