@@ -55,3 +55,12 @@ def preferences_region(*, preferences: Preferences) -> str:
         ciphertext=bytes(preferences.region_sealed),
         context=REGION_CONTEXT,
     )
+
+
+def preferences_detail(*, user) -> Preferences | None:
+    """The reader's preferences with their topics, for showing (None before any choice)."""
+    return (
+        Preferences.objects.filter(user=user)
+        .prefetch_related("preferred_topics__topic", "blocked_topics")
+        .first()
+    )

@@ -361,3 +361,58 @@ def preferences_show_less(*, user: User, topic: Topic) -> PreferredTopic:
     followed.save(update_fields=["weight"])
     Preferences.objects.filter(pk=followed.preferences_id).update(updated_at=timezone.now())
     return followed
+
+
+@transaction.atomic
+def preferences_change(
+    *,
+    user: User,
+    signals: BrowserSignals,
+    topic_ids: Iterable[int] | None = None,
+    blocked_ids: Iterable[int] | None = None,
+    level: str | None = None,
+) -> Preferences:
+    """Change some of the reader's choices (None keeps a choice as it is), all or nothing.
+    Used by the API's partial update; the same rules as the preferences page apply."""
+    preferences = preferences_for(user=user)
+    preferences_note_browser_signal(user=user, signals=signals)
+    new_level = preferences.level if level is None else level
+    if topic_ids is not None or blocked_ids is not None:
+        if topic_ids is None:
+            topic_ids = preferences.preferred_topics.values_list("topic_id", flat=True)
+        if blocked_ids is None:
+            blocked_ids = preferences.blocked_topics.values_list("pk", flat=True)
+        preferences_set_topics(
+            user=user,
+            topic_ids=list(topic_ids),
+            blocked_ids=list(blocked_ids),
+            require_one=new_level != Level.OFF,
+        )
+    if level is not None:
+        preferences_set_level(user=user, level=level, source=Source.PREFERENCES, signals=signals)
+    preferences.refresh_from_db()
+    return preferences
+
+
+# --- API tokens ---------------------------------------------------------------------------
+
+
+def api_token_issue(*, user: User):
+    """The reader's API token, created on first use (one per reader, as DRF's authtoken keeps
+    it); refused until the reader has verified their email address, as signing in is."""
+    from rest_framework.authtoken.models import Token
+
+    if not EmailAddress.objects.filter(user=user, verified=True).exists():
+        raise ValidationError(
+            "Verify your email address first: open the link we emailed you, then ask again.",
+            code="email_unverified",
+        )
+    token, _ = Token.objects.get_or_create(user=user)
+    return token
+
+
+def api_token_revoke(*, user: User) -> bool:
+    """Delete the reader's API token; apps using it are signed out at once."""
+    from rest_framework.authtoken.models import Token
+
+    return bool(Token.objects.filter(user=user).delete()[0])

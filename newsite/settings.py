@@ -36,6 +36,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -366,3 +369,57 @@ RECOMMENDER_DIVERSITY = env.float("RECOMMENDER_DIVERSITY", default=0.3)
 RECOMMENDER_TOPIC_CAP = env.int("RECOMMENDER_TOPIC_CAP", default=6)
 # Reads (newest first) that shape the profile of a reader at "Topics + reading history".
 RECOMMENDER_HISTORY_LIMIT = env.int("RECOMMENDER_HISTORY_LIMIT", default=50)
+
+# --- Public API (Django REST framework, docs/api.md) -----------------------------------------
+REST_FRAMEWORK = {
+    # Other clients send a token from POST /api/v1/auth/token/; the site's own pages use the
+    # session (CSRF enforced on unsafe methods). Token first: its WWW-Authenticate header is
+    # what makes "not signed in" a 401 rather than a 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "newsite.api_pagination.PageNumberPagination",
+    "DEFAULT_SCHEMA_CLASS": "newsite.api_schema.AutoSchema",
+    "EXCEPTION_HANDLER": "newsite.api_errors.exception_handler",
+    # Every caller is limited per address; a signed-in caller also per account, so neither
+    # many accounts behind one address nor one account from many addresses escapes a limit.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "newsite.api_throttles.AddressRateThrottle",
+        "newsite.api_throttles.AccountRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "address": env("API_THROTTLE_ADDRESS", default="600/minute"),
+        "account": env("API_THROTTLE_ACCOUNT", default="300/minute"),
+        # Password checks (token sign-in, re-authentication, erasure): slow enough that a
+        # password cannot be guessed through the API.
+        "password": env("API_THROTTLE_PASSWORD", default="10/minute"),
+        # Asking for a copy of one's data starts a heavy build.
+        "export": env("API_THROTTLE_EXPORT", default="10/hour"),
+    },
+    # Behind a proxy the client address is the last X-Forwarded-For hop the proxy added.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=None),
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{SITE_NAME} API",
+    "DESCRIPTION": (
+        "The public API of a privacy-first news site: articles, topics, your feed with the "
+        "reason for every story, your preferences and every privacy right (consents, reading "
+        "history, a copy of your data, erasure). Errors always look like "
+        '`{"error": {"code": ..., "message": ..., "fields": {...}}}`. See docs/api.md.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Served from the site itself: no CDN learns who reads the API docs.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {},
+}

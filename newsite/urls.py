@@ -12,6 +12,7 @@ def healthz(request):
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/", include("newsite.api_urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("", include("privacy.urls")),
@@ -19,7 +20,8 @@ urlpatterns = [
     path("", include("news.urls")),
 ]
 
-handler400 = "news.views.bad_request"
-handler403 = "news.views.permission_denied"
-handler404 = "news.views.page_not_found"
-handler500 = "news.views.server_error"
+# Under /api/ these answer in the API's JSON error format; elsewhere with the site's pages.
+handler400 = "newsite.api_errors.bad_request"
+handler403 = "newsite.api_errors.permission_denied"
+handler404 = "newsite.api_errors.page_not_found"
+handler500 = "newsite.api_errors.server_error"

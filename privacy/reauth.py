@@ -44,12 +44,13 @@ def _failures_key(user) -> str:
     return f"privacy:reauth-failures:{user.pk}"
 
 
-def reauth_confirm(request, *, password: str) -> ReauthResult:
-    """Check the signed-in reader's password; on success mark the session as re-authenticated."""
-    key = _failures_key(request.user)
+def reauth_check_password(*, user, password: str) -> ReauthResult:
+    """Check the reader's password, counting wrong ones; marks nothing. Used directly by API
+    clients that confirm the password on the request itself (no session to mark)."""
+    key = _failures_key(user)
     if cache.get(key, 0) >= MAX_FAILURES:
         return ReauthResult.TOO_MANY_ATTEMPTS
-    if not request.user.check_password(password):
+    if not user.check_password(password):
         # The window starts at the first failure and is not extended by later ones.
         cache.add(key, 0, timeout=FAILURE_WINDOW_SECONDS)
         try:
@@ -58,5 +59,12 @@ def reauth_confirm(request, *, password: str) -> ReauthResult:
             cache.set(key, 1, timeout=FAILURE_WINDOW_SECONDS)
         return ReauthResult.WRONG_PASSWORD
     cache.delete(key)
-    reauth_mark(request)
     return ReauthResult.CONFIRMED
+
+
+def reauth_confirm(request, *, password: str) -> ReauthResult:
+    """Check the signed-in reader's password; on success mark the session as re-authenticated."""
+    result = reauth_check_password(user=request.user, password=password)
+    if result is ReauthResult.CONFIRMED:
+        reauth_mark(request)
+    return result

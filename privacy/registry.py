@@ -181,6 +181,18 @@ REGISTRY: tuple[DataCategory, ...] = (
         export_fields=("type", "created_at", "last_used_at"),
     ),
     DataCategory(
+        key="api_tokens",
+        title="API tokens",
+        # TokenProxy is the admin's view of the same rows.
+        models=("authtoken.Token", "authtoken.TokenProxy"),
+        user_path="user",
+        purpose="To let apps you authorise use your account.",
+        legal_basis=LegalBasis.CONTRACT,
+        retention=lambda: "until you revoke it or delete your account",
+        # Never the key: it is a password to the account.
+        export_fields=("created",),
+    ),
+    DataCategory(
         key="preferences",
         title="Topics and personalization settings",
         models=(

@@ -10,11 +10,12 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from accounts.models import ReaderSession
+from accounts.models import Preferences, ReaderSession
 from news.models import Article
 
 from .browser_signals import BrowserSignals
@@ -28,7 +29,7 @@ from .models import (
     ReadingHistoryEntry,
     SignalEvent,
 )
-from .purposes import POLICY_VERSION, PURPOSES
+from .purposes import POLICY_VERSION, PURPOSES, READING_HISTORY
 from .read_queue import read_enqueue
 from .selectors import (
     HISTORY_CONTEXT,
@@ -425,3 +426,47 @@ def exports_purge(*, now: datetime | None = None) -> int:
     killed build); returns how many exports or files went."""
     now = now or timezone.now()
     return exports_expire(now=now) + export_orphans_delete(now=now)
+
+
+# --- One purpose chosen on its own (privacy center switch, API) ---------------------------
+
+
+def purpose_choose(
+    *, user, purpose: str, granted: bool, notice_sha256: str, source: str, signals: BrowserSignals
+) -> ConsentRecord | None:
+    """Turn one optional purpose on or off, as the reader saw it explained.
+
+    The notice hash must be the current notice's: a stale or forged one is refused (code
+    "stale_notice") and changes nothing. Reading history is the top personalization level,
+    so choosing it sets the level (Topics + reading history, or back to Topics only).
+    Returns the new receipt, or None when nothing changed.
+    """
+    from accounts.services import preferences_set_level  # accounts.services imports this module
+
+    if purpose not in PURPOSES:
+        raise ValidationError(f"Unknown purpose: {purpose}.", code="unknown_purpose")
+    if notice_sha256 != PURPOSES[purpose].notice_sha256:
+        raise ValidationError(
+            "The explanation of this choice has changed since it was shown. Read it again "
+            "and resubmit. Nothing was changed.",
+            code="stale_notice",
+        )
+    if purpose == READING_HISTORY.key:
+        before = consent_latest(user=user, purpose=purpose)
+        level = Preferences.Level
+        preferences_set_level(
+            user=user,
+            level=level.TOPICS_HISTORY if granted else level.TOPICS,
+            source=source,
+            signals=signals,
+        )
+        after = consent_latest(user=user, purpose=purpose)
+        return after if after is not None and after != before else None
+    return consent_set(
+        user=user,
+        purpose=purpose,
+        granted=granted,
+        source=source,
+        signals=signals,
+        notice_sha256=notice_sha256,
+    )

@@ -158,6 +158,7 @@ def reader_with_data_everywhere(*, email: str, client=None) -> User:
     )
     exports_root().mkdir(parents=True, exist_ok=True)
     (exports_root() / export.file_name).write_text(f"data of {email}")
+    accounts_services.api_token_issue(user=user)  # an app the reader authorised
     LogEntry.objects.create(
         user=user,
         content_type=ContentType.objects.get_for_model(Topic),

@@ -1,0 +1,225 @@
+"""API of accounts: API tokens for apps (create with email and password, revoke) and the
+reader's preferences (topics, blocked topics, personalization level)."""
+
+from django.contrib.auth import authenticate
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from news.models import Topic
+from newsite.api_errors import error_body, error_response
+from newsite.api_throttles import PasswordRateThrottle
+from privacy.browser_signals import signals_for
+
+from . import selectors, services
+from .levels import LEVEL_EXPLANATIONS
+from .models import Preferences
+
+
+class TokenApi(APIView):
+    """POST: exchange email + password for a token. DELETE: revoke the caller's token."""
+
+    def get_authenticators(self):
+        # Creating a token proves identity with the password itself: no session (so no CSRF
+        # check) and no earlier token are involved.
+        if getattr(self.request, "method", None) == "POST":
+            return []
+        return super().get_authenticators()
+
+    def get_authenticate_header(self, request):
+        # A wrong password is a 401 with the scheme to use next, not a bare 403.
+        return "Token"
+
+    def get_permissions(self):
+        return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        return [*throttles, PasswordRateThrottle()] if self.request.method == "POST" else throttles
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+        password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+
+    class OutputSerializer(serializers.Serializer):
+        token = serializers.CharField(source="key")
+        created = serializers.DateTimeField()
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        summary="Get an API token",
+        description=(
+            "Exchange your email address and password for a token; send it as "
+            "`Authorization: Token <token>`. One token per reader: asking again returns the "
+            "same one until it is revoked. Refused (403, code `email_unverified`) until the "
+            "address is verified. Limited to a few attempts a minute."
+        ),
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            401: error_response(401, "Wrong email address or password."),
+            403: error_response(403, "The email address is not verified yet."),
+        },
+        examples=[
+            OpenApiExample(
+                "Sign in",
+                value={"email": "reader@example.com", "password": "correct horse"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "A token",
+                value={
+                    "token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b",
+                    "created": "2026-11-23T09:00:00Z",
+                },
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
+        auth=[],
+        tags=["auth"],
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request,
+            email=data.validated_data["email"],
+            password=data.validated_data["password"],
+        )
+        if user is None:
+            # The same answer for an unknown address and a wrong password: no enumeration.
+            raise AuthenticationFailed("That email address and password do not match.")
+        try:
+            token = services.api_token_issue(user=user)
+        except ValidationError as error:
+            raise PermissionDenied(detail=" ".join(error.messages), code=error.code) from error
+        return Response(self.OutputSerializer(token).data)
+
+    @extend_schema(
+        operation_id="auth_token_revoke",
+        summary="Revoke your API token",
+        description="Deletes the caller's token; every app using it is signed out at once.",
+        request=None,
+        responses={204: OpenApiResponse(description="Revoked (or there was none).")},
+        tags=["auth"],
+    )
+    def delete(self, request):
+        services.api_token_revoke(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PreferredTopicSerializer(serializers.Serializer):
+    slug = serializers.CharField(source="topic.slug")
+    name = serializers.CharField(source="topic.name")
+    weight = serializers.FloatField(help_text='1.0; lowered by "Show less like this".')
+
+
+class BlockedTopicSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class PreferencesApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        topics = serializers.SlugRelatedField(
+            slug_field="slug", queryset=Topic.objects.all(), many=True, required=False
+        )
+        blocked_topics = serializers.SlugRelatedField(
+            slug_field="slug", queryset=Topic.objects.all(), many=True, required=False
+        )
+        level = serializers.ChoiceField(choices=Preferences.Level.choices, required=False)
+
+    class OutputSerializer(serializers.Serializer):
+        level = serializers.ChoiceField(choices=Preferences.Level.choices)
+        level_explanation = serializers.CharField()
+        topics = PreferredTopicSerializer(many=True)
+        blocked_topics = BlockedTopicSerializer(many=True)
+
+    def _output(self, user) -> dict:
+        preferences = selectors.preferences_detail(user=user)
+        level = preferences.level if preferences else Preferences.Level.OFF
+        return self.OutputSerializer(
+            {
+                "level": level,
+                "level_explanation": LEVEL_EXPLANATIONS[level],
+                "topics": sorted(
+                    preferences.preferred_topics.all() if preferences else [],
+                    key=lambda p: p.topic.name,
+                ),
+                "blocked_topics": preferences.blocked_topics.all() if preferences else [],
+            }
+        ).data
+
+    @extend_schema(
+        operation_id="preferences_retrieve",
+        summary="Your preferences",
+        description="The topics you follow (with their weights), the topics you blocked, and "
+        "your personalization level, explained.",
+        responses={200: OutputSerializer},
+        examples=[
+            OpenApiExample(
+                "Preferences",
+                value={
+                    "level": "topics",
+                    "level_explanation": LEVEL_EXPLANATIONS[Preferences.Level.TOPICS],
+                    "topics": [{"slug": "science", "name": "Science", "weight": 1.0}],
+                    "blocked_topics": [{"slug": "sport", "name": "Sport"}],
+                },
+                response_only=True,
+            )
+        ],
+        tags=["preferences"],
+    )
+    def get(self, request):
+        return Response(self._output(request.user))
+
+    @extend_schema(
+        operation_id="preferences_partial_update",
+        summary="Change your preferences",
+        description=(
+            "Send only what changes. `topics` and `blocked_topics` replace the whole list "
+            "(topic slugs). `level`: off, topics or topics_history; topics_history is the "
+            "reading-history consent, recorded with a receipt. A level other than off needs "
+            "at least one topic. A GPC or DNT header is noted as on the site. All or nothing."
+        ),
+        request=InputSerializer,
+        responses={200: OutputSerializer},
+        examples=[
+            OpenApiExample(
+                "Follow science, block sport, topics only",
+                value={"topics": ["science"], "blocked_topics": ["sport"], "level": "topics"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Refused",
+                value=error_body(
+                    code="invalid",
+                    message="Pick at least one topic before turning personalization on.",
+                ),
+                response_only=True,
+                status_codes=["400"],
+            ),
+        ],
+        tags=["preferences"],
+    )
+    def patch(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        services.preferences_change(
+            user=request.user,
+            signals=signals_for(request),
+            topic_ids=[t.pk for t in values["topics"]] if "topics" in values else None,
+            blocked_ids=[t.pk for t in values["blocked_topics"]]
+            if "blocked_topics" in values
+            else None,
+            level=values.get("level"),
+        )
+        return Response(self._output(request.user))
