@@ -22,7 +22,7 @@ from tests.factories import (
     verified_reader,
 )
 
-from .conftest import check_page
+from .conftest import SCREENSHOTS, check_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -250,3 +250,10 @@ def test_the_privacy_center_pages_pass_accessibility_checks(page, newsroom):
     ]:
         assert page.goto(path).status == 200
         check_page(page, name)
+
+
+def test_the_api_docs_load_from_the_site_under_the_content_security_policy(page, newsroom):
+    page.goto("/api/docs/")
+    expect(page.get_by_text("/api/v1/articles/").first).to_be_visible()
+    assert page.csp_violations == []
+    page.screenshot(path=str(SCREENSHOTS / "api-docs.png"))
