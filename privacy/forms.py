@@ -3,7 +3,7 @@
 from django import forms
 
 from .erasure import CONFIRMATION_WORD
-from .purposes import PURPOSES, READING_HISTORY
+from .purposes import PURPOSES
 
 
 class DisplayNameForm(forms.Form):
@@ -36,20 +36,7 @@ class NoticeCheckedForm(forms.Form):
     turn_on = forms.TypedChoiceField(
         choices=[("1", "On"), ("0", "Off")], coerce=lambda value: value == "1"
     )
-
-    def clean(self):
-        cleaned = super().clean()
-        purpose = PURPOSES.get(cleaned.get("purpose", ""))
-        if purpose is not None and cleaned.get("notice") != purpose.notice_sha256:
-            raise forms.ValidationError(
-                "The explanation of this choice has changed since the page was shown. "
-                "Please read it again and resubmit. Nothing was changed."
-            )
-        return cleaned
-
-
-class ReadingHistoryForm(NoticeCheckedForm):
-    purpose = forms.ChoiceField(choices=[(READING_HISTORY.key, READING_HISTORY.title)])
+    # The notice hash is checked by the service (privacy.services.purpose_choose).
 
 
 class ConfirmPasswordForm(forms.Form):

@@ -12,7 +12,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import services as accounts_services
 from accounts.forms import PurposesForm
-from accounts.models import Preferences
 from accounts.selectors import preferences_region, reader_profile
 
 from . import erasure, selectors, services
@@ -247,22 +246,15 @@ def consent_choice(request):
         messages.error(request, " ".join(form.non_field_errors()) or "That choice was not valid.")
         return redirect("privacy:consents")
     purpose, turn_on = form.cleaned_data["purpose"], form.cleaned_data["turn_on"]
-    user, signals = request.user, signals_for(request)
     try:
-        if purpose == READING_HISTORY.key:
-            level = Preferences.Level.TOPICS_HISTORY if turn_on else Preferences.Level.TOPICS
-            accounts_services.preferences_set_level(
-                user=user, level=level, source=ConsentRecord.Source.PRIVACY_CENTER, signals=signals
-            )
-        else:
-            services.consent_set(
-                user=user,
-                purpose=purpose,
-                granted=turn_on,
-                source=ConsentRecord.Source.PRIVACY_CENTER,
-                signals=signals,
-                notice_sha256=form.cleaned_data["notice"],
-            )
+        services.purpose_choose(
+            user=request.user,
+            purpose=purpose,
+            granted=turn_on,
+            notice_sha256=form.cleaned_data["notice"],
+            source=ConsentRecord.Source.PRIVACY_CENTER,
+            signals=signals_for(request),
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:

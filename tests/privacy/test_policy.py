@@ -117,7 +117,7 @@ def test_a_forged_notice_on_reconfirmation_changes_nothing(client, counting_read
     before = ConsentRecord.objects.count()
     data = {**choice(POPULAR_COUNTING, True), "notice": "f" * 64}
     response = client.post(reverse("privacy:consent_choice"), data, follow=True)
-    assert "has changed since the page was shown" in response.content.decode()
+    assert "has changed since it was shown" in response.content.decode()
     assert ConsentRecord.objects.count() == before
 
 
