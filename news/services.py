@@ -1,5 +1,6 @@
 """Every write to news content: the editorial workflow with its revision history, feed and
-MIND ingest, source polling, and the demo-content loader."""
+MIND ingest, source polling, the demo-content loader, and editors' audit-logged actions on
+the recommender."""
 
 import hashlib
 import logging
@@ -15,7 +16,7 @@ from django.utils.text import slugify
 
 from . import revisions
 from .ingest import FeedUnreadable, IncomingEntry, ParsedFeed, feed_parse
-from .models import Article, ArticleRevision, Source, SourceError, Topic
+from .models import Article, ArticleRevision, EditorAction, Source, SourceError, Topic
 from .safe_fetch import FetchError, fetch
 
 logger = logging.getLogger(__name__)
@@ -581,3 +582,42 @@ def source_errors_purge(*, now: datetime | None = None) -> int:
     cutoff = now - timedelta(days=settings.INGEST_ERROR_RETENTION_DAYS)
     deleted, _ = SourceError.objects.filter(occurred_at__lt=cutoff).delete()
     return deleted
+
+
+# --- Editors' actions on the recommender (audit-logged) -----------------------------------
+
+
+def editor_action_record(*, editor: str, action: str, detail: str = "") -> EditorAction:
+    entry = EditorAction(editor=editor[:150], action=action, detail=detail[:300])
+    entry.full_clean()
+    entry.save()
+    return entry
+
+
+@transaction.atomic
+def recommender_retrain_request(*, editor: str) -> EditorAction:
+    """Log the request, then retrain through the Celery task once that is committed: the
+    page answers at once and the work runs (and is recorded) like the nightly retrain."""
+    from recommendations.models import ModelVersion
+    from recommendations.tasks import retrain_recommender
+
+    entry = editor_action_record(editor=editor, action=EditorAction.Action.RETRAIN)
+    transaction.on_commit(
+        lambda: retrain_recommender.delay(ModelVersion.Trigger.MANUAL), robust=True
+    )
+    return entry
+
+
+@transaction.atomic
+def recommender_rollback(*, editor: str, to_version: int | None = None):
+    """Serve an earlier model version and log who did it; a refusal logs nothing."""
+    from recommendations.services import model_active_version, model_rollback
+
+    previous = model_active_version()
+    version = model_rollback(to_version=to_version)
+    editor_action_record(
+        editor=editor,
+        action=EditorAction.Action.ROLLBACK,
+        detail=f"From v{previous.version if previous else '-'} to v{version.version}",
+    )
+    return version
