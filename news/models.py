@@ -133,6 +133,9 @@ class Article(models.Model):
     editors_pick_until = models.DateTimeField(
         null=True, blank=True, help_text="Pinned as an editor's pick until this time."
     )
+    # For an article that arrived without topics: [{"topic_id", "name", "score"}], best
+    # first, from the classifier in news.topic_suggestions; cleared once topics are set.
+    suggested_topics = models.JSONField(default=list, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
