@@ -64,3 +64,19 @@ def preferences_detail(*, user) -> Preferences | None:
         .prefetch_related("preferred_topics__topic", "blocked_topics")
         .first()
     )
+
+
+def personalization_level_counts() -> dict[str, int]:
+    """How many readers (not staff) chose each personalization level, every level included:
+    one count per level for the editors' dashboard, never a list of people."""
+    from django.db.models import Count
+
+    rows = (
+        Preferences.objects.filter(user__is_staff=False)
+        .values("level")
+        .annotate(readers=Count("pk"))
+        .order_by()
+    )
+    counts = dict.fromkeys(Preferences.Level.values, 0)
+    counts.update({row["level"]: row["readers"] for row in rows})
+    return counts

@@ -1,17 +1,17 @@
 """The editors' admin for topics, sources (with their error log) and articles (with their
-revision history)."""
+revision history and suggested topics)."""
 
 from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from . import revisions, selectors, services
+from . import revisions, selectors, services, topic_suggestions
 from .models import Article, Source, SourceError, Topic
 
 
@@ -124,6 +124,24 @@ def pin_selected(modeladmin, request, queryset):
     _bulk(modeladmin, request, queryset, pin, "Pinned")
 
 
+@admin.action(description="Accept suggested topics", permissions=["change"])
+def accept_suggested_topics(modeladmin, request, queryset):
+    _bulk(modeladmin, request, queryset, services.article_topics_accept, "Gave topics to")
+
+
+@admin.action(description="Suggest topics now (articles without topics)", permissions=["change"])
+def suggest_topics_now(modeladmin, request, queryset):
+    result = services.article_topics_suggest(
+        article_ids=list(queryset.values_list("pk", flat=True))
+    )
+    if result.suggested:
+        modeladmin.message_user(
+            request, f"Suggested topics for {result.suggested} article(s).", messages.SUCCESS
+        )
+    if result.note:
+        modeladmin.message_user(request, result.note, messages.WARNING)
+
+
 class ArticleAdminForm(forms.ModelForm):
     """Status changes typed into the form follow the same workflow as the bulk actions."""
 
@@ -154,10 +172,36 @@ class ArticleAdmin(admin.ModelAdmin):
     filter_horizontal = ("topics",)
     date_hierarchy = "published_at"
     list_select_related = ("source",)
-    readonly_fields = ("preview_link", "history_link", "external_id", "created_at", "updated_at")
-    actions = [publish_selected, unpublish_selected, pin_selected]
+    readonly_fields = (
+        "suggested_topics_box",
+        "preview_link",
+        "history_link",
+        "external_id",
+        "created_at",
+        "updated_at",
+    )
+    actions = [
+        publish_selected,
+        unpublish_selected,
+        pin_selected,
+        accept_suggested_topics,
+        suggest_topics_now,
+    ]
     fieldsets = (
-        (None, {"fields": ("title", "slug", "summary", "body", "author", "topics")}),
+        (
+            None,
+            {
+                "fields": (
+                    "title",
+                    "slug",
+                    "summary",
+                    "body",
+                    "author",
+                    "topics",
+                    "suggested_topics_box",
+                )  # fmt: skip
+            },
+        ),
         ("Publishing", {"fields": ("status", "published_at", "editors_pick_until")}),
         ("Origin", {"fields": ("source", "canonical_url", "external_id")}),
         ("Record", {"fields": ("preview_link", "history_link", "created_at", "updated_at")}),
@@ -177,13 +221,63 @@ class ArticleAdmin(admin.ModelAdmin):
             before=getattr(form, "_revision_before", None),
             changed_by=revisions.editor_label(request.user),
         )
+        services.article_topic_suggestions_refresh(article=form.instance)
 
     def get_urls(self):
         history = self.admin_site.admin_view(self.revisions_view)
+        accept = self.admin_site.admin_view(self.accept_topics_view)
         return [
             path("<int:object_id>/revisions/", history, name="news_article_revisions"),
+            path(
+                "<int:object_id>/accept-suggested-topics/",
+                accept,
+                name="news_article_accept_topics",
+            ),
             *super().get_urls(),
         ]
+
+    def accept_topics_view(self, request, object_id: int):
+        """The change form's "Accept suggested topics" button: one click, one revision."""
+        article = get_object_or_404(Article, pk=object_id)
+        if request.method != "POST" or not self.has_change_permission(request, article):
+            raise PermissionDenied
+        try:
+            topics = services.article_topics_accept(
+                article=article, changed_by=revisions.editor_label(request.user)
+            )
+        except ValidationError as error:
+            self.message_user(request, f"Not changed: {' '.join(error.messages)}", messages.WARNING)
+        else:
+            names = ", ".join(t.name for t in topics)
+            self.message_user(request, f"Topics set to {names}.", messages.SUCCESS)
+        return redirect("admin:news_article_change", object_id)
+
+    @admin.display(description="Suggested topics")
+    def suggested_topics_box(self, obj: Article) -> str:
+        if not obj.pk:
+            return "Suggested after saving, if you leave the topics empty."
+        if obj.suggested_topics:
+            items = ", ".join(
+                f"{item['name']} ({round(100 * item['score'])}%)" for item in obj.suggested_topics
+            )
+            # formaction: the change form itself (with its CSRF token) posts to the accept
+            # view, so accepting is one click on the page the editor is reading.
+            return format_html(
+                '{} <button type="submit" class="button" formaction="{}">'
+                'Accept suggested topics</button> <span class="help">or choose topics '
+                "above and save (unsaved edits are not kept by the button)</span>",
+                items,
+                reverse("admin:news_article_accept_topics", args=[obj.pk]),
+            )
+        if obj.topics.exists():
+            return "-"
+        labelled = Article.objects.filter(topics__isnull=False).distinct().count()
+        if labelled < topic_suggestions.MIN_LABELLED_ARTICLES:
+            return (
+                f"No suggestion: only {labelled} articles have topics so far; suggestions "
+                f"start at {topic_suggestions.MIN_LABELLED_ARTICLES}."
+            )
+        return "No suggestion yet (none was likely enough). Choose topics above."
 
     def revisions_view(self, request, object_id: int):
         """Every recorded change of one article, newest first, each field as a line diff."""

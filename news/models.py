@@ -133,6 +133,9 @@ class Article(models.Model):
     editors_pick_until = models.DateTimeField(
         null=True, blank=True, help_text="Pinned as an editor's pick until this time."
     )
+    # For an article that arrived without topics: [{"topic_id", "name", "score"}], best
+    # first, from the classifier in news.topic_suggestions; cleared once topics are set.
+    suggested_topics = models.JSONField(default=list, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -203,3 +206,24 @@ class ArticleRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article} ({self.created_at:%Y-%m-%d %H:%M}, {self.changed_by})"
+
+
+class EditorAction(models.Model):
+    """The audit log of editors' actions on the recommender and on suggested topics: who (a
+    name, not an account, like ArticleRevision), what and when."""
+
+    class Action(models.TextChoices):
+        RETRAIN = "retrain", "Asked for a retrain"
+        ROLLBACK = "rollback", "Rolled the model back"
+        ACCEPT_TOPICS = "accept_topics", "Accepted suggested topics"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    editor = models.CharField(max_length=150)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.editor}: {self.get_action_display()} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -1,5 +1,6 @@
 """Every write to news content: the editorial workflow with its revision history, feed and
-MIND ingest, source polling, and the demo-content loader."""
+MIND ingest, source polling, the demo-content loader, topic suggestions for untagged
+articles, and editors' audit-logged actions on the recommender."""
 
 import hashlib
 import logging
@@ -13,9 +14,9 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from . import revisions
+from . import revisions, topic_suggestions
 from .ingest import FeedUnreadable, IncomingEntry, ParsedFeed, feed_parse
-from .models import Article, ArticleRevision, Source, SourceError, Topic
+from .models import Article, ArticleRevision, EditorAction, Source, SourceError, Topic
 from .safe_fetch import FetchError, fetch
 
 logger = logging.getLogger(__name__)
@@ -381,10 +382,14 @@ def _entry_import(
             article.published_at = min(entry.published_at or now, now)
         article.full_clean()
         article.save()
-        article.topics.set(_topics_for(entry.topic_names, create_missing=create_topics))
+        topics = _topics_for(entry.topic_names, create_missing=create_topics)
+        article.topics.set(topics)
         article_revision_record(
             article=article, before=None, changed_by=changed_by, origin=Origin.FEED, now=now
         )
+        if not topics:
+            # Inside the entry's savepoint: a refused entry queues nothing.
+            _suggest_topics_after_commit([article.pk])
         return "created"
     if article.source_id != source.pk or (
         article.external_id and entry.external_id and article.external_id != entry.external_id
@@ -581,3 +586,134 @@ def source_errors_purge(*, now: datetime | None = None) -> int:
     cutoff = now - timedelta(days=settings.INGEST_ERROR_RETENTION_DAYS)
     deleted, _ = SourceError.objects.filter(occurred_at__lt=cutoff).delete()
     return deleted
+
+
+# --- Editors' actions on the recommender (audit-logged) -----------------------------------
+
+
+def editor_action_record(*, editor: str, action: str, detail: str = "") -> EditorAction:
+    entry = EditorAction(editor=editor[:150], action=action, detail=detail[:300])
+    entry.full_clean()
+    entry.save()
+    return entry
+
+
+@transaction.atomic
+def recommender_retrain_request(*, editor: str) -> EditorAction:
+    """Log the request, then retrain through the Celery task once that is committed: the
+    page answers at once and the work runs (and is recorded) like the nightly retrain."""
+    from recommendations.models import ModelVersion
+    from recommendations.tasks import retrain_recommender
+
+    entry = editor_action_record(editor=editor, action=EditorAction.Action.RETRAIN)
+    transaction.on_commit(
+        lambda: retrain_recommender.delay(ModelVersion.Trigger.MANUAL), robust=True
+    )
+    return entry
+
+
+@transaction.atomic
+def recommender_rollback(*, editor: str, to_version: int | None = None):
+    """Serve an earlier model version and log who did it; a refusal logs nothing."""
+    from recommendations.services import model_active_version, model_rollback
+
+    previous = model_active_version()
+    version = model_rollback(to_version=to_version)
+    editor_action_record(
+        editor=editor,
+        action=EditorAction.Action.ROLLBACK,
+        detail=f"From v{previous.version if previous else '-'} to v{version.version}",
+    )
+    return version
+
+
+# --- Topic suggestions --------------------------------------------------------------------
+
+# Training on the newest labelled articles keeps one suggestion run to a second or two.
+SUGGESTION_TRAINING_LIMIT = 5_000
+
+
+@dataclass(frozen=True)
+class TopicSuggestionResult:
+    suggested: int
+    note: str = ""  # why nothing was suggested, in words an editor can act on
+
+
+def _suggestion_text(article: Article) -> str:
+    return "\n".join([article.title, article.title, article.summary, article.body])
+
+
+def _suggest_topics_after_commit(article_ids: list[int]) -> None:
+    """Suggest in the background once the new articles are committed; a broker outage only
+    costs the suggestion (editors can ask again from the admin)."""
+    from .tasks import suggest_topics
+
+    transaction.on_commit(lambda: suggest_topics.delay(article_ids), robust=True)
+
+
+def article_topics_suggest(*, article_ids: list[int]) -> TopicSuggestionResult:
+    """Train the topic classifier on the articles that have topics and store its suggestions
+    on those of `article_ids` that still have none."""
+    targets = list(Article.objects.filter(pk__in=article_ids, topics__isnull=True).distinct())
+    if not targets:
+        return TopicSuggestionResult(suggested=0, note="Every chosen article already has topics.")
+    labelled = list(
+        Article.objects.filter(topics__isnull=False)
+        .distinct()
+        .order_by("-pk")
+        .prefetch_related("topics")[:SUGGESTION_TRAINING_LIMIT]
+    )
+    try:
+        classifier = topic_suggestions.classifier_train(
+            texts=[_suggestion_text(a) for a in labelled],
+            topic_sets=[{t.pk for t in a.topics.all()} for a in labelled],
+        )
+    except topic_suggestions.NotEnoughLabels as error:
+        return TopicSuggestionResult(suggested=0, note=f"No suggestions: {error}")
+    predictions = topic_suggestions.topics_predict(
+        classifier=classifier, texts=[_suggestion_text(a) for a in targets]
+    )
+    names = dict(Topic.objects.filter(pk__in=classifier.topic_ids).values_list("pk", "name"))
+    suggested = 0
+    for article, best in zip(targets, predictions, strict=True):
+        stored = [
+            {"topic_id": topic_id, "name": names[topic_id], "score": score}
+            for topic_id, score in best
+            if topic_id in names
+        ]
+        # A plain UPDATE: a suggestion is not an edit, so no revision and no updated_at.
+        Article.objects.filter(pk=article.pk).update(suggested_topics=stored)
+        suggested += bool(stored)
+    note = "" if suggested else "No topic was likely enough to suggest."
+    return TopicSuggestionResult(suggested=suggested, note=note)
+
+
+def article_topic_suggestions_refresh(*, article: Article) -> None:
+    """After an editor saved an article: drop suggestions once it has topics; ask for them
+    when it has none and none are waiting."""
+    has_topics = article.topics.exists()
+    if has_topics and article.suggested_topics:
+        Article.objects.filter(pk=article.pk).update(suggested_topics=[])
+        article.suggested_topics = []
+    elif not has_topics and not article.suggested_topics:
+        _suggest_topics_after_commit([article.pk])
+
+
+@transaction.atomic
+def article_topics_accept(*, article: Article, changed_by: str) -> list[Topic]:
+    """Give the article its suggested topics, in one revision, and log who accepted them."""
+    wanted = [item["topic_id"] for item in article.suggested_topics]
+    topics = list(Topic.objects.filter(pk__in=wanted))
+    if not topics:
+        raise ValidationError("there are no suggested topics to accept.")
+    before = revisions.snapshot(article)
+    article.topics.set(topics)
+    article.suggested_topics = []
+    article.save(update_fields=["suggested_topics", "updated_at"])
+    article_revision_record(article=article, before=before, changed_by=changed_by)
+    editor_action_record(
+        editor=changed_by or UNKNOWN_EDITOR,
+        action=EditorAction.Action.ACCEPT_TOPICS,
+        detail=f"'{article.title[:200]}': {', '.join(t.name for t in topics)}",
+    )
+    return topics

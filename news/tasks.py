@@ -14,3 +14,9 @@ def publish_due_articles() -> int:
 @shared_task(ignore_result=True)
 def poll_feed_sources() -> int:
     return services.sources_poll_due().polled
+
+
+@shared_task
+def suggest_topics(article_ids: list[int]) -> int:
+    """Idempotent: articles that got topics meanwhile are skipped, others re-suggested."""
+    return services.article_topics_suggest(article_ids=article_ids).suggested

@@ -8,7 +8,8 @@ from django.template import loader
 from accounts.selectors import reader_profile
 from privacy.browser_signals import signals_for
 from privacy.services import read_record
-from recommendations.selectors import feed_page, more_like_this
+from recommendations.selectors import EDITORIAL, PERSONAL, feed_page, more_like_this
+from recommendations.services import feed_impressions_record
 
 from . import selectors
 from .models import Topic
@@ -21,6 +22,7 @@ def _page(request, queryset):
 def home(request):
     profile = reader_profile(user=request.user)
     page = feed_page(user=request.user, profile=profile, page_number=request.GET.get("page"))
+    feed_impressions_record(items=page.object_list)
     return render(request, "news/home.html", {"page": page, "profile": profile})
 
 
@@ -29,7 +31,12 @@ def article_detail(request, slug: str):
     if article is None:
         raise Http404("No such article.")
     if article.is_live:  # editors' previews are not reads
-        read_record(user=request.user, article=article, signals=signals_for(request))
+        # Which feed card led here, if any; anything else typed into the address is ignored.
+        via = request.GET.get("via", "")
+        list_type = via if via in (PERSONAL, EDITORIAL) else ""
+        read_record(
+            user=request.user, article=article, signals=signals_for(request), list_type=list_type
+        )
     related = more_like_this(article=article)
     return render(
         request, "news/article_detail.html", {"article": article, "more_like_this": related}

@@ -1,5 +1,8 @@
 """Daily differentially private popularity counts (design flow 3): bound, count, add OpenDP
-noise, record the epsilon spent, then destroy the day's raw events and salt."""
+noise, record the epsilon spent, then destroy the day's raw events and salt.
+
+Three queries per day: reads per article, reads per topic, and reads per feed list type
+(personalised or editorial feed cards, for the editors' click-through rates)."""
 
 import math
 from dataclasses import dataclass
@@ -19,10 +22,15 @@ dp.enable_features("contrib")
 
 ARTICLE_QUERY = "reads_per_article"
 TOPIC_QUERY = "reads_per_topic"
+LIST_TYPE_QUERY = "reads_per_list_type"
 MECHANISM = "discrete Laplace"
-# Half the day's budget per query (basic composition: the two add up to the day's epsilon).
-# Topic counts are sums of many articles, so they stay useful at a larger noise scale.
-ARTICLE_SHARE = 0.5
+# A third of the day's budget per query (basic composition: the three add up to the day's
+# epsilon). Topic counts are sums of many articles, so they stay useful at a larger noise
+# scale; list-type counts are two large sums, so a third is plenty for them.
+ARTICLE_SHARE = 1 / 3
+TOPIC_SHARE = 1 / 3
+# Only reads that came from a feed card are released per list type, in this fixed order.
+LIST_TYPES = (SignalEvent.ListType.PERSONAL, SignalEvent.ListType.EDITORIAL)
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class AggregationResult:
     already_done: bool
     articles_released: int = 0
     topics_released: int = 0
+    list_types_released: int = 0
     epsilon_spent: float = 0.0
 
 
@@ -88,8 +97,8 @@ def _bounded_counts_sql() -> str:
     # computes it once.
     return f"""
         WITH bounded AS (
-            SELECT article_id FROM (
-                SELECT e.article_id,
+            SELECT article_id, list_type FROM (
+                SELECT e.article_id, e.list_type,
                        ROW_NUMBER() OVER (PARTITION BY e.pseudonym ORDER BY e.id) AS arrival
                 FROM {event} e JOIN {article} a ON a.id = e.article_id
                 WHERE e.day = %(day)s AND a.status = %(published)s
@@ -97,17 +106,21 @@ def _bounded_counts_sql() -> str:
             ) ranked
             WHERE arrival <= %(bound)s
         )
-        SELECT 'article', article_id, COUNT(*) FROM bounded GROUP BY article_id
+        SELECT 'article', article_id, COUNT(*), '' FROM bounded GROUP BY article_id
         UNION ALL
-        SELECT 'topic', t.topic_id, COUNT(*)
+        SELECT 'topic', t.topic_id, COUNT(*), ''
         FROM bounded b JOIN {article_topics} t ON t.article_id = b.article_id
         GROUP BY t.topic_id
+        UNION ALL
+        SELECT 'list_type', NULL, COUNT(*), list_type FROM bounded GROUP BY list_type
     """
 
 
-def _bounded_counts(*, day: date, bound: int) -> tuple[dict[int, int], dict[int, int]]:
-    """Per-article and per-topic counts of the day's events after bounding each pseudonym to
-    `bound` articles, computed by the database in one statement."""
+def _bounded_counts(
+    *, day: date, bound: int
+) -> tuple[dict[int, int], dict[int, int], dict[str, int]]:
+    """Per-article, per-topic and per-list-type counts of the day's events after bounding each
+    pseudonym to `bound` articles, computed by the database in one statement."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Fresh statistics: a day of inserts since the last autovacuum otherwise makes the
@@ -125,9 +138,10 @@ def _bounded_counts(*, day: date, bound: int) -> tuple[dict[int, int], dict[int,
             },
         )
         rows = cursor.fetchall()
-    per_article = {pk: n for kind, pk, n in rows if kind == "article"}
-    per_topic = {pk: n for kind, pk, n in rows if kind == "topic"}
-    return per_article, per_topic
+    per_article = {pk: n for kind, pk, n, _ in rows if kind == "article"}
+    per_topic = {pk: n for kind, pk, n, _ in rows if kind == "topic"}
+    per_list_type = {list_type: n for kind, _, n, list_type in rows if kind == "list_type"}
+    return per_article, per_topic, per_list_type
 
 
 def _check_day(day: date) -> None:
@@ -142,12 +156,14 @@ def _check_day(day: date) -> None:
 def aggregate_day(
     *, day: date, epsilon: float | None = None, contribution_bound: int | None = None
 ) -> AggregationResult:
-    """Release one closed day's per-article and per-topic counts with differential privacy.
+    """Release one closed day's per-article, per-topic and per-list-type counts with
+    differential privacy.
 
     A reader is one pseudonym; they count for at most `contribution_bound` distinct articles,
-    so per-article counts have L1 sensitivity L and per-topic counts L * (most topics on one
-    catalogue article). Everything happens in one transaction: a failure writes nothing and
-    keeps the raw events for the next run.
+    so per-article counts have L1 sensitivity L, per-topic counts L * (most topics on one
+    catalogue article) and per-list-type counts L (each read has exactly one list type).
+    Everything happens in one transaction: a failure writes nothing and keeps the raw events
+    for the next run.
     """
     _check_day(day)
     epsilon = settings.DP_EPSILON_PER_DAY if epsilon is None else epsilon
@@ -166,7 +182,7 @@ def aggregate_day(
         topic_ids = list(Topic.objects.order_by("pk").values_list("pk", flat=True))
         max_topics = catalogue.annotate(n=Count("topics")).aggregate(m=Max("n"))["m"] or 0
 
-        per_article, per_topic = _bounded_counts(day=day, bound=bound)
+        per_article, per_topic, per_list_type = _bounded_counts(day=day, bound=bound)
 
         article_epsilon = epsilon * ARTICLE_SHARE
         article_release = release_counts(
@@ -179,7 +195,13 @@ def aggregate_day(
         topic_release = release_counts(
             counts=[per_topic.get(pk, 0) for pk in topic_ids],
             sensitivity=bound * max(max_topics, 1),
-            epsilon=epsilon - article_epsilon,
+            epsilon=epsilon * TOPIC_SHARE,
+        )
+        # The rest of the day's budget, so the three add up to it exactly.
+        list_type_release = release_counts(
+            counts=[per_list_type.get(list_type, 0) for list_type in LIST_TYPES],
+            sensitivity=bound,
+            epsilon=epsilon - article_epsilon - epsilon * TOPIC_SHARE,
         )
 
         AggregateSignal.objects.bulk_create(
@@ -194,6 +216,15 @@ def aggregate_day(
                     day=day, kind=AggregateSignal.Kind.TOPIC, topic_id=pk, noisy_count=noisy
                 )
                 for pk, noisy in zip(topic_ids, topic_release.noisy_counts, strict=True)
+            ]
+            + [
+                AggregateSignal(
+                    day=day,
+                    kind=AggregateSignal.Kind.LIST_TYPE,
+                    list_type=list_type,
+                    noisy_count=noisy,
+                )
+                for list_type, noisy in zip(LIST_TYPES, list_type_release.noisy_counts, strict=True)
             ],
             batch_size=1000,
         )
@@ -206,7 +237,11 @@ def aggregate_day(
                 mechanism=release.mechanism,
                 contribution_bound=bound,
             )
-            for query, release in ((ARTICLE_QUERY, article_release), (TOPIC_QUERY, topic_release))
+            for query, release in (
+                (ARTICLE_QUERY, article_release),
+                (TOPIC_QUERY, topic_release),
+                (LIST_TYPE_QUERY, list_type_release),
+            )
         )
         # The point of the exercise: after this, nothing links any read to anyone.
         SignalEvent.objects.filter(day=day).delete()
@@ -217,7 +252,8 @@ def aggregate_day(
         already_done=False,
         articles_released=len(article_ids),
         topics_released=len(topic_ids),
-        epsilon_spent=article_release.epsilon + topic_release.epsilon,
+        list_types_released=len(LIST_TYPES),
+        epsilon_spent=article_release.epsilon + topic_release.epsilon + list_type_release.epsilon,
     )
 
 

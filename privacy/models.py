@@ -115,7 +115,8 @@ class SignalEvent(models.Model):
     class ListType(models.TextChoices):
         NONE = "", "Not from a feed"
         PERSONAL = "personal", "Personalized feed"
-        NON_PERSONAL = "non_personal", "Non-personal feed"
+        # The same feed for everyone: editors' picks, fresh and DP popular stories.
+        EDITORIAL = "editorial", "Non-personal (editorial) feed"
 
     day = models.DateField()
     pseudonym = models.CharField(max_length=64)
@@ -135,11 +136,13 @@ class SignalEvent(models.Model):
 
 
 class AggregateSignal(models.Model):
-    """A differentially private count released for one day: per article or per topic."""
+    """A differentially private count released for one day: per article, per topic, or per
+    feed list type (reads that came from a personalised or a non-personal feed card)."""
 
     class Kind(models.TextChoices):
         ARTICLE = "article", "Reads per article"
         TOPIC = "topic", "Reads per topic"
+        LIST_TYPE = "list_type", "Reads per feed list type"
 
     day = models.DateField()
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -149,12 +152,22 @@ class AggregateSignal(models.Model):
     topic = models.ForeignKey(
         "news.Topic", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    list_type = models.CharField(
+        max_length=20, choices=SignalEvent.ListType.choices, blank=True, default=""
+    )
     noisy_count = models.IntegerField(help_text="Released count; may be negative or zero.")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["day", "kind", "article", "topic"], name="aggregate_once_per_day"
+            ),
+            # Article and topic are NULL on these rows, and NULLs never collide in a unique
+            # index: the list type needs its own guarantee.
+            models.UniqueConstraint(
+                fields=["day", "list_type"],
+                condition=models.Q(kind="list_type"),
+                name="aggregate_list_type_once_per_day",
             ),
         ]
         indexes = [models.Index(fields=["kind", "-day"], name="aggregate_recent")]

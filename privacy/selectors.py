@@ -204,7 +204,11 @@ def history_for_user(*, user, limit: int | None = None) -> list[HistoryItem]:
 
 # --- Differentially private releases ------------------------------------------------------
 
-QUERY_LABELS = {"reads_per_article": "reads per article", "reads_per_topic": "reads per topic"}
+QUERY_LABELS = {
+    "reads_per_article": "reads per article",
+    "reads_per_topic": "reads per topic",
+    "reads_per_list_type": "reads from personalised and non-personal feed cards",
+}
 
 
 @dataclass(frozen=True)

@@ -224,6 +224,8 @@ def read_record(
     """
     if not user.is_authenticated:
         return NOTHING_RECORDED  # nothing per person is ever stored for anonymous visitors
+    if list_type not in SignalEvent.ListType.values:
+        list_type = ""  # an unknown marker is not a feed card: counted, but not per list type
     now = now or timezone.now()
     outcome = _read_allowed(user_id=user.pk, signals=signals)
     if outcome.history_kept or outcome.counted:

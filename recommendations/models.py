@@ -93,3 +93,24 @@ class ArticleVector(models.Model):
 
     def __str__(self) -> str:
         return f"Vector of article {self.article_id} for model {self.model_version_id}"
+
+
+class FeedImpressionCount(models.Model):
+    """How many feed cards were shown per day and list type: one plain counter row, no visitor
+    in it, the denominator of the editors' click-through rates."""
+
+    class ListType(models.TextChoices):
+        PERSONAL = "personal", "Personalised feed"
+        EDITORIAL = "editorial", "Non-personal (editorial) feed"
+
+    day = models.DateField()
+    list_type = models.CharField(max_length=20, choices=ListType.choices)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "list_type"], name="impressions_once_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_list_type_display()} on {self.day}: {self.count} cards shown"

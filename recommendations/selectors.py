@@ -47,10 +47,17 @@ POPULAR_FLOOR = 0.5
 MORE_LIKE_THIS_MIN_SIMILARITY = 0.05
 
 
+# Which kind of feed a card was shown in: its link carries it (?via=), so a read that follows
+# can be counted per list type for the editors' click-through rates.
+PERSONAL = "personal"
+EDITORIAL = "editorial"
+
+
 @dataclass(frozen=True)
 class FeedItem:
     article: Article
     reason: Reason
+    list_type: str = EDITORIAL
 
 
 def _fresh_vectors(*, loaded: LoadedModel, ids: Sequence[int]) -> dict[int, np.ndarray]:
@@ -523,7 +530,13 @@ def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now
             reason = replace(
                 reason, show_less_topic_id=followed, show_less_topic_name=topic_names[followed]
             )
-        items.append(FeedItem(article=article, reason=reason))
+        items.append(
+            FeedItem(
+                article=article,
+                reason=reason,
+                list_type=PERSONAL if profile.personalized else EDITORIAL,
+            )
+        )
     page.object_list = items
     return page
 

@@ -1,5 +1,6 @@
 """Every write of the recommender: retrain under a lock, activate atomically, roll back,
-keep the last versions, and vectorise articles published between retrains."""
+keep the last versions, vectorise articles published between retrains, and count the feed
+cards shown (the denominator of click-through rates)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -23,7 +24,7 @@ from news.models import Article
 from . import training
 from .active import active_model, announce_activation
 from .artifacts import ArtifactError, artifact_delete, artifact_save, artifact_verify
-from .models import ActiveModel, ArticleVector, ModelVersion, RetrainLock
+from .models import ActiveModel, ArticleVector, FeedImpressionCount, ModelVersion, RetrainLock
 from .vectors import article_text
 
 logger = logging.getLogger(__name__)
@@ -279,3 +280,28 @@ def articles_vectorise_fresh(*, now: datetime | None = None, limit: int = 500) -
         .values_list("pk", flat=True)[:limit]
     )
     return articles_vectorise(article_ids=list(recent))
+
+
+# --- Feed impressions ---------------------------------------------------------------------
+
+
+def feed_impressions_record(*, items, day=None) -> dict[str, int]:
+    """Add the cards of one feed page to the day's counters, one UPDATE (or INSERT) per list
+    type present. Only counts are kept: nothing says who saw what."""
+    day = day or timezone.localdate()
+    shown: dict[str, int] = {}
+    for item in items:
+        if item.list_type in FeedImpressionCount.ListType.values:
+            shown[item.list_type] = shown.get(item.list_type, 0) + 1
+    table = FeedImpressionCount._meta.db_table
+    with connection.cursor() as cursor:
+        for list_type, count in shown.items():
+            # One statement, atomic in the database: concurrent pages never lose an increment
+            # (PostgreSQL and SQLite both speak this upsert).
+            cursor.execute(
+                f"INSERT INTO {table} (day, list_type, count) VALUES (%s, %s, %s) "
+                "ON CONFLICT (day, list_type) "
+                f"DO UPDATE SET count = {table}.count + EXCLUDED.count",
+                [day, list_type, count],
+            )
+    return shown

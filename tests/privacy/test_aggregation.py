@@ -38,9 +38,10 @@ def live_article(**kwargs) -> Article:
     return ArticleFactory(**kwargs)
 
 
-def read(*, day, pseudonym: str, articles) -> None:
+def read(*, day, pseudonym: str, articles, list_type: str = "") -> None:
     SignalEvent.objects.bulk_create(
-        SignalEvent(day=day, pseudonym=pseudonym, article=article) for article in articles
+        SignalEvent(day=day, pseudonym=pseudonym, article=article, list_type=list_type)
+        for article in articles
     )
 
 
@@ -113,7 +114,9 @@ def test_released_noise_has_the_scale_the_mechanism_promises():
     assert abs(statistics.fmean(noise)) < 5 * expected_std / math.sqrt(samples)
 
 
-def test_each_query_is_noised_for_its_own_sensitivity_with_half_the_budget(monkeypatch, settings):
+def test_each_query_is_noised_for_its_own_sensitivity_with_a_third_of_the_budget(
+    monkeypatch, settings
+):
     settings.DP_EPSILON_PER_DAY = 1.0
     settings.DP_CONTRIBUTION_BOUND = 20
     topics = TopicFactory.create_batch(3)
@@ -129,8 +132,11 @@ def test_each_query_is_noised_for_its_own_sensitivity_with_half_the_budget(monke
     monkeypatch.setattr(aggregation, "release_counts", spy)
     aggregation.aggregate_day(day=days_ago(1))
 
-    # Per article: one reader moves the vector by at most 20; per topic by 20 x 3 topics.
-    assert calls == [(20, 0.5), (60, 0.5)]
+    # Per article: one reader moves the vector by at most 20; per topic by 20 x 3 topics; per
+    # list type by 20 (each read came from one kind of feed card, or none).
+    assert [sensitivity for sensitivity, _ in calls] == [20, 60, 20]
+    assert [epsilon for _, epsilon in calls] == pytest.approx([1 / 3, 1 / 3, 1 / 3])
+    assert sum(epsilon for _, epsilon in calls) <= 1.0
 
 
 def test_the_ledger_adds_up_to_the_configured_epsilon_per_day(settings, article):
@@ -144,6 +150,7 @@ def test_the_ledger_adds_up_to_the_configured_epsilon_per_day(settings, article)
     entries = PrivacyBudgetLedger.objects.filter(day=day)
     assert sorted(entries.values_list("query", flat=True)) == [
         "reads_per_article",
+        "reads_per_list_type",
         "reads_per_topic",
     ]
     total = sum(entry.epsilon for entry in entries)
@@ -273,7 +280,7 @@ def test_the_nightly_task_releases_pending_days(article, settings):
 
     assert aggregate_signals.delay().get() == 1
 
-    assert PrivacyBudgetLedger.objects.filter(day=days_ago(1)).count() == 2
+    assert PrivacyBudgetLedger.objects.filter(day=days_ago(1)).count() == 3
     beat = settings.CELERY_BEAT_SCHEDULE["aggregate-popularity-signals"]
     assert beat["task"] == "privacy.tasks.aggregate_signals"
 
@@ -319,3 +326,19 @@ def test_small_counts_are_shown_as_below_the_threshold(settings):
     assert display_count(10, 10) == "10"
     assert display_count(9) == "<10"
     assert display_count(250) == "250"
+
+
+def test_reads_from_feed_cards_are_released_per_list_type(catalogue):
+    day = days_ago(1)
+    read(day=day, pseudonym="p1", articles=catalogue[:3], list_type="personal")
+    read(day=day, pseudonym="p2", articles=catalogue[:1], list_type="editorial")
+    read(day=day, pseudonym="p2", articles=catalogue[1:2], list_type="editorial")
+    # Opened from a topic page or a link: counted per article, not per list type.
+    read(day=day, pseudonym="p3", articles=catalogue[:2])
+
+    aggregation.aggregate_day(day=day, epsilon=NO_NOISE, contribution_bound=2)
+
+    rows = AggregateSignal.objects.filter(day=day, kind=AggregateSignal.Kind.LIST_TYPE)
+    # p1's third read is past the bound of 2, in this query as in the others.
+    assert dict(rows.values_list("list_type", "noisy_count")) == {"personal": 2, "editorial": 2}
+    assert sum(released(day=day, kind=AggregateSignal.Kind.ARTICLE).values()) == 6

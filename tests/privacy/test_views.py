@@ -25,11 +25,16 @@ def test_the_transparency_page_lists_each_release_in_plain_words(client, setting
     html = response.content.decode()
     on_day = f"On {day.day} {day:%B}"
     bound = "each reader counted for at most 20 articles"
+    # Three releases a day, a third of the day's epsilon each.
     assert (
-        f"{on_day} we published reads per article with ε = 0.5 (discrete Laplace noise, {bound})"
-        in html
+        f"{on_day} we published reads per article with ε = 0.3333 (discrete Laplace noise, "
+        f"{bound})" in html
     )
-    assert f"{on_day} we published reads per topic with ε = 0.5" in html
+    assert f"{on_day} we published reads per topic with ε = 0.3333" in html
+    assert (
+        f"{on_day} we published reads from personalised and non-personal feed cards "
+        "with ε = 0.3333" in html
+    )
     assert "Total ε that day" in html and "ε = 1</td>" in html
     assert "What differential privacy means for you" in html
     assert "<caption>" in html and '<th scope="col">Day</th>' in html

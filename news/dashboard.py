@@ -1,0 +1,285 @@
+"""Reads behind the editors' dashboard: differentially private counts, the privacy budget,
+aggregate preference counts and the recommender's record, shaped into charts.
+
+Everything here is an aggregate. Counts under the suppression threshold k are shown as "<k"
+and drawn as empty bars, so neither the number nor the bar length reveals a handful of
+readers. No query here returns or names a single reader.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts.models import Preferences
+from accounts.selectors import personalization_level_counts
+from privacy.models import AggregateSignal, PrivacyBudgetLedger
+from privacy.selectors import display_count
+from recommendations.models import FeedImpressionCount, ModelVersion
+from recommendations.selectors import model_versions_recent, retrain_last_failure
+from recommendations.services import model_active_version
+
+from . import charts
+from .models import Article, EditorAction, Topic
+
+TOPIC_DAYS = 14
+DAILY_DAYS = 14
+TOP_ARTICLE_DAYS = 7
+TOP_ARTICLES = 10
+CTR_DAYS = 14
+BUDGET_DAYS = 14
+MODEL_VERSIONS = 8
+EDITOR_ACTIONS = 10
+
+
+def _k() -> int:
+    return settings.DP_SUPPRESSION_THRESHOLD
+
+
+def _point(label: str, value: int) -> charts.Point:
+    shown = value >= _k()
+    return charts.Point(label=label, drawn=value if shown else 0, text=display_count(value))
+
+
+def _since(days: int, today: date | None) -> date:
+    # The window ends with yesterday: today is never released before it is over.
+    return (today or timezone.localdate()) - timedelta(days=days)
+
+
+def _released(kind: str, *, days: int, today: date | None):
+    return AggregateSignal.objects.filter(kind=kind, day__gte=_since(days, today))
+
+
+def topic_reads_chart(*, today: date | None = None) -> charts.Chart:
+    rows = (
+        _released(AggregateSignal.Kind.TOPIC, days=TOPIC_DAYS, today=today)
+        .values("topic_id")
+        .annotate(total=Sum("noisy_count"))
+    )
+    totals = {row["topic_id"]: row["total"] for row in rows}
+    names = dict(Topic.objects.filter(pk__in=totals).values_list("pk", "name"))
+    ordered = sorted(totals.items(), key=lambda item: (-item[1], names.get(item[0], "")))
+    return charts.horizontal_bars(
+        slug="topic-reads",
+        title=f"Reads per topic, last {TOPIC_DAYS} days",
+        description=(
+            "Differentially private read counts per topic, summed over the released days; "
+            f"counts under {_k()} are shown as <{_k()}."
+        ),
+        label_header="Topic",
+        value_header="Reads (DP)",
+        points=[_point(names.get(pk, "Deleted topic"), total) for pk, total in ordered],
+    )
+
+
+def daily_reads_chart(*, today: date | None = None) -> charts.Chart:
+    rows = (
+        _released(AggregateSignal.Kind.ARTICLE, days=DAILY_DAYS, today=today)
+        .values("day")
+        .annotate(total=Sum("noisy_count"))
+        .order_by("day")
+    )
+    return charts.columns(
+        slug="daily-reads",
+        title=f"Reads per day, last {DAILY_DAYS} days",
+        description=(
+            "The sum of each day's differentially private per-article counts, oldest day "
+            f"first; days under {_k()} are shown as <{_k()}."
+        ),
+        label_header="Day",
+        value_header="Reads (DP)",
+        points=[_point(row["day"].strftime("%d %b"), row["total"]) for row in rows],
+    )
+
+
+def top_articles_chart(*, today: date | None = None) -> charts.Chart:
+    rows = (
+        _released(AggregateSignal.Kind.ARTICLE, days=TOP_ARTICLE_DAYS, today=today)
+        .values("article_id")
+        .annotate(total=Sum("noisy_count"))
+        .order_by("-total", "article_id")[:TOP_ARTICLES]
+    )
+    rows = list(rows)
+    titles = dict(
+        Article.objects.filter(pk__in=[r["article_id"] for r in rows]).values_list("pk", "title")
+    )
+    return charts.horizontal_bars(
+        slug="top-articles",
+        title=f"Most read articles, last {TOP_ARTICLE_DAYS} days",
+        description=(
+            f"The {TOP_ARTICLES} articles with the highest differentially private read counts; "
+            f"counts under {_k()} are shown as <{_k()}."
+        ),
+        label_header="Article",
+        value_header="Reads (DP)",
+        points=[
+            _point(titles.get(row["article_id"], "Deleted article"), row["total"]) for row in rows
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class LevelShare:
+    label: str
+    count_text: str
+    share_text: str
+
+
+def personalization_levels() -> tuple[charts.Chart, list[LevelShare]]:
+    counts = personalization_level_counts()
+    labels = dict(Preferences.Level.choices)
+    total = sum(counts.values())
+    # A share next to suppressed counts would let anyone work the hidden count back out.
+    any_suppressed = any(n < _k() for n in counts.values())
+    shares = [
+        LevelShare(
+            label=labels[level],
+            count_text=display_count(n),
+            share_text="-" if any_suppressed or not total else f"{100 * n / total:.0f}%",
+        )
+        for level, n in counts.items()
+    ]
+    chart = charts.horizontal_bars(
+        slug="levels",
+        title="Readers at each personalization level",
+        description=(
+            "How many readers chose each level, counted together (never listed); counts under "
+            f"{_k()} are shown as <{_k()}."
+        ),
+        label_header="Level",
+        value_header="Readers",
+        points=[_point(labels[level], n) for level, n in counts.items()],
+    )
+    return chart, shares
+
+
+@dataclass(frozen=True)
+class ClickThrough:
+    label: str
+    clicks_text: str
+    impressions_text: str
+    rate_text: str
+    rate: float | None
+
+
+def click_through(*, today: date | None = None) -> list[ClickThrough]:
+    """DP reads from feed cards over cards shown, per list type, over the released days only
+    (today's cards have no released reads yet). A rate needs both numbers at k or more."""
+    released = _released(AggregateSignal.Kind.LIST_TYPE, days=CTR_DAYS, today=today)
+    days = set(released.values_list("day", flat=True))
+    clicks = dict(
+        released.values("list_type").annotate(t=Sum("noisy_count")).values_list("list_type", "t")
+    )
+    shown = dict(
+        FeedImpressionCount.objects.filter(day__in=days)
+        .values("list_type")
+        .annotate(t=Sum("count"))
+        .values_list("list_type", "t")
+    )
+    lines = []
+    for list_type, label in FeedImpressionCount.ListType.choices:
+        n_clicks, n_shown = clicks.get(list_type, 0), shown.get(list_type, 0)
+        rate = n_clicks / n_shown if n_clicks >= _k() and n_shown >= _k() else None
+        lines.append(
+            ClickThrough(
+                label=label,
+                clicks_text=display_count(n_clicks),
+                impressions_text=display_count(n_shown),
+                rate_text=f"{100 * rate:.1f}%" if rate is not None else "not enough data",
+                rate=rate,
+            )
+        )
+    return lines
+
+
+def click_through_chart(lines: list[ClickThrough]) -> charts.Chart:
+    return charts.horizontal_bars(
+        slug="click-through",
+        title=f"Click-through of feed cards, last {CTR_DAYS} days",
+        description=(
+            "Differentially private reads that came from a feed card, divided by the cards "
+            f"shown, for personalised and non-personal feeds; shown only when both are at least "
+            f"{_k()}."
+        ),
+        label_header="Feed",
+        value_header="Click-through",
+        points=[
+            charts.Point(label=line.label, drawn=line.rate or 0, text=line.rate_text)
+            for line in lines
+        ],
+    )
+
+
+def budget_chart(*, today: date | None = None) -> charts.Chart:
+    rows = (
+        PrivacyBudgetLedger.objects.filter(day__gte=_since(BUDGET_DAYS, today))
+        .values("day")
+        .annotate(spent=Sum("epsilon"))
+        .order_by("day")
+    )
+    return charts.columns(
+        slug="budget",
+        title=f"Privacy budget spent per day, last {BUDGET_DAYS} days",
+        description="The epsilon of each day's differentially private releases, added up.",
+        label_header="Day",
+        value_header="Epsilon",
+        points=[
+            charts.Point(
+                label=row["day"].strftime("%d %b"), drawn=row["spent"], text=f"{row['spent']:.3g}"
+            )
+            for row in rows
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class ModelPanel:
+    active: ModelVersion | None
+    versions: list[ModelVersion]
+    metric_names: list[str]
+    last_failure: ModelVersion | None
+
+
+def model_panel() -> ModelPanel:
+    versions = list(model_versions_recent(limit=MODEL_VERSIONS))
+    names: dict[str, None] = {}
+    for version in versions:
+        names.update(dict.fromkeys(version.metrics or {}))
+    return ModelPanel(
+        active=model_active_version(),
+        versions=versions,
+        metric_names=list(names),
+        last_failure=retrain_last_failure(),
+    )
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    charts: list[charts.Chart]
+    levels: list[LevelShare]
+    click_through: list[ClickThrough]
+    model: ModelPanel
+    actions: list[EditorAction]
+    threshold: int
+
+
+def dashboard_build(*, today: date | None = None) -> Dashboard:
+    levels_chart, levels = personalization_levels()
+    ctr = click_through(today=today)
+    return Dashboard(
+        charts=[
+            topic_reads_chart(today=today),
+            daily_reads_chart(today=today),
+            top_articles_chart(today=today),
+            levels_chart,
+            click_through_chart(ctr),
+            budget_chart(today=today),
+        ],
+        levels=levels,
+        click_through=ctr,
+        model=model_panel(),
+        actions=list(EditorAction.objects.all()[:EDITOR_ACTIONS]),
+        threshold=_k(),
+    )

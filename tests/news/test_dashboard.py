@@ -1,0 +1,336 @@
+"""The editors' dashboard: six accessible charts of aggregates with small counts hidden, the
+recommender panel with audited retrain and rollback, and who may see and use any of it."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from news.models import EditorAction
+from privacy.models import AggregateSignal, PrivacyBudgetLedger
+from recommendations.models import ActiveModel, FeedImpressionCount, ModelVersion
+from recommendations.services import model_retrain
+from tests.factories import (
+    AdminFactory,
+    ArticleFactory,
+    ReaderFactory,
+    TopicFactory,
+    reader_choices,
+)
+from tests.recommendations.conftest import newsroom  # noqa: F401  (a fixture)
+
+pytestmark = pytest.mark.django_db
+
+DASHBOARD = reverse("news:editor_dashboard")
+RETRAIN = reverse("news:editor_model_retrain")
+ROLLBACK = reverse("news:editor_model_rollback")
+
+
+def days_ago(n: int):
+    return timezone.localdate() - timedelta(days=n)
+
+
+def topic_count(topic, n, *, day=1):
+    AggregateSignal.objects.create(
+        day=days_ago(day), kind=AggregateSignal.Kind.TOPIC, topic=topic, noisy_count=n
+    )
+
+
+def article_count(article, n, *, day=1):
+    AggregateSignal.objects.create(
+        day=days_ago(day), kind=AggregateSignal.Kind.ARTICLE, article=article, noisy_count=n
+    )
+
+
+def list_type_count(list_type, n, *, day=1):
+    AggregateSignal.objects.create(
+        day=days_ago(day), kind=AggregateSignal.Kind.LIST_TYPE, list_type=list_type, noisy_count=n
+    )
+
+
+def shown(list_type, n, *, day=1):
+    FeedImpressionCount.objects.create(day=days_ago(day), list_type=list_type, count=n)
+
+
+def ledger(epsilon, *, day=1, query="reads_per_article"):
+    PrivacyBudgetLedger.objects.create(
+        day=days_ago(day),
+        query=query,
+        epsilon=epsilon,
+        mechanism="discrete Laplace",
+        contribution_bound=20,
+    )
+
+
+def section(html: str, slug: str) -> str:
+    """The markup of one chart (its figure element)."""
+    match = re.search(
+        rf'<figure class="chart" aria-labelledby="{slug}-caption">(.*?)</figure>', html, re.S
+    )
+    assert match, f"no chart {slug}"
+    return match.group(1)
+
+
+def hidden_rows(chart_html: str) -> dict[str, str]:
+    table = chart_html.split('<table class="visually-hidden">', 1)[1]
+    rows = re.findall(r'<th scope="row">(.*?)</th><td>(.*?)</td>', table)
+    return {label: value.replace("&lt;", "<") for label, value in rows}
+
+
+@pytest.fixture
+def k(settings):
+    settings.DP_SUPPRESSION_THRESHOLD = 10
+    return 10
+
+
+@pytest.fixture
+def released(k):
+    """A fortnight of releases: two topics, three articles, both feeds, a budget."""
+    world, quiet = TopicFactory(name="World"), TopicFactory(name="Gardening")
+    big = ArticleFactory(title="Election results", topics=[world])
+    small = ArticleFactory(title="Tulip bulbs", topics=[quiet])
+    old = ArticleFactory(title="Old story", topics=[world])
+    for day in (1, 2):
+        topic_count(world, 30, day=day)
+        topic_count(quiet, 2, day=day)
+        article_count(big, 25, day=day)
+        article_count(small, 3, day=day)
+        ledger(1 / 3, day=day)
+        ledger(1 / 3, day=day, query="reads_per_topic")
+    article_count(old, 500, day=9)  # older than the top-articles week
+    list_type_count("personal", 40)
+    list_type_count("editorial", 6)
+    shown("personal", 400)
+    shown("editorial", 300)
+    shown("personal", 9999, day=0)  # today: no released reads to divide yet
+    return {"big": big, "small": small, "old": old}
+
+
+def test_the_dashboard_draws_six_accessible_charts_without_script(client, editor, released):
+    client.force_login(editor)
+
+    response = client.get(DASHBOARD)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    svgs = re.findall(r"<svg [^>]*>.*?</svg>", html, re.S)
+    assert len(svgs) == 6
+    for svg in svgs:
+        assert 'role="img"' in svg and "<title" in svg and "<desc" in svg
+    assert html.count('<table class="visually-hidden">') == 6
+    assert "<script" not in html
+
+
+def test_counts_under_k_read_as_below_k_and_draw_no_bar(client, editor, released, k):
+    client.force_login(editor)
+    html = client.get(DASHBOARD).content.decode()
+
+    topics = section(html, "topic-reads")
+    assert hidden_rows(topics) == {"World": "60", "Gardening": "<10"}
+    # The suppressed bar is empty, so its length cannot give the hidden count away.
+    assert re.search(r'width="0\.0"[^>]*></rect>\s*<text[^>]*>&lt;10</text>', topics)
+    assert "4</text>" not in topics
+
+    daily = section(html, "daily-reads")
+    # Oldest first, each day the sum of its per-article counts.
+    assert list(hidden_rows(daily).items()) == [
+        (days_ago(9).strftime("%d %b"), "500"),
+        (days_ago(2).strftime("%d %b"), "28"),
+        (days_ago(1).strftime("%d %b"), "28"),
+    ]
+
+
+def test_top_articles_are_the_last_weeks_most_read(client, editor, released):
+    client.force_login(editor)
+    html = client.get(DASHBOARD).content.decode()
+
+    rows = hidden_rows(section(html, "top-articles"))
+    assert list(rows) == ["Election results", "Tulip bulbs"]
+    assert rows == {"Election results": "50", "Tulip bulbs": "<10"}
+    assert "Old story" not in html
+
+
+def test_click_through_is_shown_only_when_both_counts_reach_k(client, editor, released):
+    client.force_login(editor)
+    html = client.get(DASHBOARD).content.decode()
+
+    rows = hidden_rows(section(html, "click-through"))
+    # 40 reads from 400 personalised cards; today's 9,999 cards have no reads released yet.
+    assert rows["Personalised feed"] == "10.0%"
+    assert rows["Non-personal (editorial) feed"] == "not enough data"
+    assert "<td>&lt;10</td><td>300</td><td>not enough data</td>" in html
+
+
+def test_the_privacy_budget_per_day_adds_up_each_days_releases(client, editor, released):
+    client.force_login(editor)
+    html = client.get(DASHBOARD).content.decode()
+
+    rows = hidden_rows(section(html, "budget"))
+    assert rows == {days_ago(2).strftime("%d %b"): "0.667", days_ago(1).strftime("%d %b"): "0.667"}
+
+
+def test_personalization_levels_are_counts_with_small_ones_hidden(client, editor, settings):
+    settings.DP_SUPPRESSION_THRESHOLD = 3
+    for _ in range(3):
+        reader_choices(ReaderFactory(), level="topics")
+    reader_choices(ReaderFactory(), level="topics_history")
+    client.force_login(editor)
+
+    html = client.get(DASHBOARD).content.decode()
+
+    assert hidden_rows(section(html, "levels")) == {
+        "Off": "<3",
+        "Topics only": "3",
+        "Topics + reading history": "<3",
+    }
+    # With a count hidden, shares would let it be worked out: none is shown.
+    assert '<th scope="row">Topics only</th><td>3</td><td>-</td>' in html
+
+
+def test_level_shares_appear_once_every_level_reaches_k(client, editor, settings):
+    settings.DP_SUPPRESSION_THRESHOLD = 1
+    for level in ("off", "topics", "topics", "topics_history"):
+        reader_choices(ReaderFactory(), level=level)
+    client.force_login(editor)
+
+    html = client.get(DASHBOARD).content.decode()
+
+    assert '<th scope="row">Topics only</th><td>2</td><td>50%</td>' in html
+    assert '<th scope="row">Off</th><td>1</td><td>25%</td>' in html
+
+
+def test_the_dashboard_never_names_a_reader(client, editor, released, settings):
+    settings.DP_SUPPRESSION_THRESHOLD = 1
+    readers = [
+        reader_choices(ReaderFactory(display_name=f"Distinct Person {n}"), counting=True)
+        for n in range(3)
+    ]
+    client.force_login(editor)
+
+    html = client.get(DASHBOARD).content.decode()
+
+    for reader in readers:
+        assert reader.email not in html
+        assert reader.display_name not in html
+        assert reader.email.split("@")[0] not in html
+
+
+def test_the_model_panel_shows_the_active_version_metrics_and_last_failure(client, editor):
+    now = timezone.now()
+    good = ModelVersion.objects.create(
+        version=1,
+        status=ModelVersion.Status.READY,
+        trained_at=now - timedelta(days=1),
+        activated_at=now - timedelta(days=1),
+        article_count=120,
+        metrics={"holdout_ndcg@10": 0.4321, "topic_agreement": 0.87},
+    )
+    ActiveModel.objects.create(pk=ActiveModel.SINGLETON_ID, version=good)
+    ModelVersion.objects.create(
+        version=2, status=ModelVersion.Status.FAILED, error="MemoryError: out of memory"
+    )
+    client.force_login(editor)
+
+    html = client.get(DASHBOARD).content.decode()
+
+    assert "Serving: <strong>model v1</strong>" in html and "120 articles" in html
+    assert '<th scope="col">holdout_ndcg@10</th>' in html and "<td>0.4321</td>" in html
+    assert "v1 (serving)" in html
+    assert "MemoryError: out of memory" in html
+    assert 'role="alert"' in html
+
+
+@pytest.mark.usefixtures("newsroom")
+def test_retrain_now_runs_the_task_and_is_logged(
+    client, editor, django_capture_on_commit_callbacks
+):
+    client.force_login(editor)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(RETRAIN)
+
+    assert response.status_code == 302 and response.url == DASHBOARD
+    version = ModelVersion.objects.get()
+    assert version.trigger == ModelVersion.Trigger.MANUAL
+    assert version.status == ModelVersion.Status.READY
+    action = EditorAction.objects.get()
+    assert action.action == EditorAction.Action.RETRAIN
+    assert action.editor == editor.display_name
+    page = client.get(DASHBOARD).content.decode()
+    assert "Retrain started" in page and "Serving: <strong>model v1</strong>" in page
+    assert f"{editor.display_name}: asked for a retrain" in page
+
+
+@pytest.mark.usefixtures("newsroom")
+def test_roll_back_serves_the_previous_version_and_is_logged(client, editor):
+    model_retrain()
+    model_retrain()
+    client.force_login(editor)
+
+    response = client.post(ROLLBACK, follow=True)
+
+    assert ActiveModel.objects.get().version.version == 1
+    assert "Rolled back: model v1 now serves the feed." in response.content.decode()
+    action = EditorAction.objects.get()
+    assert (action.action, action.detail) == (EditorAction.Action.ROLLBACK, "From v2 to v1")
+
+
+def test_a_refused_roll_back_says_why_and_logs_nothing(client, editor):
+    client.force_login(editor)
+
+    response = client.post(ROLLBACK, {"to_version": "7"}, follow=True)
+    assert "There is no model v7." in response.content.decode()
+    response = client.post(ROLLBACK, {"to_version": "v7; drop"}, follow=True)
+    assert "Choose a version number" in response.content.decode()
+    response = client.post(ROLLBACK, follow=True)
+    assert "No model is active" in response.content.decode()
+    assert not EditorAction.objects.exists()
+
+
+def test_superusers_reach_the_dashboard(client):
+    client.force_login(AdminFactory())
+    assert client.get(DASHBOARD).status_code == 200
+
+
+def test_readers_and_staff_outside_the_editors_group_are_refused(client, reader):
+    client.force_login(reader)
+    assert client.get(DASHBOARD).status_code == 403
+    assert client.post(RETRAIN).status_code == 403
+    assert client.post(ROLLBACK).status_code == 403
+
+    staff = ReaderFactory(is_staff=True)
+    client.force_login(staff)
+    assert client.get(DASHBOARD).status_code == 403
+    assert not EditorAction.objects.exists()
+    assert not ModelVersion.objects.exists()
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client):
+    for response in (client.get(DASHBOARD), client.post(RETRAIN), client.post(ROLLBACK)):
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("account_login"))
+    assert not EditorAction.objects.exists()
+
+
+def test_the_model_permission_alone_allows_the_buttons_but_not_the_dashboard(client):
+    from django.contrib.auth.models import Permission
+
+    operator = ReaderFactory(is_staff=True)
+    operator.user_permissions.add(Permission.objects.get(codename="change_modelversion"))
+    client.force_login(operator)
+
+    assert client.get(DASHBOARD).status_code == 403
+    response = client.post(ROLLBACK, follow=True)
+    assert "No model is active" in response.content.decode()
+
+
+def test_the_buttons_need_the_forms_security_token(editor):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(editor)
+
+    assert client.post(RETRAIN).status_code == 403
+    assert not EditorAction.objects.exists()
