@@ -227,12 +227,25 @@ def test_an_editor_publishes_a_story_a_matching_reader_then_sees(new_page, newsr
     expect(page.locator(".messagelist")).to_contain_text("ublished")
     # Editors never reach a reader's data.
     assert page.goto("/admin/accounts/user/").status == 403
+    assert page.goto("/editor/").status == 200
+    check_page(page, "editor-dashboard")
 
     reader = reader_following(newsroom["Science"], level="topics")
     reader_page = new_page()
     sign_in(reader_page, reader)
     reader_page.goto("/")
     expect(reader_page.get_by_role("link", name=draft.title)).to_be_visible()
+
+
+def test_the_public_pages_pass_accessibility_checks(page, newsroom):
+    for path, name in [
+        ("/search/?q=battery", "search"),
+        ("/accounts/login/", "login"),
+        ("/accounts/signup/", "signup"),
+        ("/privacy/transparency/", "transparency"),
+    ]:
+        assert page.goto(path).status == 200
+        check_page(page, name)
 
 
 def test_the_privacy_center_pages_pass_accessibility_checks(page, newsroom):
