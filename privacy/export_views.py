@@ -60,11 +60,11 @@ def export_page(request):
 @require_GET
 def export_status(request, export_id):
     """The status of one export, polled by htmx while it builds."""
-    if not request.headers.get("HX-Request"):
-        return redirect("privacy:export")  # without htmx the full page shows the same
     export = selectors.export_for_user(user=request.user, export_id=export_id)
     if export is None:
-        raise Http404
+        raise Http404  # someone else's export, or none: the same answer
+    if not request.headers.get("HX-Request"):
+        return redirect("privacy:export")  # without htmx the full page shows the same
     return render(request, "privacy/partials/export_status.html", {"export": export})
 
 

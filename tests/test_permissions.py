@@ -1,0 +1,159 @@
+"""The permission matrix: every page and API endpoint, for every kind of visitor.
+
+Rows are URL names; each cell is the status a GET gets from: an anonymous visitor, the reader
+who owns the objects in the URL, another reader, an editor and an admin. A test also fails
+when a URL exists that the matrix does not cover, so a new page cannot skip this review.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from privacy.models import ExportRequest, ReadingHistoryEntry
+from privacy.services import read_store
+from tests.factories import (
+    AdminFactory,
+    ArticleFactory,
+    EditorFactory,
+    ReaderFactory,
+    reader_choices,
+)
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "owner", "other_reader", "editor", "admin")
+LOGIN = 302  # sent to sign in
+# name: (anonymous, owner, other reader, editor, admin)
+MATRIX: dict[str, tuple[int, ...]] = {
+    "healthz": (200, 200, 200, 200, 200),
+    "news:home": (200, 200, 200, 200, 200),
+    "news:article": (200, 200, 200, 200, 200),
+    "news:topic": (200, 200, 200, 200, 200),
+    "news:search": (200, 200, 200, 200, 200),
+    "news:editor_dashboard": (LOGIN, 403, 403, 200, 200),
+    # POST only: a GET is refused before anything else is looked at.
+    "news:editor_model_retrain": (405, 405, 405, 405, 405),
+    "news:editor_model_rollback": (405, 405, 405, 405, 405),
+    "recommendations:show_less": (LOGIN, 405, 405, 405, 405),
+    "accounts:onboarding": (LOGIN, 302, 302, 302, 302),
+    "accounts:onboarding_step": (LOGIN, 200, 200, 200, 200),  # none finished onboarding
+    "accounts:preferences": (LOGIN, 200, 200, 200, 200),
+    "privacy:gpc_json": (200, 200, 200, 200, 200),
+    "privacy:transparency": (200, 200, 200, 200, 200),
+    "privacy:policy": (200, 200, 200, 200, 200),
+    "privacy:policy_version": (200, 200, 200, 200, 200),
+    "privacy:what_we_collect": (200, 200, 200, 200, 200),
+    "privacy:center": (LOGIN, 200, 200, 200, 200),
+    "privacy:data": (LOGIN, 200, 200, 200, 200),
+    "privacy:data_correct": (LOGIN, 405, 405, 405, 405),
+    "privacy:category_erase": (LOGIN, 405, 405, 405, 405),
+    "privacy:profile": (LOGIN, 200, 200, 200, 200),
+    "privacy:profile_reset": (LOGIN, 405, 405, 405, 405),
+    "privacy:personalization": (LOGIN, 405, 405, 405, 405),
+    "privacy:history": (LOGIN, 200, 200, 200, 200),
+    "privacy:history_clear": (LOGIN, 405, 405, 405, 405),
+    "privacy:history_delete": (LOGIN, 405, 405, 405, 405),
+    "privacy:consents": (LOGIN, 200, 200, 200, 200),
+    "privacy:consent_choice": (LOGIN, 405, 405, 405, 405),
+    "privacy:activity": (LOGIN, 200, 200, 200, 200),
+    "privacy:delete_account": (LOGIN, 200, 200, 200, 200),
+    "privacy:erased": (302, 302, 302, 302, 302),
+    "privacy:export": (LOGIN, 200, 200, 200, 200),
+    "privacy:export_confirm_password": (LOGIN, 200, 200, 200, 200),
+    "privacy:export_status": (LOGIN, 302, 404, 404, 404),
+    "privacy:export_download": (LOGIN, 302, 404, 404, 404),
+    "api:schema": (200, 200, 200, 200, 200),
+    "api:docs": (200, 200, 200, 200, 200),
+    "api:redoc": (200, 200, 200, 200, 200),
+    "api:auth_token": (401, 405, 405, 405, 405),  # POST signs in, DELETE signs out
+    "api:articles": (200, 200, 200, 200, 200),
+    "api:article": (200, 200, 200, 200, 200),
+    "api:topics": (200, 200, 200, 200, 200),
+    "api:feed": (200, 200, 200, 200, 200),
+    "api:preferences": (401, 200, 200, 200, 200),
+    "api:consents": (401, 200, 200, 200, 200),
+    "api:history": (401, 200, 200, 200, 200),
+    "api:history_entry": (401, 405, 405, 405, 405),
+    "api:exports": (401, 200, 200, 200, 200),
+    "api:export": (401, 200, 404, 404, 404),
+    "api:export_download": (401, 403, 404, 404, 404),
+    "api:reauth": (401, 405, 405, 405, 405),
+    "api:policies": (200, 200, 200, 200, 200),
+    "api:policy": (200, 200, 200, 200, 200),
+    "api:account_erase": (401, 405, 405, 405, 405),
+}
+# Third-party URL sets reviewed on their own: the admin (editor/admin permissions are tested
+# in tests/news/test_admin.py) and allauth's account pages (tests/accounts/test_auth.py).
+SKIPPED_PREFIXES = ("admin", "account_", "mfa_", "socialaccount_")
+
+
+def _names(patterns, namespace=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if str(pattern.pattern).startswith(("admin/", "accounts/")):
+                continue
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _names(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield namespace + pattern.name
+
+
+def test_every_url_is_in_the_matrix():
+    names = set(_names(get_resolver().url_patterns))
+    names = {name for name in names if not name.startswith(SKIPPED_PREFIXES)}
+    assert names - set(MATRIX) == set(), "add these URLs to the permission matrix"
+    assert set(MATRIX) - names == set(), "these matrix rows name no URL"
+
+
+@pytest.fixture
+def world(settings, tmp_path):
+    settings.PRIVATE_STORAGE_ROOT = tmp_path
+    owner = reader_choices(ReaderFactory())
+    article = ArticleFactory(topics=[owner.preferences.topics.first()])
+    read_store(user_id=owner.pk, article_id=article.pk, read_at=timezone.now().isoformat())
+    export = ExportRequest.objects.create(
+        user=owner,
+        status=ExportRequest.Status.READY,
+        file_name="copy.zip",
+        expires_at=timezone.now() + timezone.timedelta(hours=1),
+    )
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "copy.zip").write_bytes(b"zip")
+    users = {
+        "anonymous": None,
+        "owner": owner,
+        "other_reader": reader_choices(ReaderFactory()),
+        "editor": EditorFactory(),
+        "admin": AdminFactory(),
+    }
+    entry = ReadingHistoryEntry.objects.get(user=owner)
+    topic = article.topics.first()
+    kwargs = {
+        "news:article": {"slug": article.slug},
+        "api:article": {"slug": article.slug},
+        "news:topic": {"slug": topic.slug},
+        "accounts:onboarding_step": {"step": 1},
+        "privacy:policy_version": {"version": "2026-11-01"},
+        "api:policy": {"version": "2026-11-01"},
+        "privacy:category_erase": {"key": "reading_history"},
+        "privacy:history_delete": {"entry_id": entry.pk},
+        "api:history_entry": {"entry_id": entry.pk},
+        "privacy:export_status": {"export_id": export.pk},
+        "privacy:export_download": {"export_id": export.pk},
+        "api:export": {"export_id": export.pk},
+        "api:export_download": {"export_id": export.pk},
+    }
+    return users, kwargs
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_each_visitor_gets_the_expected_status(client, world, name):
+    users, kwargs = world
+    url = reverse(name, kwargs=kwargs.get(name))
+    got = []
+    for role in ROLES:
+        client.logout()
+        if users[role] is not None:
+            client.force_login(users[role])
+        got.append(client.get(url).status_code)
+    assert dict(zip(ROLES, got, strict=True)) == dict(zip(ROLES, MATRIX[name], strict=True))
