@@ -138,6 +138,14 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env("SITE_NAME", default="Newsite")
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+    # With Redis down the site keeps serving: a cache miss instead of an error, logged.
+    # Sign-in attempts, whose rate limits live here, are refused meanwhile (fail closed);
+    # signed-in readers are unaffected (sessions and everything personal are in the database).
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5}
+    )
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # --- Language, time, files ----------------------------------------------------------------
 LANGUAGE_CODE = "en"
