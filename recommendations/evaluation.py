@@ -34,10 +34,11 @@ TOP_K = 10
 # (one count per category and day: far larger, so far less noisy relative to the noise), or
 # the mean of both (the budget is then split in half, as the site's daily release does).
 POPULARITY_SOURCES = ("article", "topic", "both")
-# Measured on the synthetic readers (bench/quality.py, bench/README.md): per-topic counts with
-# each reader bounded to 3 articles a day keep the most signal at epsilon 1.
-DEFAULT_BOUND = 3
-DEFAULT_SOURCE = "topic"
+# Measured on the synthetic readers (bench/quality.py, figures in bench/README.md): at epsilon
+# 1 per day, per-article counts with each reader bounded to 1 article a day kept the most
+# signal, at 100 and at 500 readers; per-topic counts add little beyond the reader's own topics.
+DEFAULT_BOUND = 1
+DEFAULT_SOURCE = "article"
 
 
 class MindFormatError(ValueError):
