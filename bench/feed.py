@@ -1,21 +1,29 @@
 """Feed service latency (p50/p99) at a configurable catalogue size, and retrain time.
 
-`python -m bench.feed [--articles 20000] [--days 60] [--repeat 200]`: generates published
-articles (synthetic words per topic, deterministic) spread over `--days` days in 12 topics,
-a week of DP counts, one retrain (timed), then times `feed_page` for an anonymous visitor,
-a reader at "Topics only" (3 topics) and one at "Topics + reading history" (20 reads).
-The later target is p50 <= 50 ms for a reader at 100,000 articles.
+`python -m bench.feed [--articles 20000] [--days 60] [--repeat 200] [--history 20]
+[--candidates N]`: generates published articles (synthetic words per topic, deterministic)
+spread over `--days` days in 12 topics, a week of DP counts, one retrain (timed), then times
+`feed_page` for an anonymous visitor, a reader at "Topics only" (3 topics) and one at
+"Topics + reading history" (`--history` reads, all of them used by the profile). With
+`--candidates N` the candidate window is widened to hold N articles. Finally a fresh process
+(a web worker) loads the model, serves one page and reports its peak resident memory.
+Target: reader with 200 reads at 100,000 articles and a 20,000-article window: p50 <= 10 ms,
+p99 <= 40 ms; retrain <= 120 s; worker <= 400 MB resident.
 """
 
 import argparse
+import json
+import math
 import os
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from bench.common import machine, percentiles, setup_django, timed
+from bench.common import bench_environment, machine, percentiles, setup_django, timed
 
 TOPICS = 12
 WORDS_PER_TOPIC = 400
@@ -108,7 +116,7 @@ def _release_week() -> None:
             )
 
 
-def _readers():
+def _readers(history: int):
     from accounts import services as accounts
     from accounts.models import Preferences, User
     from news.models import Article, Topic
@@ -127,7 +135,8 @@ def _readers():
         )
         made[level] = reader
     history_reader = made[Preferences.Level.TOPICS_HISTORY]
-    for article in Article.objects.filter(topics__in=topics).order_by("-published_at")[:20]:
+    reads = Article.objects.filter(topics__in=topics).order_by("-published_at")[:history]
+    for article in reads:
         read_record(user=history_reader, article=article, signals=NO_SIGNALS)
     return made
 
@@ -137,7 +146,16 @@ def main() -> dict:
     parser.add_argument("--articles", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=60, help="Spread of publication dates.")
     parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--history", type=int, default=20, help="Reads of the history reader.")
+    parser.add_argument("--candidates", type=int, help="Widen the window to N candidates.")
     options = parser.parse_args()
+    # Settings are read from the environment: the profile uses every read, and the window
+    # spans enough days (articles are spread evenly) to hold the candidates asked for.
+    os.environ["RECOMMENDER_HISTORY_LIMIT"] = str(max(options.history, 1))
+    if options.candidates:
+        days = math.ceil(options.days * options.candidates / options.articles) + 1
+        os.environ["RECOMMENDER_CANDIDATE_DAYS"] = str(days)
+        os.environ["RECOMMENDER_MAX_CANDIDATES"] = str(options.candidates)
     os.environ.setdefault(
         "RECOMMENDER_ARTIFACT_DIR", str(Path(tempfile.gettempdir()) / "newsite-bench-models")
     )
@@ -152,7 +170,7 @@ def main() -> dict:
     started = time.perf_counter()
     _generate(options.articles, options.days)
     _release_week()
-    readers = _readers()
+    readers = _readers(options.history)
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -172,7 +190,9 @@ def main() -> dict:
     }
     summary = {
         "articles": options.articles,
+        "history": options.history,
         "candidate_days": settings.RECOMMENDER_CANDIDATE_DAYS,
+        "max_candidates": settings.RECOMMENDER_MAX_CANDIDATES,
         "setup_s": round(setup_seconds, 1),
         "retrain_s": round(retrain_seconds, 1),
     }
@@ -185,10 +205,35 @@ def main() -> dict:
         result = percentiles(timed(one, repeat=options.repeat))
         summary[f"{name}_p50_ms"] = round(result["p50"], 2)
         summary[f"{name}_p99_ms"] = round(result["p99"], 2)
+    from recommendations.selectors import _pool_cache
+
+    # The pool the timed pages were served from.
+    summary["candidates"] = len(_pool_cache.pool.ids) if _pool_cache.pool is not None else 0
+    summary["worker_rss_mb"] = _worker_rss_mb(readers[Preferences.Level.TOPICS_HISTORY].pk)
     summary["machine"] = machine()
     for key, value in summary.items():
         print(f"{key:>18}: {value}")
     return summary
+
+
+WORKER = """
+import json, os, resource, django
+django.setup()
+from django.contrib.auth import get_user_model
+from recommendations.selectors import feed_page
+list(feed_page(user=get_user_model().objects.get(pk=int(os.environ["BENCH_READER"]))))
+print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+"""
+
+
+def _worker_rss_mb(reader_id: int) -> float:
+    """Peak resident memory of a fresh process that loads Django and the active model and
+    serves the history reader one page, as a web worker does (ru_maxrss is in KiB on Linux)."""
+    env = {**os.environ, **bench_environment(broker=False), "BENCH_READER": str(reader_id)}
+    result = subprocess.run(
+        [sys.executable, "-c", WORKER], env=env, capture_output=True, text=True, check=True
+    )
+    return round(json.loads(result.stdout.strip().splitlines()[-1]) / 1024, 1)
 
 
 if __name__ == "__main__":

@@ -1,29 +1,44 @@
-"""Offline evaluation on MIND-format data (news.tsv + behaviors.tsv): the recommender's
-content model against a popularity and a random baseline, with MIND's metrics (AUC, MRR,
-nDCG@5, nDCG@10, averaged over impressions). Reads files only; writes nothing."""
+"""Offline evaluation on MIND-format data (news.tsv + behaviors.tsv), or on synthetic readers
+of the demo corpus: the recommender, built in memory with the training code of `retrain`, its
+popularity from clicks released with differential privacy, against exact (non-private)
+popularity and a seeded random ranking. Two protocols: leave-one-out over each reader's clicks
+(HR@10, nDCG@10, MRR, coverage, diversity) and MIND's impressions (AUC, MRR, nDCG@5/10).
+Reads files only; writes nothing, touches no table."""
 
 from __future__ import annotations
 
 import csv
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from sklearn.metrics import roc_auc_score
 
-from .training import DEFAULT_WEIGHTS
-from .vectors import fit_text_model
+from privacy.aggregation import release_counts
+
+from .training import DEFAULT_WEIGHTS, Aggregates, _decayed, _scaled, popularity_prior
+from .vectors import article_text, fit_text_model
 
 NEWS_FILE = "news.tsv"
 BEHAVIORS_FILE = "behaviors.tsv"
 MIND_TIME_FORMAT = "%m/%d/%Y %I:%M:%S %p"
 METRICS = ("auc", "mrr", "ndcg@5", "ndcg@10")
+LOO_METRICS = ("hr@10", "ndcg@10", "mrr", "coverage", "diversity")
 METHODS = ("recommender", "popularity", "random")
+TOP_K = 10
+# Where the released popularity comes from: each article's own daily counts, its topic's
+# (one count per category and day: far larger, so far less noisy relative to the noise), or
+# the mean of both (the budget is then split in half, as the site's daily release does).
+POPULARITY_SOURCES = ("article", "topic", "both")
+# Measured on the synthetic readers (bench/quality.py, figures in bench/README.md): at epsilon
+# 1 per day, per-article counts with each reader bounded to 1 article a day kept the most
+# signal, at 100 and at 500 readers; per-topic counts add little beyond the reader's own topics.
+DEFAULT_BOUND = 1
+DEFAULT_SOURCE = "article"
 
 
 class MindFormatError(ValueError):
@@ -41,6 +56,8 @@ class News:
 
 @dataclass(frozen=True)
 class Impression:
+    """One behaviors row, keeping only the ids that are in news.tsv."""
+
     impression_id: str
     user_id: str
     time: datetime
@@ -53,9 +70,11 @@ class Impression:
 class MindData:
     news: dict[str, News]
     impressions: list[Impression]
+    unknown_history: int = 0  # history ids not in news.tsv, skipped
+    unknown_candidates: int = 0  # impression ids not in news.tsv, skipped
 
 
-def _rows(path: Path):
+def _rows(path):
     try:
         with path.open(encoding="utf-8", newline="") as handle:
             yield from enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), 1)
@@ -63,7 +82,7 @@ def _rows(path: Path):
         raise MindFormatError(f"{path.name} is not UTF-8 text: {error}") from error
 
 
-def _news_load(path: Path) -> dict[str, News]:
+def _news_load(path) -> dict[str, News]:
     news: dict[str, News] = {}
     for line, row in _rows(path):
         if not row or row == [""]:
@@ -82,7 +101,7 @@ def _news_load(path: Path) -> dict[str, News]:
     return news
 
 
-def _impression(row: list[str], *, line: int, news: dict[str, News]) -> Impression:
+def _impression(row: list[str], *, line: int, data: MindData) -> Impression:
     where = f"{BEHAVIORS_FILE} line {line}"
     if len(row) != 5:
         raise MindFormatError(
@@ -96,23 +115,32 @@ def _impression(row: list[str], *, line: int, news: dict[str, News]) -> Impressi
         raise MindFormatError(
             f"{where}: time {time_text!r} is not like '11/15/2019 8:55:22 AM'."
         ) from error
-    history = tuple(history_text.split())
-    candidates, labels = [], []
-    for shown in shown_text.split():
-        news_id, _, label = shown.rpartition("-")
-        if not news_id or label not in {"0", "1"}:
-            raise MindFormatError(f"{where}: {shown!r} is not a news id, '-', then 0 or 1.")
-        candidates.append(news_id)
-        labels.append(int(label))
-    if not candidates:
+    shown = shown_text.split()
+    if not shown:
         raise MindFormatError(f"{where}: the impression shows no news.")
-    unknown = [n for n in (*history, *candidates) if n not in news]
-    if unknown:
-        raise MindFormatError(f"{where}: {unknown[0]} is not in {NEWS_FILE}.")
-    return Impression(impression_id, user_id, time, history, tuple(candidates), tuple(labels))
+    candidates, labels = [], []
+    for item in shown:
+        news_id, _, label = item.rpartition("-")
+        if not news_id or label not in {"0", "1"}:
+            raise MindFormatError(f"{where}: {item!r} is not a news id, '-', then 0 or 1.")
+        # Real MIND splits reference news the file at hand lacks: counted and skipped.
+        if news_id in data.news:
+            candidates.append(news_id)
+            labels.append(int(label))
+        else:
+            data.unknown_candidates += 1
+    history = []
+    for news_id in history_text.split():
+        if news_id in data.news:
+            history.append(news_id)
+        else:
+            data.unknown_history += 1
+    return Impression(
+        impression_id, user_id, time, tuple(history), tuple(candidates), tuple(labels)
+    )
 
 
-def mind_load(path: Path, *, limit: int | None = None) -> MindData:
+def mind_load(path, *, limit: int | None = None) -> MindData:
     """Read and check a MIND folder; any problem raises MindFormatError naming file and line."""
     path = Path(path)
     if not path.is_dir():
@@ -120,17 +148,16 @@ def mind_load(path: Path, *, limit: int | None = None) -> MindData:
     for name in (NEWS_FILE, BEHAVIORS_FILE):
         if not (path / name).is_file():
             raise MindFormatError(f"{path} has no {name}.")
-    news = _news_load(path / NEWS_FILE)
-    impressions = []
+    data = MindData(news=_news_load(path / NEWS_FILE), impressions=[])
     for line, row in _rows(path / BEHAVIORS_FILE):
         if not row or row == [""]:
             continue
-        impressions.append(_impression(row, line=line, news=news))
-        if limit is not None and len(impressions) >= limit:
+        data.impressions.append(_impression(row, line=line, data=data))
+        if limit is not None and len(data.impressions) >= limit:
             break
-    if not impressions:
+    if not data.impressions:
         raise MindFormatError(f"{BEHAVIORS_FILE} holds no impressions.")
-    return MindData(news=news, impressions=impressions)
+    return data
 
 
 # --- Metrics (as in MIND's official evaluation script) --------------------------------------
@@ -156,98 +183,357 @@ def mrr(labels, scores) -> float:
     return float(np.sum(ranked / (np.arange(len(ranked)) + 1)) / np.sum(ranked))
 
 
+def auc(labels, scores) -> float:
+    """Share of (click, skip) pairs ordered right, ties counting half: sklearn's ROC AUC, in
+    plain numpy because it is called for every impression."""
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=float)
+    clicked, skipped = scores[labels == 1], scores[labels == 0]
+    right = np.sum(clicked[:, None] > skipped[None, :])
+    ties = np.sum(clicked[:, None] == skipped[None, :])
+    return float((right + 0.5 * ties) / (len(clicked) * len(skipped)))
+
+
 def impression_metrics(labels, scores) -> dict[str, float]:
     return {
-        "auc": float(roc_auc_score(labels, scores)),
+        "auc": auc(labels, scores),
         "mrr": mrr(labels, scores),
         "ndcg@5": ndcg_at(labels, scores, 5),
         "ndcg@10": ndcg_at(labels, scores, 10),
     }
 
 
-# --- Scorers ------------------------------------------------------------------------------
+def hit_rank(scores: np.ndarray, target: int) -> int:
+    """1-based rank of candidate `target` when sorted by score, ties in candidate order (as
+    `_order` breaks them), in O(n) rather than a full sort."""
+    value = scores[target]
+    return int(1 + np.sum(scores > value) + np.sum(scores[:target] == value))
 
 
-def _text(item: News) -> str:
-    # Category names are words too: they tie stories of one section together.
-    return f"{item.title}\n{item.title}\n{item.abstract}\n{item.category} {item.subcategory}"
+def catalogue_coverage(lists: list[np.ndarray], catalogue_size: int) -> float:
+    """Share of the catalogue that appears in at least one list."""
+    shown = set()
+    for items in lists:
+        shown.update(int(i) for i in items)
+    return len(shown) / catalogue_size if catalogue_size else 0.0
+
+
+def intra_list_diversity(lists: list[np.ndarray], vectors: np.ndarray) -> float:
+    """Mean over lists of the mean pairwise cosine distance (1 - cosine) within a list."""
+    values = []
+    for items in lists:
+        if len(items) < 2:
+            continue
+        block = vectors[np.asarray(items)]
+        similarity = block @ block.T
+        pairs = np.triu_indices(len(items), k=1)
+        values.append(float(np.mean(1.0 - similarity[pairs])))
+    return float(np.mean(values)) if values else 0.0
+
+
+# --- Popularity from clicks, released with differential privacy --------------------------
+
+
+@dataclass(frozen=True)
+class PopularityPlan:
+    """How the evaluation releases popularity: epsilon per day (inf = exact counts, no
+    noise), each reader's bound L of distinct articles per day, and which counts."""
+
+    epsilon: float = 1.0
+    bound: int = DEFAULT_BOUND
+    source: str = DEFAULT_SOURCE
+
+    def __post_init__(self):
+        if math.isnan(self.epsilon) or self.epsilon <= 0:
+            raise ValueError(f"Epsilon must be a positive number or inf, not {self.epsilon}.")
+        if self.bound < 1:
+            raise ValueError(f"The contribution bound must be at least 1, not {self.bound}.")
+        if self.source not in POPULARITY_SOURCES:
+            raise ValueError(f"Popularity source must be one of {', '.join(POPULARITY_SOURCES)}.")
+
+
+def daily_clicks(data: MindData, *, bound: int | None) -> dict[date, Counter[str]]:
+    """Clicks per day and article, each reader counted once per article and day and for at
+    most `bound` distinct articles a day (their first ones in file order); None = no bound."""
+    kept: dict[tuple[str, date], list[str]] = defaultdict(list)
+    for impression in data.impressions:
+        day = impression.time.date()
+        chosen = kept[impression.user_id, day]
+        for news_id, label in zip(impression.candidates, impression.labels, strict=True):
+            if label and news_id not in chosen and (bound is None or len(chosen) < bound):
+                chosen.append(news_id)
+    per_day: dict[date, Counter[str]] = defaultdict(Counter)
+    for (_, day), news_ids in kept.items():
+        per_day[day].update(news_ids)
+    return dict(per_day)
+
+
+def _release(counts: list[int], *, sensitivity: int, epsilon: float) -> tuple[list[int], float]:
+    if math.isinf(epsilon):
+        return counts, 0.0
+    release = release_counts(counts=counts, sensitivity=sensitivity, epsilon=epsilon)
+    return release.noisy_counts, release.epsilon
+
+
+def release_aggregates(
+    data: MindData, *, ids: list[str], categories: list[str], plan: PopularityPlan | None
+) -> Aggregates:
+    """Daily per-article and per-topic counts as the site releases them (`plan`), or the exact
+    unbounded counts when `plan` is None. Rows are positions in `ids` / `categories`."""
+    clicks = daily_clicks(data, bound=None if plan is None else plan.bound)
+    category_row = {c: row for row, c in enumerate(categories)}
+    article_days: dict[int, dict[date, int]] = defaultdict(dict)
+    topic_days: dict[int, dict[date, int]] = defaultdict(dict)
+    spent = 0.0
+    for day, counter in sorted(clicks.items()):
+        per_article = [counter.get(news_id, 0) for news_id in ids]
+        per_topic = [0] * len(categories)
+        for news_id, count in counter.items():
+            per_topic[category_row[data.news[news_id].category]] += count
+        if plan is not None:
+            # Every article has one category: both vectors have L1 sensitivity L.
+            share = 0.5 if plan.source == "both" else 1.0
+            if plan.source != "topic":
+                per_article, cost = _release(
+                    per_article, sensitivity=plan.bound, epsilon=plan.epsilon * share
+                )
+                spent += cost
+            if plan.source != "article":
+                per_topic, cost = _release(
+                    per_topic, sensitivity=plan.bound, epsilon=plan.epsilon * share
+                )
+                spent += cost
+        for row, count in enumerate(per_article):
+            if count:
+                article_days[row][day] = count
+        for row, count in enumerate(per_topic):
+            if count:
+                topic_days[row][day] = count
+    return Aggregates(
+        article_days=dict(article_days),
+        topic_days=dict(topic_days),
+        days=sorted(clicks),
+        epsilon=spent,
+    )
+
+
+def _article_prior(aggregates: Aggregates, *, count: int, reference: date) -> np.ndarray:
+    return popularity_prior(
+        article_ids=np.arange(count), aggregates=aggregates, reference=reference
+    ).astype(np.float64)
+
+
+def _topic_prior(aggregates: Aggregates, *, category_rows: np.ndarray, reference: date):
+    topics = int(category_rows.max()) + 1 if len(category_rows) else 0
+    raw = np.array(
+        [_decayed(aggregates.topic_days.get(t, {}), reference=reference) for t in range(topics)]
+    )
+    return _scaled(raw).astype(np.float64)[category_rows]
+
+
+# --- The model and the two protocols -----------------------------------------------------
+
+
+def news_text(item: News) -> str:
+    # As training reads an article: the title, then the body (here MIND's abstract); the
+    # category names are words too, tying stories of one section together.
+    return article_text(
+        title=item.title, summary=f"{item.category} {item.subcategory}", body=item.abstract
+    )
 
 
 @dataclass
 class EvaluationReport:
-    impressions: int
-    evaluated: int
-    skipped: int  # impressions without both a click and a non-click
     news: int
-    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    impressions: int
+    users: int
+    epsilon: float
+    bound: int
+    popularity_source: str
+    epsilon_spent: float  # summed over the released days (each day is one release)
+    unknown_history: int
+    unknown_candidates: int
+    leave_one_out: dict = field(default_factory=dict)  # evaluated, metrics
+    impressions_protocol: dict = field(default_factory=dict)  # evaluated, skipped, metrics
+
+    def as_dict(self) -> dict:
+        result = asdict(self)
+        # JSON has no infinity: epsilon inf is written as the string "inf".
+        result["epsilon"] = "inf" if math.isinf(self.epsilon) else self.epsilon
+        return result
+
+
+class _Model:
+    """The recommender's offline twin: text vectors fitted by the training code, each
+    reader's profile from their history, and popularity from the released counts."""
+
+    def __init__(self, data: MindData, *, plan: PopularityPlan, seed: int):
+        self.ids = list(data.news)
+        self.row_of = {news_id: row for row, news_id in enumerate(self.ids)}
+        self.categories = sorted({item.category for item in data.news.values()})
+        category_row = {c: row for row, c in enumerate(self.categories)}
+        self.category_rows = np.array(
+            [category_row[data.news[n].category] for n in self.ids], dtype=np.int64
+        )
+        _, self.vectors = fit_text_model(
+            [news_text(data.news[n]) for n in self.ids],
+            max_features=settings.RECOMMENDER_MAX_FEATURES,
+            svd_components=settings.RECOMMENDER_SVD_COMPONENTS,
+            seed=seed,
+        )
+        self.plan = plan
+        self.private = release_aggregates(data, ids=self.ids, categories=self.categories, plan=plan)
+        self.exact = release_aggregates(data, ids=self.ids, categories=self.categories, plan=None)
+        self._cache: dict[tuple[str, date], np.ndarray] = {}
+
+    def popularity(self, *, private: bool, reference: date) -> np.ndarray:
+        """Decayed popularity of every article from the days before `reference`, 0..1."""
+        key = ("private" if private else "exact", reference)
+        if key not in self._cache:
+            aggregates = self.private if private else self.exact
+            source = self.plan.source if private else "article"
+            parts = []
+            if source in {"article", "both"}:
+                parts.append(_article_prior(aggregates, count=len(self.ids), reference=reference))
+            if source in {"topic", "both"}:
+                parts.append(
+                    _topic_prior(aggregates, category_rows=self.category_rows, reference=reference)
+                )
+            self._cache[key] = np.mean(parts, axis=0)
+        return self._cache[key]
+
+    def recommender(self, history: np.ndarray, candidates: np.ndarray, reference: date):
+        """The live feed's blend for a reader whose reads are `history`: the share of their
+        reads in each candidate's topic, content similarity to their reads (later reads count
+        more, as in the live profile) and DP popularity."""
+        weights = DEFAULT_WEIGHTS
+        scores = (
+            weights["popularity"] * self.popularity(private=True, reference=reference)[candidates]
+        )
+        if len(history):
+            recency = np.linspace(0.5, 1.0, len(history))[:, None]
+            profile = (self.vectors[history] * recency).sum(axis=0)
+            norm = np.linalg.norm(profile)
+            if norm > 0:
+                closeness = np.clip(self.vectors[candidates] @ (profile / norm), 0, 1)
+                scores = scores + weights["content"] * closeness
+            shares = np.bincount(self.category_rows[history], minlength=len(self.categories))
+            scores = scores + weights["topic"] * shares[self.category_rows[candidates]] / len(
+                history
+            )
+        return scores
+
+
+def reader_clicks(data: MindData, row_of: dict[str, int]) -> dict[str, list[int]]:
+    """Each reader's distinct clicked articles: history first, then clicked impressions, in
+    file order, their rows merged."""
+    clicks: dict[str, list[int]] = {}
+    seen: dict[str, set[int]] = defaultdict(set)
+    for impression in data.impressions:
+        mine = clicks.setdefault(impression.user_id, [])
+        clicked = [
+            n for n, label in zip(impression.candidates, impression.labels, strict=True) if label
+        ]
+        for news_id in (*impression.history, *clicked):
+            row = row_of[news_id]
+            if row not in seen[impression.user_id]:
+                seen[impression.user_id].add(row)
+                mine.append(row)
+    return clicks
+
+
+def _means(totals: dict[str, dict[str, float]], count: int) -> dict[str, dict[str, float]]:
+    return {
+        method: {m: (v / count if count else float("nan")) for m, v in values.items()}
+        for method, values in totals.items()
+    }
 
 
 def evaluate(
-    data: MindData, *, seed: int = 0, progress: Callable[[int], None] | None = None
+    data: MindData,
+    *,
+    plan: PopularityPlan | None = None,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
 ) -> EvaluationReport:
-    """Replay the impressions in time order. Popularity is what was clicked before each
-    impression (histories, then earlier impressions), so nothing is learned from the labels
-    being predicted. The recommender blends, as the live feed does, the user's "topics" (the
-    categories of their history), content similarity to their history, and popularity."""
-    ids = list(data.news)
-    row_of = {news_id: row for row, news_id in enumerate(ids)}
-    _, vectors = fit_text_model(
-        [_text(data.news[n]) for n in ids],
-        max_features=settings.RECOMMENDER_MAX_FEATURES,
-        svd_components=settings.RECOMMENDER_SVD_COMPONENTS,
-        seed=seed,
-    )
-    category = np.array([data.news[n].category for n in ids])
-    clicks: Counter[str] = Counter()
-    seen_history: set[tuple[str, str]] = set()
-    for impression in data.impressions:
-        for news_id in impression.history:
-            if (impression.user_id, news_id) not in seen_history:
-                seen_history.add((impression.user_id, news_id))
-                clicks[news_id] += 1
+    """Both protocols for the recommender (popularity released by `plan`), exact unbounded
+    popularity and a random ranking seeded by `seed`. `progress` gets the number of users and
+    impressions done so far."""
+    plan = plan or PopularityPlan()
+    model = _Model(data, plan=plan, seed=seed)
     rng = np.random.default_rng(seed)
-    weights = DEFAULT_WEIGHTS
+    count = len(model.ids)
+    days = model.exact.days
+    # Leave-one-out ranks against everything clicked in the data, so popularity counts every
+    # day; the impressions protocol only sees the days before the impression's.
+    after_last = (days[-1] + timedelta(days=1)) if days else date.max - timedelta(days=1)
+    clicks = reader_clicks(data, model.row_of)
+    done = 0
+
+    loo = {method: dict.fromkeys(LOO_METRICS[:3], 0.0) for method in METHODS}
+    tops: dict[str, list[np.ndarray]] = {method: [] for method in METHODS}
+    loo_users = 0
+    for user_clicks in clicks.values():
+        done += 1
+        if len(user_clicks) >= 2:
+            held, history = user_clicks[-1], np.array(user_clicks[:-1])
+            allowed = np.ones(count, dtype=bool)
+            allowed[history] = False
+            candidates = np.flatnonzero(allowed)
+            target = int(np.searchsorted(candidates, held))
+            scores = {
+                "recommender": model.recommender(history, candidates, after_last),
+                "popularity": model.popularity(private=False, reference=after_last)[candidates],
+                "random": rng.random(len(candidates)),
+            }
+            loo_users += 1
+            for method, method_scores in scores.items():
+                rank = hit_rank(method_scores, target)
+                loo[method]["hr@10"] += rank <= TOP_K
+                loo[method]["ndcg@10"] += 1 / math.log2(rank + 1) if rank <= TOP_K else 0.0
+                loo[method]["mrr"] += 1 / rank
+                tops[method].append(candidates[_order(method_scores)[:TOP_K]])
+        if progress is not None:
+            progress(done)
+    loo_metrics = _means(loo, loo_users)
+    for method in METHODS:
+        loo_metrics[method]["coverage"] = catalogue_coverage(tops[method], count)
+        loo_metrics[method]["diversity"] = intra_list_diversity(tops[method], model.vectors)
+
     totals = {method: dict.fromkeys(METRICS, 0.0) for method in METHODS}
-    evaluated = skipped = 0
-    for done, impression in enumerate(sorted(data.impressions, key=lambda i: i.time), 1):
+    evaluated = 0
+    for impression in data.impressions:
+        done += 1
         labels = np.array(impression.labels)
-        rows = np.array([row_of[n] for n in impression.candidates])
-        popularity = np.array([clicks[n] for n in impression.candidates], dtype=float)
-        scaled_popularity = np.log1p(popularity) / math.log1p(max(popularity.max(), 1.0))
-        recommender = weights["popularity"] * scaled_popularity
-        if impression.history:
-            history_rows = np.array([row_of[n] for n in impression.history])
-            # Later reads count more, as the newest reads do in the live profile.
-            recency = np.linspace(0.5, 1.0, len(history_rows))[:, None]
-            profile = (vectors[history_rows] * recency).sum(axis=0)
-            norm = np.linalg.norm(profile)
-            closeness = np.clip(vectors[rows] @ profile / norm, 0, 1) if norm > 0 else 0.0
-            shares = Counter(category[history_rows])
-            topic = np.array([shares[c] / len(history_rows) for c in category[rows]])
-            recommender = recommender + weights["topic"] * topic + weights["content"] * closeness
-        scores = {
-            "recommender": recommender,
-            "popularity": popularity,
-            "random": rng.random(len(rows)),
-        }
-        if 0 < labels.sum() < len(labels):
+        if impression.history and 0 < labels.sum() < len(labels):
             evaluated += 1
+            history = np.array([model.row_of[n] for n in impression.history])
+            candidates = np.array([model.row_of[n] for n in impression.candidates])
+            day = impression.time.date()
+            scores = {
+                "recommender": model.recommender(history, candidates, day),
+                "popularity": model.popularity(private=False, reference=day)[candidates],
+                "random": rng.random(len(candidates)),
+            }
             for method, method_scores in scores.items():
                 for metric, value in impression_metrics(labels, method_scores).items():
                     totals[method][metric] += value
-        else:
-            skipped += 1
-        for news_id, label in zip(impression.candidates, impression.labels, strict=True):
-            clicks[news_id] += label
         if progress is not None:
             progress(done)
+
     return EvaluationReport(
+        news=count,
         impressions=len(data.impressions),
-        evaluated=evaluated,
-        skipped=skipped,
-        news=len(ids),
-        metrics={
-            method: {m: (v / evaluated if evaluated else float("nan")) for m, v in values.items()}
-            for method, values in totals.items()
+        users=len(clicks),
+        epsilon=plan.epsilon,
+        bound=plan.bound,
+        popularity_source=plan.source,
+        epsilon_spent=round(model.private.epsilon, 6),
+        unknown_history=data.unknown_history,
+        unknown_candidates=data.unknown_candidates,
+        leave_one_out={"evaluated": loo_users, "metrics": loo_metrics},
+        impressions_protocol={
+            "evaluated": evaluated,
+            "skipped": len(data.impressions) - evaluated,
+            "metrics": _means(totals, evaluated),
         },
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from recommendations.evaluation import impression_metrics, mind_load
+from recommendations.evaluation import METHODS, impression_metrics, mind_load
 from recommendations.models import ModelVersion
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,40 +36,92 @@ def run(*args) -> str:
     return out.getvalue()
 
 
-def rows(output: str) -> dict[str, list[float]]:
+def tables(output: str) -> dict[str, list[float]]:
+    """Rows of both printed tables, keyed "loo recommender", "imp popularity", ..."""
     table = {}
     for line in output.splitlines():
         parts = line.split()
-        if parts and parts[0] in {"recommender", "popularity", "random"}:
-            table[parts[0]] = [float(p) for p in parts[1:]]
+        if len(parts) > 2 and parts[0] in {"loo", "imp"} and parts[1] in METHODS:
+            table[f"{parts[0]} {parts[1]}"] = [float(p) for p in parts[2:]]
     return table
 
 
+# Exact popularity on the fixture. Clicks per day: 11/14 N3, N6; 11/15 N8, N1 (U4's N1).
+# Half-life 2 days, and only days before the reference count (as in training).
+#
+# Leave-one-out (reference 11/16, so every day counts: N3 = N6 = 0.5^(2/2) = 0.5,
+# N8 = N1 = 0.5^(1/2) = 0.707). Ties keep news.tsv order.
+#   U1 clicked N1 N2 N3, held out N3; ranks N3 N4 N5 N6 N7 N8 -> N8, N3: rank 2
+#   U2 clicked N4 N5 N6, held out N6; ranks N1 N2 N3 N6 N7 N8 -> N1, N8, N3, N6: rank 4
+#   U3 clicked N7 N8, held out N8; ranks N1..N6, N8 -> N1, N8: rank 2
+#   U4 clicked only N1: not evaluated.
+#   HR@10 = 1; nDCG@10 = (1/log2(3) + 1/log2(5) + 1/log2(3)) / 3; MRR = (1/2 + 1/4 + 1/2) / 3
+LOG2_3, LOG2_5 = 1.5849625007, 2.3219280949
+LOO_POPULARITY = [1.0, (2 / LOG2_3 + 1 / LOG2_5) / 3, 1.25 / 3]
+# Impressions (reference = the impression's day, so nothing is known on 11/14):
+#   #1 (11/14) N7 N3 N5 all 0: click N3 second: AUC 0.5 (ties), RR 1/2, nDCG 1/log2(3)
+#   #2 (11/14) N3 N6 N8 all 0: click N6 second: AUC 0.5, RR 1/2, nDCG 1/log2(3)
+#   #3 (11/15) N8 = N4 = 0 (11/14 clicked neither): click N8 first: AUC 0.5, RR 1, nDCG 1
+#   #4 has no known history: not evaluated.
+IMP_NDCG = (2 / LOG2_3 + 1) / 3
+IMP_POPULARITY = [0.5, 2 / 3, IMP_NDCG, IMP_NDCG]
+
+
 @pytest.mark.django_db
-def test_evaluation_on_the_tiny_fixture(tmp_path):
-    output = run("--mind", str(TINY), "--output", str(tmp_path / "report.json"))
-    table = rows(output)
-    # Each reader clicks the one candidate on their history's subject: ranked first.
-    assert table["recommender"] == [1.0, 1.0, 1.0, 1.0]
-    # Popularity = clicks seen before each impression (histories, then earlier impressions):
-    #   #1 scores N7=1 N3=0 N5=1 -> click N3 third: nDCG 1/log2(4)=0.5, RR 1/3, AUC 0
-    #   #2 scores N3=1 N6=0 N8=0 -> click N6 second: nDCG 1/log2(3), RR 1/2, AUC 0.25 (a tie)
-    #   #3 scores N8=0 N4=1       -> click N8 second: nDCG 1/log2(3), RR 1/2, AUC 0
-    ndcg = (0.5 + 2 / 1.5849625007) / 3
-    assert table["popularity"] == pytest.approx(
-        [0.25 / 3, (1 / 3 + 1 / 2 + 1 / 2) / 3, ndcg, ndcg], abs=1e-4
-    )
-    assert len(table["random"]) == 4
-    assert "Evaluated 3 of 3 impressions over 8 news" in output
-    report = json.loads((tmp_path / "report.json").read_text())
-    assert report["metrics"]["recommender"]["auc"] == 1.0
+@pytest.mark.parametrize("epsilon", ["inf", "1"])
+def test_evaluation_on_the_tiny_fixture(tmp_path, epsilon):
+    output = run("--mind", str(TINY), "--epsilon", epsilon, "--output", str(tmp_path / "r.json"))
+    table = tables(output)
+    # Each reader's held-out or clicked story is the only one on their history's subject: the
+    # topic part (weight 1) outweighs any popularity (weight 0.3), noisy or not.
+    assert table["loo recommender"][:3] == [1.0, 1.0, 1.0]
+    assert table["imp recommender"] == [1.0, 1.0, 1.0, 1.0]
+    # The baseline is exact popularity whatever the epsilon.
+    assert table["loo popularity"][:3] == pytest.approx(LOO_POPULARITY, abs=1e-4)
+    assert table["imp popularity"] == pytest.approx(IMP_POPULARITY, abs=1e-4)
+    assert len(table["loo random"]) == 5 and len(table["imp random"]) == 4
+    # Every list of up to 10 holds every candidate, and the three readers' candidates span
+    # the catalogue: full coverage for every method.
+    assert [table[f"loo {m}"][3] for m in METHODS] == [1.0, 1.0, 1.0]
+    assert "Evaluated 3 readers and 3 of 4 impressions over 8 news" in output
+    assert "skipped 1 unknown history ids and 1 unknown impression ids" in output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["unknown_history"] == 1 and report["unknown_candidates"] == 1
+    assert report["leave_one_out"]["evaluated"] == 3
+    assert report["impressions_protocol"] == {
+        "evaluated": 3,
+        "skipped": 1,
+        "metrics": report["impressions_protocol"]["metrics"],
+    }
+    # Two days released; at inf nothing is spent (exact counts, no noise).
+    assert report["epsilon_spent"] == (0.0 if epsilon == "inf" else pytest.approx(2.0))
     # Evaluation reads files only: no model is trained or activated.
     assert not ModelVersion.objects.exists()
 
 
+def test_json_goes_to_stdout():
+    report = json.loads(run("--mind", str(TINY), "--epsilon", "inf", "--json"))
+    assert report["epsilon"] == "inf"
+    assert report["leave_one_out"]["metrics"]["popularity"]["mrr"] == pytest.approx(1.25 / 3)
+
+
 def test_the_random_baseline_is_seeded():
     first, again = run("--mind", str(TINY)), run("--mind", str(TINY))
-    assert rows(first)["random"] == rows(again)["random"]
+    assert tables(first)["loo random"] == tables(again)["loo random"]
+    assert tables(first)["imp random"] == tables(again)["imp random"]
+
+
+@pytest.mark.parametrize("epsilon", ["0", "-1", "nan", "lots"])
+def test_a_bad_epsilon_is_refused(tmp_path, epsilon):
+    report = tmp_path / "r.json"
+    with pytest.raises(CommandError, match="--epsilon must be a positive number or inf"):
+        run("--mind", str(TINY), "--epsilon", epsilon, "--output", str(report))
+    assert not report.exists()
+
+
+def test_a_bad_bound_is_refused():
+    with pytest.raises(CommandError, match="bound must be at least 1"):
+        run("--mind", str(TINY), "--bound", "0")
 
 
 def _broken_copy(tmp_path: Path, *, behaviors: str | None = None, drop: str | None = None):
@@ -89,7 +141,6 @@ def _broken_copy(tmp_path: Path, *, behaviors: str | None = None, drop: str | No
         ("1\tU1\t11/15/2019 8:00:00 AM\tN1\n", None, "line 1: expected 5 tab-separated columns"),
         ("1\tU1\tyesterday\tN1\tN3-1 N4-0\n", None, "line 1: time 'yesterday' is not like"),
         ("1\tU1\t11/15/2019 8:00:00 AM\tN1\tN3-1 N4-x\n", None, "'N4-x' is not a news id"),
-        ("1\tU1\t11/15/2019 8:00:00 AM\tN1\tN3-1 N99-0\n", None, "N99 is not in news.tsv"),
         ("", None, "behaviors.tsv holds no impressions"),
     ],
 )
@@ -119,7 +170,11 @@ def test_a_missing_folder_exits_non_zero_with_a_message(tmp_path):
 
 def test_the_loader_reads_every_column():
     data = mind_load(TINY)
-    assert len(data.news) == 8 and len(data.impressions) == 3
+    assert len(data.news) == 8 and len(data.impressions) == 4
     first = data.impressions[0]
     assert first.history == ("N1", "N2")
     assert first.candidates == ("N7", "N3", "N5") and first.labels == (0, 1, 0)
+    # Ids missing from news.tsv are dropped from the row and counted.
+    last = data.impressions[-1]
+    assert last.history == () and last.candidates == ("N1",) and last.labels == (1,)
+    assert (data.unknown_history, data.unknown_candidates) == (1, 1)

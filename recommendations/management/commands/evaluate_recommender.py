@@ -1,6 +1,8 @@
-"""Evaluate the recommender offline on MIND-format data, against two baselines."""
+"""Evaluate the recommender offline, on MIND-format data or synthetic readers of the demo
+corpus, against exact popularity and random baselines."""
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -8,78 +10,145 @@ from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from recommendations.evaluation import METHODS, METRICS, MindFormatError, evaluate, mind_load
+from recommendations.evaluation import (
+    DEFAULT_BOUND,
+    DEFAULT_SOURCE,
+    LOO_METRICS,
+    METHODS,
+    METRICS,
+    POPULARITY_SOURCES,
+    MindFormatError,
+    PopularityPlan,
+    evaluate,
+    mind_load,
+)
+from recommendations.synthetic import demo_news, synthetic_readers
+
+
+def _epsilon(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if math.isnan(value) or value <= 0:
+        raise CommandError(f"--epsilon must be a positive number or inf, not {text!r}.")
+    return value
 
 
 class Command(BaseCommand):
     help = (
-        "Report AUC, MRR, nDCG@5 and nDCG@10 of the recommender's content model on MIND-format "
-        "data (a folder with behaviors.tsv and news.tsv), against popularity and random "
-        "baselines. Reads the files only; changes nothing."
+        "Evaluate the recommender (built in memory with the training code, popularity from "
+        "clicks released with differential privacy) on MIND-format data (--mind DIR with "
+        "news.tsv and behaviors.tsv) or on synthetic readers of the demo corpus (--synthetic): "
+        "leave-one-out HR@10, nDCG@10, MRR, coverage and diversity, and impressions AUC, MRR, "
+        "nDCG@5, nDCG@10, against exact popularity and random. Changes nothing."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--mind", type=Path, required=True, help="Folder of MIND data.")
-        parser.add_argument("--limit", type=int, help="Evaluate the first N impressions only.")
-        parser.add_argument("--seed", type=int, default=0, help="Seed of the random baseline.")
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--mind", type=Path, help="Folder of MIND data.")
+        source.add_argument(
+            "--synthetic", action="store_true", help="Synthetic readers of the demo corpus."
+        )
+        parser.add_argument("--readers", type=int, default=500, help="Synthetic readers.")
+        parser.add_argument(
+            "--epsilon",
+            default="1",
+            help="Epsilon per day of the released click counts; inf = exact counts (default 1).",
+        )
+        parser.add_argument(
+            "--bound",
+            type=int,
+            default=DEFAULT_BOUND,
+            help=f"Distinct articles a reader counts for per day (default {DEFAULT_BOUND}).",
+        )
+        parser.add_argument(
+            "--popularity",
+            choices=POPULARITY_SOURCES,
+            default=DEFAULT_SOURCE,
+            help=f"Which released counts feed popularity (default {DEFAULT_SOURCE}).",
+        )
+        parser.add_argument("--limit", type=int, help="Read the first N impressions only.")
+        parser.add_argument("--seed", type=int, default=0, help="Seed of everything but noise.")
         parser.add_argument("--output", type=Path, help="Also write the results as JSON here.")
+        parser.add_argument("--json", action="store_true", help="Print JSON only.")
 
     def handle(self, *args, **options):
+        epsilon = _epsilon(str(options["epsilon"]))
         if options["limit"] is not None and options["limit"] < 1:
             raise CommandError("--limit must be at least 1.")
+        if options["readers"] < 1:
+            raise CommandError("--readers must be at least 1.")
+        try:
+            plan = PopularityPlan(
+                epsilon=epsilon, bound=options["bound"], source=options["popularity"]
+            )
+        except ValueError as error:
+            raise CommandError(str(error)) from error
         output = options["output"]
         if output is not None and not output.parent.is_dir():
             raise CommandError(f"Cannot write {output}: {output.parent} is not a folder.")
-        try:
-            data = mind_load(options["mind"], limit=options["limit"])
-        except MindFormatError as error:
-            raise CommandError(f"Not MIND-format data, nothing evaluated: {error}") from error
-        except OSError as error:
-            raise CommandError(f"Cannot read {options['mind']}: {error}") from error
+        if options["synthetic"]:
+            data = synthetic_readers(demo_news(), readers=options["readers"], seed=options["seed"])
+            if options["limit"] is not None:
+                data.impressions = data.impressions[: options["limit"]]
+        else:
+            try:
+                data = mind_load(options["mind"], limit=options["limit"])
+            except MindFormatError as error:
+                raise CommandError(f"Not MIND-format data, nothing evaluated: {error}") from error
+            except OSError as error:
+                raise CommandError(f"Cannot read {options['mind']}: {error}") from error
 
         # Rich draws on the stream itself: Django's wrapper would add a newline to each write.
         console = Console(file=getattr(self.stderr, "_out", sys.stderr), stderr=True)
-        columns = (
-            TextColumn("Evaluating"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )
+        columns = (TextColumn("Evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        users = len({i.user_id for i in data.impressions})
         with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("impressions", total=len(data.impressions))
+            task = progress.add_task("evaluating", total=users + len(data.impressions))
             report = evaluate(
                 data,
+                plan=plan,
                 seed=options["seed"],
                 progress=lambda done: progress.update(task, completed=done),
             )
-        if not report.evaluated:
+        loo, shown = report.leave_one_out, report.impressions_protocol
+        if not loo["evaluated"] and not shown["evaluated"]:
             raise CommandError(
-                "No impression has both a clicked and a skipped story, so nothing can be scored."
+                "No reader has 2 known clicks and no impression has a known history, a click "
+                "and a skip: nothing can be scored."
             )
-
-        header = f"{'method':<12}" + "".join(f"{m:>10}" for m in METRICS)
-        self.stdout.write(header)
-        for method in METHODS:
-            values = report.metrics[method]
-            self.stdout.write(f"{method:<12}" + "".join(f"{values[m]:>10.4f}" for m in METRICS))
+        result = report.as_dict()
         if output is not None:
-            output.write_text(
-                json.dumps(
-                    {
-                        "impressions": report.impressions,
-                        "evaluated": report.evaluated,
-                        "skipped": report.skipped,
-                        "news": report.news,
-                        "metrics": report.metrics,
-                    },
-                    indent=2,
-                ),
-                encoding="utf-8",
-            )
-        ours, popular = report.metrics["recommender"]["auc"], report.metrics["popularity"]["auc"]
+            output.write_text(json.dumps(result, indent=2), encoding="utf-8")
+        if options["json"]:
+            self.stdout.write(json.dumps(result, indent=2))
+            return
+        self._table(
+            f"Leave-one-out, {loo['evaluated']} readers", LOO_METRICS, loo["metrics"], "loo"
+        )
+        self._table(
+            f"Impressions, {shown['evaluated']} of {report.impressions}",
+            METRICS,
+            shown["metrics"],
+            "imp",
+        )
+        eps = "inf (exact)" if math.isinf(epsilon) else f"{epsilon:g}"
         self.stdout.write(
             self.style.SUCCESS(
-                f"Evaluated {report.evaluated} of {report.impressions} impressions over "
-                f"{report.news} news: recommender AUC {ours:.4f} vs popularity {popular:.4f}."
+                f"Evaluated {loo['evaluated']} readers and {shown['evaluated']} of "
+                f"{report.impressions} impressions over {report.news} news at epsilon {eps} "
+                f"per day, L={report.bound}, {report.popularity_source} counts; skipped "
+                f"{report.unknown_history} unknown history ids and "
+                f"{report.unknown_candidates} unknown impression ids."
             )
         )
+
+    def _table(self, title, metrics, values, prefix):
+        self.stdout.write(title)
+        self.stdout.write(f"{prefix:<16}" + "".join(f"{m:>11}" for m in metrics))
+        for method in METHODS:
+            row = values[method]
+            self.stdout.write(
+                f"{prefix} {method:<12}" + "".join(f"{row[m]:>11.4f}" for m in metrics)
+            )
