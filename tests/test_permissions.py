@@ -157,3 +157,63 @@ def test_each_visitor_gets_the_expected_status(client, world, name):
             client.force_login(users[role])
         got.append(client.get(url).status_code)
     assert dict(zip(ROLES, got, strict=True)) == dict(zip(ROLES, MATRIX[name], strict=True))
+
+
+# Every page that changes something, posted without the CSRF token by a signed-in owner.
+STATE_CHANGING = [
+    "accounts:preferences",
+    "accounts:onboarding_step",
+    "privacy:data_correct",
+    "privacy:category_erase",
+    "privacy:profile_reset",
+    "privacy:personalization",
+    "privacy:history_clear",
+    "privacy:history_delete",
+    "privacy:consents",
+    "privacy:consent_choice",
+    "privacy:delete_account",
+    "privacy:export",
+    "privacy:export_confirm_password",
+    "recommendations:show_less",
+    "news:editor_model_retrain",
+    "news:editor_model_rollback",
+]
+
+
+@pytest.mark.parametrize("name", STATE_CHANGING)
+def test_a_state_change_without_the_csrf_token_is_refused_and_changes_nothing(world, name):
+    from django.test import Client
+
+    from privacy.models import ConsentRecord, PrivacyAuditEvent
+
+    users, kwargs = world
+    owner = users["owner"]
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    before = (
+        ReadingHistoryEntry.objects.count(),
+        ConsentRecord.objects.count(),
+        PrivacyAuditEvent.objects.count(),
+        ExportRequest.objects.count(),
+    )
+    response = client.post(
+        reverse(name, kwargs=kwargs.get(name)),
+        {"password": "correct-horse-battery-staple", "confirmation": "DELETE", "action": "pause"},
+    )
+    assert response.status_code == 403
+    assert "nothing was saved" in response.content.decode()
+    after = (
+        ReadingHistoryEntry.objects.count(),
+        ConsentRecord.objects.count(),
+        PrivacyAuditEvent.objects.count(),
+        ExportRequest.objects.count(),
+    )
+    assert after == before
+    owner.refresh_from_db()
+    assert owner.is_active
+
+
+def test_every_post_only_page_is_in_the_csrf_list():
+    post_only = {name for name, cells in MATRIX.items() if cells[1] == 405 and ":" in name}
+    api = {name for name in post_only if name.startswith("api:")}
+    assert post_only - api <= set(STATE_CHANGING)
