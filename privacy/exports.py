@@ -306,17 +306,17 @@ def _csv_text(section: dict) -> str:
     return buffer.getvalue()
 
 
+def _section_table(section: dict) -> dict:
+    columns = _columns(section)  # once per category: it reads every row
+    return {
+        **section,
+        "columns": columns,
+        "table": [[_cell(row.get(column)) for column in columns] for row in section["rows"]],
+    }
+
+
 def _index_html(document: dict) -> str:
-    sections = [
-        {
-            **section,
-            "columns": _columns(section),
-            "table": [
-                [_cell(row.get(column)) for column in _columns(section)] for row in section["rows"]
-            ],
-        }
-        for section in document["categories"]
-    ]
+    sections = [_section_table(section) for section in document["categories"]]
     # The template engine escapes every value: names and titles are shown, never run.
     return render_to_string(
         "privacy/export_index.html",
