@@ -6,7 +6,7 @@ PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo test lint serve worker beat clean
+.PHONY: install demo test bench lint serve worker beat clean
 
 # Reinstall only when the declared dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -32,6 +32,15 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# Benchmarks against their own PostgreSQL database (BENCH_DATABASE_URL) and Redis db 9;
+# long-running (the feed at 100,000 articles takes several minutes). Results: bench/README.md.
+bench: install
+	$(PY) -m bench.read_recording
+	$(PY) -m bench.aggregation
+	$(PY) -m bench.rights
+	$(PY) -m bench.feed --articles 100000 --days 365 --history 200 --candidates 20000
+	$(PY) -m bench.quality
 
 lint: install
 	$(BIN)/ruff check --fix .
