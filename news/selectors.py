@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet
 
 from .models import Article, ArticleRevision, Topic
 
@@ -18,26 +18,6 @@ def articles_latest() -> QuerySet[Article]:
 
 def articles_for_topic(*, topic: Topic) -> QuerySet[Article]:
     return articles_latest().filter(topics=topic)
-
-
-def articles_in_topics_first(
-    *, topic_ids: list[int], exclude_topic_ids: frozenset[int] = frozenset()
-) -> QuerySet[Article]:
-    """Latest published, with articles in any of the given topics ahead of the rest, and
-    nothing from the excluded topics."""
-    in_topics = Article.topics.through.objects.filter(
-        article_id=OuterRef("pk"), topic_id__in=topic_ids
-    )
-    queryset = articles_latest()
-    if exclude_topic_ids:
-        queryset = queryset.exclude(topics__in=exclude_topic_ids)
-    return queryset.annotate(
-        in_chosen=Case(
-            When(Exists(in_topics), then=Value(1)),
-            default=Value(0),
-            output_field=IntegerField(),
-        )
-    ).order_by("-in_chosen", "-published_at", "-id")
 
 
 def article_visible_to(*, slug: str, user) -> Article | None:

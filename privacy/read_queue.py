@@ -77,7 +77,3 @@ def reads_store_queued(*, batch_size: int = 500) -> int:
     finally:
         lock.release()
     return handled
-
-
-def reads_queued() -> int:
-    return 0 if celery_app.conf.task_always_eager else _client().llen(_key())

@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from accounts.models import Preferences
@@ -44,7 +45,8 @@ def reconsent_since(*, now: datetime | None = None) -> datetime | None:
     )
 
 
-def _grant_counts(record: ConsentRecord | None, since: datetime | None) -> bool:
+def grant_counts(record: ConsentRecord | None, since: datetime | None) -> bool:
+    """Whether a receipt is a grant that still counts (not from before a purpose change)."""
     return bool(record and record.granted and (since is None or record.created_at >= since))
 
 
@@ -60,7 +62,7 @@ def consent_latest(*, user, purpose: str) -> ConsentRecord | None:
 
 
 def consent_is_current(*, user, purpose: str) -> bool:
-    return _grant_counts(consent_latest(user=user, purpose=purpose), reconsent_since())
+    return grant_counts(consent_latest(user=user, purpose=purpose), reconsent_since())
 
 
 def consents_latest(*, user) -> dict[str, ConsentRecord]:
@@ -74,7 +76,7 @@ def consents_latest(*, user) -> dict[str, ConsentRecord]:
 def consents_current(*, user) -> dict[str, bool]:
     """Every optional purpose and whether the reader has it on now."""
     latest, since = consents_latest(user=user), reconsent_since()
-    return {key: _grant_counts(latest.get(key), since) for key in PURPOSES}
+    return {key: grant_counts(latest.get(key), since) for key in PURPOSES}
 
 
 def purposes_to_reconfirm(*, user) -> list[str]:
@@ -89,22 +91,6 @@ def purposes_to_reconfirm(*, user) -> list[str]:
     ]
 
 
-def consent_allows(*, record: ConsentRecord | None, signals: BrowserSignals) -> bool:
-    """Whether a purpose may collect anything on this request.
-
-    Under a GPC/DNT signal only an explicit opt-in made in the privacy center while the signal
-    was seen counts: a choice made before the reader's browser started asking is not enough.
-    """
-    if not _grant_counts(record, reconsent_since()):
-        return False
-    return _receipt_allows(
-        granted=record.granted,
-        source=record.source,
-        browser_signal=record.browser_signal,
-        signals=signals,
-    )
-
-
 def _receipt_allows(
     *, granted: bool, source: str, browser_signal: bool, signals: BrowserSignals
 ) -> bool:
@@ -116,9 +102,14 @@ def _receipt_allows(
 
 
 @dataclass(frozen=True)
-class ReadPermissions:
-    history: bool = False
-    counting: bool = False
+class ReadOutcome:
+    """What a read may record (or recorded): the reader's history, a popularity signal."""
+
+    history_kept: bool
+    counted: bool
+
+
+NOTHING_RECORDED = ReadOutcome(history_kept=False, counted=False)
 
 
 def _read_permissions_sql() -> str:
@@ -135,7 +126,7 @@ def _read_permissions_sql() -> str:
     )
 
 
-def read_permissions(*, user_id: int, signals: BrowserSignals) -> ReadPermissions:
+def read_permissions(*, user_id: int, signals: BrowserSignals) -> ReadOutcome:
     """What a read by this reader may record now, in one small query (it runs on every
     article view): the reader's level rides along with their receipts for the two purposes.
 
@@ -163,10 +154,10 @@ def read_permissions(*, user_id: int, signals: BrowserSignals) -> ReadPermission
             signals=signals,
         )
         level = reader_level
-    return ReadPermissions(
-        history=level == Preferences.Level.TOPICS_HISTORY
+    return ReadOutcome(
+        history_kept=level == Preferences.Level.TOPICS_HISTORY
         and allowed.get(READING_HISTORY.key, False),
-        counting=allowed.get(POPULAR_COUNTING.key, False),
+        counted=allowed.get(POPULAR_COUNTING.key, False),
     )
 
 
@@ -365,10 +356,10 @@ def interest_profile(*, user) -> InterestProfile:
     history_used = preferences.level == Preferences.Level.TOPICS_HISTORY
     reads_per_topic: Counter[str] = Counter()
     if history_used:
-        live = [item.article for item in history if item.article is not None]
-        for article in Article.objects.filter(pk__in=[a.pk for a in live]).prefetch_related(
-            "topics"
-        ):
+        # Each article read counts once, however often it was read.
+        read = list({item.article.pk: item.article for item in history if item.article}.values())
+        prefetch_related_objects(read, "topics")
+        for article in read:
             reads_per_topic.update(topic.name for topic in article.topics.all())
     total_reads = sum(reads_per_topic.values()) or 1
     chosen = {p.topic.name: p.weight for p in preferences.preferred_topics.all()}

@@ -33,10 +33,13 @@ from .purposes import POLICY_VERSION, PURPOSES, READING_HISTORY
 from .read_queue import read_enqueue
 from .selectors import (
     HISTORY_CONTEXT,
-    consent_is_current,
+    NOTHING_RECORDED,
+    ReadOutcome,
     consent_latest,
+    grant_counts,
     policy_current,
     read_permissions,
+    reconsent_since,
 )
 
 logger = logging.getLogger(__name__)
@@ -122,7 +125,7 @@ def consent_set(
     # A grant from before a policy change no longer counts: granting writes a fresh receipt,
     # and withdrawing writes one too, so the reader is not asked about it again.
     latest = consent_latest(user=user, purpose=purpose)
-    if granted and consent_is_current(user=user, purpose=purpose):
+    if granted and grant_counts(latest, reconsent_since()):
         return None
     if not granted and not (latest and latest.granted):
         return None
@@ -179,15 +182,6 @@ def consent_chains_verify() -> tuple[int, list[ChainProblem]]:
 # --- Recording reads ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ReadOutcome:
-    history_kept: bool
-    counted: bool
-
-
-NOTHING_RECORDED = ReadOutcome(history_kept=False, counted=False)
-
-
 def daily_salt(*, day: date) -> bytes:
     """The day's random pseudonym key, created on first use.
 
@@ -227,7 +221,7 @@ def read_record(
     if list_type not in SignalEvent.ListType.values:
         list_type = ""  # an unknown marker is not a feed card: counted, but not per list type
     now = now or timezone.now()
-    outcome = _read_allowed(user_id=user.pk, signals=signals)
+    outcome = read_permissions(user_id=user.pk, signals=signals)
     if outcome.history_kept or outcome.counted:
         payload = {
             "user_id": user.pk,
@@ -239,11 +233,6 @@ def read_record(
         }
         transaction.on_commit(lambda: read_enqueue(payload))
     return outcome
-
-
-def _read_allowed(*, user_id: int, signals: BrowserSignals) -> ReadOutcome:
-    permissions = read_permissions(user_id=user_id, signals=signals)
-    return ReadOutcome(history_kept=permissions.history, counted=permissions.counting)
 
 
 def read_store(
@@ -260,7 +249,7 @@ def read_store(
     Consent is checked again because a withdrawal between the read and this write must win.
     Idempotent: a redelivered task finds its rows already there and adds nothing.
     """
-    outcome = _read_allowed(user_id=user_id, signals=BrowserSignals(gpc=gpc, dnt=dnt))
+    outcome = read_permissions(user_id=user_id, signals=BrowserSignals(gpc=gpc, dnt=dnt))
     if not (outcome.history_kept or outcome.counted):
         return NOTHING_RECORDED
     user = get_user_model().objects.filter(pk=user_id).first()

@@ -191,6 +191,7 @@ def history_clear(request):
 @require_http_methods(["GET", "POST"])
 def consents(request):
     user, signals = request.user, signals_for(request)
+    current = selectors.consents_current(user=user)
     if request.method == "POST":
         form = PurposesForm(request.POST)
         if form.is_valid():
@@ -208,7 +209,6 @@ def consents(request):
                 messages.success(request, "Your choices were saved and apply from now on.")
                 return redirect("privacy:consents")
     else:
-        current = selectors.consents_current(user=user)
         preferences = accounts_services.preferences_for(user=user)
         form = PurposesForm(
             initial={
@@ -216,12 +216,11 @@ def consents(request):
                 "region_name": preferences_region(preferences=preferences),
             }
         )
-    return render(request, "privacy/consents.html", _consents_context(request, form))
+    return render(request, "privacy/consents.html", _consents_context(request, form, current))
 
 
-def _consents_context(request, form) -> dict:
+def _consents_context(request, form, current: dict[str, bool]) -> dict:
     user = request.user
-    current = selectors.consents_current(user=user)
     return {
         "form": form,
         "signals": signals_for(request),
@@ -230,9 +229,7 @@ def _consents_context(request, form) -> dict:
         "reading_history": READING_HISTORY,
         "to_reconfirm": [PURPOSES[key] for key in selectors.purposes_to_reconfirm(user=user)],
         "policy": selectors.policy_current(),
-        "receipts": ConsentRecord.objects.none()
-        if not user.is_authenticated
-        else selectors.consent_receipts(user=user),
+        "receipts": selectors.consent_receipts(user=user),
     }
 
 
