@@ -377,6 +377,9 @@ RECOMMENDER_DIVERSITY = env.float("RECOMMENDER_DIVERSITY", default=0.3)
 RECOMMENDER_TOPIC_CAP = env.int("RECOMMENDER_TOPIC_CAP", default=6)
 # Reads (newest first) that shape the profile of a reader at "Topics + reading history".
 RECOMMENDER_HISTORY_LIMIT = env.int("RECOMMENDER_HISTORY_LIMIT", default=50)
+# Reads (newest first) whose stories are left out of the feed: every read in the candidate
+# window for all but the heaviest readers.
+RECOMMENDER_EXCLUDED_READS = env.int("RECOMMENDER_EXCLUDED_READS", default=1_000)
 
 # --- Public API (Django REST framework, docs/api.md) -----------------------------------------
 REST_FRAMEWORK = {

@@ -176,24 +176,48 @@ class HistoryItem:
 HISTORY_ARTICLE_FIELDS = ("id", "title", "slug", "summary", "status", "published_at")
 
 
-def history_for_user(*, user, limit: int | None = None) -> list[HistoryItem]:
-    """The reader's own reading history, newest first, decrypted."""
+@dataclass(frozen=True)
+class HistoryRead:
+    """One entry of a reader's history as the feed needs it: which article, and when."""
+
+    entry_id: int
+    article_id: int
+    read_at: datetime
+
+
+def history_reads_for_user(
+    *, user, since: datetime | None = None, limit: int | None = None
+) -> list[HistoryRead]:
+    """The reader's reads (newest first, decrypted) without loading the articles: the feed
+    asks for this on every personalized page and names only the one or two it shows."""
     entries = ReadingHistoryEntry.objects.filter(user=user).order_by("-read_at", "-id")
+    if since is not None:
+        entries = entries.filter(read_at__gte=since)
     if limit is not None:
         entries = entries[:limit]
     rows = list(entries.values_list("pk", "read_at", "sealed_article"))
-    article_ids = [
-        int(plaintext)
-        for plaintext in decrypt_many_for_user(
-            user_id=user.pk,
-            ciphertexts=[bytes(sealed) for _, _, sealed in rows],
-            context=HISTORY_CONTEXT,
-        )
-    ]
-    articles = Article.objects.only(*HISTORY_ARTICLE_FIELDS).in_bulk(set(article_ids))
+    plaintexts = decrypt_many_for_user(
+        user_id=user.pk,
+        ciphertexts=[bytes(sealed) for _, _, sealed in rows],
+        context=HISTORY_CONTEXT,
+    )
     return [
-        HistoryItem(entry_id=pk, article=articles.get(article_id), read_at=read_at)
-        for (pk, read_at, _), article_id in zip(rows, article_ids, strict=True)
+        HistoryRead(entry_id=pk, article_id=int(plaintext), read_at=read_at)
+        for (pk, read_at, _), plaintext in zip(rows, plaintexts, strict=True)
+    ]
+
+
+def history_for_user(*, user, limit: int | None = None) -> list[HistoryItem]:
+    """The reader's own reading history, newest first, decrypted."""
+    reads = history_reads_for_user(user=user, limit=limit)
+    articles = Article.objects.only(*HISTORY_ARTICLE_FIELDS).in_bulk(
+        {read.article_id for read in reads}
+    )
+    return [
+        HistoryItem(
+            entry_id=read.entry_id, article=articles.get(read.article_id), read_at=read.read_at
+        )
+        for read in reads
     ]
 
 

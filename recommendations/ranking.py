@@ -16,6 +16,7 @@ def rank(
     relevance: np.ndarray,
     vectors: np.ndarray,
     topic_matrix: np.ndarray,
+    rows: np.ndarray | None = None,
     diversity: float,
     topic_cap: int,
     page_size: int,
@@ -27,18 +28,28 @@ def rank(
     to an item already placed), with relevance scaled to 0..1. Similarity is the cosine of the
     content vectors, or of the topic sets for items without one. Within each page no topic
     appears more than `topic_cap` times, unless nothing else is left to fill the page.
+    `rows`, when given, maps each candidate to its row of `vectors` and `topic_matrix`, so
+    the caller need not copy the rows it keeps.
     """
     count = len(relevance)
     stop = min(stop, count)
     if stop <= 0:
         return []
-    pool = np.argsort(-relevance, kind="stable")[: max(stop * POOL_PER_ITEM, MIN_POOL)]
+    size = max(stop * POOL_PER_ITEM, MIN_POOL)
+    if count > size:
+        # Only the best `size` are needed in order: select them, then sort just those.
+        best = np.argpartition(-relevance, size - 1)[:size]
+        pool = best[np.argsort(-relevance[best], kind="stable")]
+    else:
+        pool = np.argsort(-relevance, kind="stable")
     scores = relevance[pool].astype(np.float64)
     top = scores.max()
     scores = scores / top if top > 0 else scores
-    content = vectors[pool]
+    source_rows = pool if rows is None else rows[pool]
+    content = vectors[source_rows]
     has_content = np.linalg.norm(content, axis=1) > 0
-    topics = topic_matrix[pool].astype(np.float32)
+    pool_topics = topic_matrix[source_rows]
+    topics = pool_topics.astype(np.float32)
     norms = np.linalg.norm(topics, axis=1, keepdims=True)
     topics = topics / np.where(norms == 0, 1.0, norms)
 
@@ -62,9 +73,8 @@ def rank(
         else:
             similarity = topics @ topics[choice]
         nearest = np.maximum(nearest, similarity)
-        in_topics = topic_matrix[pool[choice]].astype(bool)
-        page_counts[in_topics] += 1
+        page_counts[pool_topics[choice].astype(bool)] += 1
         full = page_counts >= topic_cap
         if full.any():
-            capped = topic_matrix[pool][:, full].any(axis=1)
+            capped = pool_topics[:, full].any(axis=1)
     return order
