@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from privacy.crypto import decrypt_for_user
 
-from .models import Preferences
+from .models import Preferences, PreferredTopic
 
 REGION_CONTEXT = "preferences.region"
 
@@ -29,20 +29,30 @@ def reader_profile(*, user) -> ReaderProfile:
     """What the feed may use about this visitor: nothing for anonymous visitors."""
     if not user.is_authenticated:
         return ANONYMOUS_PROFILE
-    preferences = (
+    # Plain values, not model instances: the feed asks for this on every page.
+    row = (
         Preferences.objects.filter(user=user)
-        .prefetch_related("preferred_topics__topic", "blocked_topics")
+        .values_list("pk", "level", "onboarding_finished_at")
         .first()
     )
-    if preferences is None:
+    if row is None:
         return ANONYMOUS_PROFILE
-    chosen = sorted(preferences.preferred_topics.all(), key=lambda p: p.topic.name)
+    preferences_id, level, onboarding_finished_at = row
+    chosen = sorted(
+        PreferredTopic.objects.filter(preferences_id=preferences_id).values_list(
+            "topic_id", "weight", "topic__name"
+        ),
+        key=lambda chosen_topic: chosen_topic[2],
+    )
+    blocked = Preferences.blocked_topics.through.objects.filter(
+        preferences_id=preferences_id
+    ).values_list("topic_id", flat=True)
     return ReaderProfile(
-        level=preferences.level,
-        topic_weights={p.topic_id: p.weight for p in chosen},
-        topic_names=tuple(p.topic.name for p in chosen),
-        blocked_topic_ids=frozenset(t.pk for t in preferences.blocked_topics.all()),
-        onboarding_done=preferences.onboarding_done,
+        level=level,
+        topic_weights={topic_id: weight for topic_id, weight, _ in chosen},
+        topic_names=tuple(name for _, _, name in chosen),
+        blocked_topic_ids=frozenset(blocked),
+        onboarding_done=onboarding_finished_at is not None,
     )
 
 

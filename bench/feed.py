@@ -159,6 +159,8 @@ def main() -> dict:
     os.environ.setdefault(
         "RECOMMENDER_ARTIFACT_DIR", str(Path(tempfile.gettempdir()) / "newsite-bench-models")
     )
+    # As in a web worker (newsite/wsgi.py): one BLAS thread, set before numpy loads.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     setup_django()
     from django.conf import settings
     from django.contrib.auth.models import AnonymousUser

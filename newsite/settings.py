@@ -367,6 +367,12 @@ RECOMMENDER_CANDIDATE_DAYS = env.int("RECOMMENDER_CANDIDATE_DAYS", default=14)
 RECOMMENDER_MAX_CANDIDATES = env.int("RECOMMENDER_MAX_CANDIDATES", default=5_000)
 # Each process reuses the candidate list this many seconds: a new story is in feeds within it.
 RECOMMENDER_CANDIDATE_CACHE_SECONDS = env.int("RECOMMENDER_CANDIDATE_CACHE_SECONDS", default=20)
+# A stale pool is rebuilt by a background thread while requests are served from the old
+# one; off, the request that finds it stale rebuilds it (the test suite, where each test's
+# data lives in a transaction only its own connection can see).
+RECOMMENDER_CANDIDATE_REFRESH_IN_BACKGROUND = env.bool(
+    "RECOMMENDER_CANDIDATE_REFRESH_IN_BACKGROUND", default=True
+)
 # Freshness halves every N hours.
 RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS = env.float(
     "RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS", default=24.0

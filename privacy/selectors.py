@@ -178,46 +178,51 @@ HISTORY_ARTICLE_FIELDS = ("id", "title", "slug", "summary", "status", "published
 
 @dataclass(frozen=True)
 class HistoryRead:
-    """One entry of a reader's history as the feed needs it: which article, and when."""
+    """One entry of a reader's history as the feed needs it: which article was read."""
 
     entry_id: int
     article_id: int
-    read_at: datetime
 
 
-def history_reads_for_user(
-    *, user, since: datetime | None = None, limit: int | None = None
-) -> list[HistoryRead]:
-    """The reader's reads (newest first, decrypted) without loading the articles: the feed
-    asks for this on every personalized page and names only the one or two it shows."""
+def history_reads_for_user(*, user, limit: int | None = None) -> list[HistoryRead]:
+    """The reader's reads (newest first, decrypted) without their articles or times: the
+    feed asks for this on every personalized page and names only the one or two it shows
+    (`history_read_times`)."""
     entries = ReadingHistoryEntry.objects.filter(user=user).order_by("-read_at", "-id")
-    if since is not None:
-        entries = entries.filter(read_at__gte=since)
     if limit is not None:
         entries = entries[:limit]
-    rows = list(entries.values_list("pk", "read_at", "sealed_article"))
-    plaintexts = decrypt_many_for_user(
-        user_id=user.pk,
-        ciphertexts=[bytes(sealed) for _, _, sealed in rows],
-        context=HISTORY_CONTEXT,
-    )
+    rows = list(entries.values_list("pk", "sealed_article"))
+    plaintexts = _open_articles(user=user, sealed=[sealed for _, sealed in rows])
     return [
-        HistoryRead(entry_id=pk, article_id=int(plaintext), read_at=read_at)
-        for (pk, read_at, _), plaintext in zip(rows, plaintexts, strict=True)
+        HistoryRead(entry_id=pk, article_id=int(plaintext))
+        for (pk, _), plaintext in zip(rows, plaintexts, strict=True)
     ]
+
+
+def history_read_times(*, user, entry_ids) -> dict[int, datetime]:
+    """When the reader read each of these entries of their own history."""
+    return dict(
+        ReadingHistoryEntry.objects.filter(user=user, pk__in=entry_ids).values_list("pk", "read_at")
+    )
+
+
+def _open_articles(*, user, sealed) -> list[str]:
+    return decrypt_many_for_user(
+        user_id=user.pk, ciphertexts=[bytes(s) for s in sealed], context=HISTORY_CONTEXT
+    )
 
 
 def history_for_user(*, user, limit: int | None = None) -> list[HistoryItem]:
     """The reader's own reading history, newest first, decrypted."""
-    reads = history_reads_for_user(user=user, limit=limit)
-    articles = Article.objects.only(*HISTORY_ARTICLE_FIELDS).in_bulk(
-        {read.article_id for read in reads}
-    )
+    entries = ReadingHistoryEntry.objects.filter(user=user).order_by("-read_at", "-id")
+    if limit is not None:
+        entries = entries[:limit]
+    rows = list(entries.values_list("pk", "read_at", "sealed_article"))
+    article_ids = [int(p) for p in _open_articles(user=user, sealed=[s for _, _, s in rows])]
+    articles = Article.objects.only(*HISTORY_ARTICLE_FIELDS).in_bulk(set(article_ids))
     return [
-        HistoryItem(
-            entry_id=read.entry_id, article=articles.get(read.article_id), read_at=read.read_at
-        )
-        for read in reads
+        HistoryItem(entry_id=pk, article=articles.get(article_id), read_at=read_at)
+        for (pk, read_at, _), article_id in zip(rows, article_ids, strict=True)
     ]
 
 

@@ -19,14 +19,16 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
+from django.db import connections
+from django.db.models import FloatField, Func, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Preferences
 from accounts.selectors import ReaderProfile, reader_profile
 from news.models import Article, Topic
 from news.selectors import articles_for_topic, articles_latest
-from privacy.selectors import HistoryRead, history_reads_for_user
+from privacy.selectors import HistoryRead, history_read_times, history_reads_for_user
 
 from . import explanations, ranking
 from .active import LoadedModel, active_model
@@ -110,7 +112,7 @@ class _Pool:
     built_at: float
     ids: np.ndarray
     published: np.ndarray  # epoch seconds
-    pick_until: np.ndarray  # epoch seconds; -inf when not a pick
+    pick_until: np.ndarray  # epoch seconds; 0 when not a pick
     topic_ids: np.ndarray
     topic_matrix: np.ndarray  # bool, article x topic
     vectors: np.ndarray
@@ -138,14 +140,23 @@ class _PoolCache:
     def __init__(self) -> None:
         self.pool: _Pool | None = None
         self.lock = threading.Lock()
+        self.refresher: threading.Thread | None = None
 
 
 _pool_cache = _PoolCache()
 
 
 def forget_candidate_pool() -> None:
+    candidate_refresh_wait()
     with _pool_cache.lock:
         _pool_cache.pool = None
+
+
+def candidate_refresh_wait(timeout: float = 30.0) -> None:
+    """Wait for a refresh running in the background, if any (tests; a worker shutting down)."""
+    refresher = _pool_cache.refresher
+    if refresher is not None:
+        refresher.join(timeout)
 
 
 def _popularity(loaded: LoadedModel | None, rows: np.ndarray, topic_matrix, topic_ids):
@@ -167,45 +178,59 @@ def _popularity(loaded: LoadedModel | None, rows: np.ndarray, topic_matrix, topi
     return popularity
 
 
+class _EpochSeconds(Func):
+    """A timestamp as seconds since 1970 (0 for none), computed by the database: parsing
+    tens of thousands of datetimes in Python was most of the pool's build time."""
+
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="COALESCE(EXTRACT(EPOCH FROM %(expressions)s), 0)"
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = "COALESCE((julianday(%(expressions)s) - 2440587.5) * 86400.0, 0)"
+        return self.as_sql(compiler, connection, template=template)
+
+
 def _pool_build(*, loaded: LoadedModel | None, now: datetime) -> _Pool:
-    """One query (a row per article and topic)."""
+    """One query (a row per article and topic), newest first, turned into arrays."""
     since = now - timedelta(days=settings.RECOMMENDER_CANDIDATE_DAYS)
-    rows = (
+    rows = list(
         Article.objects.published(now=now)
         .filter(published_at__gte=since)
         .order_by("-published_at", "-id")
-        .values_list("id", "published_at", "editors_pick_until", "topics__id")
+        .values_list(
+            "id",
+            _EpochSeconds("published_at"),
+            _EpochSeconds("editors_pick_until"),
+            Coalesce("topics__id", -1),
+        )
     )
-    order: list[int] = []
-    details: dict[int, tuple[float, float]] = {}
-    topics: dict[int, list[int]] = {}
-    limit = settings.RECOMMENDER_MAX_CANDIDATES
-    for article_id, published_at, pick_until, topic_id in rows:
-        if article_id not in details:
-            if len(order) >= limit:
-                break
-            order.append(article_id)
-            details[article_id] = (
-                published_at.timestamp(),
-                pick_until.timestamp() if pick_until is not None else -np.inf,
-            )
-            topics[article_id] = []
-        if topic_id is not None:
-            topics[article_id].append(topic_id)
-    ids = np.array(order, dtype=np.int64)
-    topic_ids = np.array(sorted({t for ts in topics.values() for t in ts}), dtype=np.int64)
-    column = {int(t): c for c, t in enumerate(topic_ids)}
+    row_ids = np.array([row[0] for row in rows], dtype=np.int64)
+    # The articles in feed order (their first row), at most the configured number.
+    _, first_row = np.unique(row_ids, return_index=True)
+    firsts = np.sort(first_row)[: settings.RECOMMENDER_MAX_CANDIDATES]
+    ids = row_ids[firsts]
+    published = np.array([rows[i][1] for i in firsts], dtype=np.float64)
+    pick_until = np.array([rows[i][2] for i in firsts], dtype=np.float64)
+    row_topics = np.array([row[3] for row in rows], dtype=np.int64)
+    topic_ids = np.unique(row_topics[row_topics >= 0])
     topic_matrix = np.zeros((len(ids), max(len(topic_ids), 1)), dtype=bool)
-    for position, article_id in enumerate(order):
-        topic_matrix[position, [column[t] for t in topics[article_id]]] = True
+    id_order = np.argsort(ids, kind="stable")
+    positions = np.minimum(np.searchsorted(ids[id_order], row_ids), max(len(ids) - 1, 0))
+    if len(ids):
+        kept = (row_topics >= 0) & (ids[id_order][positions] == row_ids)
+        topic_matrix[id_order[positions[kept]], np.searchsorted(topic_ids, row_topics[kept])] = True
     vectors, model_rows = _vectors_for(loaded, ids)
     members = [np.flatnonzero(topic_matrix[:, column]) for column in range(len(topic_ids))]
     return _Pool(
         loaded=loaded,
         built_at=time.time(),
         ids=ids,
-        published=np.array([details[a][0] for a in order], dtype=np.float64),
-        pick_until=np.array([details[a][1] for a in order], dtype=np.float64),
+        published=published,
+        pick_until=pick_until,
         topic_ids=topic_ids,
         topic_matrix=topic_matrix,
         vectors=vectors,
@@ -213,24 +238,57 @@ def _pool_build(*, loaded: LoadedModel | None, now: datetime) -> _Pool:
         counted=model_rows >= 0,
         topic_members=members,
         topic_vectors=[np.ascontiguousarray(vectors[rows]) for rows in members],
-        id_order=np.argsort(ids, kind="stable"),
+        id_order=id_order,
     )
 
 
 def _candidate_pool(*, loaded: LoadedModel | None, now: datetime) -> _Pool:
-    """The pool, rebuilt after a few seconds (so a new story is a candidate within a minute)
-    or when another model version starts serving."""
+    """The pool, refreshed after a few seconds (so a new story is a candidate within a
+    minute) and rebuilt when another model version starts serving.
+
+    A stale pool is refreshed in a background thread while this and other requests are
+    still served from it: a build reads every candidate from the database, hundreds of
+    milliseconds at 20,000 of them, which no reader should wait for. Only the first pool of a
+    process (or of a model version) is built in the request."""
     pool = _pool_cache.pool
-    age = time.time() - pool.built_at if pool is not None else None
-    if (
-        pool is None
-        or pool.loaded is not loaded
-        or not 0 <= age < settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS
-    ):
+    if pool is None or pool.loaded is not loaded:
         pool = _pool_build(loaded=loaded, now=now)
         with _pool_cache.lock:
             _pool_cache.pool = pool
+        return pool
+    age = time.time() - pool.built_at
+    if 0 <= age < settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS:
+        return pool
+    if not settings.RECOMMENDER_CANDIDATE_REFRESH_IN_BACKGROUND:
+        pool = _pool_build(loaded=loaded, now=now)
+        with _pool_cache.lock:
+            _pool_cache.pool = pool
+        return pool
+    with _pool_cache.lock:
+        if _pool_cache.refresher is None or not _pool_cache.refresher.is_alive():
+            _pool_cache.refresher = threading.Thread(
+                target=_pool_refresh, kwargs={"loaded": loaded}, name="feed-candidates", daemon=True
+            )
+            _pool_cache.refresher.start()
     return pool
+
+
+def _pool_refresh(*, loaded: LoadedModel | None) -> None:
+    try:
+        pool = _pool_build(loaded=loaded, now=timezone.now())
+        with _pool_cache.lock:
+            # A newer model may have started serving meanwhile; its pool is built for it.
+            if _pool_cache.pool is not None and _pool_cache.pool.loaded is loaded:
+                _pool_cache.pool = pool
+    except Exception:
+        logger.exception("Refreshing the feed's candidates failed; serving the previous ones.")
+        with _pool_cache.lock:
+            if _pool_cache.pool is not None:
+                # Try again after another interval, not on every request.
+                _pool_cache.pool.built_at = time.time()
+    finally:
+        # This thread's own database connection, opened for the build.
+        connections.close_all()
 
 
 # --- Scoring ------------------------------------------------------------------------------
@@ -464,6 +522,7 @@ def _reason(
     scores: _Scores,
     reads: list[HistoryRead],
     read_titles: dict[int, str],
+    read_times: dict[int, datetime],
     topic_names: dict[int, str],
     vectors: np.ndarray,
     signed_in: bool,
@@ -481,7 +540,7 @@ def _reason(
     if kind == kinds.HISTORY:
         read = reads[int(scores.history_source[row])]
         return explanations.like_what_you_read(
-            title=read_titles[read.article_id], read_at=read.read_at, now=now
+            title=read_titles[read.article_id], read_at=read_times[read.entry_id], now=now
         )
     if kind == kinds.POPULAR:
         return explanations.popular_today()
@@ -611,14 +670,19 @@ def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now
         for row in rows
     }
     # Only the reads a card names are looked up, by key.
-    named_reads = {
-        reads[int(scores.history_source[row])].article_id
+    named_reads = [
+        reads[int(scores.history_source[row])]
         for row, kind in kinds.items()
         if kind == explanations.ReasonKind.HISTORY
-    }
-    read_titles = dict(
-        Article.objects.filter(pk__in=named_reads).values_list("pk", "title") if named_reads else []
-    )
+    ]
+    read_titles, read_times = {}, {}
+    if named_reads:
+        read_titles = dict(
+            Article.objects.filter(pk__in={r.article_id for r in named_reads}).values_list(
+                "pk", "title"
+            )
+        )
+        read_times = history_read_times(user=user, entry_ids={r.entry_id for r in named_reads})
     items = []
     for row, article_id in zip(rows, wanted, strict=True):
         article = by_id.get(article_id)
@@ -628,14 +692,17 @@ def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now
         if (
             kind == explanations.ReasonKind.HISTORY
             and reads[int(scores.history_source[row])].article_id not in read_titles
+            or kind == explanations.ReasonKind.HISTORY
+            and reads[int(scores.history_source[row])].entry_id not in read_times
         ):
-            kind = explanations.ReasonKind.FRESH  # the read story was removed meanwhile
+            kind = explanations.ReasonKind.FRESH  # the story or the entry went meanwhile
         reason = _reason(
             kind=kind,
             row=row,
             scores=scores,
             reads=reads,
             read_titles=read_titles,
+            read_times=read_times,
             topic_names=topic_names,
             vectors=pool.vectors,
             signed_in=user.is_authenticated,

@@ -77,6 +77,8 @@ def recommender_isolation(settings, tmp_path):
     from recommendations.selectors import forget_candidate_pool
 
     settings.RECOMMENDER_ARTIFACT_DIR = tmp_path / "models"
+    # Each test's rows are visible to its own connection only, not to a refresh thread's.
+    settings.RECOMMENDER_CANDIDATE_REFRESH_IN_BACKGROUND = False
     forget_loaded_model()
     forget_candidate_pool()
     yield

@@ -14,7 +14,7 @@ from accounts.models import Preferences
 from news.models import Article
 from privacy.browser_signals import NO_SIGNALS
 from recommendations import ranking
-from recommendations.selectors import feed_page
+from recommendations.selectors import candidate_refresh_wait, feed_page
 from recommendations.services import model_retrain
 from tests.factories import TopicFactory
 
@@ -219,6 +219,22 @@ def test_the_feed_of_a_reader_stays_within_a_query_budget(
     # The reader's profile (4), the candidates (1), the page's articles and their topics (2).
     with django_assert_max_num_queries(7):
         list(feed_page(user=reader))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stale_pool_is_refreshed_in_the_background_while_pages_are_served(settings, caplog):
+    settings.RECOMMENDER_CANDIDATE_REFRESH_IN_BACKGROUND = True
+    settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS = 60
+    first = story(title="Harbour reopens", body="The harbour reopened.", hours_ago=2)
+    assert [item.article for item in feed_page(user=AnonymousUser())] == [first]
+    fresh = story(title="Comet visible tonight", body="Look up tonight.", hours_ago=0.01)
+    with time_machine.travel(timezone.now() + timedelta(seconds=61)):
+        # The page that finds the pool stale is served from it, and starts a refresh...
+        assert [item.article for item in feed_page(user=AnonymousUser())] == [first]
+        candidate_refresh_wait()
+        # ...which the next page is served from.
+        assert [item.article for item in feed_page(user=AnonymousUser())] == [fresh, first]
+    assert "failed" not in caplog.text
 
 
 def test_a_new_story_joins_every_feed_within_a_minute(newsroom, settings):
