@@ -85,6 +85,52 @@ def test_the_reading_history_brings_similar_stories_with_a_plain_reason(
     assert by_title[liked[0]] == "Like 'Baking sourdough bread at home', which you read on Monday"
 
 
+def test_every_story_read_is_left_out_even_beyond_those_that_shape_the_profile(
+    newsroom, reader, record_read, settings
+):
+    settings.RECOMMENDER_HISTORY_LIMIT = 1  # only the newest read shapes the profile
+    model_retrain()
+    follow(reader, newsroom.topics["space"], level=Level.TOPICS_HISTORY)
+    read = newsroom.stories["space"][:2]
+    for article in read:
+        record_read(user=reader, article=article, signals=NO_SIGNALS)
+    shown = {item.article for item in feed_page(user=reader)}
+    assert not shown & set(read)
+    assert newsroom.stories["space"][2] in shown
+
+
+def test_a_story_is_only_like_a_read_that_shares_its_topic(newsroom, reader, record_read):
+    sport = newsroom.topics["sport"]
+    elsewhere = TopicFactory(name="Weather", slug="weather")
+    # The same words as the sport story the reader reads, filed under each topic.
+    words = (
+        "The football cup final went to penalties after extra time; the goalkeeper "
+        "saved two kicks and the captain lifted the trophy."
+    )
+    twin = story(title="Cup final decided on penalties again", body=words, topics=[elsewhere])
+    sport_twin = story(title="Cup final replay on penalties", body=words, topics=[sport])
+    model_retrain()
+    follow(reader, newsroom.topics["space"], level=Level.TOPICS_HISTORY)
+    record_read(user=reader, article=newsroom.stories["sport"][0], signals=NO_SIGNALS)
+    by_article = {item.article: item.reason.sentence for item in feed_page(user=reader)}
+    assert by_article[sport_twin].startswith("Like 'Cup final decided on penalties'")
+    assert not by_article[twin].startswith("Like "), by_article[twin]
+
+
+def test_a_read_story_removed_since_is_never_named(newsroom, reader, record_read):
+    # Not fresh any more, so that what the reader read is what brings the food stories.
+    Article.objects.update(published_at=timezone.now() - timedelta(days=3))
+    model_retrain()
+    follow(reader, newsroom.topics["sport"], level=Level.TOPICS_HISTORY)
+    sourdough = newsroom.stories["food"][1]
+    record_read(user=reader, article=sourdough, signals=NO_SIGNALS)
+    assert any("Baking sourdough" in r for r in reasons(feed_page(user=reader)))
+    sourdough.delete()
+    page = feed_page(user=reader)
+    assert len(page) == len(newsroom.all()) - 1
+    assert not any("Baking sourdough" in r for r in reasons(page))
+
+
 def test_topic_caps_limit_one_topic_per_page(newsroom, reader, settings):
     settings.RECOMMENDER_TOPIC_CAP = 2
     space = newsroom.topics["space"]
