@@ -384,9 +384,10 @@ def _history_similarity(
         members = pool.topic_members[column]
         if not len(members):
             continue
-        similarity = read_vectors[positions] @ pool.topic_vectors[column].T
-        nearest = similarity.argmax(axis=0)
-        value = similarity[nearest, np.arange(len(members))]
+        # Stories x reads: each story's best read is then a reduction along a row.
+        similarity = pool.topic_vectors[column] @ read_vectors[positions].T
+        nearest = similarity.argmax(axis=1)
+        value = similarity[np.arange(len(members)), nearest]
         better = value > best[members]
         best[members[better]] = value[better]
         source[members[better]] = np.asarray(positions)[nearest[better]]
