@@ -217,23 +217,35 @@ def main() -> dict:
 
 
 WORKER = """
-import json, os, resource, django
+import gc, json, os, re, resource, django
 django.setup()
 from django.contrib.auth import get_user_model
 from recommendations.selectors import feed_page
-list(feed_page(user=get_user_model().objects.get(pk=int(os.environ["BENCH_READER"]))))
-print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+reader = get_user_model().objects.get(pk=int(os.environ["BENCH_READER"]))
+for _ in range(5):
+    list(feed_page(user=reader))
+gc.collect()
+with open("/proc/self/status") as status:
+    steady = int(re.search(r"VmRSS:\\s+(\\d+)", status.read()).group(1))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"peak": peak, "steady": steady}))
 """
 
 
-def _worker_rss_mb(reader_id: int) -> float:
-    """Peak resident memory of a fresh process that loads Django and the active model and
-    serves the history reader one page, as a web worker does (ru_maxrss is in KiB on Linux)."""
+def worker_memory_mb(reader_id: int) -> dict[str, float]:
+    """Resident memory of a fresh process that loads Django and the active model and serves
+    the history reader a few pages, as a web worker does: its peak (`ru_maxrss`) and what it
+    holds afterwards (`VmRSS`), both in KiB on Linux."""
     env = {**os.environ, **bench_environment(broker=False), "BENCH_READER": str(reader_id)}
     result = subprocess.run(
         [sys.executable, "-c", WORKER], env=env, capture_output=True, text=True, check=True
     )
-    return round(json.loads(result.stdout.strip().splitlines()[-1]) / 1024, 1)
+    kib = json.loads(result.stdout.strip().splitlines()[-1])
+    return {name: round(value / 1024, 1) for name, value in kib.items()}
+
+
+def _worker_rss_mb(reader_id: int) -> float:
+    return worker_memory_mb(reader_id)["peak"]
 
 
 if __name__ == "__main__":

@@ -244,6 +244,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Export files are personal data in one convenient file: deleted within minutes of expiry
     # rather than waiting for the nightly purge.
+    # Exports asked for while the broker was down: their build message never reached a worker.
+    "build-pending-exports": {
+        "task": "privacy.tasks.build_pending_exports",
+        "schedule": 300.0,
+    },
     "expire-data-exports": {
         "task": "privacy.tasks.expire_exports",
         "schedule": 900.0,
