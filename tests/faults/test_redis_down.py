@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from accounts.models import Preferences
 from accounts.services import preferences_set_topics
+from news.ingest import IncomingEntry, ParsedFeed
 from news.models import Article
-from news.services import article_publish
+from news.services import article_publish, feed_entries_import
 from privacy.browser_signals import NO_SIGNALS
 from privacy.exports import EXPORT_QUEUE_GRACE, export_file_path, export_request_create
 from privacy.models import ExportRequest, ReadingHistoryEntry
@@ -25,10 +26,12 @@ from tests.conftest import celery_broker
 from tests.factories import (
     DEFAULT_PASSWORD,
     ArticleFactory,
+    SourceFactory,
     TopicFactory,
     reader_choices,
     verified_reader,
 )
+from tests.news.test_topic_suggestions import VOCABULARY
 from tests.recommendations.conftest import STORIES, story
 
 pytestmark = pytest.mark.django_db
@@ -165,3 +168,35 @@ def test_an_article_published_while_redis_is_down_gets_its_vector_once_it_is_bac
     assert vectorise_fresh_articles.apply().get() == 1
     assert ArticleVector.objects.filter(article=draft).exists()
     assert vectorise_fresh_articles.apply().get() == 0
+
+
+def test_an_imported_story_gets_topic_suggestions_while_redis_is_down(
+    caplog, django_capture_on_commit_callbacks
+):
+    # Stories editors labelled, as in the topic-suggestion tests.
+    topics = {name: TopicFactory(name=name.title(), slug=name) for name in VOCABULARY}
+    for name, words in VOCABULARY.items():
+        words = words.split()
+        for n in range(8):
+            chosen = [words[(n + i) % len(words)] for i in range(5)]
+            ArticleFactory(
+                title=f"{chosen[0].title()} and {chosen[1]} news {n}",
+                summary=" ".join(chosen[2:]),
+                body=f"A story about {' '.join(chosen)}.\n\nMore on the {chosen[0]}.",
+                topics=[topics[name]],
+            )
+    entry = IncomingEntry(
+        reference="e1",
+        external_id="e1",
+        title="Penalty drama as the football league match ends",
+        summary="The coach praised the runner-up after the penalty.",
+        body="The match went to penalties and the league trophy was decided.",
+        canonical_url="https://gazette.example/penalty",
+    )
+    with redis_stopped(), django_capture_on_commit_callbacks(execute=True):
+        feed_entries_import(
+            source=SourceFactory(), feed=ParsedFeed(kind="rss", title="Gazette", entries=[entry])
+        )
+    assert "suggesting them now" in caplog.text
+    article = Article.objects.get(external_id="e1")
+    assert article.suggested_topics[0]["topic_id"] == topics["sport"].pk
