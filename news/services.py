@@ -602,14 +602,23 @@ def editor_action_record(*, editor: str, action: str, detail: str = "") -> Edito
 @transaction.atomic
 def recommender_retrain_request(*, editor: str) -> EditorAction:
     """Log the request, then retrain through the Celery task once that is committed: the
-    page answers at once and the work runs (and is recorded) like the nightly retrain."""
+    page answers at once and the work runs (and is recorded) like the nightly retrain. If the
+    broker is down, the periodic `retrain_if_requested` sweep runs it later."""
     from recommendations.models import ModelVersion
     from recommendations.tasks import retrain_recommender
 
     entry = editor_action_record(editor=editor, action=EditorAction.Action.RETRAIN)
-    transaction.on_commit(
-        lambda: retrain_recommender.delay(ModelVersion.Trigger.MANUAL), robust=True
-    )
+
+    def queue() -> None:
+        try:
+            retrain_recommender.delay(ModelVersion.Trigger.MANUAL)
+        except (KombuOperationalError, OSError) as error:
+            # The request is logged above; `retrain_if_requested` runs it once a worker can.
+            logger.warning(
+                "Could not queue the retrain (%s); the periodic sweep will run it.", error
+            )
+
+    transaction.on_commit(queue, robust=True)
     return entry
 
 

@@ -263,6 +263,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recommendations.tasks.retrain_recommender",
         "schedule": crontab(hour=1, minute=15),
     },
+    # An editor's "retrain now" asked while the broker was down: its message never got out.
+    "retrain-if-requested": {
+        "task": "recommendations.tasks.retrain_if_requested",
+        "schedule": 300.0,
+    },
     # Safety net for articles that went live without `article_publish` (admin form, importers):
     # they get a vector within a minute, so they can be recommended by content.
     "vectorise-fresh-articles": {

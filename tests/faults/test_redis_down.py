@@ -19,9 +19,9 @@ from privacy.exports import EXPORT_QUEUE_GRACE, export_file_path, export_request
 from privacy.models import ExportRequest, ReadingHistoryEntry
 from privacy.tasks import build_pending_exports
 from recommendations.explanations import ReasonKind
-from recommendations.models import ArticleVector
-from recommendations.services import model_retrain
-from recommendations.tasks import vectorise_fresh_articles
+from recommendations.models import ArticleVector, ModelVersion
+from recommendations.services import RETRAIN_REQUEST_GRACE, model_retrain
+from recommendations.tasks import retrain_if_requested, vectorise_fresh_articles
 from tests.conftest import celery_broker
 from tests.factories import (
     DEFAULT_PASSWORD,
@@ -200,3 +200,24 @@ def test_an_imported_story_gets_topic_suggestions_while_redis_is_down(
     assert "suggesting them now" in caplog.text
     article = Article.objects.get(external_id="e1")
     assert article.suggested_topics[0]["topic_id"] == topics["sport"].pk
+
+
+def test_a_retrain_asked_for_while_redis_is_down_runs_once_it_is_back(
+    client, newsroom, editor, caplog, django_capture_on_commit_callbacks
+):
+    active = ModelVersion.objects.get()
+    client.force_login(editor)
+    with redis_stopped(), django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("news:editor_model_retrain"))
+    assert response.status_code == 302  # the editor's page answers
+    assert "the periodic sweep will run it" in caplog.text
+    assert list(ModelVersion.objects.all()) == [active]
+
+    # Redis is back; the sweep leaves a request alone while its message may still arrive.
+    assert retrain_if_requested.apply().get() is None
+    with time_machine.travel(timezone.now() + RETRAIN_REQUEST_GRACE + timedelta(seconds=1)):
+        assert retrain_if_requested.apply().get() == ModelVersion.Status.READY
+        assert retrain_if_requested.apply().get() is None  # run once, not again
+    latest = ModelVersion.objects.latest("version")
+    assert latest.version == active.version + 1
+    assert latest.trigger == ModelVersion.Trigger.MANUAL
