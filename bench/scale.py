@@ -28,6 +28,7 @@ from bench import feed, read_recording
 from bench.common import BENCH_BROKER_URL, percentiles, setup_django, timed
 
 PREFIX = "scale-reader-"
+ERASED_PREFIX = "scale-erased-"
 PASSWORD = "x" * 16
 HISTORY_DAYS = 90  # within the site's default history retention
 FEED_READER, EXPORT_READER = 0, 1  # reader numbers with exactly 200 and 5,000 entries
@@ -48,8 +49,8 @@ TARGETS = {  # figure: (target, unit)
 # --- Generating the dataset ---------------------------------------------------------------
 
 
-def _email(number: int) -> str:
-    return f"{PREFIX}{number:05d}@example.org"
+def _email(number: int, *, prefix: str = PREFIX) -> str:
+    return f"{prefix}{number:05d}@example.org"
 
 
 class Catalogue:
@@ -106,17 +107,21 @@ def _history_write(*, user, reads: list[tuple[int, datetime]]) -> None:
             copy.write_row((user.pk, ciphertext, read_at))
 
 
-def _reader_create(*, number: int, rng: random.Random, topic_ids: list[int], level: str):
+def _reader_create(
+    *, number: int, rng: random.Random, topic_ids: list[int], level: str, prefix: str = PREFIX
+):
     """A reader made by the site's services (account, topics, level and its consent receipt,
     "count my reads toward popular" for some), as sign-up and onboarding make them."""
     from accounts import services as accounts
     from privacy.browser_signals import NO_SIGNALS
     from privacy.services import consent_set
 
-    special = number in (FEED_READER, EXPORT_READER)
+    special = prefix == PREFIX and number in (FEED_READER, EXPORT_READER)
     # The production password hash costs ~0.3 s; only readers who erase or sign in need one.
     reader = accounts.user_create(
-        email=_email(number), password=PASSWORD if special else None, email_verified=True
+        email=_email(number, prefix=prefix),
+        password=PASSWORD if special else None,
+        email_verified=True,
     )
     accounts.preferences_set_topics(
         user=reader, topic_ids=rng.sample(topic_ids, 3 if special else rng.randint(1, 4))
@@ -196,7 +201,7 @@ def _check_rows_match_the_site() -> None:
     sample = ReadingHistoryEntry.objects.filter(user=generated).order_by("pk").first()
     article_id = items[-1].article.pk
     probe = read_recording.bench_reader(
-        email=f"{PREFIX}probe@example.org", topic=items[-1].article.topics.first(), recording=True
+        email="scale-probe@example.org", topic=items[-1].article.topics.first(), recording=True
     )
     read_store(user_id=probe.pk, article_id=article_id, read_at=sample.read_at.isoformat())
     written = ReadingHistoryEntry.objects.get(user=probe)
@@ -286,10 +291,11 @@ def _rights(*, runs: int) -> dict:
             Topic.objects.filter(slug__startswith=feed.PREFIX).values_list("pk", flat=True)
         )
         for run in range(runs):
-            number = 90_000 + run
-            User.objects.filter(email=_email(number)).delete()
+            # Not counted with the dataset's readers, should a run stop before erasing one.
+            User.objects.filter(email=_email(run, prefix=ERASED_PREFIX)).delete()
             erased = _reader_create(
-                number=number,
+                number=run,
+                prefix=ERASED_PREFIX,
                 rng=rng,
                 topic_ids=topic_ids,
                 level=Preferences.Level.TOPICS_HISTORY,
