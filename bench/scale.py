@@ -335,9 +335,10 @@ def _machine() -> str:
     redis_version = redis.Redis.from_url(BENCH_BROKER_URL).info("server")["redis_version"]
     meminfo = Path("/proc/meminfo").read_text()
     ram = int(re.search(r"MemTotal:\s+(\d+)", meminfo).group(1)) / 1024 / 1024
+    # The load average says how busy the (possibly shared) machine was during the run.
     return (
         f"{os.cpu_count()} cores, {ram:.0f} GB RAM, Python {platform.python_version()}, "
-        f"PostgreSQL {postgres}, Redis {redis_version}"
+        f"PostgreSQL {postgres}, Redis {redis_version}, load {os.getloadavg()[1]:.1f}"
     )
 
 
