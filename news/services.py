@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from . import revisions, topic_suggestions
 from .ingest import FeedUnreadable, IncomingEntry, ParsedFeed, feed_parse
@@ -601,14 +602,23 @@ def editor_action_record(*, editor: str, action: str, detail: str = "") -> Edito
 @transaction.atomic
 def recommender_retrain_request(*, editor: str) -> EditorAction:
     """Log the request, then retrain through the Celery task once that is committed: the
-    page answers at once and the work runs (and is recorded) like the nightly retrain."""
+    page answers at once and the work runs (and is recorded) like the nightly retrain. If the
+    broker is down, the periodic `retrain_if_requested` sweep runs it later."""
     from recommendations.models import ModelVersion
     from recommendations.tasks import retrain_recommender
 
     entry = editor_action_record(editor=editor, action=EditorAction.Action.RETRAIN)
-    transaction.on_commit(
-        lambda: retrain_recommender.delay(ModelVersion.Trigger.MANUAL), robust=True
-    )
+
+    def queue() -> None:
+        try:
+            retrain_recommender.delay(ModelVersion.Trigger.MANUAL)
+        except (KombuOperationalError, OSError) as error:
+            # The request is logged above; `retrain_if_requested` runs it once a worker can.
+            logger.warning(
+                "Could not queue the retrain (%s); the periodic sweep will run it.", error
+            )
+
+    transaction.on_commit(queue, robust=True)
     return entry
 
 
@@ -644,11 +654,19 @@ def _suggestion_text(article: Article) -> str:
 
 
 def _suggest_topics_after_commit(article_ids: list[int]) -> None:
-    """Suggest in the background once the new articles are committed; a broker outage only
-    costs the suggestion (editors can ask again from the admin)."""
+    """Suggest in the background once the new articles are committed."""
+    transaction.on_commit(lambda: _suggest_topics_queue(article_ids=article_ids), robust=True)
+
+
+def _suggest_topics_queue(*, article_ids: list[int]) -> None:
     from .tasks import suggest_topics
 
-    transaction.on_commit(lambda: suggest_topics.delay(article_ids), robust=True)
+    try:
+        suggest_topics.delay(article_ids)
+    except (KombuOperationalError, OSError) as error:
+        # With the broker down the suggestion is made here (a second or two), not lost.
+        logger.warning("Could not queue topic suggestions (%s); suggesting them now.", error)
+        article_topics_suggest(article_ids=article_ids)
 
 
 def article_topics_suggest(*, article_ids: list[int]) -> TopicSuggestionResult:

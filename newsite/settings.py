@@ -244,6 +244,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Export files are personal data in one convenient file: deleted within minutes of expiry
     # rather than waiting for the nightly purge.
+    # Exports asked for while the broker was down: their build message never reached a worker.
+    "build-pending-exports": {
+        "task": "privacy.tasks.build_pending_exports",
+        "schedule": 300.0,
+    },
     "expire-data-exports": {
         "task": "privacy.tasks.expire_exports",
         "schedule": 900.0,
@@ -257,6 +262,11 @@ CELERY_BEAT_SCHEDULE = {
     "retrain-recommender": {
         "task": "recommendations.tasks.retrain_recommender",
         "schedule": crontab(hour=1, minute=15),
+    },
+    # An editor's "retrain now" asked while the broker was down: its message never got out.
+    "retrain-if-requested": {
+        "task": "recommendations.tasks.retrain_if_requested",
+        "schedule": 300.0,
     },
     # Safety net for articles that went live without `article_publish` (admin form, importers):
     # they get a vector within a minute, so they can be recommended by content.

@@ -137,13 +137,24 @@ def encrypt_for_user(*, user, plaintext: str, context: str) -> bytes:
     `context` names the field (e.g. "reading_history"); decrypting needs the same one.
     Returns the version byte, the nonce, then the ciphertext with its tag.
     """
+    return encrypt_many_for_user(user=user, plaintexts=[plaintext], context=context)[0]
+
+
+def encrypt_many_for_user(*, user, plaintexts: list[str], context: str) -> list[bytes]:
+    """Seal several plaintexts for `user`, looking up (or creating) their key once."""
     if user.pk is None:
         raise ValueError("The reader must be saved before data is encrypted for them.")
     associated_data = _associated_data(user_id=user.pk, context=context)
-    data_key = _data_key_get_or_create(user_id=user.pk)
-    nonce = os.urandom(NONCE_BYTES)
-    sealed = AESGCM(data_key).encrypt(nonce, plaintext.encode("utf-8"), associated_data)
-    return FORMAT_VERSION + nonce + sealed
+    cipher = AESGCM(_data_key_get_or_create(user_id=user.pk))
+    sealed = []
+    for plaintext in plaintexts:
+        nonce = os.urandom(NONCE_BYTES)
+        sealed.append(
+            FORMAT_VERSION
+            + nonce
+            + cipher.encrypt(nonce, plaintext.encode("utf-8"), associated_data)
+        )
+    return sealed
 
 
 def decrypt_for_user(*, user_id: int, ciphertext: bytes, context: str) -> str:

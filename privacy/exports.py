@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from .models import ExportRequest, PrivacyAuditEvent
 
@@ -36,6 +37,9 @@ EXPORT_BUILD_TIMEOUT = timedelta(hours=1)
 # Shown to the reader and kept on the request: never the exception, which could quote their data.
 BUILD_FAILED_ERROR = "Something went wrong while building the copy. Nothing was kept."
 STALE_ERROR = "The copy took too long to build and was stopped. Nothing was kept."
+# A request still pending this long after it was made was never picked up by a worker (its
+# message was lost while the broker was down), so the periodic sweep builds it.
+EXPORT_QUEUE_GRACE = timedelta(minutes=5)
 
 Status = ExportRequest.Status
 
@@ -87,8 +91,6 @@ def export_request_create(*, user) -> ExportRequest:
     copy is being built, or when the reader already asked PRIVACY_EXPORTS_PER_DAY times in the
     last 24 hours. Failed copies do not count: the failure was ours, not the reader's.
     """
-    from .tasks import export_build_task  # tasks imports services, which imports this module
-
     now = timezone.now()
     with transaction.atomic():
         # Lock the reader's row: a double submit or two tabs are decided one after the other.
@@ -124,10 +126,36 @@ def export_request_create(*, user) -> ExportRequest:
                 "A copy of your data is already being built.", code="export_active"
             ) from error
         _audit(user=user, action=PrivacyAuditEvent.Action.EXPORT_REQUESTED)
-        # Robust: a broker outage must not turn a saved request into an error page; the request
-        # then stays pending until EXPORT_BUILD_TIMEOUT frees the reader to ask again.
-        transaction.on_commit(lambda: export_build_task.delay(str(export.pk)), robust=True)
+        # A broker outage must not turn a saved request into an error page: the request stays
+        # pending and the periodic sweep (`exports_build_pending`) builds it later.
+        transaction.on_commit(lambda: _export_queue(export_id=str(export.pk)), robust=True)
     return export
+
+
+def _export_queue(*, export_id: str) -> None:
+    from .tasks import export_build_task  # tasks imports services, which imports this module
+
+    try:
+        export_build_task.delay(export_id)
+    except (KombuOperationalError, OSError) as error:
+        logger.warning(
+            "Could not queue export %s (%s); the periodic sweep will build it.", export_id, error
+        )
+
+
+def exports_build_pending(*, now: datetime | None = None) -> int:
+    """Build the pending exports no worker has started (their message was lost while the
+    broker was down); returns how many were built. Safe beside the workers: `export_build`
+    builds only a still-active export, and only one copy of a file is ever published."""
+    now = now or timezone.now()
+    waiting = ExportRequest.objects.filter(
+        status=Status.PENDING, created_at__lt=now - EXPORT_QUEUE_GRACE
+    ).order_by("created_at")
+    built = 0
+    for export_id in list(waiting.values_list("pk", flat=True)):
+        if export_build(export_id=export_id) is not None:
+            built += 1
+    return built
 
 
 def _exports_give_up_stale(*, user, now: datetime) -> None:

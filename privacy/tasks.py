@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import aggregation, read_queue, services
+from . import aggregation, exports, read_queue, services
 from .exports import export_build
 
 
@@ -31,6 +31,12 @@ def export_build_task(export_id: str) -> str | None:
     """Build one reader's copy of their data; returns its status, or None if nothing to do."""
     export = export_build(export_id=export_id)
     return export.status if export else None
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def build_pending_exports() -> int:
+    """Build the exports whose queued message was lost (a broker outage); returns how many."""
+    return exports.exports_build_pending()
 
 
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)

@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from news.models import Article
+from news.models import Article, EditorAction
 
 from . import training
 from .active import active_model, announce_activation
@@ -85,6 +85,28 @@ def _run_start(*, trigger: str, now: datetime) -> ModelVersion:
     run.full_clean()
     run.save()
     return run
+
+
+# An editor's retrain request with no run started this long after it was made was never picked
+# up by a worker (its message was lost while the broker was down).
+RETRAIN_REQUEST_GRACE = timedelta(minutes=5)
+
+
+def model_retrain_if_requested(*, now: datetime | None = None) -> RetrainResult | None:
+    """Run the retrain an editor asked for when no run has started since (the request's
+    message was lost); returns None when there is nothing waiting."""
+    now = now or timezone.now()
+    asked = (
+        EditorAction.objects.filter(
+            action=EditorAction.Action.RETRAIN, created_at__lt=now - RETRAIN_REQUEST_GRACE
+        )
+        .aggregate(latest=Max("created_at"))
+        .get("latest")
+    )
+    if asked is None or ModelVersion.objects.filter(started_at__gte=asked).exists():
+        return None
+    logger.warning("Running the retrain an editor asked for at %s; it was never queued.", asked)
+    return model_retrain(trigger=ModelVersion.Trigger.MANUAL, now=now)
 
 
 def model_retrain(*, trigger: str = ModelVersion.Trigger.MANUAL, now=None) -> RetrainResult:

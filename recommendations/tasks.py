@@ -22,3 +22,10 @@ def vectorise_article(article_id: int) -> int:
 @shared_task
 def vectorise_fresh_articles() -> int:
     return services.articles_vectorise_fresh()
+
+
+@shared_task
+def retrain_if_requested() -> str | None:
+    """Run an editor's retrain request whose message was lost (a broker outage)."""
+    result = services.model_retrain_if_requested()
+    return result.status if result else None

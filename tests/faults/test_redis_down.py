@@ -1,29 +1,66 @@
 """With Redis stopped (cache and broker), every page still answers and nothing is lost."""
 
-import pytest
-from django.urls import reverse
+from contextlib import contextmanager
+from datetime import timedelta
 
-from privacy.models import ReadingHistoryEntry
-from tests.factories import DEFAULT_PASSWORD, ArticleFactory, reader_choices, verified_reader
+import pytest
+import time_machine
+from django.test import override_settings
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Preferences
+from accounts.services import preferences_set_topics
+from news.ingest import IncomingEntry, ParsedFeed
+from news.models import Article
+from news.services import article_publish, feed_entries_import
+from privacy.browser_signals import NO_SIGNALS
+from privacy.exports import EXPORT_QUEUE_GRACE, export_file_path, export_request_create
+from privacy.models import ExportRequest, ReadingHistoryEntry
+from privacy.tasks import build_pending_exports
+from recommendations.explanations import ReasonKind
+from recommendations.models import ArticleVector, ModelVersion
+from recommendations.services import RETRAIN_REQUEST_GRACE, model_retrain
+from recommendations.tasks import retrain_if_requested, vectorise_fresh_articles
+from tests.conftest import celery_broker
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    ArticleFactory,
+    SourceFactory,
+    TopicFactory,
+    reader_choices,
+    verified_reader,
+)
+from tests.news.test_topic_suggestions import VOCABULARY
+from tests.recommendations.conftest import STORIES, story
 
 pytestmark = pytest.mark.django_db
 DEAD_REDIS = "redis://127.0.0.1:1/0"
+# The production cache configuration, pointed at a Redis that is not there.
+DEAD_CACHE = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": DEAD_REDIS,
+        "OPTIONS": {
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": 0.5,
+            "SOCKET_TIMEOUT": 0.5,
+        },
+    }
+}
+
+
+@contextmanager
+def redis_stopped():
+    """Cache and broker both unreachable; leaving the block is Redis coming back."""
+    with override_settings(CACHES=DEAD_CACHE), celery_broker(DEAD_REDIS):
+        yield
 
 
 @pytest.fixture
-def redis_down(settings, broker_down):
-    """The production cache configuration, pointed at a Redis that is not there."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": DEAD_REDIS,
-            "OPTIONS": {
-                "IGNORE_EXCEPTIONS": True,
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
-            },
-        }
-    }
+def redis_down():
+    with redis_stopped():
+        yield
 
 
 def test_every_page_is_served_while_redis_is_down(client, redis_down, caplog):
@@ -53,3 +90,134 @@ def test_a_read_is_not_lost_while_redis_is_down(
     with django_capture_on_commit_callbacks(execute=True):
         assert client.get(article.get_absolute_url()).status_code == 200
     assert ReadingHistoryEntry.objects.filter(user=reader).count() == 1
+
+
+@pytest.fixture
+def newsroom():
+    """Stories three days old in three topics (so freshness does not outweigh the rest)
+    and an active recommender model trained on them."""
+    topics = {name: TopicFactory(name=name.title(), slug=name) for name in STORIES}
+    for name, items in STORIES.items():
+        for title, body in items:
+            story(title=title, body=body, topics=[topics[name]], hours_ago=72)
+    assert model_retrain().activated
+    return topics
+
+
+def test_the_feed_is_personal_from_the_loaded_model_while_redis_is_down(
+    client, newsroom, record_read
+):
+    reader = reader_choices(verified_reader())
+    preferences_set_topics(user=reader, topic_ids=[newsroom["sport"].pk])
+    assert Preferences.objects.get(user=reader).level == Preferences.Level.TOPICS_HISTORY
+    read = Article.objects.get(title="Baking sourdough bread at home")
+    record_read(user=reader, article=read, signals=NO_SIGNALS)
+    client.force_login(reader)
+    assert client.get("/").status_code == 200  # the model is loaded while Redis is up
+
+    with redis_stopped():
+        response = client.get("/")
+    assert response.status_code == 200
+    items = list(response.context["page"].object_list)
+    assert items and all(item.list_type == "personal" for item in items)
+    kinds = {item.reason.kind for item in items}
+    assert ReasonKind.TOPIC in kinds and ReasonKind.HISTORY in kinds
+    assert "Because you follow Sport" in response.text
+    assert "Like &#x27;Baking sourdough bread at home&#x27;, which you read" in response.text
+
+
+def test_an_export_asked_for_while_redis_is_down_is_built_once_it_is_back(
+    settings, tmp_path, caplog, django_capture_on_commit_callbacks
+):
+    settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
+    reader = reader_choices(verified_reader())
+    with redis_stopped(), django_capture_on_commit_callbacks(execute=True):
+        export = export_request_create(user=reader)  # the request itself does not fail
+    assert "the periodic sweep will build it" in caplog.text
+    export.refresh_from_db()
+    assert export.status == ExportRequest.Status.PENDING
+
+    # Redis is back. A message still on its way is given time before the sweep steps in.
+    assert build_pending_exports.apply().get() == 0
+    with time_machine.travel(timezone.now() + EXPORT_QUEUE_GRACE + timedelta(seconds=1)):
+        assert build_pending_exports.apply().get() == 1
+        assert build_pending_exports.apply().get() == 0  # built once, not again
+    export.refresh_from_db()
+    assert export.status == ExportRequest.Status.READY
+    assert export_file_path(export).is_file()
+
+
+def test_an_article_published_while_redis_is_down_gets_its_vector_once_it_is_back(
+    newsroom, editor, caplog, django_capture_on_commit_callbacks
+):
+    draft = ArticleFactory(
+        title="Sprinter wins the final in record time",
+        body="The sprinter won the final in record time, ahead of the marathon champion.",
+        status="draft",
+        published_at=None,
+        topics=[newsroom["sport"]],
+    )
+    with redis_stopped(), django_capture_on_commit_callbacks(execute=True):
+        article_publish(article=draft, changed_by=editor.email)  # the editor's save stands
+    draft.refresh_from_db()
+    assert draft.is_live
+    assert not ArticleVector.objects.filter(article=draft).exists()
+    assert "vectorise_article" in caplog.text  # the lost message is logged
+
+    # Redis is back: the minutely sweep vectorises what the lost message would have.
+    assert vectorise_fresh_articles.apply().get() == 1
+    assert ArticleVector.objects.filter(article=draft).exists()
+    assert vectorise_fresh_articles.apply().get() == 0
+
+
+def test_an_imported_story_gets_topic_suggestions_while_redis_is_down(
+    caplog, django_capture_on_commit_callbacks
+):
+    # Stories editors labelled, as in the topic-suggestion tests.
+    topics = {name: TopicFactory(name=name.title(), slug=name) for name in VOCABULARY}
+    for name, words in VOCABULARY.items():
+        words = words.split()
+        for n in range(8):
+            chosen = [words[(n + i) % len(words)] for i in range(5)]
+            ArticleFactory(
+                title=f"{chosen[0].title()} and {chosen[1]} news {n}",
+                summary=" ".join(chosen[2:]),
+                body=f"A story about {' '.join(chosen)}.\n\nMore on the {chosen[0]}.",
+                topics=[topics[name]],
+            )
+    entry = IncomingEntry(
+        reference="e1",
+        external_id="e1",
+        title="Penalty drama as the football league match ends",
+        summary="The coach praised the runner-up after the penalty.",
+        body="The match went to penalties and the league trophy was decided.",
+        canonical_url="https://gazette.example/penalty",
+    )
+    with redis_stopped(), django_capture_on_commit_callbacks(execute=True):
+        feed_entries_import(
+            source=SourceFactory(), feed=ParsedFeed(kind="rss", title="Gazette", entries=[entry])
+        )
+    assert "suggesting them now" in caplog.text
+    article = Article.objects.get(external_id="e1")
+    assert article.suggested_topics[0]["topic_id"] == topics["sport"].pk
+
+
+def test_a_retrain_asked_for_while_redis_is_down_runs_once_it_is_back(
+    client, newsroom, editor, caplog, django_capture_on_commit_callbacks
+):
+    active = ModelVersion.objects.get()
+    client.force_login(editor)
+    with redis_stopped(), django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("news:editor_model_retrain"))
+    assert response.status_code == 302  # the editor's page answers
+    assert "the periodic sweep will run it" in caplog.text
+    assert list(ModelVersion.objects.all()) == [active]
+
+    # Redis is back; the sweep leaves a request alone while its message may still arrive.
+    assert retrain_if_requested.apply().get() is None
+    with time_machine.travel(timezone.now() + RETRAIN_REQUEST_GRACE + timedelta(seconds=1)):
+        assert retrain_if_requested.apply().get() == ModelVersion.Status.READY
+        assert retrain_if_requested.apply().get() is None  # run once, not again
+    latest = ModelVersion.objects.latest("version")
+    assert latest.version == active.version + 1
+    assert latest.trigger == ModelVersion.Trigger.MANUAL
