@@ -744,33 +744,25 @@ def _more_like_this(*, article: Article, limit: int) -> list[Article]:
     loaded = active_model()
     if loaded is None:
         return _same_topics(article=article, limit=limit)
-    model = loaded.model
-    vector, _ = _vectors_for(loaded, np.array([article.pk], dtype=np.int64))
-    vector = vector[0]
+    # The feed's candidates: live stories of the last N days with their vectors (fresh ones
+    # included) already in memory, so a page compares one vector with the window, not with
+    # the whole catalogue and every vector stored since the model was trained.
+    pool = _candidate_pool(loaded=loaded, now=timezone.now())
+    ids = np.array([article.pk], dtype=np.int64)
+    row = int(pool.rows_of(ids)[0])
+    vector = pool.vectors[row] if row >= 0 else _vectors_for(loaded, ids)[0][0]
     if not np.linalg.norm(vector) > 0:
-        vector = model.vectorise(
+        vector = loaded.model.vectorise(
             [article_text(title=article.title, summary=article.summary, body=article.body)]
         )[0]
-    fresh = ArticleVector.objects.filter(model_version_id=loaded.version_id).values_list(
-        "article_id", "vector"
-    )
-    fresh_ids, fresh_vectors = [], []
-    for article_id, blob in fresh:
-        candidate = np.frombuffer(bytes(blob), dtype=np.float32)
-        if candidate.shape == (model.dimensions,):
-            fresh_ids.append(article_id)
-            fresh_vectors.append(candidate)
-    ids = np.concatenate([model.article_ids, np.array(fresh_ids, dtype=np.int64)])
-    similarity = model.vectors @ vector
-    if fresh_vectors:
-        similarity = np.concatenate([similarity, np.stack(fresh_vectors) @ vector])
-    similarity[ids == article.pk] = -np.inf
-    wanted = min(len(ids), limit * 4)
+    similarity = pool.vectors @ vector
+    if row >= 0:
+        similarity[row] = -np.inf
+    wanted = min(len(similarity), limit * 4)
     best = np.argpartition(-similarity, wanted - 1)[:wanted] if wanted else np.array([], int)
     best = best[np.argsort(-similarity[best], kind="stable")]
-    best = [i for i in best if similarity[i] >= MORE_LIKE_THIS_MIN_SIMILARITY]
-    ordered = [int(ids[i]) for i in best]
-    live = {a.pk: a for a in articles_latest().filter(pk__in=ordered).order_by()}
+    ordered = [int(pool.ids[i]) for i in best if similarity[i] >= MORE_LIKE_THIS_MIN_SIMILARITY]
+    live = {a.pk: a for a in articles_latest().filter(pk__in=ordered).defer("body").order_by()}
     return [live[pk] for pk in ordered if pk in live][:limit]
 
 
