@@ -8,7 +8,8 @@ from django.template import loader
 from accounts.selectors import reader_profile
 from privacy.browser_signals import signals_for
 from privacy.services import read_record
-from recommendations.selectors import EDITORIAL, PERSONAL, feed_page, more_like_this
+from recommendations.feed_cache import home_feed_page, more_like_this_cached
+from recommendations.selectors import EDITORIAL, PERSONAL
 from recommendations.services import feed_impressions_record
 
 from . import selectors
@@ -21,7 +22,7 @@ def _page(request, queryset):
 
 def home(request):
     profile = reader_profile(user=request.user)
-    page = feed_page(user=request.user, profile=profile, page_number=request.GET.get("page"))
+    page = home_feed_page(user=request.user, profile=profile, page_number=request.GET.get("page"))
     feed_impressions_record(items=page.object_list)
     return render(request, "news/home.html", {"page": page, "profile": profile})
 
@@ -37,7 +38,7 @@ def article_detail(request, slug: str):
         read_record(
             user=request.user, article=article, signals=signals_for(request), list_type=list_type
         )
-    related = more_like_this(article=article)
+    related = more_like_this_cached(article=article)
     return render(
         request, "news/article_detail.html", {"article": article, "more_like_this": related}
     )

@@ -367,6 +367,13 @@ RECOMMENDER_CANDIDATE_DAYS = env.int("RECOMMENDER_CANDIDATE_DAYS", default=14)
 RECOMMENDER_MAX_CANDIDATES = env.int("RECOMMENDER_MAX_CANDIDATES", default=5_000)
 # Each process reuses the candidate list this many seconds: a new story is in feeds within it.
 RECOMMENDER_CANDIDATE_CACHE_SECONDS = env.int("RECOMMENDER_CANDIDATE_CACHE_SECONDS", default=20)
+# Shared cache (Redis) around the feed, see recommendations/feed_cache.py; 0 turns one off.
+# The non-personal first page, the same for every visitor it is shown to.
+FEED_PUBLIC_CACHE_SECONDS = env.int("FEED_PUBLIC_CACHE_SECONDS", default=10)
+# A reader's own first page, sealed with their data key, forgotten on any change of theirs.
+FEED_READER_CACHE_SECONDS = env.int("FEED_READER_CACHE_SECONDS", default=60)
+# "More like this" story ids per article and model version.
+MORE_LIKE_THIS_CACHE_SECONDS = env.int("MORE_LIKE_THIS_CACHE_SECONDS", default=600)
 # Freshness halves every N hours.
 RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS = env.float(
     "RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS", default=24.0

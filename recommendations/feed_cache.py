@@ -1,0 +1,208 @@
+"""Caches around the feed in the shared cache (Redis), wrapping `feed_page` from outside.
+
+- The non-personal feed (anonymous visitors, level Off) is the same for everyone it is shown
+  to: its first page is kept a few seconds and forgotten whenever an article or the model
+  changes.
+- A reader's own first page (ranked story ids and the reasons, which name their topics and
+  reads) is personal data: it is kept only sealed with that reader's data key (AES-GCM, bound
+  to the reader), for a minute at most, and forgotten when they read something, change their
+  preferences, use "Show less like this", change a consent or are erased. Registered in the
+  data registry as "feed_cache".
+- "More like this" is the same for every visitor: its story ids are kept per article and
+  model version.
+
+With the cache down every call is a miss (IGNORE_EXCEPTIONS) and the feed is computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.paginator import Page, Paginator
+from django.db import transaction
+
+from privacy.crypto import (
+    DataKeyDestroyed,
+    DecryptionFailed,
+    decrypt_for_user,
+    encrypt_for_user,
+)
+
+logger = logging.getLogger(__name__)
+
+# The field name sealed into each entry: it opens only as this reader's cached feed.
+READER_FEED_CONTEXT = "feed_cache"
+PUBLIC_KEYS = ("feed:public:anonymous", "feed:public:signed-in")
+
+
+def _reader_key(user_id: int) -> str:
+    return f"feed:reader:{user_id}"
+
+
+def _first_page(page_number) -> bool:
+    return page_number in (None, "", 1, "1")
+
+
+def _profile_fingerprint(profile) -> str:
+    """Changes whenever anything the feed uses from the preferences changes; kept inside the
+    sealed entry, so an entry made before a change is never served after it."""
+    parts = [
+        profile.level,
+        sorted((int(t), round(float(w), 4)) for t, w in profile.topic_weights.items()),
+        sorted(int(t) for t in profile.blocked_topic_ids),
+    ]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _entry_of(page: Page) -> dict:
+    return {
+        "count": page.paginator.count,
+        "items": [
+            [item.article.pk, asdict(item.reason), item.list_type] for item in page.object_list
+        ],
+    }
+
+
+def _page_of(entry: dict, *, page_size: int) -> Page:
+    """The cached page with its articles fetched again (one query and the topics), so a story
+    unpublished meanwhile drops out and its card shows its current title."""
+    from news.selectors import articles_latest
+
+    from .explanations import Reason
+    from .selectors import FeedItem
+
+    page = Paginator(range(entry["count"]), page_size).page(1)
+    ids = [item[0] for item in entry["items"]]
+    articles = {a.pk: a for a in articles_latest().filter(pk__in=ids).order_by()}
+    page.object_list = [
+        FeedItem(article=articles[article_id], reason=Reason(**reason), list_type=list_type)
+        for article_id, reason, list_type in entry["items"]
+        if article_id in articles
+    ]
+    return page
+
+
+def home_feed_page(*, user, profile, page_number=None) -> Page:
+    """`feed_page` for the home page, from the cache when it can be."""
+    from .selectors import feed_page
+
+    page_size = settings.NEWS_PAGE_SIZE
+    if not _first_page(page_number):
+        return feed_page(user=user, profile=profile, page_number=page_number)
+    if not profile.personalized and not profile.blocked_topic_ids:
+        return _public_feed_page(user=user, profile=profile, page_size=page_size)
+    if profile.personalized and settings.FEED_READER_CACHE_SECONDS > 0:
+        return _reader_feed_page(user=user, profile=profile, page_size=page_size)
+    # Level Off with blocked topics: not the same as anyone else's, and not worth keeping.
+    return feed_page(user=user, profile=profile, page_number=page_number)
+
+
+def _public_feed_page(*, user, profile, page_size: int) -> Page:
+    from .selectors import feed_page
+
+    # The reasons' links differ for signed-in visitors ("Choose your topics" vs "Sign up").
+    key = PUBLIC_KEYS[1] if user.is_authenticated else PUBLIC_KEYS[0]
+    entry = cache.get(key)
+    if entry is not None:
+        return _page_of(entry, page_size=page_size)
+    page = feed_page(user=user, profile=profile, page_number=1)
+    if settings.FEED_PUBLIC_CACHE_SECONDS > 0:
+        cache.set(key, _entry_of(page), settings.FEED_PUBLIC_CACHE_SECONDS)
+    return page
+
+
+def public_feed_forget() -> None:
+    """A story was published, changed or withdrawn, or another model serves: every visitor's
+    next non-personal page is computed afresh."""
+    cache.delete_many(list(PUBLIC_KEYS))
+
+
+def _reader_feed_open(*, user, profile) -> dict | None:
+    sealed = cache.get(_reader_key(user.pk))
+    if sealed is None:
+        return None
+    try:
+        entry = json.loads(
+            decrypt_for_user(user_id=user.pk, ciphertext=sealed, context=READER_FEED_CONTEXT)
+        )
+    except (DataKeyDestroyed, DecryptionFailed, ValueError):
+        # Not this reader's, damaged, or their key is gone: never served, and dropped.
+        cache.delete(_reader_key(user.pk))
+        return None
+    if entry.get("profile") != _profile_fingerprint(profile):
+        return None
+    return entry
+
+
+def _reader_feed_page(*, user, profile, page_size: int) -> Page:
+    from .selectors import feed_page
+
+    entry = _reader_feed_open(user=user, profile=profile)
+    if entry is not None:
+        return _page_of(entry, page_size=page_size)
+    page = feed_page(user=user, profile=profile, page_number=1)
+    entry = {"profile": _profile_fingerprint(profile), **_entry_of(page)}
+    sealed = encrypt_for_user(user=user, plaintext=json.dumps(entry), context=READER_FEED_CONTEXT)
+    cache.set(_reader_key(user.pk), sealed, settings.FEED_READER_CACHE_SECONDS)
+    return page
+
+
+def reader_feed_forget(*, user_id: int) -> None:
+    """The reader's next home page is computed afresh. After the surrounding transaction
+    commits, so a page computed meanwhile from the old data cannot be kept past the change."""
+    transaction.on_commit(lambda: cache.delete(_reader_key(user_id)))
+
+
+def reader_feed_rows(*, user) -> list[dict]:
+    """What is kept for the reader right now, for their copy of their data: the stories of
+    their cached first page, with the reason each was shown."""
+    sealed = cache.get(_reader_key(user.pk))
+    if sealed is None:
+        return []
+    try:
+        entry = json.loads(
+            decrypt_for_user(user_id=user.pk, ciphertext=sealed, context=READER_FEED_CONTEXT)
+        )
+    except (DataKeyDestroyed, DecryptionFailed, ValueError):
+        return []  # unreadable by anyone: nothing of theirs is left in it
+    return [
+        {"article_id": article_id, "reason": reason["sentence"]}
+        for article_id, reason, _ in entry["items"]
+    ]
+
+
+def reader_feed_erase(*, user) -> int:
+    """Erasure: drop the entry now (it is already unreadable once the data key is gone)."""
+    existed = cache.get(_reader_key(user.pk)) is not None
+    cache.delete(_reader_key(user.pk))
+    return int(existed)
+
+
+# --- More like this -----------------------------------------------------------------------
+
+
+def more_like_this_cached(*, article, limit: int = 4) -> list:
+    """`more_like_this`, its story ids kept per article, change and model version."""
+    from news.selectors import articles_latest
+
+    from .active import active_marker
+    from .selectors import more_like_this
+
+    seconds = settings.MORE_LIKE_THIS_CACHE_SECONDS
+    if seconds <= 0:
+        return more_like_this(article=article, limit=limit)
+    key = f"more-like-this:{article.pk}:{article.updated_at.timestamp()}:{active_marker()}:{limit}"
+    ids = cache.get(key)
+    if ids is None:
+        related = more_like_this(article=article, limit=limit)
+        cache.set(key, [a.pk for a in related], seconds)
+        return related
+    if not ids:
+        return []
+    live = {a.pk: a for a in articles_latest().filter(pk__in=ids).order_by()}
+    return [live[pk] for pk in ids if pk in live]
