@@ -54,6 +54,8 @@ def _site_environment(*, articles: int, days: int) -> dict[str, str]:
         "DATABASE_URL": LOAD_DATABASE_URL,
         "CACHE_URL": LOAD_CACHE_URL,
         "NEWSITE_MASTER_KEY": BENCH_MASTER_KEY,
+        # Session cookies are signed in this process and checked by gunicorn.
+        "SECRET_KEY": "load-benchmark-only-" + "x" * 40,
         "RECOMMENDER_ARTIFACT_DIR": str(ARTIFACT_DIR),
         # Every generated article is a candidate: the window holds all of them.
         "RECOMMENDER_CANDIDATE_DAYS": str(days + 1),
@@ -275,6 +277,9 @@ def main() -> dict:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--label", default="", help="What this run measures, for the table.")
+    parser.add_argument(
+        "--no-caches", action="store_true", help="Turn the feed caches off (the baseline)."
+    )
     parser.add_argument("--no-readme", action="store_true")
     options = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -298,11 +303,12 @@ def main() -> dict:
         count=options.readers, history_min=options.history_min, history_max=options.history_max
     )
     cookies = _session_cookies(readers)
-    slugs = list(
-        Article.objects.filter(slug__startswith="feedbench-")
-        .order_by("?")
-        .values_list("slug", flat=True)[:2000]
-    )
+    paths = [
+        article.get_absolute_url()
+        for article in Article.objects.filter(slug__startswith="feedbench-")
+        .only("slug")
+        .order_by("?")[:2000]
+    ]
     print(f"  setup: {time.perf_counter() - started:.1f} s", flush=True)
     versions = _versions()
     connection.close()
@@ -311,7 +317,7 @@ def main() -> dict:
     pages = {
         "anonymous home": ["/\t"],
         "personalized home": [f"/\t{cookie}" for cookie in cookies],
-        "article page": [f"/news/{slug}/\t" for slug in slugs],
+        "article page": [f"{path}\t" for path in paths],
     }
     target_files = {}
     for name, lines in pages.items():
@@ -323,13 +329,20 @@ def main() -> dict:
         **os.environ,
         **site_env,
         "DEBUG": "0",
-        "SECRET_KEY": "load-benchmark-only-" + "x" * 40,
         "SECURE_SSL_REDIRECT": "0",
         "STATIC_MANIFEST": "0",
+        "STATIC_ROOT": str(work),
         "CELERY_BROKER_URL": LOAD_BROKER_URL,
         "LOG_LEVEL": "WARNING",
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    if options.no_caches:
+        for setting in (
+            "FEED_PUBLIC_CACHE_SECONDS",
+            "FEED_READER_CACHE_SECONDS",
+            "MORE_LIKE_THIS_CACHE_SECONDS",
+        ):
+            env[setting] = "0"
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     process = _start_gunicorn(port=port, env=env, workers=options.workers)

@@ -30,7 +30,6 @@ def main() -> None:
         {
             "DATABASE_URL": LOAD_DATABASE_URL,
             "DEBUG": "0",
-            "SECRET_KEY": "load-benchmark-only-" + "x" * 40,
             "SECURE_SSL_REDIRECT": "0",
             "STATIC_MANIFEST": "0",
             "LOG_LEVEL": "WARNING",
@@ -46,7 +45,7 @@ def main() -> None:
 
     from accounts.models import User
 
-    client = Client()
+    client = Client(HTTP_HOST="127.0.0.1")
     if options.reader >= 0:
         client.force_login(User.objects.get(email=f"{READER_PREFIX}{options.reader}@example.org"))
     for _ in range(10):

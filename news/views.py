@@ -13,6 +13,7 @@ from recommendations.selectors import EDITORIAL, PERSONAL
 from recommendations.services import feed_impressions_record
 
 from . import selectors
+from .cards import card_bodies
 from .models import Topic
 
 
@@ -24,7 +25,16 @@ def home(request):
     profile = reader_profile(user=request.user)
     page = home_feed_page(user=request.user, profile=profile, page_number=request.GET.get("page"))
     feed_impressions_record(items=page.object_list)
-    return render(request, "news/home.html", {"page": page, "profile": profile})
+    bodies = card_bodies(cards=[(item.article, item.list_type) for item in page.object_list])
+    return render(
+        request,
+        "news/home.html",
+        {
+            "page": page,
+            "profile": profile,
+            "cards": list(zip(page.object_list, bodies, strict=True)),
+        },
+    )
 
 
 def article_detail(request, slug: str):
@@ -39,8 +49,11 @@ def article_detail(request, slug: str):
             user=request.user, article=article, signals=signals_for(request), list_type=list_type
         )
     related = more_like_this_cached(article=article)
+    bodies = card_bodies(cards=[(story, "") for story in related])
     return render(
-        request, "news/article_detail.html", {"article": article, "more_like_this": related}
+        request,
+        "news/article_detail.html",
+        {"article": article, "more_like_this": list(zip(related, bodies, strict=True))},
     )
 
 
