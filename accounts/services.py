@@ -234,6 +234,8 @@ def preferences_update(
 def preferences_reset_topic_weights(*, user: User) -> int:
     """Every chosen topic back to full weight (undoes "show less like this")."""
     reader_feed_forget(user_id=user.pk)
+    # Moves the preferences' version, which is what a cached front page is checked against.
+    Preferences.objects.filter(user=user).update(updated_at=timezone.now())
     return PreferredTopic.objects.filter(preferences__user=user).update(weight=DEFAULT_TOPIC_WEIGHT)
 
 

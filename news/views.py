@@ -5,10 +5,9 @@ from django.http import Http404, HttpResponseServerError
 from django.shortcuts import get_object_or_404, render
 from django.template import loader
 
-from accounts.selectors import reader_profile
 from privacy.browser_signals import signals_for
 from privacy.services import read_record
-from recommendations.feed_cache import home_feed_page, more_like_this_cached
+from recommendations.feed_cache import home_feed, more_like_this_cached
 from recommendations.selectors import EDITORIAL, PERSONAL
 from recommendations.services import feed_impressions_record
 
@@ -22,8 +21,7 @@ def _page(request, queryset):
 
 
 def home(request):
-    profile = reader_profile(user=request.user)
-    page = home_feed_page(user=request.user, profile=profile, page_number=request.GET.get("page"))
+    profile, page = home_feed(user=request.user, page_number=request.GET.get("page"))
     feed_impressions_record(items=page.object_list)
     bodies = card_bodies(cards=[(item.article, item.list_type) for item in page.object_list])
     return render(

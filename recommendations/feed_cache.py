@@ -16,7 +16,6 @@ With the cache down every call is a miss (IGNORE_EXCEPTIONS) and the feed is com
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import asdict
@@ -26,6 +25,8 @@ from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db import transaction
 
+from accounts.models import Preferences
+from accounts.selectors import ANONYMOUS_PROFILE, ReaderProfile, reader_profile
 from privacy.crypto import (
     DataKeyDestroyed,
     DecryptionFailed,
@@ -48,15 +49,33 @@ def _first_page(page_number) -> bool:
     return page_number in (None, "", 1, "1")
 
 
-def _profile_fingerprint(profile) -> str:
-    """Changes whenever anything the feed uses from the preferences changes; kept inside the
-    sealed entry, so an entry made before a change is never served after it."""
-    parts = [
-        profile.level,
-        sorted((int(t), round(float(w), 4)) for t, w in profile.topic_weights.items()),
-        sorted(int(t) for t in profile.blocked_topic_ids),
-    ]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+def _preferences_version(user) -> tuple[str, str] | None:
+    """(level, when the preferences last changed), one indexed query; None before any choice.
+    Every change of topics, weights, blocked topics or level moves `updated_at`."""
+    row = Preferences.objects.filter(user=user).values_list("level", "updated_at").first()
+    if row is None:
+        return None
+    return row[0], row[1].isoformat()
+
+
+def _profile_entry(profile: ReaderProfile) -> dict:
+    return {
+        "level": profile.level,
+        "topic_weights": [[int(t), float(w)] for t, w in profile.topic_weights.items()],
+        "topic_names": list(profile.topic_names),
+        "blocked_topic_ids": sorted(int(t) for t in profile.blocked_topic_ids),
+        "onboarding_done": profile.onboarding_done,
+    }
+
+
+def _profile_of(entry: dict) -> ReaderProfile:
+    return ReaderProfile(
+        level=entry["level"],
+        topic_weights=dict(entry["topic_weights"]),
+        topic_names=tuple(entry["topic_names"]),
+        blocked_topic_ids=frozenset(entry["blocked_topic_ids"]),
+        onboarding_done=entry["onboarding_done"],
+    )
 
 
 def _entry_of(page: Page) -> dict:
@@ -94,19 +113,39 @@ def _page_of(entry: dict, *, page_size: int) -> Page:
     return page
 
 
-def home_feed_page(*, user, profile, page_number=None) -> Page:
-    """`feed_page` for the home page, from the cache when it can be."""
+def home_feed(*, user, page_number=None) -> tuple[ReaderProfile, Page]:
+    """The visitor's profile and `feed_page` for the home page, from the cache when it can be.
+    A reader's cached first page carries their profile too, valid while their preferences
+    are unchanged, so a hit reads one preferences row instead of four queries."""
     from .selectors import feed_page
 
     page_size = settings.NEWS_PAGE_SIZE
-    if not _first_page(page_number):
-        return feed_page(user=user, profile=profile, page_number=page_number)
+    first = _first_page(page_number)
+    if not user.is_authenticated:
+        profile = ANONYMOUS_PROFILE
+        if first:
+            return profile, _public_feed_page(user=user, profile=profile, page_size=page_size)
+        return profile, feed_page(user=user, profile=profile, page_number=page_number)
+    version = _preferences_version(user) if first else None
+    use_reader_cache = (
+        version is not None
+        and version[0] != Preferences.Level.OFF
+        and settings.FEED_READER_CACHE_SECONDS > 0
+    )
+    if use_reader_cache:
+        entry = _reader_feed_open(user=user, version=version[1])
+        if entry is not None:
+            return _profile_of(entry["profile"]), _page_of(entry, page_size=page_size)
+    profile = reader_profile(user=user)
+    if not first:
+        return profile, feed_page(user=user, profile=profile, page_number=page_number)
     if not profile.personalized and not profile.blocked_topic_ids:
-        return _public_feed_page(user=user, profile=profile, page_size=page_size)
-    if profile.personalized and settings.FEED_READER_CACHE_SECONDS > 0:
-        return _reader_feed_page(user=user, profile=profile, page_size=page_size)
+        return profile, _public_feed_page(user=user, profile=profile, page_size=page_size)
+    page = feed_page(user=user, profile=profile, page_number=1)
+    if use_reader_cache and profile.personalized:
+        _reader_feed_keep(user=user, version=version[1], profile=profile, page=page)
     # Level Off with blocked topics: not the same as anyone else's, and not worth keeping.
-    return feed_page(user=user, profile=profile, page_number=page_number)
+    return profile, page
 
 
 def _public_feed_page(*, user, profile, page_size: int) -> Page:
@@ -129,7 +168,7 @@ def public_feed_forget() -> None:
     cache.delete_many(list(PUBLIC_KEYS))
 
 
-def _reader_feed_open(*, user, profile) -> dict | None:
+def _reader_feed_open(*, user, version: str) -> dict | None:
     sealed = cache.get(_reader_key(user.pk))
     if sealed is None:
         return None
@@ -141,22 +180,16 @@ def _reader_feed_open(*, user, profile) -> dict | None:
         # Not this reader's, damaged, or their key is gone: never served, and dropped.
         cache.delete(_reader_key(user.pk))
         return None
-    if entry.get("profile") != _profile_fingerprint(profile):
+    # Made before the preferences last changed: the change may have been missed by the cache.
+    if entry.get("version") != version:
         return None
     return entry
 
 
-def _reader_feed_page(*, user, profile, page_size: int) -> Page:
-    from .selectors import feed_page
-
-    entry = _reader_feed_open(user=user, profile=profile)
-    if entry is not None:
-        return _page_of(entry, page_size=page_size)
-    page = feed_page(user=user, profile=profile, page_number=1)
-    entry = {"profile": _profile_fingerprint(profile), **_entry_of(page)}
+def _reader_feed_keep(*, user, version: str, profile: ReaderProfile, page: Page) -> None:
+    entry = {"version": version, "profile": _profile_entry(profile), **_entry_of(page)}
     sealed = encrypt_for_user(user=user, plaintext=json.dumps(entry), context=READER_FEED_CONTEXT)
     cache.set(_reader_key(user.pk), sealed, settings.FEED_READER_CACHE_SECONDS)
-    return page
 
 
 def reader_feed_forget(*, user_id: int) -> None:

@@ -12,7 +12,8 @@ from .models import ActiveModel
 
 
 def _forget_after_commit(**kwargs) -> None:
-    # After the commit: a page computed before it would otherwise be cached again.
+    # Now, and again after the commit: a page computed meanwhile would be cached again.
+    public_feed_forget()
     transaction.on_commit(public_feed_forget)
 
 
