@@ -21,6 +21,7 @@ import platform
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -205,8 +206,19 @@ def _wrk(*, url: str, targets: Path, duration: int, cap: int, threads: int, conn
         str(targets),
         str(per_thread),
     ]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    line = next(row for row in output.splitlines() if row.startswith("WRKJSON "))
+    # wrk waits out its whole duration even when the cap stopped every thread: once all
+    # threads have said so, SIGINT makes it finish at once and report.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    capped, lines = 0, []
+    for row in process.stdout:
+        lines.append(row)
+        if row.startswith("WRKCAP"):
+            capped += 1
+            if capped == threads:
+                process.send_signal(signal.SIGINT)
+    if process.wait() != 0:
+        raise SystemExit(f"wrk failed: {''.join(lines)}")
+    line = next(row for row in lines if row.startswith("WRKJSON "))
     raw = json.loads(line.removeprefix("WRKJSON "))
     seconds = raw["duration_us"] / 1e6
     return {

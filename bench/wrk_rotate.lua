@@ -1,6 +1,6 @@
 -- wrk script for bench/load.py: each request takes the next line of a targets file
 -- ("<path>\t<cookie header or empty>"), so paths and signed-in readers rotate; each thread
--- stops after its share of the request cap; `done` prints one JSON line for the benchmark.
+-- stops after its share of the request cap (and says so); `done` prints one JSON line.
 -- Usage: wrk ... -s bench/wrk_rotate.lua <url> -- <targets file> <requests per thread>
 
 local targets = {}
@@ -37,7 +37,11 @@ end
 local received = 0
 function response(status, headers, body)
   received = received + 1
-  if received >= cap then
+  if received == cap then
+    -- wrk itself waits out its whole duration: the benchmark stops it (SIGINT) on this line,
+    -- so the time measured ends with the last request.
+    io.write("WRKCAP\n")
+    io.flush()
     wrk.thread:stop()
   end
 end
