@@ -368,8 +368,9 @@ RECOMMENDER_MAX_CANDIDATES = env.int("RECOMMENDER_MAX_CANDIDATES", default=5_000
 # Each process reuses the candidate list this many seconds: a new story is in feeds within it.
 RECOMMENDER_CANDIDATE_CACHE_SECONDS = env.int("RECOMMENDER_CANDIDATE_CACHE_SECONDS", default=20)
 # Shared cache (Redis) around the feed, see recommendations/feed_cache.py; 0 turns one off.
-# The non-personal first page, the same for every visitor it is shown to.
-FEED_PUBLIC_CACHE_SECONDS = env.int("FEED_PUBLIC_CACHE_SECONDS", default=10)
+# The non-personal first page, the same for every visitor it is shown to; forgotten at once
+# when an article or the model changes, so this bounds only freshness and popularity drift.
+FEED_PUBLIC_CACHE_SECONDS = env.int("FEED_PUBLIC_CACHE_SECONDS", default=60)
 # A reader's own first page, sealed with their data key, forgotten on any change of theirs.
 FEED_READER_CACHE_SECONDS = env.int("FEED_READER_CACHE_SECONDS", default=60)
 # "More like this" story ids per article and model version.

@@ -1,7 +1,7 @@
 """Caches around the feed in the shared cache (Redis), wrapping `feed_page` from outside.
 
 - The non-personal feed (anonymous visitors, level Off) is the same for everyone it is shown
-  to: its first page is kept a few seconds and forgotten whenever an article or the model
+  to: its first page is kept up to a minute and forgotten whenever an article or the model
   changes.
 - A reader's own first page (ranked story ids and the reasons, which name their topics and
   reads) is personal data: it is kept only sealed with that reader's data key (AES-GCM, bound
