@@ -410,11 +410,14 @@ def main() -> dict:
         f"Last run: {today}. Machine: {versions}. gunicorn {options.workers} sync workers "
         f"(newsite/gunicorn.conf.py, DEBUG off), wrk {options.threads} thread(s) and "
         f"{options.connections} connections, at most {options.duration} s and "
-        f"{options.requests:,} requests per page after {options.warmup} s of warm-up; "
+        f"{options.requests:,} requests per page after a warm-up ({options.warmup} s of "
+        "anonymous home, every reader's home and every article page once); "
         f'{options.articles:,} candidate articles, {len(readers)} readers at "Topics + '
         f'reading history" ({options.history_min} to {options.history_max} reads each) '
-        "rotating their session cookies, the newest {options.article_pages} article pages "
-        "rotating, anonymous; the warm-up visits every reader and article once."
+        f"rotating their session cookies, the newest {options.article_pages} article pages "
+        "rotating, anonymous. Reader pages kept "
+        f"{env.get('FEED_READER_CACHE_SECONDS', '60')} s"
+        + ("; feed caches off." if options.no_caches else ".")
     )
     if not options.no_readme:
         _write_readme(rows=rows, settings_line=settings_line)
