@@ -17,7 +17,7 @@ from django.utils.crypto import salted_hmac
 
 from accounts.models import Preferences, ReaderSession
 from news.models import Article
-from recommendations.feed_cache import reader_feed_forget
+from recommendations.feed_cache import reader_feed_forget, reader_feed_forget_now
 
 from .browser_signals import BrowserSignals
 from .crypto import encrypt_for_user
@@ -233,10 +233,14 @@ def read_record(
             "gpc": signals.gpc,
             "dnt": signals.dnt,
         }
-        transaction.on_commit(lambda: read_enqueue(payload))
-    if outcome.history_kept:
-        # The story read leaves the reader's feed: at once, not after the queued write.
-        reader_feed_forget(user_id=user.pk)
+
+        def after_commit() -> None:
+            read_enqueue(payload)
+            if outcome.history_kept:
+                # The story read leaves the reader's feed now, not after the queued write.
+                reader_feed_forget_now(user_id=user.pk)
+
+        transaction.on_commit(after_commit)
     return outcome
 
 

@@ -195,7 +195,12 @@ def _reader_feed_keep(*, user, version: str, profile: ReaderProfile, page: Page)
 def reader_feed_forget(*, user_id: int) -> None:
     """The reader's next home page is computed afresh. After the surrounding transaction
     commits, so a page computed meanwhile from the old data cannot be kept past the change."""
-    transaction.on_commit(lambda: cache.delete(_reader_key(user_id)))
+    transaction.on_commit(lambda: reader_feed_forget_now(user_id=user_id))
+
+
+def reader_feed_forget_now(*, user_id: int) -> None:
+    """The same, for a caller already running after its commit."""
+    cache.delete(_reader_key(user_id))
 
 
 def reader_feed_rows(*, user) -> list[dict]:
