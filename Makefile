@@ -33,7 +33,8 @@ test: install
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
-# Benchmarks against their own PostgreSQL database (BENCH_DATABASE_URL) and Redis db 9;
+# Benchmarks against their own PostgreSQL database (BENCH_DATABASE_URL; the load test:
+# LOAD_DATABASE_URL, Redis dbs 2 and 3, and wrk) and Redis db 9;
 # long-running (the feed at 100,000 articles takes several minutes). Results: bench/README.md.
 # The production-size run (100,000 articles, 10,000 readers) keeps its dataset in its own
 # database, generated once and reused.
@@ -45,6 +46,7 @@ bench: install
 	$(PY) -m bench.feed --articles 100000 --days 365 --history 200 --candidates 20000
 	$(PY) -m bench.quality
 	BENCH_DATABASE_URL=$(SCALE_DATABASE_URL) $(PY) -m bench.scale
+	$(PY) -m bench.load
 
 lint: install
 	$(BIN)/ruff check --fix .
@@ -52,7 +54,7 @@ lint: install
 
 
 serve: install
-	$(BIN)/gunicorn newsite.wsgi --bind $(HOST):$(PORT) --workers 2
+	GUNICORN_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c newsite/gunicorn.conf.py newsite.wsgi
 
 worker: install
 	$(BIN)/celery -A newsite worker --loglevel INFO

@@ -27,11 +27,13 @@ def bench_environment(*, broker: bool) -> dict[str, str]:
     return env
 
 
-def setup_django(*, broker: bool = False) -> None:
+def setup_django(*, broker: bool = False, database_url: str | None = None) -> None:
     """Point Django at the benchmark database (never the site's) and migrate it."""
     os.environ.pop("CELERY_BROKER_URL", None)
     os.environ.update(bench_environment(broker=broker))
-    dbname = BENCH_DATABASE_URL.rsplit("/", 1)[1]
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    dbname = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
     exists = subprocess.run(
         [
             "psql",

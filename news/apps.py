@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class NewsConfig(AppConfig):
     name = "news"
     verbose_name = "News"
+
+    def ready(self) -> None:
+        from .signals import connect
+
+        connect()  # the cache invalidation of the topic navigation

@@ -19,6 +19,7 @@ from . import revisions, topic_suggestions
 from .ingest import FeedUnreadable, IncomingEntry, ParsedFeed, feed_parse
 from .models import Article, ArticleRevision, EditorAction, Source, SourceError, Topic
 from .safe_fetch import FetchError, fetch
+from .signals import articles_changed
 
 logger = logging.getLogger(__name__)
 
@@ -190,6 +191,7 @@ def articles_publish_due(*, now: datetime | None = None) -> int:
     if not due:
         return 0
     published = Article.objects.filter(pk__in=due).update(status=Status.PUBLISHED, updated_at=now)
+    transaction.on_commit(lambda: articles_changed.send(sender=Article, article_ids=due))
     ArticleRevision.objects.bulk_create(
         ArticleRevision(
             article_id=pk,

@@ -5,13 +5,14 @@ from django.http import Http404, HttpResponseServerError
 from django.shortcuts import get_object_or_404, render
 from django.template import loader
 
-from accounts.selectors import reader_profile
 from privacy.browser_signals import signals_for
 from privacy.services import read_record
-from recommendations.selectors import EDITORIAL, PERSONAL, feed_page, more_like_this
+from recommendations.feed_cache import home_feed, more_like_this_cached
+from recommendations.selectors import EDITORIAL, PERSONAL
 from recommendations.services import feed_impressions_record
 
 from . import selectors
+from .cards import card_bodies
 from .models import Topic
 
 
@@ -20,10 +21,18 @@ def _page(request, queryset):
 
 
 def home(request):
-    profile = reader_profile(user=request.user)
-    page = feed_page(user=request.user, profile=profile, page_number=request.GET.get("page"))
+    profile, page = home_feed(user=request.user, page_number=request.GET.get("page"))
     feed_impressions_record(items=page.object_list)
-    return render(request, "news/home.html", {"page": page, "profile": profile})
+    bodies = card_bodies(cards=[(item.article, item.list_type) for item in page.object_list])
+    return render(
+        request,
+        "news/home.html",
+        {
+            "page": page,
+            "profile": profile,
+            "cards": list(zip(page.object_list, bodies, strict=True)),
+        },
+    )
 
 
 def article_detail(request, slug: str):
@@ -37,9 +46,12 @@ def article_detail(request, slug: str):
         read_record(
             user=request.user, article=article, signals=signals_for(request), list_type=list_type
         )
-    related = more_like_this(article=article)
+    related = more_like_this_cached(article=article)
+    bodies = card_bodies(cards=[(story, "") for story in related])
     return render(
-        request, "news/article_detail.html", {"article": article, "more_like_this": related}
+        request,
+        "news/article_detail.html",
+        {"article": article, "more_like_this": list(zip(related, bodies, strict=True))},
     )
 
 

@@ -383,6 +383,14 @@ RECOMMENDER_CANDIDATE_CACHE_SECONDS = env.int("RECOMMENDER_CANDIDATE_CACHE_SECON
 RECOMMENDER_CANDIDATE_REFRESH_IN_BACKGROUND = env.bool(
     "RECOMMENDER_CANDIDATE_REFRESH_IN_BACKGROUND", default=True
 )
+# Shared cache (Redis) around the feed, see recommendations/feed_cache.py; 0 turns one off.
+# The non-personal first page, the same for every visitor it is shown to; forgotten at once
+# when an article or the model changes, so this bounds only freshness and popularity drift.
+FEED_PUBLIC_CACHE_SECONDS = env.int("FEED_PUBLIC_CACHE_SECONDS", default=60)
+# A reader's own first page, sealed with their data key, forgotten on any change of theirs.
+FEED_READER_CACHE_SECONDS = env.int("FEED_READER_CACHE_SECONDS", default=60)
+# "More like this" story ids per article and model version.
+MORE_LIKE_THIS_CACHE_SECONDS = env.int("MORE_LIKE_THIS_CACHE_SECONDS", default=600)
 # Freshness halves every N hours.
 RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS = env.float(
     "RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS", default=24.0

@@ -128,6 +128,18 @@ def _exports_erase(*, user) -> int:
     return exports_erase(user_id=user.pk)
 
 
+def _feed_cache_rows(*, user) -> list[dict]:
+    from recommendations.feed_cache import reader_feed_rows
+
+    return reader_feed_rows(user=user)
+
+
+def _feed_cache_erase(*, user) -> int:
+    from recommendations.feed_cache import reader_feed_erase
+
+    return reader_feed_erase(user=user)
+
+
 def _days(setting: str, unit: str = "days") -> Callable[[], str]:
     return lambda: f"{getattr(settings, setting)} {unit}"
 
@@ -235,6 +247,21 @@ REGISTRY: tuple[DataCategory, ...] = (
         retention=_days("PRIVACY_HISTORY_RETENTION_DAYS"),
         exporter=_history_rows,
         reader_erasable=True,
+    ),
+    DataCategory(
+        key="feed_cache",
+        title="Your front page, kept briefly",
+        # Not a table: one entry in the cache (Redis), sealed with your encryption key.
+        models=(),
+        user_path=None,
+        purpose=(
+            "To show your front page again quickly; encrypted with your key, and forgotten "
+            "as soon as you read a story or change a choice."
+        ),
+        legal_basis=LegalBasis.CONTRACT,
+        retention=lambda: f"{settings.FEED_READER_CACHE_SECONDS} seconds at most",
+        exporter=_feed_cache_rows,
+        eraser=_feed_cache_erase,
     ),
     DataCategory(
         key="popularity_signals",

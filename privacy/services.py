@@ -17,6 +17,7 @@ from django.utils.crypto import salted_hmac
 
 from accounts.models import Preferences, ReaderSession
 from news.models import Article
+from recommendations.feed_cache import reader_feed_forget, reader_feed_forget_now
 
 from .browser_signals import BrowserSignals
 from .crypto import encrypt_for_user
@@ -143,6 +144,7 @@ def consent_set(
     record.record_hash = _receipt_hash(record)
     record.full_clean()
     record.save()
+    reader_feed_forget(user_id=user.pk)
     audit_record(
         user=user,
         action=Action.CONSENT_GRANTED if granted else Action.CONSENT_WITHDRAWN,
@@ -231,7 +233,14 @@ def read_record(
             "gpc": signals.gpc,
             "dnt": signals.dnt,
         }
-        transaction.on_commit(lambda: read_enqueue(payload))
+
+        def after_commit() -> None:
+            read_enqueue(payload)
+            if outcome.history_kept:
+                # The story read leaves the reader's feed now, not after the queued write.
+                reader_feed_forget_now(user_id=user.pk)
+
+        transaction.on_commit(after_commit)
     return outcome
 
 
@@ -270,6 +279,8 @@ def read_store(
                 ],
                 ignore_conflicts=True,  # one entry per reader and instant: redelivery is a no-op
             )
+            # Again after the write: a page computed since the read still showed the story.
+            reader_feed_forget(user_id=user_id)
         if outcome.counted:
             day = when.date()
             SignalEvent.objects.bulk_create(
@@ -379,6 +390,7 @@ def history_entry_delete(*, user, entry_id: int) -> bool:
     with transaction.atomic():
         deleted = ReadingHistoryEntry.objects.filter(user=user, pk=entry_id).delete()[0]
         if deleted:
+            reader_feed_forget(user_id=user.pk)
             audit_record(user=user, action=Action.HISTORY_ENTRY_DELETED, category="reading_history")
     return bool(deleted)
 
@@ -386,6 +398,7 @@ def history_entry_delete(*, user, entry_id: int) -> bool:
 def history_clear(*, user) -> int:
     with transaction.atomic():
         deleted = ReadingHistoryEntry.objects.filter(user=user).delete()[0]
+        reader_feed_forget(user_id=user.pk)
         audit_record(
             user=user,
             action=Action.HISTORY_CLEARED,
@@ -403,6 +416,7 @@ def recommendations_reset(*, user) -> int:
     with transaction.atomic():
         deleted = ReadingHistoryEntry.objects.filter(user=user).delete()[0]
         preferences_reset_topic_weights(user=user)
+        reader_feed_forget(user_id=user.pk)
         audit_record(
             user=user,
             action=Action.PROFILE_RESET,

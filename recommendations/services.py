@@ -315,8 +315,15 @@ def feed_impressions_record(*, items, day=None) -> dict[str, int]:
     for item in items:
         if item.list_type in FeedImpressionCount.ListType.values:
             shown[item.list_type] = shown.get(item.list_type, 0) + 1
+    if not shown:
+        return shown
     table = FeedImpressionCount._meta.db_table
-    with connection.cursor() as cursor:
+    # No savepoint: one statement that either counts or raises.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # A counter, written on every home page: not worth waiting for the disk flush of
+            # its commit (a crash may lose the last few counts; never a reader's data).
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
         for list_type, count in shown.items():
             # One statement, atomic in the database: concurrent pages never lose an increment
             # (PostgreSQL and SQLite both speak this upsert).

@@ -221,3 +221,25 @@ def test_a_retrain_asked_for_while_redis_is_down_runs_once_it_is_back(
     latest = ModelVersion.objects.latest("version")
     assert latest.version == active.version + 1
     assert latest.trigger == ModelVersion.Trigger.MANUAL
+
+
+def test_the_cached_pages_are_computed_while_redis_is_down(
+    client, redis_down, django_capture_on_commit_callbacks
+):
+    reader = reader_choices(verified_reader())
+    topic = reader.preferences.topics.first()
+    first, second = ArticleFactory(topics=[topic]), ArticleFactory(topics=[topic])
+    # The shared feed and "More like this", for anonymous visitors, twice: no stale copy.
+    for _ in range(2):
+        assert first.title in client.get("/").content.decode()
+        assert client.get(first.get_absolute_url()).status_code == 200
+    # A reader's own feed, and everything that would forget their cached copy.
+    client.force_login(reader)
+    html = client.get(reverse("news:home")).content.decode()
+    assert "Your front page" in html and f"Because you follow {topic.name}" in html
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get(first.get_absolute_url()).status_code == 200
+        response = client.post(reverse("recommendations:show_less"), {"topic": topic.pk})
+    assert response.status_code == 302
+    html = client.get(reverse("news:home")).content.decode()
+    assert "Your front page" in html and second.title in html

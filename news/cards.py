@@ -1,0 +1,45 @@
+"""The part of a story card that is the same for every reader (title, date, topics, summary),
+rendered once per article version and kept in the shared cache; the reason under it can be
+personal and is rendered for each request, never cached here."""
+
+from collections.abc import Sequence
+
+from django.core.cache import cache
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
+
+from .models import Article
+from .selectors import articles_latest
+
+CARD_SECONDS = 600
+
+
+def _key(article: Article, via: str) -> str:
+    # A new version of the article (any save) is a new key; the old one expires on its own.
+    return f"card:{article.pk}:{article.updated_at.timestamp()}:{via}:{get_language()}"
+
+
+def card_bodies(*, cards: Sequence[tuple[Article, str]]) -> list[SafeString]:
+    """The rendered card bodies for (article, via) pairs, in order: one cache round trip,
+    and the articles missing from it loaded in full and rendered."""
+    keys = [_key(article, via) for article, via in cards]
+    found = cache.get_many(keys)
+    missing = [
+        (key, article, via)
+        for key, (article, via) in zip(keys, cards, strict=True)
+        if key not in found
+    ]
+    if missing:
+        # Pages served from the feed cache hold only ids and versions; rendering needs topics.
+        light = {a.pk for _, a, _ in missing if a.get_deferred_fields()}
+        full = {a.pk: a for a in articles_latest().filter(pk__in=light).order_by()} if light else {}
+        rendered = {}
+        for key, article, via in missing:
+            article = full.get(article.pk, article)
+            rendered[key] = render_to_string(
+                "includes/article_card_body.html", {"article": article, "via": via}
+            )
+        cache.set_many(rendered, CARD_SECONDS)
+        found.update(rendered)
+    return [mark_safe(found[key]) for key in keys]  # noqa: S308 (our own rendered template)

@@ -1,0 +1,24 @@
+"""gunicorn settings for the site (`gunicorn -c newsite/gunicorn.conf.py newsite.wsgi`); every
+value can be changed from the environment without editing this file."""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# Sync workers: every request is CPU work in Python (ranking, templates), so one process per
+# core serves best; more workers than cores only adds context switches.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "sync"
+# A page that takes this long is stuck: the worker is replaced rather than holding a slot.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+# Loaded once in the master and shared copy-on-write by the workers: Django, NumPy and
+# scikit-learn are imported once. The model itself is loaded lazily in each worker.
+preload_app = True
+# A worker restarts after this many requests (with jitter so they never restart together),
+# which bounds any slow growth in memory.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
+max_requests_jitter = 2000
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")

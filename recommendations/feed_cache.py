@@ -1,0 +1,259 @@
+"""Caches around the feed in the shared cache (Redis), wrapping `feed_page` from outside.
+
+- The non-personal feed (anonymous visitors, level Off) is the same for everyone it is shown
+  to: its first page is kept up to a minute and forgotten whenever an article or the model
+  changes.
+- A reader's own first page (ranked story ids and the reasons, which name their topics and
+  reads) is personal data: it is kept only sealed with that reader's data key (AES-GCM, bound
+  to the reader), for a minute at most, and forgotten when they read something, change their
+  preferences, use "Show less like this", change a consent or are erased. Registered in the
+  data registry as "feed_cache".
+- "More like this" is the same for every visitor: its story ids are kept per article and
+  model version.
+
+With the cache down every call is a miss (IGNORE_EXCEPTIONS) and the feed is computed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.paginator import Page, Paginator
+from django.db import transaction
+
+from accounts.models import Preferences
+from accounts.selectors import ANONYMOUS_PROFILE, ReaderProfile, reader_profile
+from privacy.crypto import (
+    DataKeyDestroyed,
+    DecryptionFailed,
+    decrypt_for_user,
+    encrypt_for_user,
+)
+
+logger = logging.getLogger(__name__)
+
+# The field name sealed into each entry: it opens only as this reader's cached feed.
+READER_FEED_CONTEXT = "feed_cache"
+PUBLIC_KEYS = ("feed:public:anonymous", "feed:public:signed-in")
+
+
+def _reader_key(user_id: int) -> str:
+    return f"feed:reader:{user_id}"
+
+
+def _first_page(page_number) -> bool:
+    return page_number in (None, "", 1, "1")
+
+
+def _preferences_version(user) -> tuple[str, str] | None:
+    """(level, when the preferences last changed), one indexed query; None before any choice.
+    Every change of topics, weights, blocked topics or level moves `updated_at`."""
+    row = Preferences.objects.filter(user=user).values_list("level", "updated_at").first()
+    if row is None:
+        return None
+    return row[0], row[1].isoformat()
+
+
+def _profile_entry(profile: ReaderProfile) -> dict:
+    return {
+        "level": profile.level,
+        "topic_weights": [[int(t), float(w)] for t, w in profile.topic_weights.items()],
+        "topic_names": list(profile.topic_names),
+        "blocked_topic_ids": sorted(int(t) for t in profile.blocked_topic_ids),
+        "onboarding_done": profile.onboarding_done,
+    }
+
+
+def _profile_of(entry: dict) -> ReaderProfile:
+    return ReaderProfile(
+        level=entry["level"],
+        topic_weights=dict(entry["topic_weights"]),
+        topic_names=tuple(entry["topic_names"]),
+        blocked_topic_ids=frozenset(entry["blocked_topic_ids"]),
+        onboarding_done=entry["onboarding_done"],
+    )
+
+
+def _entry_of(page: Page) -> dict:
+    return {
+        "count": page.paginator.count,
+        "items": [
+            [item.article.pk, asdict(item.reason), item.list_type] for item in page.object_list
+        ],
+    }
+
+
+def _page_of(entry: dict, *, page_size: int) -> Page:
+    """The cached page with its articles looked up again (one query of a few columns), so a
+    story unpublished meanwhile drops out; cards are rendered from their own cache by version
+    (news.cards), which loads in full only the articles it has no card for."""
+    from news.models import Article
+
+    from .explanations import Reason
+    from .selectors import FeedItem
+
+    page = Paginator(range(entry["count"]), page_size).page(1)
+    ids = [item[0] for item in entry["items"]]
+    articles = {
+        a.pk: a
+        for a in Article.objects.published()
+        .filter(pk__in=ids)
+        .only("id", "slug", "title", "status", "published_at", "updated_at")
+        .order_by()
+    }
+    page.object_list = [
+        FeedItem(article=articles[article_id], reason=Reason(**reason), list_type=list_type)
+        for article_id, reason, list_type in entry["items"]
+        if article_id in articles
+    ]
+    return page
+
+
+def home_feed(*, user, page_number=None) -> tuple[ReaderProfile, Page]:
+    """The visitor's profile and `feed_page` for the home page, from the cache when it can be.
+    A reader's cached first page carries their profile too, valid while their preferences
+    are unchanged, so a hit reads one preferences row instead of four queries."""
+    from .selectors import feed_page
+
+    page_size = settings.NEWS_PAGE_SIZE
+    first = _first_page(page_number)
+    if not user.is_authenticated:
+        profile = ANONYMOUS_PROFILE
+        if first:
+            return profile, _public_feed_page(user=user, profile=profile, page_size=page_size)
+        return profile, feed_page(user=user, profile=profile, page_number=page_number)
+    version = _preferences_version(user) if first else None
+    use_reader_cache = (
+        version is not None
+        and version[0] != Preferences.Level.OFF
+        and settings.FEED_READER_CACHE_SECONDS > 0
+    )
+    if use_reader_cache:
+        entry = _reader_feed_open(user=user, version=version[1])
+        if entry is not None:
+            return _profile_of(entry["profile"]), _page_of(entry, page_size=page_size)
+    profile = reader_profile(user=user)
+    if not first:
+        return profile, feed_page(user=user, profile=profile, page_number=page_number)
+    if not profile.personalized and not profile.blocked_topic_ids:
+        return profile, _public_feed_page(user=user, profile=profile, page_size=page_size)
+    page = feed_page(user=user, profile=profile, page_number=1)
+    if use_reader_cache and profile.personalized:
+        _reader_feed_keep(user=user, version=version[1], profile=profile, page=page)
+    # Level Off with blocked topics: not the same as anyone else's, and not worth keeping.
+    return profile, page
+
+
+def _public_feed_page(*, user, profile, page_size: int) -> Page:
+    from .selectors import feed_page
+
+    # The reasons' links differ for signed-in visitors ("Choose your topics" vs "Sign up").
+    key = PUBLIC_KEYS[1] if user.is_authenticated else PUBLIC_KEYS[0]
+    entry = cache.get(key)
+    if entry is not None:
+        return _page_of(entry, page_size=page_size)
+    page = feed_page(user=user, profile=profile, page_number=1)
+    if settings.FEED_PUBLIC_CACHE_SECONDS > 0:
+        cache.set(key, _entry_of(page), settings.FEED_PUBLIC_CACHE_SECONDS)
+    return page
+
+
+def public_feed_forget() -> None:
+    """A story was published, changed or withdrawn, or another model serves: every visitor's
+    next non-personal page is computed afresh."""
+    cache.delete_many(list(PUBLIC_KEYS))
+
+
+def _reader_feed_open(*, user, version: str) -> dict | None:
+    sealed = cache.get(_reader_key(user.pk))
+    if sealed is None:
+        return None
+    try:
+        entry = json.loads(
+            decrypt_for_user(user_id=user.pk, ciphertext=sealed, context=READER_FEED_CONTEXT)
+        )
+    except (DataKeyDestroyed, DecryptionFailed, ValueError):
+        # Not this reader's, damaged, or their key is gone: never served, and dropped.
+        cache.delete(_reader_key(user.pk))
+        return None
+    # Made before the preferences last changed: the change may have been missed by the cache.
+    if entry.get("version") != version:
+        return None
+    return entry
+
+
+def _reader_feed_keep(*, user, version: str, profile: ReaderProfile, page: Page) -> None:
+    entry = {"version": version, "profile": _profile_entry(profile), **_entry_of(page)}
+    sealed = encrypt_for_user(user=user, plaintext=json.dumps(entry), context=READER_FEED_CONTEXT)
+    cache.set(_reader_key(user.pk), sealed, settings.FEED_READER_CACHE_SECONDS)
+
+
+def reader_feed_forget(*, user_id: int) -> None:
+    """The reader's next home page is computed afresh. After the surrounding transaction
+    commits, so a page computed meanwhile from the old data cannot be kept past the change."""
+    transaction.on_commit(lambda: reader_feed_forget_now(user_id=user_id))
+
+
+def reader_feed_forget_now(*, user_id: int) -> None:
+    """The same, for a caller already running after its commit."""
+    cache.delete(_reader_key(user_id))
+
+
+def reader_feed_rows(*, user) -> list[dict]:
+    """What is kept for the reader right now, for their copy of their data: the stories of
+    their cached first page, with the reason each was shown."""
+    sealed = cache.get(_reader_key(user.pk))
+    if sealed is None:
+        return []
+    try:
+        entry = json.loads(
+            decrypt_for_user(user_id=user.pk, ciphertext=sealed, context=READER_FEED_CONTEXT)
+        )
+    except (DataKeyDestroyed, DecryptionFailed, ValueError):
+        return []  # unreadable by anyone: nothing of theirs is left in it
+    return [
+        {"article_id": article_id, "reason": reason["sentence"]}
+        for article_id, reason, _ in entry["items"]
+    ]
+
+
+def reader_feed_erase(*, user) -> int:
+    """Erasure: drop the entry now (it is already unreadable once the data key is gone)."""
+    existed = cache.get(_reader_key(user.pk)) is not None
+    cache.delete(_reader_key(user.pk))
+    return int(existed)
+
+
+# --- More like this -----------------------------------------------------------------------
+
+
+def more_like_this_cached(*, article, limit: int = 4) -> list:
+    """`more_like_this`, its story ids kept per article, change and model version."""
+    from news.models import Article
+
+    from .active import active_marker
+    from .selectors import more_like_this
+
+    seconds = settings.MORE_LIKE_THIS_CACHE_SECONDS
+    if seconds <= 0:
+        return more_like_this(article=article, limit=limit)
+    key = f"more-like-this:{article.pk}:{article.updated_at.timestamp()}:{active_marker()}:{limit}"
+    ids = cache.get(key)
+    if ids is None:
+        related = more_like_this(article=article, limit=limit)
+        cache.set(key, [a.pk for a in related], seconds)
+        return related
+    if not ids:
+        return []
+    live = {
+        a.pk: a
+        for a in Article.objects.published()
+        .filter(pk__in=ids)
+        .only("id", "slug", "title", "status", "published_at", "updated_at")
+        .order_by()
+    }
+    return [live[pk] for pk in ids if pk in live]

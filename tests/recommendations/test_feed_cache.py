@@ -1,0 +1,218 @@
+"""The feed caches in Redis: the non-personal feed is shared and forgotten on publish; a
+reader's own feed is sealed with their key, never served to anyone else, and forgotten when
+anything it was made from changes."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import services as accounts_services
+from accounts.models import Preferences
+from news.models import Article
+from news.services import article_publish
+from privacy.browser_signals import NO_SIGNALS
+from privacy.crypto import DataKeyDestroyed, DecryptionFailed, data_key_destroy, decrypt_for_user
+from privacy.erasure import CONFIRMATION_WORD, account_erase
+from privacy.registry import category
+from privacy.services import history_clear
+from recommendations.feed_cache import PUBLIC_KEYS, READER_FEED_CONTEXT
+from recommendations.selectors import forget_candidate_pool
+from recommendations.services import model_retrain
+from tests.factories import DEFAULT_PASSWORD, ReaderFactory
+
+from .conftest import story
+from .test_feed import follow
+from .test_views import cards
+
+pytestmark = pytest.mark.django_db
+REDIS_CACHE = "redis://127.0.0.1:6379/3"
+
+
+@pytest.fixture(autouse=True)
+def redis_cache(settings):
+    """The production cache: django-redis on a real Redis, with its own key prefix."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_CACHE,
+            "KEY_PREFIX": "test-feed-cache",
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True},
+        }
+    }
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def reader_key(user) -> str:
+    return f"feed:reader:{user.pk}"
+
+
+def home(client) -> str:
+    return client.get(reverse("news:home")).content.decode()
+
+
+def test_the_non_personal_feed_is_shared_from_the_cache_until_a_story_is_published(
+    client, newsroom, editor, django_capture_on_commit_callbacks
+):
+    model_retrain()
+    assert "Cup final decided on penalties" in home(client)
+    assert cache.get(PUBLIC_KEYS[0]) is not None
+    # A story that went live without passing through the site (no save signal): visitors keep
+    # getting the cached page, even once this process would rank it.
+    Article.objects.bulk_create(
+        [
+            Article(
+                title="Quietly inserted story",
+                slug="quietly-inserted",
+                body="Words.",
+                status=Article.Status.PUBLISHED,
+                published_at=timezone.now() - timedelta(minutes=5),
+            )
+        ]
+    )
+    forget_candidate_pool()
+    assert "Quietly inserted story" not in home(client)
+
+    draft = story(title="Breaking: bridge reopens", body="Traffic flows.", status="draft")
+    with django_capture_on_commit_callbacks(execute=True):
+        article_publish(article=draft, changed_by="Editor")
+    forget_candidate_pool()
+    html = home(client)
+    assert "Breaking: bridge reopens" in html
+    assert "Quietly inserted story" in html
+
+
+def test_a_readers_cached_feed_is_sealed_and_never_served_to_another_reader(client, newsroom):
+    model_retrain()
+    alice, bob = ReaderFactory(), ReaderFactory()
+    follow(alice, newsroom.topics["space"])
+    follow(bob, newsroom.topics["food"])
+    client.force_login(bob)
+    assert "Because you follow Food" in home(client)
+    client.force_login(alice)
+    assert "Because you follow Space" in home(client)
+    sealed = cache.get(reader_key(alice))
+    assert isinstance(sealed, bytes)
+    # Nothing readable in the cache: no title, no reason, no topic.
+    for secret in (b"Rocket launch", b"Because you follow", b"Space", b"items"):
+        assert secret not in sealed
+    with pytest.raises(DecryptionFailed):
+        decrypt_for_user(user_id=bob.pk, ciphertext=sealed, context=READER_FEED_CONTEXT)
+
+    # Even planted under Bob's key, Alice's page is never shown to him.
+    cache.set(reader_key(bob), sealed, 60)
+    client.force_login(bob)
+    html = home(client)
+    assert "Because you follow Food" in html
+    assert "Because you follow Space" not in html
+
+    data_key_destroy(user_id=alice.pk)
+    with pytest.raises(DataKeyDestroyed):
+        decrypt_for_user(user_id=alice.pk, ciphertext=sealed, context=READER_FEED_CONTEXT)
+
+
+def test_reading_a_story_takes_it_out_of_the_cached_feed(client, newsroom, read_page):
+    model_retrain()
+    reader = follow(
+        ReaderFactory(), newsroom.topics["space"], level=Preferences.Level.TOPICS_HISTORY
+    )
+    client.force_login(reader)
+    rocket = newsroom.stories["space"][0]
+    assert rocket.title in home(client)
+    assert cache.get(reader_key(reader)) is not None
+
+    read_page(client, rocket)
+    assert cache.get(reader_key(reader)) is None
+    titles = "".join(cards(home(client)))
+    assert rocket.title not in titles
+    assert newsroom.stories["space"][1].title in titles
+
+
+def test_changing_topics_level_or_show_less_forgets_the_cached_feed(
+    client, newsroom, django_capture_on_commit_callbacks
+):
+    model_retrain()
+    space, sport = newsroom.topics["space"], newsroom.topics["sport"]
+    reader = follow(ReaderFactory(), space)
+    client.force_login(reader)
+    assert "Because you follow Space" in home(client)
+
+    # Show less: the next page says so at once.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("recommendations:show_less"), {"topic": space.pk})
+    assert response.status_code == 302
+    assert cache.get(reader_key(reader)) is None
+    assert "you will see less about Space" in home(client)
+
+    # New topics.
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts_services.preferences_set_topics(user=reader, topic_ids=[sport.pk])
+    assert cache.get(reader_key(reader)) is None
+    html = home(client)
+    assert "Because you follow Sport" in html and "Because you follow Space" not in html
+
+    # Personalization off (the consent to use reading history goes with it).
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts_services.personalization_pause(user=reader, signals=NO_SIGNALS)
+    assert cache.get(reader_key(reader)) is None
+    assert "Personalization is off" in home(client)
+
+
+def test_an_outdated_entry_is_not_served_even_if_forgetting_it_failed(client, newsroom):
+    model_retrain()
+    space, food = newsroom.topics["space"], newsroom.topics["food"]
+    reader = follow(ReaderFactory(), space)
+    client.force_login(reader)
+    assert "Because you follow Space" in home(client)
+    sealed = cache.get(reader_key(reader))
+    # The change commits, but the cache never hears of it (say Redis was briefly away).
+    accounts_services.preferences_set_topics(user=reader, topic_ids=[food.pk])
+    cache.set(reader_key(reader), sealed, 60)
+    html = home(client)
+    assert "Because you follow Food" in html and "Because you follow Space" not in html
+
+
+def test_clearing_history_and_erasure_forget_it_and_the_registry_shows_it(
+    client, newsroom, django_capture_on_commit_callbacks
+):
+    model_retrain()
+    reader = follow(
+        ReaderFactory(), newsroom.topics["space"], level=Preferences.Level.TOPICS_HISTORY
+    )
+    client.force_login(reader)
+    home(client)
+    rows = category("feed_cache").rows_for(user=reader)
+    assert rows and rows[0]["reason"] == "Because you follow Space"
+    with django_capture_on_commit_callbacks(execute=True):
+        history_clear(user=reader)
+    assert cache.get(reader_key(reader)) is None
+
+    home(client)
+    assert cache.get(reader_key(reader)) is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        account_erase(user=reader, password=DEFAULT_PASSWORD, confirmation=CONFIRMATION_WORD)
+    assert cache.get(reader_key(reader)) is None
+    assert category("feed_cache").rows_for(user=reader) == []
+
+
+def test_what_we_collect_lists_the_cached_front_page_and_how_long_it_is_kept(client, settings):
+    settings.FEED_READER_CACHE_SECONDS = 45
+    html = client.get(reverse("privacy:what_we_collect")).content.decode()
+    assert "Your front page, kept briefly" in html
+    assert "45 seconds at most" in html
+
+
+def test_more_like_this_is_kept_per_article_and_drops_a_story_unpublished_since(
+    client, newsroom, django_capture_on_commit_callbacks
+):
+    model_retrain()
+    rocket, station = newsroom.stories["space"][0], newsroom.stories["space"][1]
+    html = client.get(rocket.get_absolute_url()).content.decode()
+    assert station.title in html.split("More like this", 1)[1]
+    Article.objects.filter(pk=station.pk).update(status=Article.Status.DRAFT)
+    html = client.get(rocket.get_absolute_url()).content.decode()
+    assert station.title not in html
