@@ -13,6 +13,9 @@ from .models import Article
 from .selectors import articles_latest
 
 CARD_SECONDS = 600
+# What a card shows. An article with any of it deferred (a cached feed page looks its stories
+# up by a few columns) is loaded in full before rendering; one without only its body is not.
+CARD_FIELDS = frozenset({"title", "slug", "summary", "published_at"})
 
 
 def _key(article: Article, via: str) -> str:
@@ -32,7 +35,7 @@ def card_bodies(*, cards: Sequence[tuple[Article, str]]) -> list[SafeString]:
     ]
     if missing:
         # Pages served from the feed cache hold only ids and versions; rendering needs topics.
-        light = {a.pk for _, a, _ in missing if a.get_deferred_fields()}
+        light = {a.pk for _, a, _ in missing if CARD_FIELDS & a.get_deferred_fields()}
         full = {a.pk: a for a in articles_latest().filter(pk__in=light).order_by()} if light else {}
         rendered = {}
         for key, article, via in missing:
