@@ -15,7 +15,7 @@ import statistics
 import time
 
 INF = math.inf
-# (label, epsilon, bound, source, noise, half-life days or None for the setting)
+# (label, epsilon, bound, source, noise, half-life days or None for the setting[, threshold])
 CONFIGS = [
     ("exact counts (eps inf), article", INF, 1000, "article", "laplace", None),
     ("exact counts (eps inf), topic", INF, 1000, "topic", "laplace", None),
@@ -52,6 +52,8 @@ SPARSE_CONFIGS = [
     ("eps 1, topic, L=1", 1.0, 1, "topic", "laplace", None),
     ("eps 1, both (eps 0.5 each), L=1", 1.0, 1, "both", "laplace", None),
     ("eps 1, article, L=1, no decay", 1.0, 1, "article", "laplace", INF),
+    ("eps 1, article, L=1, counts < 3 read as 0", 1.0, 1, "article", "laplace", None, 3),
+    ("eps 1, article, L=1, counts < 5 read as 0", 1.0, 1, "article", "laplace", None, 5),
 ]
 SHOWN = [("leave_one_out", "hr@10"), ("leave_one_out", "mrr"), ("impressions", "auc")]
 SHOWN += [("impressions", "mrr"), ("impressions", "ndcg@10")]
@@ -111,7 +113,7 @@ def main() -> None:
     header = " | ".join(f"{p[:3]} {m}" for p, m in SHOWN)
     print(f"| configuration | {header} |")
     baselines_done = False
-    for label, epsilon, bound, source, noise, half_life in configs:
+    for label, epsilon, bound, source, noise, half_life, *threshold in configs:
         runs = 1 if math.isinf(epsilon) else options.repeat
         samples = []
         started = time.perf_counter()
@@ -119,7 +121,13 @@ def main() -> None:
             overrides = {}
             if half_life is not None:
                 overrides["RECOMMENDER_POPULARITY_HALF_LIFE_DAYS"] = half_life
-            plan = PopularityPlan(epsilon=epsilon, bound=bound, source=source, noise=noise)
+            plan = PopularityPlan(
+                epsilon=epsilon,
+                bound=bound,
+                source=source,
+                noise=noise,
+                threshold=threshold[0] if threshold else 0,
+            )
             with override_settings(**overrides):
                 report = evaluate(data, plan=plan, seed=options.seed)
             samples.append(_figures(report, "recommender"))

@@ -249,6 +249,10 @@ class PopularityPlan:
     source: str = DEFAULT_SOURCE
     noise: str = DEFAULT_NOISE
     delta: float = DEFAULT_DELTA
+    # Released per-article counts below this read as 0. Post-processing, so free: on a sparse
+    # catalogue most noisy counts are noise alone, and a floor keeps them from outranking the
+    # few stories many people read.
+    threshold: int = 0
 
     def __post_init__(self):
         if math.isnan(self.epsilon) or self.epsilon <= 0:
@@ -261,6 +265,8 @@ class PopularityPlan:
             raise ValueError(f"Noise must be one of {', '.join(NOISES)}, not {self.noise!r}.")
         if not 0 < self.delta < 1:
             raise ValueError(f"Delta must be between 0 and 1 (exclusive), not {self.delta}.")
+        if self.threshold < 0:
+            raise ValueError(f"The threshold must be 0 or more, not {self.threshold}.")
 
     @property
     def release_delta(self) -> float:
@@ -331,6 +337,7 @@ def release_aggregates(
                 per_article, cost, cost_delta = _release(
                     per_article, plan=plan, epsilon=plan.epsilon * share, max_change=1
                 )
+                per_article = [c if c >= plan.threshold else 0 for c in per_article]
                 spent, spent_delta = spent + cost, spent_delta + cost_delta
             if plan.source != "article":
                 per_topic, cost, cost_delta = _release(
@@ -385,6 +392,7 @@ class EvaluationReport:
     epsilon: float
     bound: int
     popularity_source: str
+    threshold: int
     noise: str
     delta: float  # per day's release; 0 with Laplace noise or exact counts
     epsilon_spent: float  # summed over the released days (each day is one release)
@@ -568,6 +576,7 @@ def evaluate(
         epsilon=plan.epsilon,
         bound=plan.bound,
         popularity_source=plan.source,
+        threshold=plan.threshold,
         noise=plan.noise,
         delta=plan.release_delta,
         epsilon_spent=round(model.private.epsilon, 6),

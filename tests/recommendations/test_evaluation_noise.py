@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError
 
 from privacy.aggregation import release_counts
-from recommendations.evaluation import PopularityPlan, daily_clicks, release_aggregates
+from recommendations.evaluation import PopularityPlan, daily_clicks, mind_load, release_aggregates
 from recommendations.synthetic import (
     SPARSE_SHOWN,
     demo_news,
@@ -151,3 +151,28 @@ def test_the_command_evaluates_a_sparse_catalogue_deterministically_at_epsilon_i
     assert first["epsilon_spent"] == 0.0
     # The demo corpus is something else entirely.
     assert run_json("--synthetic", "--readers", "80", "--epsilon", "inf")["news"] == 132
+
+
+def test_a_threshold_reads_small_released_article_counts_as_zero():
+    data = mind_load(TINY)
+    ids, categories = list(data.news), ["food", "space", "sports"]
+    exact = release_aggregates(data, ids=ids, categories=categories, plan=None)
+
+    def released(threshold: int):
+        plan = PopularityPlan(epsilon=math.inf, bound=10, source="both", threshold=threshold)
+        return release_aggregates(data, ids=ids, categories=categories, plan=plan)
+
+    # Every article has 1 click a day on the fixture: a floor of 1 keeps them, 2 drops them
+    # all; topic counts are left alone.
+    assert released(1).article_days == exact.article_days
+    assert released(2).article_days == {}
+    assert released(2).topic_days == exact.topic_days
+    report = run_json("--mind", str(TINY), "--epsilon", "inf", "--threshold", "2")
+    assert report["threshold"] == 2
+    # No popularity left to rank by: the model still ranks each reader's topic first.
+    assert report["leave_one_out"]["metrics"]["recommender"]["hr@10"] == 1.0
+
+
+def test_a_negative_threshold_is_refused():
+    with pytest.raises(CommandError, match="The threshold must be 0 or more, not -1"):
+        run("--mind", str(TINY), "--threshold", "-1")

@@ -91,6 +91,12 @@ class Command(BaseCommand):
             default=DEFAULT_DELTA,
             help=f"Delta per day of Gaussian noise (default {DEFAULT_DELTA:g}).",
         )
+        parser.add_argument(
+            "--threshold",
+            type=int,
+            default=0,
+            help="Released per-article counts below T read as 0 (post-processing; default 0).",
+        )
         parser.add_argument("--limit", type=int, help="Read the first N impressions only.")
         parser.add_argument("--seed", type=int, default=0, help="Seed of everything but noise.")
         parser.add_argument("--output", type=Path, help="Also write the results as JSON here.")
@@ -113,6 +119,7 @@ class Command(BaseCommand):
                 source=options["popularity"],
                 noise=options["noise"],
                 delta=options["delta"],
+                threshold=options["threshold"],
             )
         except ValueError as error:
             raise CommandError(str(error)) from error
