@@ -413,7 +413,9 @@ class _Model:
     """The recommender's offline twin: text vectors fitted by the training code, each
     reader's profile from their history, and popularity from the released counts."""
 
-    def __init__(self, data: MindData, *, plan: PopularityPlan, seed: int):
+    def __init__(
+        self, data: MindData, *, plan: PopularityPlan, seed: int, weights: dict[str, float]
+    ):
         self.ids = list(data.news)
         self.row_of = {news_id: row for row, news_id in enumerate(self.ids)}
         self.categories = sorted({item.category for item in data.news.values()})
@@ -428,6 +430,7 @@ class _Model:
             seed=seed,
         )
         self.plan = plan
+        self.weights = weights
         self.private = release_aggregates(data, ids=self.ids, categories=self.categories, plan=plan)
         self.exact = release_aggregates(data, ids=self.ids, categories=self.categories, plan=None)
         self._cache: dict[tuple[str, date], np.ndarray] = {}
@@ -452,7 +455,7 @@ class _Model:
         """The live feed's blend for a reader whose reads are `history`: the share of their
         reads in each candidate's topic, content similarity to their reads (later reads count
         more, as in the live profile) and DP popularity."""
-        weights = DEFAULT_WEIGHTS
+        weights = self.weights
         scores = (
             weights["popularity"] * self.popularity(private=True, reference=reference)[candidates]
         )
@@ -503,12 +506,14 @@ def evaluate(
     plan: PopularityPlan | None = None,
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
+    weights: dict[str, float] | None = None,
 ) -> EvaluationReport:
     """Both protocols for the recommender (popularity released by `plan`), exact unbounded
     popularity and a random ranking seeded by `seed`. `progress` gets the number of users and
-    impressions done so far."""
+    impressions done so far. `weights` replaces some of the live blend's weights, to measure
+    another blend."""
     plan = plan or PopularityPlan()
-    model = _Model(data, plan=plan, seed=seed)
+    model = _Model(data, plan=plan, seed=seed, weights=DEFAULT_WEIGHTS | (weights or {}))
     rng = np.random.default_rng(seed)
     count = len(model.ids)
     days = model.exact.days
