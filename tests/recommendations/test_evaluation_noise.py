@@ -114,12 +114,14 @@ def test_the_sparse_catalogue_is_seeded_and_keeps_each_topics_words():
     assert len(catalogue) == 400 and len(set(catalogue)) == 400
     topic_text: dict[str, str] = {}
     for item in news.values():
-        topic_text[item.category] = topic_text.get(item.category, "") + item.abstract
+        words = f"{item.title}. {item.abstract} "
+        topic_text[item.category] = topic_text.get(item.category, "") + words
     # Every generated story's abstract is made of sentences of its own topic's demo articles,
     # so content similarity follows topics as in the demo corpus.
-    story = catalogue["G1"]
-    sentences = re.split(r"(?<=[.!?])\s+", story.abstract)
-    assert sentences and all(sentence in topic_text[story.category] for sentence in sentences)
+    for story in catalogue.values():
+        sentences = re.split(r"(?<=[.!?])\s+", story.abstract)
+        assert all(sentence in topic_text[story.category] for sentence in sentences)
+        assert story.title.split()[0] in topic_text[story.category]
     # Topics keep roughly their demo shares (each is 1/12 of the demo corpus give or take).
     shares = Counter(item.category for item in catalogue.values())
     assert set(shares) == set(topic_text)
