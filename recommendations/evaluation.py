@@ -337,7 +337,8 @@ def release_aggregates(
                 per_article, cost, cost_delta = _release(
                     per_article, plan=plan, epsilon=plan.epsilon * share, max_change=1
                 )
-                per_article = [c if c >= plan.threshold else 0 for c in per_article]
+                if plan.threshold:
+                    per_article = [c if c >= plan.threshold else 0 for c in per_article]
                 spent, spent_delta = spent + cost, spent_delta + cost_delta
             if plan.source != "article":
                 per_topic, cost, cost_delta = _release(
