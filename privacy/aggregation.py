@@ -7,6 +7,8 @@ Three queries per day: reads per article, reads per topic, and reads per feed li
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from fractions import Fraction
+from functools import lru_cache
 
 import opendp.prelude as dp
 from django.conf import settings
@@ -24,6 +26,9 @@ ARTICLE_QUERY = "reads_per_article"
 TOPIC_QUERY = "reads_per_topic"
 LIST_TYPE_QUERY = "reads_per_list_type"
 MECHANISM = "discrete Laplace"
+GAUSSIAN_MECHANISM = "discrete Gaussian"
+# The names `release_counts` takes, and the mechanism each one records in the ledger.
+MECHANISMS = {"laplace": MECHANISM, "gaussian": GAUSSIAN_MECHANISM}
 # A third of the day's budget per query (basic composition: the three add up to the day's
 # epsilon). Topic counts are sums of many articles, so they stay useful at a larger noise
 # scale; list-type counts are two large sums, so a third is plenty for them.
@@ -39,6 +44,7 @@ class Release:
     epsilon: float
     scale: float
     mechanism: str
+    delta: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -51,11 +57,7 @@ class AggregationResult:
     epsilon_spent: float = 0.0
 
 
-def release_counts(*, counts: list[int], sensitivity: int, epsilon: float) -> Release:
-    """Discrete Laplace noise on a vector of counts whose L1 sensitivity is `sensitivity`,
-    spending at most `epsilon`, as OpenDP itself accounts it."""
-    if sensitivity < 1:
-        raise ValueError("The sensitivity of a count query is at least 1.")
+def _laplace(sensitivity: int, epsilon: float) -> tuple[dp.Measurement, float]:
     space = dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int)
     scale = sensitivity / epsilon
     measurement = dp.m.make_laplace(*space, scale=scale)
@@ -66,14 +68,89 @@ def release_counts(*, counts: list[int], sensitivity: int, epsilon: float) -> Re
             break
         scale = math.nextafter(scale, math.inf)
         measurement = dp.m.make_laplace(*space, scale=scale)
-    spent = measurement.map(sensitivity)
-    if spent > epsilon:
+    return measurement, scale
+
+
+def _gaussian_chain(scale: float, delta: float) -> dp.Measurement:
+    """Discrete Gaussian on integer counts (a zCDP guarantee), read as (epsilon, delta)-DP."""
+    space = dp.vector_domain(dp.atom_domain(T=int)), dp.l2_distance(T=float)
+    zcdp = dp.m.make_gaussian(*space, scale=scale)
+    return dp.c.make_fix_delta(dp.c.make_zCDP_to_approxDP(zcdp), delta)
+
+
+def l2_sensitivity(*, sensitivity: int, max_change: int) -> float:
+    """The L2 norm bound of a change with L1 norm `sensitivity` and no entry moving by more than
+    `max_change` (sum of squares <= max entry x sum), rounded up to a float, never down."""
+    squared = sensitivity * max_change
+    bound = math.sqrt(squared)
+    while Fraction(bound) ** 2 < squared:
+        bound = math.nextafter(bound, math.inf)
+    return bound
+
+
+@lru_cache(maxsize=256)
+def _gaussian(l2: float, epsilon: float, delta: float) -> tuple[dp.Measurement, float]:
+    # OpenDP searches the smallest scale whose own privacy map fits (epsilon, delta); the
+    # evaluation releases the same shape every day, hence the cache.
+    scale = dp.binary_search_param(
+        lambda s: _gaussian_chain(s, delta), d_in=l2, d_out=(epsilon, delta), T=float
+    )
+    return _gaussian_chain(scale, delta), scale
+
+
+def release_counts(
+    *,
+    counts: list[int],
+    sensitivity: int,
+    epsilon: float,
+    mechanism: str = "laplace",
+    delta: float = 0.0,
+    max_change: int | None = None,
+) -> Release:
+    """Noise on a vector of counts, spending at most (`epsilon`, `delta`) as OpenDP itself
+    accounts it. One reader moves the vector by at most `sensitivity` in L1 norm and no single
+    count by more than `max_change` (default: all of it on one count).
+
+    "laplace" (pure epsilon-DP, delta must be 0) costs the L1 sensitivity; "gaussian" (discrete
+    Gaussian, needs delta > 0) costs the L2 sensitivity, sqrt(sensitivity x max_change): with
+    each reader bounded to L distinct articles that is sqrt(L) rather than L.
+    """
+    if sensitivity < 1:
+        raise ValueError("The sensitivity of a count query is at least 1.")
+    if not (math.isfinite(epsilon) and epsilon > 0):
+        raise ValueError(f"Epsilon must be a positive number, not {epsilon}.")
+    if mechanism not in MECHANISMS:
+        raise ValueError(
+            f"The mechanism must be one of {', '.join(MECHANISMS)}, not {mechanism!r}."
+        )
+    max_change = sensitivity if max_change is None else max_change
+    if not 1 <= max_change <= sensitivity:
+        raise ValueError(
+            f"The largest change of one count must be between 1 and the sensitivity "
+            f"{sensitivity}, not {max_change}."
+        )
+    if mechanism == "laplace":
+        if delta != 0:
+            raise ValueError(f"Laplace noise is pure epsilon-DP: delta must be 0, not {delta}.")
+        (measurement, scale), d_in = _laplace(sensitivity, epsilon), sensitivity
+    else:
+        if not (0 < delta < 1):
+            raise ValueError(
+                f"Gaussian noise needs a delta between 0 and 1 (exclusive), not {delta}: "
+                "with delta 0 no finite noise scale satisfies the budget."
+            )
+        d_in = l2_sensitivity(sensitivity=sensitivity, max_change=max_change)
+        measurement, scale = _gaussian(d_in, epsilon, delta)
+    spent = measurement.map(d_in)
+    spent_epsilon, spent_delta = spent if isinstance(spent, tuple) else (spent, 0.0)
+    if spent_epsilon > epsilon or spent_delta > delta:
         raise RuntimeError(f"Could not fit the release into epsilon {epsilon} (needs {spent}).")
     return Release(
         noisy_counts=[int(c) for c in measurement(counts)],
-        epsilon=spent,
+        epsilon=spent_epsilon,
         scale=scale,
-        mechanism=MECHANISM,
+        mechanism=MECHANISMS[mechanism],
+        delta=spent_delta,
     )
 
 
@@ -233,7 +310,7 @@ def aggregate_day(
                 day=day,
                 query=query,
                 epsilon=release.epsilon,
-                delta=0.0,
+                delta=release.delta,
                 mechanism=release.mechanism,
                 contribution_bound=bound,
             )

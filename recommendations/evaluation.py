@@ -34,6 +34,11 @@ TOP_K = 10
 # (one count per category and day: far larger, so far less noisy relative to the noise), or
 # the mean of both (the budget is then split in half, as the site's daily release does).
 POPULARITY_SOURCES = ("article", "topic", "both")
+# The noise of the release: discrete Laplace (pure epsilon-DP, pays for the L1 sensitivity L)
+# or discrete Gaussian ((epsilon, delta)-DP, pays for the L2 sensitivity, sqrt(L) per article).
+NOISES = ("laplace", "gaussian")
+DEFAULT_NOISE = "laplace"
+DEFAULT_DELTA = 1e-6
 # Measured on the synthetic readers (bench/quality.py, figures in bench/README.md): at epsilon
 # 1 per day, per-article counts with each reader bounded to 1 article a day kept the most
 # signal, at 100 and at 500 readers; per-topic counts add little beyond the reader's own topics.
@@ -236,11 +241,18 @@ def intra_list_diversity(lists: list[np.ndarray], vectors: np.ndarray) -> float:
 @dataclass(frozen=True)
 class PopularityPlan:
     """How the evaluation releases popularity: epsilon per day (inf = exact counts, no
-    noise), each reader's bound L of distinct articles per day, and which counts."""
+    noise), each reader's bound L of distinct articles per day, which counts, and which noise
+    (`delta` per day applies to Gaussian noise only; Laplace spends none)."""
 
     epsilon: float = 1.0
     bound: int = DEFAULT_BOUND
     source: str = DEFAULT_SOURCE
+    noise: str = DEFAULT_NOISE
+    delta: float = DEFAULT_DELTA
+    # Released per-article counts below this read as 0. Post-processing, so free: on a sparse
+    # catalogue most noisy counts are noise alone, and a floor keeps them from outranking the
+    # few stories many people read.
+    threshold: int = 0
 
     def __post_init__(self):
         if math.isnan(self.epsilon) or self.epsilon <= 0:
@@ -249,6 +261,17 @@ class PopularityPlan:
             raise ValueError(f"The contribution bound must be at least 1, not {self.bound}.")
         if self.source not in POPULARITY_SOURCES:
             raise ValueError(f"Popularity source must be one of {', '.join(POPULARITY_SOURCES)}.")
+        if self.noise not in NOISES:
+            raise ValueError(f"Noise must be one of {', '.join(NOISES)}, not {self.noise!r}.")
+        if not 0 < self.delta < 1:
+            raise ValueError(f"Delta must be between 0 and 1 (exclusive), not {self.delta}.")
+        if self.threshold < 0:
+            raise ValueError(f"The threshold must be 0 or more, not {self.threshold}.")
+
+    @property
+    def release_delta(self) -> float:
+        """Delta each day's release may spend: none with Laplace noise or exact counts."""
+        return self.delta if self.noise == "gaussian" and math.isfinite(self.epsilon) else 0.0
 
 
 def daily_clicks(data: MindData, *, bound: int | None) -> dict[date, Counter[str]]:
@@ -267,52 +290,73 @@ def daily_clicks(data: MindData, *, bound: int | None) -> dict[date, Counter[str
     return dict(per_day)
 
 
-def _release(counts: list[int], *, sensitivity: int, epsilon: float) -> tuple[list[int], float]:
+@dataclass(frozen=True)
+class ReleasedAggregates(Aggregates):
+    """Aggregates as training reads them, plus the delta their release spent."""
+
+    delta: float = 0.0
+
+
+def _release(
+    counts: list[int], *, plan: PopularityPlan, epsilon: float, max_change: int
+) -> tuple[list[int], float, float]:
     if math.isinf(epsilon):
-        return counts, 0.0
-    release = release_counts(counts=counts, sensitivity=sensitivity, epsilon=epsilon)
-    return release.noisy_counts, release.epsilon
+        return counts, 0.0, 0.0
+    release = release_counts(
+        counts=counts,
+        sensitivity=plan.bound,
+        epsilon=epsilon,
+        mechanism=plan.noise,
+        delta=plan.release_delta,
+        max_change=max_change,
+    )
+    return release.noisy_counts, release.epsilon, release.delta
 
 
 def release_aggregates(
     data: MindData, *, ids: list[str], categories: list[str], plan: PopularityPlan | None
-) -> Aggregates:
+) -> ReleasedAggregates:
     """Daily per-article and per-topic counts as the site releases them (`plan`), or the exact
     unbounded counts when `plan` is None. Rows are positions in `ids` / `categories`."""
     clicks = daily_clicks(data, bound=None if plan is None else plan.bound)
     category_row = {c: row for row, c in enumerate(categories)}
     article_days: dict[int, dict[date, int]] = defaultdict(dict)
     topic_days: dict[int, dict[date, int]] = defaultdict(dict)
-    spent = 0.0
+    spent = spent_delta = 0.0
     for day, counter in sorted(clicks.items()):
         per_article = [counter.get(news_id, 0) for news_id in ids]
         per_topic = [0] * len(categories)
         for news_id, count in counter.items():
             per_topic[category_row[data.news[news_id].category]] += count
         if plan is not None:
-            # Every article has one category: both vectors have L1 sensitivity L.
+            # Every article has one category: both vectors have L1 sensitivity L. A reader's L
+            # articles are distinct (each count moves by 1 at most: L2 sensitivity sqrt(L)) but
+            # may share one topic (that count moves by L: L2 sensitivity L).
             share = 0.5 if plan.source == "both" else 1.0
             if plan.source != "topic":
-                per_article, cost = _release(
-                    per_article, sensitivity=plan.bound, epsilon=plan.epsilon * share
+                per_article, cost, cost_delta = _release(
+                    per_article, plan=plan, epsilon=plan.epsilon * share, max_change=1
                 )
-                spent += cost
+                if plan.threshold:
+                    per_article = [c if c >= plan.threshold else 0 for c in per_article]
+                spent, spent_delta = spent + cost, spent_delta + cost_delta
             if plan.source != "article":
-                per_topic, cost = _release(
-                    per_topic, sensitivity=plan.bound, epsilon=plan.epsilon * share
+                per_topic, cost, cost_delta = _release(
+                    per_topic, plan=plan, epsilon=plan.epsilon * share, max_change=plan.bound
                 )
-                spent += cost
+                spent, spent_delta = spent + cost, spent_delta + cost_delta
         for row, count in enumerate(per_article):
             if count:
                 article_days[row][day] = count
         for row, count in enumerate(per_topic):
             if count:
                 topic_days[row][day] = count
-    return Aggregates(
+    return ReleasedAggregates(
         article_days=dict(article_days),
         topic_days=dict(topic_days),
         days=sorted(clicks),
         epsilon=spent,
+        delta=spent_delta,
     )
 
 
@@ -349,7 +393,11 @@ class EvaluationReport:
     epsilon: float
     bound: int
     popularity_source: str
+    threshold: int
+    noise: str
+    delta: float  # per day's release; 0 with Laplace noise or exact counts
     epsilon_spent: float  # summed over the released days (each day is one release)
+    delta_spent: float  # likewise (basic composition)
     unknown_history: int
     unknown_candidates: int
     leave_one_out: dict = field(default_factory=dict)  # evaluated, metrics
@@ -366,7 +414,9 @@ class _Model:
     """The recommender's offline twin: text vectors fitted by the training code, each
     reader's profile from their history, and popularity from the released counts."""
 
-    def __init__(self, data: MindData, *, plan: PopularityPlan, seed: int):
+    def __init__(
+        self, data: MindData, *, plan: PopularityPlan, seed: int, weights: dict[str, float]
+    ):
         self.ids = list(data.news)
         self.row_of = {news_id: row for row, news_id in enumerate(self.ids)}
         self.categories = sorted({item.category for item in data.news.values()})
@@ -381,6 +431,7 @@ class _Model:
             seed=seed,
         )
         self.plan = plan
+        self.weights = weights
         self.private = release_aggregates(data, ids=self.ids, categories=self.categories, plan=plan)
         self.exact = release_aggregates(data, ids=self.ids, categories=self.categories, plan=None)
         self._cache: dict[tuple[str, date], np.ndarray] = {}
@@ -405,7 +456,7 @@ class _Model:
         """The live feed's blend for a reader whose reads are `history`: the share of their
         reads in each candidate's topic, content similarity to their reads (later reads count
         more, as in the live profile) and DP popularity."""
-        weights = DEFAULT_WEIGHTS
+        weights = self.weights
         scores = (
             weights["popularity"] * self.popularity(private=True, reference=reference)[candidates]
         )
@@ -414,7 +465,9 @@ class _Model:
             profile = (self.vectors[history] * recency).sum(axis=0)
             norm = np.linalg.norm(profile)
             if norm > 0:
-                closeness = np.clip(self.vectors[candidates] @ (profile / norm), 0, 1)
+                # Every article at once, then the candidates: indexing the product is far
+                # cheaper than copying the candidates' vectors (nearly all, in leave-one-out).
+                closeness = np.clip((self.vectors @ (profile / norm))[candidates], 0, 1)
                 scores = scores + weights["content"] * closeness
             shares = np.bincount(self.category_rows[history], minlength=len(self.categories))
             scores = scores + weights["topic"] * shares[self.category_rows[candidates]] / len(
@@ -454,12 +507,14 @@ def evaluate(
     plan: PopularityPlan | None = None,
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
+    weights: dict[str, float] | None = None,
 ) -> EvaluationReport:
     """Both protocols for the recommender (popularity released by `plan`), exact unbounded
     popularity and a random ranking seeded by `seed`. `progress` gets the number of users and
-    impressions done so far."""
+    impressions done so far. `weights` replaces some of the live blend's weights, to measure
+    another blend."""
     plan = plan or PopularityPlan()
-    model = _Model(data, plan=plan, seed=seed)
+    model = _Model(data, plan=plan, seed=seed, weights=DEFAULT_WEIGHTS | (weights or {}))
     rng = np.random.default_rng(seed)
     count = len(model.ids)
     days = model.exact.days
@@ -527,7 +582,11 @@ def evaluate(
         epsilon=plan.epsilon,
         bound=plan.bound,
         popularity_source=plan.source,
+        threshold=plan.threshold,
+        noise=plan.noise,
+        delta=plan.release_delta,
         epsilon_spent=round(model.private.epsilon, 6),
+        delta_spent=model.private.delta,
         unknown_history=data.unknown_history,
         unknown_candidates=data.unknown_candidates,
         leave_one_out={"evaluated": loo_users, "metrics": loo_metrics},

@@ -1,5 +1,5 @@
-"""Evaluate the recommender offline, on MIND-format data or synthetic readers of the demo
-corpus, against exact popularity and random baselines."""
+"""Evaluate the recommender offline, on MIND-format data or synthetic readers (of the demo
+corpus or of a sparse MIND-like catalogue), against exact popularity and random baselines."""
 
 import json
 import math
@@ -12,17 +12,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from recommendations.evaluation import (
     DEFAULT_BOUND,
+    DEFAULT_DELTA,
+    DEFAULT_NOISE,
     DEFAULT_SOURCE,
     LOO_METRICS,
     METHODS,
     METRICS,
+    NOISES,
     POPULARITY_SOURCES,
     MindFormatError,
     PopularityPlan,
     evaluate,
     mind_load,
 )
-from recommendations.synthetic import demo_news, synthetic_readers
+from recommendations.synthetic import SPARSE_SHOWN, synthetic_data
 
 
 def _epsilon(text: str) -> float:
@@ -52,6 +55,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--readers", type=int, default=500, help="Synthetic readers.")
         parser.add_argument(
+            "--articles",
+            type=int,
+            help=(
+                "Synthetic readers of a sparse MIND-like catalogue of N stories (long-tail "
+                f"appeal, {SPARSE_SHOWN} stories an impression) instead of the 132 demo ones."
+            ),
+        )
+        parser.add_argument(
             "--epsilon",
             default="1",
             help="Epsilon per day of the released click counts; inf = exact counts (default 1).",
@@ -68,6 +79,24 @@ class Command(BaseCommand):
             default=DEFAULT_SOURCE,
             help=f"Which released counts feed popularity (default {DEFAULT_SOURCE}).",
         )
+        parser.add_argument(
+            "--noise",
+            choices=NOISES,
+            default=DEFAULT_NOISE,
+            help=f"Noise of the release (default {DEFAULT_NOISE}).",
+        )
+        parser.add_argument(
+            "--delta",
+            type=float,
+            default=DEFAULT_DELTA,
+            help=f"Delta per day of Gaussian noise (default {DEFAULT_DELTA:g}).",
+        )
+        parser.add_argument(
+            "--threshold",
+            type=int,
+            default=0,
+            help="Released per-article counts below T read as 0 (post-processing; default 0).",
+        )
         parser.add_argument("--limit", type=int, help="Read the first N impressions only.")
         parser.add_argument("--seed", type=int, default=0, help="Seed of everything but noise.")
         parser.add_argument("--output", type=Path, help="Also write the results as JSON here.")
@@ -79,9 +108,18 @@ class Command(BaseCommand):
             raise CommandError("--limit must be at least 1.")
         if options["readers"] < 1:
             raise CommandError("--readers must be at least 1.")
+        if options["articles"] is not None and not options["synthetic"]:
+            raise CommandError("--articles only applies to --synthetic.")
+        if options["articles"] is not None and options["articles"] < 1:
+            raise CommandError("--articles must be at least 1.")
         try:
             plan = PopularityPlan(
-                epsilon=epsilon, bound=options["bound"], source=options["popularity"]
+                epsilon=epsilon,
+                bound=options["bound"],
+                source=options["popularity"],
+                noise=options["noise"],
+                delta=options["delta"],
+                threshold=options["threshold"],
             )
         except ValueError as error:
             raise CommandError(str(error)) from error
@@ -89,7 +127,9 @@ class Command(BaseCommand):
         if output is not None and not output.parent.is_dir():
             raise CommandError(f"Cannot write {output}: {output.parent} is not a folder.")
         if options["synthetic"]:
-            data = synthetic_readers(demo_news(), readers=options["readers"], seed=options["seed"])
+            data = synthetic_data(
+                readers=options["readers"], seed=options["seed"], articles=options["articles"]
+            )
             if options["limit"] is not None:
                 data.impressions = data.impressions[: options["limit"]]
         else:
@@ -134,11 +174,14 @@ class Command(BaseCommand):
             "imp",
         )
         eps = "inf (exact)" if math.isinf(epsilon) else f"{epsilon:g}"
+        if report.noise == "gaussian" and not math.isinf(epsilon):
+            eps += f", delta {report.delta:g}"
         self.stdout.write(
             self.style.SUCCESS(
                 f"Evaluated {loo['evaluated']} readers and {shown['evaluated']} of "
                 f"{report.impressions} impressions over {report.news} news at epsilon {eps} "
-                f"per day, L={report.bound}, {report.popularity_source} counts; skipped "
+                f"per day, L={report.bound}, {report.popularity_source} counts, "
+                f"{report.noise} noise; skipped "
                 f"{report.unknown_history} unknown history ids and "
                 f"{report.unknown_candidates} unknown impression ids."
             )

@@ -1,0 +1,180 @@
+"""`evaluate_recommender`'s noise options (Laplace or Gaussian, delta) and its sparse MIND-like
+synthetic catalogue (--articles)."""
+
+import json
+import math
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+from django.core.management import CommandError
+
+from privacy.aggregation import release_counts
+from recommendations.evaluation import PopularityPlan, daily_clicks, mind_load, release_aggregates
+from recommendations.synthetic import (
+    SPARSE_SHOWN,
+    demo_news,
+    sparse_catalogue,
+    synthetic_data,
+    synthetic_readers,
+)
+from tests.recommendations.test_evaluation import TINY, run, tables
+
+
+def run_json(*args) -> dict:
+    return json.loads(run(*args, "--json"))
+
+
+def test_the_json_report_names_the_noise_and_the_delta_it_spent():
+    # The tiny fixture releases two days of per-article counts.
+    gaussian = run_json("--mind", str(TINY), "--noise", "gaussian", "--delta", "1e-5")
+    assert (gaussian["noise"], gaussian["delta"]) == ("gaussian", 1e-5)
+    assert gaussian["delta_spent"] == pytest.approx(2e-5)
+    assert 1.99 < gaussian["epsilon_spent"] <= 2.0
+
+    laplace = run_json("--mind", str(TINY))
+    assert (laplace["noise"], laplace["delta"], laplace["delta_spent"]) == ("laplace", 0.0, 0.0)
+    assert laplace["epsilon_spent"] == pytest.approx(2.0)
+
+
+def test_exact_counts_spend_nothing_whatever_the_noise():
+    laplace = run_json("--mind", str(TINY), "--epsilon", "inf")
+    gaussian = run_json("--mind", str(TINY), "--epsilon", "inf", "--noise", "gaussian")
+    assert (gaussian["delta"], gaussian["delta_spent"], gaussian["epsilon_spent"]) == (0, 0, 0)
+    assert gaussian["leave_one_out"] == laplace["leave_one_out"]
+    assert gaussian["impressions_protocol"] == laplace["impressions_protocol"]
+
+
+@pytest.mark.django_db
+def test_with_gaussian_noise_the_summary_says_so_and_topics_still_decide_the_tiny_fixture():
+    output = run("--mind", str(TINY), "--noise", "gaussian")
+    # As with Laplace noise: the topic part outweighs any popularity, noisy or not.
+    assert tables(output)["loo recommender"][:3] == [1.0, 1.0, 1.0]
+    assert "at epsilon 1, delta 1e-06 per day, L=1, article counts, gaussian noise" in output
+
+
+def test_gaussian_per_article_noise_pays_for_sqrt_l_and_per_topic_noise_for_l():
+    # OpenDP noise cannot be seeded: the spread over many counts, not the values.
+    news = demo_news()
+    data = synthetic_readers(news, readers=50, seed=1)
+    ids, categories = list(news), sorted({n.category for n in news.values()})
+
+    def noise(source: str, *, epsilon: float) -> list[int]:
+        plan = PopularityPlan(epsilon=epsilon, bound=4, source=source, noise="gaussian")
+        released = release_aggregates(data, ids=ids, categories=categories, plan=plan)
+        exact = release_aggregates(
+            data, ids=ids, categories=categories, plan=PopularityPlan(epsilon=math.inf, bound=4)
+        )
+        rows = len(ids) if source == "article" else len(categories)
+        key = "article_days" if source == "article" else "topic_days"
+        noisy, true = getattr(released, key), getattr(exact, key)
+        return [
+            noisy.get(row, {}).get(day, 0) - true.get(row, {}).get(day, 0)
+            for row in range(rows)
+            for day in exact.days
+        ]
+
+    # Four distinct articles a reader: L2 distance 2 over articles, but up to 4 on one topic.
+    article_scale = release_counts(
+        counts=[0], sensitivity=4, max_change=1, epsilon=1.0, mechanism="gaussian", delta=1e-6
+    ).scale
+    assert np.std(noise("article", epsilon=1.0)) == pytest.approx(article_scale, rel=0.2)
+    # 84 topic counts only, so a wider tolerance: twice the article noise, not the same.
+    assert np.std(noise("topic", epsilon=1.0)) == pytest.approx(2 * article_scale, rel=0.35)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--noise", "gaussian", "--delta", "0"], "Delta must be between 0 and 1"),
+        (["--noise", "gaussian", "--delta", "1"], "Delta must be between 0 and 1"),
+        (["--noise", "gaussian", "--delta", "nan"], "Delta must be between 0 and 1"),
+        (["--noise", "exponential"], "invalid choice: 'exponential'"),
+        (["--articles", "100"], "--articles only applies to --synthetic"),
+    ],
+)
+def test_bad_noise_options_are_refused_and_write_nothing(tmp_path, args, message):
+    report = tmp_path / "r.json"
+    with pytest.raises(CommandError, match=re.escape(message)):
+        run("--mind", str(TINY), *args, "--output", str(report))
+    assert not report.exists()
+
+
+def test_a_catalogue_of_no_articles_is_refused():
+    with pytest.raises(CommandError, match="--articles must be at least 1"):
+        run("--synthetic", "--articles", "0")
+
+
+def test_the_sparse_catalogue_is_seeded_and_keeps_each_topics_words():
+    news = demo_news()
+    catalogue = sparse_catalogue(news, articles=400, seed=2)
+    assert catalogue == sparse_catalogue(news, articles=400, seed=2)
+    assert catalogue != sparse_catalogue(news, articles=400, seed=3)
+    assert len(catalogue) == 400 and len(set(catalogue)) == 400
+    topic_text: dict[str, str] = {}
+    for item in news.values():
+        words = f"{item.title}. {item.abstract} "
+        topic_text[item.category] = topic_text.get(item.category, "") + words
+    # Every generated story's abstract is made of sentences of its own topic's demo articles,
+    # so content similarity follows topics as in the demo corpus.
+    for story in catalogue.values():
+        sentences = re.split(r"(?<=[.!?])\s+", story.abstract)
+        assert all(sentence in topic_text[story.category] for sentence in sentences)
+        assert story.title.split()[0] in topic_text[story.category]
+    # Topics keep roughly their demo shares (each is 1/12 of the demo corpus give or take).
+    shares = Counter(item.category for item in catalogue.values())
+    assert set(shares) == set(topic_text)
+    assert max(shares.values()) < 3 * min(shares.values())
+
+
+def test_sparse_readers_click_a_long_tail_with_few_clicks_per_article():
+    data = synthetic_data(readers=400, articles=1000, seed=0)
+    assert data == synthetic_data(readers=400, articles=1000, seed=0)
+    assert {len(i.candidates) for i in data.impressions} == {SPARSE_SHOWN}
+    per_day = daily_clicks(data, bound=None)
+    # Most clicked stories get one or two clicks on a day: per-article counts are small.
+    daily = [n for counter in per_day.values() for n in counter.values()]
+    assert sum(n <= 2 for n in daily) / len(daily) > 0.8
+    # Zipf appeal: the top 2% of stories draw more clicks than the bottom half together.
+    totals = sorted(sum(per_day.values(), Counter()).values(), reverse=True)
+    totals += [0] * (1000 - len(totals))
+    assert sum(totals[:20]) > sum(totals[500:])
+
+
+def test_the_command_evaluates_a_sparse_catalogue_deterministically_at_epsilon_inf(tmp_path):
+    args = ["--synthetic", "--articles", "300", "--readers", "80", "--epsilon", "inf"]
+    first, again = run_json(*args), run_json(*args)
+    assert first == again
+    assert first["news"] == 300 and first["users"] == 80
+    assert first["impressions"] == sum(
+        1 for _ in synthetic_data(readers=80, articles=300).impressions
+    )
+    assert first["epsilon_spent"] == 0.0
+    # The demo corpus is something else entirely.
+    assert run_json("--synthetic", "--readers", "80", "--epsilon", "inf")["news"] == 132
+
+
+def test_a_threshold_reads_small_released_article_counts_as_zero():
+    data = mind_load(TINY)
+    ids, categories = list(data.news), ["food", "space", "sports"]
+    exact = release_aggregates(data, ids=ids, categories=categories, plan=None)
+
+    def released(threshold: int):
+        plan = PopularityPlan(epsilon=math.inf, bound=10, source="both", threshold=threshold)
+        return release_aggregates(data, ids=ids, categories=categories, plan=plan)
+
+    # Every article has 1 click a day on the fixture: a floor of 1 keeps them, 2 drops them
+    # all; topic counts are left alone.
+    assert released(1).article_days == exact.article_days
+    assert released(2).article_days == {}
+    assert released(2).topic_days == exact.topic_days
+    report = run_json("--mind", str(TINY), "--epsilon", "inf", "--threshold", "2")
+    assert report["threshold"] == 2
+    # No popularity left to rank by: the model still ranks each reader's topic first.
+    assert report["leave_one_out"]["metrics"]["recommender"]["hr@10"] == 1.0
+
+
+def test_a_negative_threshold_is_refused():
+    with pytest.raises(CommandError, match="The threshold must be 0 or more, not -1"):
+        run("--mind", str(TINY), "--threshold", "-1")
