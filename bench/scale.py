@@ -458,6 +458,8 @@ def main() -> dict:
         "RECOMMENDER_ARTIFACT_DIR", str(Path(tempfile.gettempdir()) / "newsite-scale-models")
     )
     os.environ.setdefault("PRIVATE_STORAGE_ROOT", tempfile.mkdtemp(prefix="newsite-scale-"))
+    # As in a web worker (newsite/wsgi.py): one BLAS thread, set before numpy loads.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     setup_django(broker=True)  # reads are queued in Redis and stored by a worker, as live
     from django.db import connection
 
