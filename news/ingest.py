@@ -76,10 +76,14 @@ def plain_text(fragment: str, *, limit: int | None = None) -> str:
     return text
 
 
+# Control characters have no place in an id or address, and PostgreSQL refuses NUL in text.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def safe_link(url: str) -> str:
     """A link we may print on the article page: http(s) only, else empty (never javascript:)."""
     url = (url or "").strip()
-    if len(url) > URL_MAX:
+    if len(url) > URL_MAX or _CONTROL.search(url):
         return ""
     try:
         parts = urlsplit(url)
@@ -134,7 +138,7 @@ def feed_parse(content: bytes) -> ParsedFeed:
 
 def _entry_from_feed(raw, position: int) -> IncomingEntry:
     link = safe_link(raw.get("link", ""))
-    guid = (raw.get("id") or "").strip()
+    guid = _CONTROL.sub("", raw.get("id") or "").strip()
     entry = IncomingEntry(reference=_short(guid or link or f"entry #{position}", 500))
     if len(guid) > EXTERNAL_ID_MAX:
         # Unusually long ids still de-duplicate: keep a digest, not a truncation (which could

@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 from django.core.management import CommandError, call_command
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from news.ingest import mind_parse
@@ -132,6 +132,41 @@ def test_a_broken_feed_file_is_refused_whole_or_entry_by_entry(rolled_back, tmp_
             from news.ingest import feed_parse
 
             assert_import_report(out, err, articles, len(feed_parse(content).entries))
+
+
+CONTROL_TEXT = st.text(alphabet=st.characters(max_codepoint=0x7F), min_size=1, max_size=12)
+
+
+@fuzz_settings(25)
+@given(title=CONTROL_TEXT, guid=CONTROL_TEXT, link=CONTROL_TEXT, body=CONTROL_TEXT)
+@example(title="A", guid="g\x00h", link="a\x00", body="body")
+def test_control_characters_in_a_feed_entry_never_break_the_import(
+    rolled_back, tmp_path, title, guid, link, body
+):
+    """NUL and other control characters, raw or as character references, in every field:
+    PostgreSQL refuses NUL in text, so none may reach a row (an entry's id once did, and the
+    import stopped half-way with a database error)."""
+    item = ITEM.format(
+        title=escape(title),
+        link="https://gazette.example/" + escape(link),
+        guid=escape(guid),
+        date="",
+        category="",
+        body=escape(body),
+    )
+    good = ITEM.format(
+        title="Harbour news", link="https://gazette.example/ok", guid="ok-1", date="",
+        category="", body="A complete entry.",
+    )  # fmt: skip
+    document = f'<rss version="2.0"><channel><title>T</title>{item}{good}</channel></rss>'
+    path = tmp_path / "feed.xml"
+    path.write_bytes(document.encode())
+    with rolled_back():
+        articles = Article.objects.count()
+        out, err, error = run("import_feed", str(path))
+        assert error is None, str(error)
+        assert_import_report(out, err, articles, 2)
+        assert Article.objects.filter(external_id="ok-1").exists()
 
 
 # --- MIND news.tsv (import_mind) -------------------------------------------------------------
