@@ -116,7 +116,7 @@ def assert_import_report(out: str, err: str, before_articles: int, entries: int)
         assert_complete(article)
 
 
-@fuzz_settings(40)
+@fuzz_settings(25)
 @given(content=broken_feeds())
 def test_a_broken_feed_file_is_refused_whole_or_entry_by_entry(rolled_back, tmp_path, content):
     path = tmp_path / "feed.xml"
@@ -196,7 +196,7 @@ def mind_news_files(draw) -> bytes:
     return mutate(draw, content) if draw(st.booleans()) else content
 
 
-@fuzz_settings(40)
+@fuzz_settings(25)
 @given(content=mind_news_files())
 def test_a_broken_mind_file_is_refused_whole_or_row_by_row(rolled_back, tmp_path, content):
     path = tmp_path / "news.tsv"
@@ -259,7 +259,7 @@ def mind_behaviors_files(draw) -> bytes:
 EVALUATION_REFUSALS = ("Not MIND-format data", "Cannot read", "nothing can be scored")
 
 
-@fuzz_settings(30)
+@fuzz_settings(20)
 @given(
     news=st.one_of(st.just(MIND_NEWS), mind_news_files()),
     behaviors=st.one_of(st.just(MIND_BEHAVIORS), mind_behaviors_files()),
@@ -343,7 +343,7 @@ def demo_documents(draw):
     )
 
 
-@fuzz_settings(40)
+@fuzz_settings(25)
 @given(document=demo_documents())
 def test_a_malformed_demo_document_loads_nothing(rolled_back, tmp_path, document):
     (tmp_path / "demo.json").write_text(json.dumps(document), encoding="utf-8")

@@ -82,7 +82,7 @@ def content(db):
 
 
 @pytest.mark.parametrize("form_class", ALL_FORMS, ids=lambda f: f.__name__)
-@fuzz_settings(40)
+@fuzz_settings(25)
 @given(data=st.data())
 def test_no_form_raises_on_arbitrary_input(content, rolled_back, form_class, data):
     with rolled_back():
