@@ -213,14 +213,48 @@ class DemoLoadResult:
     articles_skipped: int
 
 
+DEMO_MAX_DAYS_AGO = 3650
+
+
 def _demo_validate(data: dict) -> None:
-    if not isinstance(data, dict) or not isinstance(data.get("articles"), list):
+    """Check the shape of every value before anything is written: a hand-edited document
+    gets one clear refusal, never a half-made load or a crash on a wrong type."""
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("articles"), list)
+        or not isinstance(data.get("topics", []), list)
+    ):
         raise ValidationError("Demo content must be an object with 'topics' and 'articles' lists.")
+    for position, item in enumerate(data.get("topics", []), start=1):
+        if not isinstance(item, dict) or not item.get("name") or not isinstance(item["name"], str):
+            raise ValidationError(f"Demo topic #{position} needs a name.")
+        if any(not isinstance(item.get(key, ""), str) for key in ("slug", "description")):
+            raise ValidationError(f"Demo topic #{position}: slug and description must be text.")
     required = ("slug", "title", "summary", "body", "topics")
     for position, item in enumerate(data["articles"], start=1):
+        if not isinstance(item, dict):
+            raise ValidationError(f"Demo article #{position} is not an object.")
         missing = [key for key in required if not item.get(key)]
         if missing:
             raise ValidationError(f"Demo article #{position} lacks {', '.join(missing)}.")
+        texts = ("slug", "title", "summary", "body", "author")
+        if any(not isinstance(item.get(key, ""), str) for key in texts) or not (
+            isinstance(item["topics"], list) and all(isinstance(t, str) for t in item["topics"])
+        ):
+            raise ValidationError(
+                f"Demo article #{position}: {', '.join(texts)} must be text and topics a list "
+                "of topic slugs."
+            )
+        days_ago = item.get("days_ago", 0)
+        if (
+            isinstance(days_ago, bool)
+            or not isinstance(days_ago, int | float)
+            or not 0 <= days_ago <= DEMO_MAX_DAYS_AGO
+        ):
+            raise ValidationError(
+                f"Demo article #{position}: days_ago must be a number from 0 to "
+                f"{DEMO_MAX_DAYS_AGO}."
+            )
 
 
 @transaction.atomic

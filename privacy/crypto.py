@@ -198,6 +198,9 @@ def data_key_destroy(*, user_id: int) -> bool:
     return deleted > 0
 
 
+MAX_ROTATION_BATCH = 100_000
+
+
 def master_keys_rotate(
     *, batch_size: int = 500, progress: Callable[[int, int], None] | None = None
 ) -> int:
@@ -207,8 +210,9 @@ def master_keys_rotate(
     key's master key is not configured, nothing is changed. `progress(done, total)` is called
     before the first batch and after each one. Running it again re-wraps nothing.
     """
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1.")
+    if not 1 <= batch_size <= MAX_ROTATION_BATCH:
+        # Beyond PostgreSQL's LIMIT range a huge batch would fail inside the query instead.
+        raise ValueError(f"The batch size must be from 1 to {MAX_ROTATION_BATCH:,}.")
     current_id, master_keys = _master_keys()
     stale = UserDataKey.objects.exclude(master_key_id=current_id)
     unknown = set(stale.values_list("master_key_id", flat=True).distinct()) - master_keys.keys()

@@ -39,6 +39,18 @@ class NoticeCheckedForm(forms.Form):
     # The notice hash is checked by the service (privacy.services.purpose_choose).
 
 
+class ReturnAddressField(forms.CharField):
+    """A hidden address to return to: when it is unusable (a NUL byte, say) the form is not
+    refused over it, since the reader cannot see or fix it; the view then goes to its default
+    page instead."""
+
+    def clean(self, value):
+        try:
+            return super().clean(value)
+        except forms.ValidationError:
+            return ""
+
+
 class ConfirmPasswordForm(forms.Form):
     password = forms.CharField(
         label="Your password",
@@ -46,4 +58,4 @@ class ConfirmPasswordForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
         error_messages={"required": "Type your password to continue."},
     )
-    next = forms.CharField(required=False, widget=forms.HiddenInput)
+    next = ReturnAddressField(required=False, widget=forms.HiddenInput)

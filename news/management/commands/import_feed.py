@@ -26,6 +26,13 @@ def read_feed_file(path: Path) -> bytes:
         raise CommandError(f"Cannot read {path}: {error.strerror}; nothing imported.") from error
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name the system cannot even look up, such as one too long
+        return False
+
+
 class Command(BaseCommand):
     help = (
         "Import an RSS or Atom feed from a file or an http(s) address. New entries become "
@@ -52,7 +59,7 @@ class Command(BaseCommand):
                 content = fetch(url).content
             except FetchError as error:
                 raise CommandError(f"{error} Nothing imported.") from error
-        elif path.is_file():
+        elif _is_file(path):
             content = read_feed_file(path)
         else:
             raise CommandError(

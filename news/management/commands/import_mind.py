@@ -26,10 +26,9 @@ class Command(BaseCommand):
         path: Path = options["path"]
         try:
             content = path.read_bytes()
-        except OSError as error:
-            raise CommandError(
-                f"Cannot read {path}: {error.strerror or error}; nothing imported."
-            ) from error
+        except (OSError, ValueError) as error:  # ValueError: a NUL byte in the path
+            reason = getattr(error, "strerror", None) or error
+            raise CommandError(f"Cannot read {path}: {reason}; nothing imported.") from error
         try:
             entries = mind_parse(content)
         except FeedUnreadable as error:

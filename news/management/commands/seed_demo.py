@@ -18,7 +18,10 @@ DEMO_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
 def read_demo_documents(directory: Path) -> dict:
     """Merge every JSON document in the folder into one {topics, articles} document."""
     merged: dict[str, list] = {"topics": [], "articles": []}
-    files = sorted(directory.glob("*.json"))
+    try:
+        files = sorted(directory.glob("*.json"))
+    except OSError as error:  # e.g. a folder name too long to look up
+        raise CommandError(f"Cannot read {directory}: {error.strerror}") from error
     if not files:
         raise CommandError(f"No demo content found in {directory}.")
     for path in files:
@@ -26,8 +29,13 @@ def read_demo_documents(directory: Path) -> dict:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
             raise CommandError(f"Cannot read {path.name}: {error}") from error
-        merged["topics"].extend(document.get("topics", []))
-        merged["articles"].extend(document.get("articles", []))
+        parts = [document.get(key, []) if isinstance(document, dict) else None for key in merged]
+        if not all(isinstance(part, list) for part in parts):
+            raise CommandError(
+                f"Cannot read {path.name}: not an object with 'topics' and 'articles' lists."
+            )
+        for key, part in zip(merged, parts, strict=True):
+            merged[key].extend(part)
     return merged
 
 
