@@ -277,14 +277,8 @@ def test_a_broken_mind_folder_is_refused_with_a_clear_message(
         assert changed_tables(before, database_snapshot()) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recommendations.evaluation reads MIND rows with csv's default 131,072-character "
-    "field limit and lets csv.Error escape: a longer field ends evaluate_recommender with a "
-    "traceback instead of MindFormatError naming the file and line.",
-)
 @pytest.mark.parametrize("huge_file", ["news.tsv", "behaviors.tsv"])
-def test_a_mind_folder_with_a_field_over_the_csv_limit_is_refused(tmp_path, huge_file):
+def test_a_mind_folder_with_a_field_over_the_csv_limit_is_read_like_any_other(tmp_path, huge_file):
     (tmp_path / "news.tsv").write_bytes(MIND_NEWS)
     (tmp_path / "behaviors.tsv").write_bytes(MIND_BEHAVIORS)
     huge = "N1 " * 60_000
@@ -294,8 +288,9 @@ def test_a_mind_folder_with_a_field_over_the_csv_limit_is_refused(tmp_path, huge
         row = f"5\tU5\t11/15/2019 11:00:00 AM\t{huge}\tN1-1 N2-0\n"
     with (tmp_path / huge_file).open("a", encoding="utf-8") as handle:
         handle.write(row)
-    with pytest.raises(CommandError, match="Not MIND-format data"):
-        run_or_raise("evaluate_recommender", "--mind", str(tmp_path), "--json")
+    # MIND never quotes a field, so a long one is just long: the row counts like any other.
+    report = json.loads(run_or_raise("evaluate_recommender", "--mind", str(tmp_path), "--json"))
+    assert report["impressions"] >= 1
 
 
 # --- Demo documents (seed_demo --dir) --------------------------------------------------------
