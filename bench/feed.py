@@ -148,10 +148,16 @@ def main() -> dict:
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--history", type=int, default=20, help="Reads of the history reader.")
     parser.add_argument("--candidates", type=int, help="Widen the window to N candidates.")
+    parser.add_argument(
+        "--profile-reads",
+        type=int,
+        help="Newest reads that shape the profile (RECOMMENDER_HISTORY_LIMIT; default: all "
+        "of them; the site's default is 50). Every read is left out of the feed either way.",
+    )
     options = parser.parse_args()
     # Settings are read from the environment: the profile uses every read, and the window
     # spans enough days (articles are spread evenly) to hold the candidates asked for.
-    os.environ["RECOMMENDER_HISTORY_LIMIT"] = str(max(options.history, 1))
+    os.environ["RECOMMENDER_HISTORY_LIMIT"] = str(max(options.profile_reads or options.history, 1))
     if options.candidates:
         days = math.ceil(options.days * options.candidates / options.articles) + 1
         os.environ["RECOMMENDER_CANDIDATE_DAYS"] = str(days)

@@ -1,6 +1,7 @@
 """The caller's feed through the API: one page of stories, each with the reason it is there.
 Anonymous callers (and readers with personalization Off) get the non-personal feed."""
 
+from django.db.models import prefetch_related_objects
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -77,6 +78,7 @@ class FeedApi(APIView):
         page = feed_page(
             user=request.user, page_number=params.validated_data["page"], profile=profile
         )
+        prefetch_related_objects([item.article for item in page.object_list], "source")
         output = self.OutputSerializer(
             {
                 "personalized": profile.personalized,

@@ -361,25 +361,35 @@ def _history_similarity(
     in_pool = pool_rows >= 0
     read_vectors = np.zeros((len(reads), pool.vectors.shape[1]), dtype=np.float32)
     read_vectors[in_pool] = pool.vectors[pool_rows[in_pool]]
-    read_columns: dict[int, list[int]] = {
-        int(read_ids[position]): np.flatnonzero(pool.topic_matrix[pool_rows[position]]).tolist()
-        for position in np.flatnonzero(in_pool)
-    }
-    older = ~in_pool
-    if older.any():
+    # (read position, topic column) pairs: at once for the reads in the pool.
+    in_pool_positions = np.flatnonzero(in_pool)
+    pair_reads, pair_columns = np.nonzero(pool.topic_matrix[pool_rows[in_pool_positions]])
+    pair_reads = in_pool_positions[pair_reads]
+    older = np.flatnonzero(~in_pool)
+    if len(older):
         read_vectors[older] = _vectors_for(loaded, read_ids[older])[0]
         columns = pool.column_of()
+        positions_of: dict[int, list[int]] = {}
+        for position in older:
+            positions_of.setdefault(int(read_ids[position]), []).append(int(position))
         # A removed story has no topics left, so it is never the "X" of "Like 'X'".
-        for article_id, topic_id in Article.topics.through.objects.filter(
-            article_id__in={int(a) for a in read_ids[older]}
-        ).values_list("article_id", "topic_id"):
-            if topic_id in columns:
-                read_columns.setdefault(article_id, []).append(columns[topic_id])
+        extra = [
+            (position, columns[topic_id])
+            for article_id, topic_id in Article.topics.through.objects.filter(
+                article_id__in=list(positions_of)
+            ).values_list("article_id", "topic_id")
+            if topic_id in columns
+            for position in positions_of[article_id]
+        ]
+        if extra:
+            pair_reads = np.concatenate([pair_reads, [p for p, _ in extra]])
+            pair_columns = np.concatenate([pair_columns, [c for _, c in extra]])
     usable = np.linalg.norm(read_vectors, axis=1) > 0
-    reads_per_column: dict[int, list[int]] = {}
-    for position in np.flatnonzero(usable):
-        for column in read_columns.get(int(read_ids[position]), ()):
-            reads_per_column.setdefault(column, []).append(int(position))
+    keep = usable[pair_reads]
+    pair_reads, pair_columns = pair_reads[keep], pair_columns[keep]
+    reads_per_column = {
+        int(column): pair_reads[pair_columns == column] for column in np.unique(pair_columns)
+    }
     for column, positions in reads_per_column.items():
         members = pool.topic_members[column]
         if not len(members):
@@ -390,7 +400,7 @@ def _history_similarity(
         value = similarity[np.arange(len(members)), nearest]
         better = value > best[members]
         best[members[better]] = value[better]
-        source[members[better]] = np.asarray(positions)[nearest[better]]
+        source[members[better]] = positions[nearest[better]]
     return best, source
 
 
@@ -651,8 +661,14 @@ def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now
     rows = list(page.object_list)
     wanted = [int(pool.ids[row]) for row in rows]
     # Unordered: the ranking gives the order, and PostgreSQL then looks the ids up by key.
-    # Cards never show the body, most of a row.
-    page_articles = articles_latest().filter(pk__in=wanted).defer("body").order_by()
+    # Cards never show the body (most of a row) nor the source (the API looks it up for the
+    # few stories that have one); a join and a model per story cost more than the query.
+    page_articles = (
+        Article.objects.published(now=now)
+        .filter(pk__in=wanted)
+        .defer("body")
+        .prefetch_related("topics")
+    )
     by_id = {article.pk: article for article in page_articles}
     topic_names = {t.pk: t.name for a in by_id.values() for t in a.topics.all()}
     unnamed = [t for t in profile.topic_weights if t not in topic_names]

@@ -117,6 +117,23 @@ def test_a_story_is_only_like_a_read_that_shares_its_topic(newsroom, reader, rec
     assert not by_article[twin].startswith("Like "), by_article[twin]
 
 
+def test_a_read_older_than_the_candidate_window_still_brings_similar_stories(
+    newsroom, reader, record_read, settings
+):
+    Article.objects.update(published_at=timezone.now() - timedelta(days=3))
+    sourdough = newsroom.stories["food"][1]
+    sourdough.published_at = timezone.now() - timedelta(
+        days=settings.RECOMMENDER_CANDIDATE_DAYS + 5
+    )
+    sourdough.save()
+    model_retrain()
+    follow(reader, newsroom.topics["sport"], level=Level.TOPICS_HISTORY)
+    record_read(user=reader, article=sourdough, signals=NO_SIGNALS)
+    page = feed_page(user=reader)
+    assert sourdough not in {item.article for item in page}  # not a candidate any more
+    assert any(r.startswith("Like 'Baking sourdough bread at home'") for r in reasons(page))
+
+
 def test_a_read_story_removed_since_is_never_named(newsroom, reader, record_read):
     # Not fresh any more, so that what the reader read is what brings the food stories.
     Article.objects.update(published_at=timezone.now() - timedelta(days=3))
