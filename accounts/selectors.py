@@ -18,6 +18,13 @@ class ReaderProfile:
     onboarding_done: bool = False
 
     @property
+    def topic_name_of(self) -> dict[int, str]:
+        """Followed topic id -> name (`topic_names` follows `topic_weights`' order)."""
+        if len(self.topic_names) != len(self.topic_weights):
+            return {}
+        return dict(zip(self.topic_weights, self.topic_names, strict=True))
+
+    @property
     def personalized(self) -> bool:
         return self.level != Preferences.Level.OFF and bool(self.topic_weights)
 

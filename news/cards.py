@@ -5,6 +5,7 @@ personal and is rendered for each request, never cached here."""
 from collections.abc import Sequence
 
 from django.core.cache import cache
+from django.db.models import prefetch_related_objects
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
@@ -37,6 +38,8 @@ def card_bodies(*, cards: Sequence[tuple[Article, str]]) -> list[SafeString]:
         # Pages served from the feed cache hold only ids and versions; rendering needs topics.
         light = {a.pk for _, a, _ in missing if CARD_FIELDS & a.get_deferred_fields()}
         full = {a.pk: a for a in articles_latest().filter(pk__in=light).order_by()} if light else {}
+        # The feed hands over its stories without their topics: one query for all of them.
+        prefetch_related_objects([a for _, a, _ in missing if a.pk not in full], "topics")
         rendered = {}
         for key, article, via in missing:
             article = full.get(article.pk, article)

@@ -1,7 +1,7 @@
 """Reads of consent state: the only way other apps learn what a reader agreed to."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Preferences
 from news.models import Article
+from newsite.db_functions import EpochSeconds
 
 from .browser_signals import BrowserSignals
 from .crypto import decrypt_many_for_user
@@ -178,32 +179,29 @@ HISTORY_ARTICLE_FIELDS = ("id", "title", "slug", "summary", "status", "published
 
 @dataclass(frozen=True)
 class HistoryRead:
-    """One entry of a reader's history as the feed needs it: which article was read."""
+    """One entry of a reader's history as the feed needs it: which article, and when."""
 
     entry_id: int
     article_id: int
+    read_epoch: float  # seconds since 1970: cheaper to read by the hundred than datetimes
+
+    @property
+    def read_at(self) -> datetime:
+        return datetime.fromtimestamp(self.read_epoch, tz=UTC)
 
 
 def history_reads_for_user(*, user, limit: int | None = None) -> list[HistoryRead]:
-    """The reader's reads (newest first, decrypted) without their articles or times: the
-    feed asks for this on every personalized page and names only the one or two it shows
-    (`history_read_times`)."""
+    """The reader's reads (newest first, decrypted) without their articles: the feed asks
+    for this on every personalized page and names only the one or two it shows."""
     entries = ReadingHistoryEntry.objects.filter(user=user).order_by("-read_at", "-id")
     if limit is not None:
         entries = entries[:limit]
-    rows = list(entries.values_list("pk", "sealed_article"))
-    plaintexts = _open_articles(user=user, sealed=[sealed for _, sealed in rows])
+    rows = list(entries.values_list("pk", EpochSeconds("read_at"), "sealed_article"))
+    plaintexts = _open_articles(user=user, sealed=[sealed for _, _, sealed in rows])
     return [
-        HistoryRead(entry_id=pk, article_id=int(plaintext))
-        for (pk, _), plaintext in zip(rows, plaintexts, strict=True)
+        HistoryRead(entry_id=pk, article_id=int(plaintext), read_epoch=epoch)
+        for (pk, epoch, _), plaintext in zip(rows, plaintexts, strict=True)
     ]
-
-
-def history_read_times(*, user, entry_ids) -> dict[int, datetime]:
-    """When the reader read each of these entries of their own history."""
-    return dict(
-        ReadingHistoryEntry.objects.filter(user=user, pk__in=entry_ids).values_list("pk", "read_at")
-    )
 
 
 def _open_articles(*, user, sealed) -> list[str]:

@@ -78,7 +78,7 @@ class FeedApi(APIView):
         page = feed_page(
             user=request.user, page_number=params.validated_data["page"], profile=profile
         )
-        prefetch_related_objects([item.article for item in page.object_list], "source")
+        prefetch_related_objects([item.article for item in page.object_list], "source", "topics")
         output = self.OutputSerializer(
             {
                 "personalized": profile.personalized,

@@ -20,7 +20,7 @@ import numpy as np
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db import connections
-from django.db.models import FloatField, Func, QuerySet
+from django.db.models import QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -28,7 +28,8 @@ from accounts.models import Preferences
 from accounts.selectors import ReaderProfile, reader_profile
 from news.models import Article, Topic
 from news.selectors import articles_for_topic, articles_latest
-from privacy.selectors import HistoryRead, history_read_times, history_reads_for_user
+from newsite.db_functions import EpochSeconds
+from privacy.selectors import HistoryRead, history_reads_for_user
 
 from . import explanations, ranking
 from .active import LoadedModel, active_model
@@ -178,22 +179,6 @@ def _popularity(loaded: LoadedModel | None, rows: np.ndarray, topic_matrix, topi
     return popularity
 
 
-class _EpochSeconds(Func):
-    """A timestamp as seconds since 1970 (0 for none), computed by the database: parsing
-    tens of thousands of datetimes in Python was most of the pool's build time."""
-
-    output_field = FloatField()
-
-    def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(
-            compiler, connection, template="COALESCE(EXTRACT(EPOCH FROM %(expressions)s), 0)"
-        )
-
-    def as_sqlite(self, compiler, connection, **extra):
-        template = "COALESCE((julianday(%(expressions)s) - 2440587.5) * 86400.0, 0)"
-        return self.as_sql(compiler, connection, template=template)
-
-
 def _pool_build(*, loaded: LoadedModel | None, now: datetime) -> _Pool:
     """One query (a row per article and topic), newest first, turned into arrays."""
     since = now - timedelta(days=settings.RECOMMENDER_CANDIDATE_DAYS)
@@ -203,8 +188,8 @@ def _pool_build(*, loaded: LoadedModel | None, now: datetime) -> _Pool:
         .order_by("-published_at", "-id")
         .values_list(
             "id",
-            _EpochSeconds("published_at"),
-            _EpochSeconds("editors_pick_until"),
+            EpochSeconds("published_at"),
+            EpochSeconds("editors_pick_until"),
             Coalesce("topics__id", -1),
         )
     )
@@ -533,7 +518,6 @@ def _reason(
     scores: _Scores,
     reads: list[HistoryRead],
     read_titles: dict[int, str],
-    read_times: dict[int, datetime],
     topic_names: dict[int, str],
     vectors: np.ndarray,
     signed_in: bool,
@@ -551,7 +535,7 @@ def _reason(
     if kind == kinds.HISTORY:
         read = reads[int(scores.history_source[row])]
         return explanations.like_what_you_read(
-            title=read_titles[read.article_id], read_at=read_times[read.entry_id], now=now
+            title=read_titles[read.article_id], read_at=read.read_at, now=now
         )
     if kind == kinds.POPULAR:
         return explanations.popular_today()
@@ -661,16 +645,13 @@ def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now
     rows = list(page.object_list)
     wanted = [int(pool.ids[row]) for row in rows]
     # Unordered: the ranking gives the order, and PostgreSQL then looks the ids up by key.
-    # Cards never show the body (most of a row) nor the source (the API looks it up for the
-    # few stories that have one); a join and a model per story cost more than the query.
-    page_articles = (
-        Article.objects.published(now=now)
-        .filter(pk__in=wanted)
-        .defer("body")
-        .prefetch_related("topics")
-    )
+    # The stories without their body (most of a row), source or topics: what shows them
+    # loads those (cards are rendered once per story version and kept; the API prefetches),
+    # and a prefetch per page costs more than the rest of the query. Reasons name only
+    # followed topics, which the profile names.
+    page_articles = Article.objects.published(now=now).filter(pk__in=wanted).defer("body")
     by_id = {article.pk: article for article in page_articles}
-    topic_names = {t.pk: t.name for a in by_id.values() for t in a.topics.all()}
+    topic_names = profile.topic_name_of
     unnamed = [t for t in profile.topic_weights if t not in topic_names]
     if unnamed and (scores.related_topic[rows] != -1).any():
         topic_names.update(Topic.objects.filter(pk__in=unnamed).values_list("pk", "name"))
@@ -692,14 +673,13 @@ def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now
         for row, kind in kinds.items()
         if kind == explanations.ReasonKind.HISTORY
     ]
-    read_titles, read_times = {}, {}
+    read_titles = {}
     if named_reads:
         read_titles = dict(
             Article.objects.filter(pk__in={r.article_id for r in named_reads}).values_list(
                 "pk", "title"
             )
         )
-        read_times = history_read_times(user=user, entry_ids={r.entry_id for r in named_reads})
     items = []
     for row, article_id in zip(rows, wanted, strict=True):
         article = by_id.get(article_id)
@@ -709,17 +689,14 @@ def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now
         if (
             kind == explanations.ReasonKind.HISTORY
             and reads[int(scores.history_source[row])].article_id not in read_titles
-            or kind == explanations.ReasonKind.HISTORY
-            and reads[int(scores.history_source[row])].entry_id not in read_times
         ):
-            kind = explanations.ReasonKind.FRESH  # the story or the entry went meanwhile
+            kind = explanations.ReasonKind.FRESH  # the story read was removed meanwhile
         reason = _reason(
             kind=kind,
             row=row,
             scores=scores,
             reads=reads,
             read_titles=read_titles,
-            read_times=read_times,
             topic_names=topic_names,
             vectors=pool.vectors,
             signed_in=user.is_authenticated,
