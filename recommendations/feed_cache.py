@@ -87,24 +87,31 @@ def _entry_of(page: Page) -> dict:
     }
 
 
-def _page_of(entry: dict, *, page_size: int) -> Page:
-    """The cached page with its articles looked up again (one query of a few columns), so a
-    story unpublished meanwhile drops out; cards are rendered from their own cache by version
-    (news.cards), which loads in full only the articles it has no card for."""
+def _live_by_id(ids) -> dict:
+    """The stories among these still published, by id, with only the columns a cached card
+    and its link need (news.cards renders the rest once per story version)."""
     from news.models import Article
 
-    from .explanations import Reason
-    from .selectors import FeedItem
-
-    page = Paginator(range(entry["count"]), page_size).page(1)
-    ids = [item[0] for item in entry["items"]]
-    articles = {
+    return {
         a.pk: a
         for a in Article.objects.published()
         .filter(pk__in=ids)
         .only("id", "slug", "title", "status", "published_at", "updated_at")
         .order_by()
     }
+
+
+def _page_of(entry: dict, *, page_size: int) -> Page:
+    """The cached page with its articles looked up again (one query of a few columns), so a
+    story unpublished meanwhile drops out; cards are rendered from their own cache by version
+    (news.cards), which loads in full only the articles it has no card for."""
+
+    from .explanations import Reason
+    from .selectors import FeedItem
+
+    page = Paginator(range(entry["count"]), page_size).page(1)
+    ids = [item[0] for item in entry["items"]]
+    articles = _live_by_id(ids)
     page.object_list = [
         FeedItem(article=articles[article_id], reason=Reason(**reason), list_type=list_type)
         for article_id, reason, list_type in entry["items"]
@@ -233,7 +240,6 @@ def reader_feed_erase(*, user) -> int:
 
 def more_like_this_cached(*, article, limit: int = 4) -> list:
     """`more_like_this`, its story ids kept per article, change and model version."""
-    from news.models import Article
 
     from .active import active_marker
     from .selectors import more_like_this
@@ -249,11 +255,5 @@ def more_like_this_cached(*, article, limit: int = 4) -> list:
         return related
     if not ids:
         return []
-    live = {
-        a.pk: a
-        for a in Article.objects.published()
-        .filter(pk__in=ids)
-        .only("id", "slug", "title", "status", "published_at", "updated_at")
-        .order_by()
-    }
+    live = _live_by_id(ids)
     return [live[pk] for pk in ids if pk in live]

@@ -31,7 +31,7 @@ from tests.factories import (
     reader_choices,
     verified_reader,
 )
-from tests.news.test_topic_suggestions import VOCABULARY
+from tests.news.test_topic_suggestions import labelled_stories
 from tests.recommendations.conftest import STORIES, story
 
 pytestmark = pytest.mark.django_db
@@ -173,18 +173,7 @@ def test_an_article_published_while_redis_is_down_gets_its_vector_once_it_is_bac
 def test_an_imported_story_gets_topic_suggestions_while_redis_is_down(
     caplog, django_capture_on_commit_callbacks
 ):
-    # Stories editors labelled, as in the topic-suggestion tests.
-    topics = {name: TopicFactory(name=name.title(), slug=name) for name in VOCABULARY}
-    for name, words in VOCABULARY.items():
-        words = words.split()
-        for n in range(8):
-            chosen = [words[(n + i) % len(words)] for i in range(5)]
-            ArticleFactory(
-                title=f"{chosen[0].title()} and {chosen[1]} news {n}",
-                summary=" ".join(chosen[2:]),
-                body=f"A story about {' '.join(chosen)}.\n\nMore on the {chosen[0]}.",
-                topics=[topics[name]],
-            )
+    topics = labelled_stories()  # stories editors labelled, as in the topic-suggestion tests
     entry = IncomingEntry(
         reference="e1",
         external_id="e1",

@@ -18,9 +18,9 @@ VOCABULARY = {
 }
 
 
-@pytest.fixture
-def labelled():
-    """Eight stories per topic, each written with its topic's words: what editors labelled."""
+def labelled_stories() -> dict:
+    """Eight stories per topic, each written with its topic's words: what editors labelled.
+    Returns the topics by name."""
     topics = {name: TopicFactory(name=name.title(), slug=name) for name in VOCABULARY}
     for name, words in VOCABULARY.items():
         words = words.split()
@@ -33,6 +33,11 @@ def labelled():
                 topics=[topics[name]],
             )
     return topics
+
+
+@pytest.fixture
+def labelled():
+    return labelled_stories()
 
 
 def untagged(**kwargs) -> Article:
