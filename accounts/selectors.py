@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from privacy.crypto import decrypt_for_user
 
-from .models import Preferences, PreferredTopic
+from .models import Preferences
 
 REGION_CONTEXT = "preferences.region"
 
@@ -36,28 +36,32 @@ def reader_profile(*, user) -> ReaderProfile:
     """What the feed may use about this visitor: nothing for anonymous visitors."""
     if not user.is_authenticated:
         return ANONYMOUS_PROFILE
-    # Plain values, not model instances: the feed asks for this on every page.
-    row = (
-        Preferences.objects.filter(user=user)
-        .values_list("pk", "level", "onboarding_finished_at")
-        .first()
+    # One query of plain values, not model instances: the feed asks for this on every page.
+    # A row per (chosen topic, blocked topic) pair, a few dozen at most: cheaper than a query
+    # for each.
+    rows = Preferences.objects.filter(user=user).values_list(
+        "level",
+        "onboarding_finished_at",
+        "preferred_topics__topic_id",
+        "preferred_topics__weight",
+        "preferred_topics__topic__name",
+        "blocked_topics__id",
     )
-    if row is None:
+    if not rows:
         return ANONYMOUS_PROFILE
-    preferences_id, level, onboarding_finished_at = row
-    chosen = sorted(
-        PreferredTopic.objects.filter(preferences_id=preferences_id).values_list(
-            "topic_id", "weight", "topic__name"
-        ),
-        key=lambda chosen_topic: chosen_topic[2],
-    )
-    blocked = Preferences.blocked_topics.through.objects.filter(
-        preferences_id=preferences_id
-    ).values_list("topic_id", flat=True)
+    chosen: dict[int, tuple[float, str]] = {}
+    blocked = set()
+    for _, _, topic_id, weight, name, blocked_id in rows:
+        if topic_id is not None:
+            chosen[topic_id] = (weight, name)
+        if blocked_id is not None:
+            blocked.add(blocked_id)
+    level, onboarding_finished_at = rows[0][:2]
+    by_name = sorted(chosen.items(), key=lambda item: item[1][1])
     return ReaderProfile(
         level=level,
-        topic_weights={topic_id: weight for topic_id, weight, _ in chosen},
-        topic_names=tuple(name for _, _, name in chosen),
+        topic_weights={topic_id: weight for topic_id, (weight, _) in by_name},
+        topic_names=tuple(name for _, (_, name) in by_name),
         blocked_topic_ids=frozenset(blocked),
         onboarding_done=onboarding_finished_at is not None,
     )

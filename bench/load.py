@@ -299,6 +299,11 @@ def main() -> dict:
         help="FEED_READER_CACHE_SECONDS for the server (default: the site's own).",
     )
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument(
+        "--pages",
+        default="anonymous home,personalized home,article page",
+        help="Which pages to load, comma separated (default: all three).",
+    )
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk).")
@@ -338,6 +343,13 @@ def main() -> dict:
         "personalized home": [f"/\t{cookie}" for cookie in cookies],
         "article page": [f"{path}\t" for path in paths],
     }
+    wanted = [name.strip() for name in options.pages.split(",") if name.strip()]
+    unknown = set(wanted) - pages.keys()
+    if unknown:
+        raise SystemExit(
+            f"Unknown page(s): {', '.join(sorted(unknown))}; known: {', '.join(pages)}."
+        )
+    pages = {name: lines for name, lines in pages.items() if name in wanted}
     target_files = {}
     for name, lines in pages.items():
         path = work / (name.replace(" ", "_") + ".txt")
@@ -369,10 +381,9 @@ def main() -> dict:
     process = _start_gunicorn(port=port, env=env, workers=options.workers)
     results = {}
     try:
-        article_path = pages["article page"][0].split("\t")[0]
         _check(url + "/", "", "Latest news")
         _check(url + "/", cookies[0], "Your front page")
-        _check(url + article_path, "", "More like this")
+        _check(url + paths[0], "", "More like this")
         for name, targets in target_files.items():
             # Warm-up: loads the model in each worker and fills the caches; every reader's page
             # and every article once, so the timed run sees returning readers and stories.

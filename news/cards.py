@@ -49,3 +49,16 @@ def card_bodies(*, cards: Sequence[tuple[Article, str]]) -> list[SafeString]:
         cache.set_many(rendered, CARD_SECONDS)
         found.update(rendered)
     return [mark_safe(found[key]) for key in keys]  # noqa: S308 (our own rendered template)
+
+
+def feed_cards_html(*, items: Sequence, user) -> SafeString:
+    """A feed page's cards (FeedItems: story, reason, list type) as HTML: the shared card
+    bodies, and each card's reason, which may be personal (so a reader's rendered cards are
+    kept only sealed, by recommendations.feed_cache)."""
+    bodies = card_bodies(cards=[(item.article, item.list_type) for item in items])
+    return mark_safe(  # noqa: S308 (our own rendered template)
+        render_to_string(
+            "news/_feed_cards.html",
+            {"cards": list(zip(items, bodies, strict=True)), "user": user},
+        )
+    )

@@ -1,18 +1,34 @@
 """Values every page template needs: the site name and the topic navigation."""
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.core.cache import cache
 
 from .selectors import topics_all
 
-NAV_TOPICS_KEY = "news:nav-topics"
+NAV_TOPICS_KEY = "news:nav-topics:2"
 NAV_TOPICS_SECONDS = 300
 
 
-def _nav_topics():
+@dataclass(frozen=True)
+class NavTopic:
+    name: str
+    slug: str
+    url: str
+
+
+def _nav_topics() -> list[NavTopic]:
     # The same on every page for everyone: read once, forgotten when a topic changes
-    # (news.signals), so a page does not query the topics each time.
-    return cache.get_or_set(NAV_TOPICS_KEY, lambda: list(topics_all()), NAV_TOPICS_SECONDS)
+    # (news.signals), so a page neither queries the topics nor works out their links each time.
+    return cache.get_or_set(
+        NAV_TOPICS_KEY,
+        lambda: [
+            NavTopic(name=topic.name, slug=topic.slug, url=topic.get_absolute_url())
+            for topic in topics_all()
+        ],
+        NAV_TOPICS_SECONDS,
+    )
 
 
 def navigation(request):

@@ -12,7 +12,7 @@ from recommendations.selectors import EDITORIAL, PERSONAL
 from recommendations.services import feed_impressions_record
 
 from . import selectors
-from .cards import card_bodies
+from .cards import card_bodies, feed_cards_html
 from .models import Topic
 
 
@@ -21,17 +21,16 @@ def _page(request, queryset):
 
 
 def home(request):
-    profile, page = home_feed(user=request.user, page_number=request.GET.get("page"))
-    feed_impressions_record(items=page.object_list)
-    bodies = card_bodies(cards=[(item.article, item.list_type) for item in page.object_list])
+    feed = home_feed(
+        user=request.user,
+        page_number=request.GET.get("page"),
+        render_cards=lambda page: feed_cards_html(items=page.object_list, user=request.user),
+    )
+    feed_impressions_record(list_types=feed.list_types)
     return render(
         request,
         "news/home.html",
-        {
-            "page": page,
-            "profile": profile,
-            "cards": list(zip(page.object_list, bodies, strict=True)),
-        },
+        {"page": feed.page, "profile": feed.profile, "cards": feed.cards},
     )
 
 

@@ -6,3 +6,17 @@ from django.apps import AppConfig
 class PrivacyConfig(AppConfig):
     name = "privacy"
     verbose_name = "Privacy"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from .models import PolicyVersion
+        from .selectors import purpose_changes_forget
+
+        # The re-consent banner's cached list of purpose changes.
+        post_save.connect(
+            purpose_changes_forget, sender=PolicyVersion, dispatch_uid="purpose-changes-save"
+        )
+        post_delete.connect(
+            purpose_changes_forget, sender=PolicyVersion, dispatch_uid="purpose-changes-delete"
+        )

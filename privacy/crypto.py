@@ -106,11 +106,20 @@ def _associated_data(*, user_id: int, context: str) -> bytes:
     return f"{context}:{user_id}".encode()
 
 
+def _data_key_row(*, user_id: int) -> UserDataKey | None:
+    # One row per reader (a one-to-one): no ordering, and only what unwrapping needs. Asked
+    # on every personalized page.
+    rows = UserDataKey.objects.filter(user_id=user_id).only(
+        "user_id", "wrapped_key", "master_key_id"
+    )
+    return next(iter(rows[:1]), None)
+
+
 # No cache of unwrapped keys: a cached key would outlive data_key_destroy in every other process
 # (web workers, Celery), and could outlive a rolled-back key row. One indexed lookup is cheaper.
 def _data_key_get_or_create(*, user_id: int) -> bytes:
     current_id, master_keys = _master_keys()
-    row = UserDataKey.objects.filter(user_id=user_id).first()
+    row = _data_key_row(user_id=user_id)
     if row is not None:
         return _unwrap(row, master_keys=master_keys)
     data_key = AESGCM.generate_key(bit_length=256)
@@ -175,7 +184,7 @@ def decrypt_many_for_user(*, user_id: int, ciphertexts: list[bytes], context: st
             raise DecryptionFailed("Not a ciphertext this site wrote.")
     if not opened:
         return []
-    row = UserDataKey.objects.filter(user_id=user_id).first()
+    row = _data_key_row(user_id=user_id)
     if row is None:
         raise DataKeyDestroyed(f"The data key of reader {user_id} has been destroyed.")
     _, master_keys = _master_keys()

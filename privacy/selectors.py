@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
@@ -36,14 +37,36 @@ def policy_current(*, now: datetime | None = None) -> PolicyVersion | None:
     return PolicyVersion.objects.filter(published_at__lte=now or timezone.now()).first()
 
 
+# When each policy version that changed purposes takes effect, newest first: asked on every
+# signed-in page (the re-consent banner), so kept in the shared cache and forgotten whenever a
+# policy version is saved or deleted (privacy.apps).
+PURPOSE_CHANGES_KEY = "privacy:purpose-changes"
+PURPOSE_CHANGES_SECONDS = 300
+
+
+def _purpose_changes() -> list[datetime]:
+    return cache.get_or_set(
+        PURPOSE_CHANGES_KEY,
+        lambda: list(
+            PolicyVersion.objects.filter(changes_purposes=True)
+            .order_by("-published_at")
+            .values_list("published_at", flat=True)
+        ),
+        PURPOSE_CHANGES_SECONDS,
+    )
+
+
+def purpose_changes_forget(**kwargs) -> None:
+    cache.delete(PURPOSE_CHANGES_KEY)
+    transaction.on_commit(lambda: cache.delete(PURPOSE_CHANGES_KEY))
+
+
 def reconsent_since(*, now: datetime | None = None) -> datetime | None:
     """When the latest policy that changed purposes took effect: grants given before then no
-    longer count until the reader confirms them again."""
-    return (
-        PolicyVersion.objects.filter(changes_purposes=True, published_at__lte=now or timezone.now())
-        .values_list("published_at", flat=True)
-        .first()
-    )
+    longer count until the reader confirms them again. A version published for later takes
+    effect when its time comes, with nothing forgotten."""
+    now = now or timezone.now()
+    return next((at for at in _purpose_changes() if at <= now), None)
 
 
 def grant_counts(record: ConsentRecord | None, since: datetime | None) -> bool:

@@ -1,13 +1,14 @@
 """Caches around the feed in the shared cache (Redis), wrapping `feed_page` from outside.
 
 - The non-personal feed (anonymous visitors, level Off) is the same for everyone it is shown
-  to: its first page is kept up to a minute and forgotten whenever an article or the model
-  changes.
-- A reader's own first page (ranked story ids and the reasons, which name their topics and
-  reads) is personal data: it is kept only sealed with that reader's data key (AES-GCM, bound
-  to the reader), for a minute at most, and forgotten when they read something, change their
-  preferences, use "Show less like this", change a consent or are erased. Registered in the
-  data registry as "feed_cache".
+  to: its first page, rendered, is kept up to a minute and forgotten whenever an article or
+  the model changes.
+- A reader's own first page (ranked story ids, the reasons, which name their topics and
+  reads, and the cards rendered from them) is personal data: it is kept only sealed with that
+  reader's data key (AES-GCM, bound to the reader), for a minute at most, and forgotten when
+  they read something, change their preferences, use "Show less like this", change a consent
+  or are erased, and whenever an article or the model changes (the catalogue marker).
+  Registered in the data registry as "feed_cache".
 - "More like this" is the same for every visitor: its story ids are kept per article and
   model version.
 
@@ -18,12 +19,15 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db import transaction
+from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import Preferences
 from accounts.selectors import ANONYMOUS_PROFILE, ReaderProfile, reader_profile
@@ -39,6 +43,25 @@ logger = logging.getLogger(__name__)
 # The field name sealed into each entry: it opens only as this reader's cached feed.
 READER_FEED_CONTEXT = "feed_cache"
 PUBLIC_KEYS = ("feed:public:anonymous", "feed:public:signed-in")
+# Changes whenever any story or the serving model does: a reader's kept page made under
+# another marker (or when it was unknown) is not served, so a withdrawn story never lingers.
+CATALOGUE_KEY = "feed:catalogue"
+
+
+@dataclass(frozen=True)
+class HomeFeed:
+    """What the home page shows: whose profile, the page (for its pagination; its items are
+    the stories only when just ranked), the rendered cards, and each card's list type (for
+    the impression counters)."""
+
+    profile: ReaderProfile
+    page: Page
+    cards: SafeString
+    list_types: list[str]
+
+
+# Renders a page of FeedItems as the cards HTML (news.cards.feed_cards_html).
+CardsRenderer = Callable[[Page], str]
 
 
 def _reader_key(user_id: int) -> str:
@@ -78,13 +101,44 @@ def _profile_of(entry: dict) -> ReaderProfile:
     )
 
 
-def _entry_of(page: Page) -> dict:
+def _entry_of(page: Page, cards: str) -> dict:
     return {
         "count": page.paginator.count,
         "items": [
             [item.article.pk, asdict(item.reason), item.list_type] for item in page.object_list
         ],
+        "cards": cards,
     }
+
+
+def _feed_of(entry: dict, *, profile: ReaderProfile, page_size: int) -> HomeFeed:
+    """A kept first page as it is shown: rendered already, nothing to look up."""
+    page = Paginator(range(entry["count"]), page_size).page(1)
+    page.object_list = []
+    return HomeFeed(
+        profile=profile,
+        page=page,
+        cards=mark_safe(entry["cards"]),  # noqa: S308 (rendered by this site, kept sealed)
+        list_types=[list_type for _, _, list_type in entry["items"]],
+    )
+
+
+def _feed_rendered(*, profile: ReaderProfile, page: Page, render_cards: CardsRenderer):
+    return HomeFeed(
+        profile=profile,
+        page=page,
+        cards=mark_safe(render_cards(page)),  # noqa: S308 (the site's own templates)
+        list_types=[item.list_type for item in page.object_list],
+    )
+
+
+def catalogue_marker() -> str:
+    """The current catalogue marker, made when there is none (a new or restarted cache)."""
+    marker = cache.get(CATALOGUE_KEY)
+    if marker is None:
+        cache.add(CATALOGUE_KEY, secrets.token_hex(8), None)
+        marker = cache.get(CATALOGUE_KEY)
+    return marker or ""
 
 
 def _live_by_id(ids) -> dict:
@@ -101,29 +155,10 @@ def _live_by_id(ids) -> dict:
     }
 
 
-def _page_of(entry: dict, *, page_size: int) -> Page:
-    """The cached page with its articles looked up again (one query of a few columns), so a
-    story unpublished meanwhile drops out; cards are rendered from their own cache by version
-    (news.cards), which loads in full only the articles it has no card for."""
-
-    from .explanations import Reason
-    from .selectors import FeedItem
-
-    page = Paginator(range(entry["count"]), page_size).page(1)
-    ids = [item[0] for item in entry["items"]]
-    articles = _live_by_id(ids)
-    page.object_list = [
-        FeedItem(article=articles[article_id], reason=Reason(**reason), list_type=list_type)
-        for article_id, reason, list_type in entry["items"]
-        if article_id in articles
-    ]
-    return page
-
-
-def home_feed(*, user, page_number=None) -> tuple[ReaderProfile, Page]:
-    """The visitor's profile and `feed_page` for the home page, from the cache when it can be.
-    A reader's cached first page carries their profile too, valid while their preferences
-    are unchanged, so a hit reads one preferences row instead of four queries."""
+def home_feed(*, user, page_number=None, render_cards: CardsRenderer) -> HomeFeed:
+    """The visitor's home page feed, rendered by `render_cards`, from the cache when it can
+    be. A reader's kept first page carries their profile too, valid while their preferences
+    are unchanged, so a hit reads one preferences row and their key, and renders nothing."""
     from .selectors import feed_page
 
     page_size = settings.NEWS_PAGE_SIZE
@@ -131,54 +166,70 @@ def home_feed(*, user, page_number=None) -> tuple[ReaderProfile, Page]:
     if not user.is_authenticated:
         profile = ANONYMOUS_PROFILE
         if first:
-            return profile, _public_feed_page(user=user, profile=profile, page_size=page_size)
-        return profile, feed_page(user=user, profile=profile, page_number=page_number)
+            return _public_feed(
+                user=user, profile=profile, page_size=page_size, render_cards=render_cards
+            )
+        page = feed_page(user=user, profile=profile, page_number=page_number)
+        return _feed_rendered(profile=profile, page=page, render_cards=render_cards)
     version = _preferences_version(user) if first else None
     use_reader_cache = (
         version is not None
         and version[0] != Preferences.Level.OFF
         and settings.FEED_READER_CACHE_SECONDS > 0
     )
+    marker = ""
     if use_reader_cache:
-        entry = _reader_feed_open(user=user, version=version[1])
+        entry, marker = _reader_feed_open(user=user, version=version[1])
         if entry is not None:
-            return _profile_of(entry["profile"]), _page_of(entry, page_size=page_size)
+            profile = _profile_of(entry["profile"])
+            return _feed_of(entry, profile=profile, page_size=page_size)
     profile = reader_profile(user=user)
     if not first:
-        return profile, feed_page(user=user, profile=profile, page_number=page_number)
+        page = feed_page(user=user, profile=profile, page_number=page_number)
+        return _feed_rendered(profile=profile, page=page, render_cards=render_cards)
     if not profile.personalized and not profile.blocked_topic_ids:
-        return profile, _public_feed_page(user=user, profile=profile, page_size=page_size)
+        return _public_feed(
+            user=user, profile=profile, page_size=page_size, render_cards=render_cards
+        )
     page = feed_page(user=user, profile=profile, page_number=1)
+    feed = _feed_rendered(profile=profile, page=page, render_cards=render_cards)
     if use_reader_cache and profile.personalized:
-        _reader_feed_keep(user=user, version=version[1], profile=profile, page=page)
+        _reader_feed_keep(user=user, version=version[1], marker=marker, profile=profile, feed=feed)
     # Level Off with blocked topics: not the same as anyone else's, and not worth keeping.
-    return profile, page
+    return feed
 
 
-def _public_feed_page(*, user, profile, page_size: int) -> Page:
+def _public_feed(*, user, profile, page_size: int, render_cards: CardsRenderer) -> HomeFeed:
     from .selectors import feed_page
 
     # The reasons' links differ for signed-in visitors ("Choose your topics" vs "Sign up").
     key = PUBLIC_KEYS[1] if user.is_authenticated else PUBLIC_KEYS[0]
     entry = cache.get(key)
     if entry is not None:
-        return _page_of(entry, page_size=page_size)
+        return _feed_of(entry, profile=profile, page_size=page_size)
     page = feed_page(user=user, profile=profile, page_number=1)
+    feed = _feed_rendered(profile=profile, page=page, render_cards=render_cards)
     if settings.FEED_PUBLIC_CACHE_SECONDS > 0:
-        cache.set(key, _entry_of(page), settings.FEED_PUBLIC_CACHE_SECONDS)
-    return page
+        cache.set(key, _entry_of(page, feed.cards), settings.FEED_PUBLIC_CACHE_SECONDS)
+    return feed
 
 
 def public_feed_forget() -> None:
     """A story was published, changed or withdrawn, or another model serves: every visitor's
-    next non-personal page is computed afresh."""
+    next non-personal page is computed afresh, and no reader's kept page is served again."""
     cache.delete_many(list(PUBLIC_KEYS))
+    cache.set(CATALOGUE_KEY, secrets.token_hex(8), None)
 
 
-def _reader_feed_open(*, user, version: str) -> dict | None:
-    sealed = cache.get(_reader_key(user.pk))
+def _reader_feed_open(*, user, version: str) -> tuple[dict | None, str]:
+    """The reader's kept page if it can be served, and the catalogue marker a page made now
+    would be kept under: read before the page is computed, so a story changed meanwhile
+    leaves that page outdated."""
+    found = cache.get_many([_reader_key(user.pk), CATALOGUE_KEY])
+    marker = found.get(CATALOGUE_KEY) or catalogue_marker()
+    sealed = found.get(_reader_key(user.pk))
     if sealed is None:
-        return None
+        return None, marker
     try:
         entry = json.loads(
             decrypt_for_user(user_id=user.pk, ciphertext=sealed, context=READER_FEED_CONTEXT)
@@ -186,15 +237,23 @@ def _reader_feed_open(*, user, version: str) -> dict | None:
     except (DataKeyDestroyed, DecryptionFailed, ValueError):
         # Not this reader's, damaged, or their key is gone: never served, and dropped.
         cache.delete(_reader_key(user.pk))
-        return None
-    # Made before the preferences last changed: the change may have been missed by the cache.
-    if entry.get("version") != version:
-        return None
-    return entry
+        return None, marker
+    # Made before the preferences last changed (the change may have been missed by the
+    # cache), or before a story or the model changed.
+    if entry.get("version") != version or entry.get("catalogue") != marker:
+        return None, marker
+    return entry, marker
 
 
-def _reader_feed_keep(*, user, version: str, profile: ReaderProfile, page: Page) -> None:
-    entry = {"version": version, "profile": _profile_entry(profile), **_entry_of(page)}
+def _reader_feed_keep(
+    *, user, version: str, marker: str, profile: ReaderProfile, feed: HomeFeed
+) -> None:
+    entry = {
+        "version": version,
+        "catalogue": marker,
+        "profile": _profile_entry(profile),
+        **_entry_of(feed.page, feed.cards),
+    }
     sealed = encrypt_for_user(user=user, plaintext=json.dumps(entry), context=READER_FEED_CONTEXT)
     cache.set(_reader_key(user.pk), sealed, settings.FEED_READER_CACHE_SECONDS)
 

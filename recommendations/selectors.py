@@ -110,7 +110,8 @@ class _Pool:
     needs about them, with rows following `ids` and topic columns following `topic_ids`."""
 
     loaded: LoadedModel | None
-    built_at: float
+    built_at: float  # time.time() of the build, for its age
+    built_epoch: float  # the moment it was built for, for freshness
     ids: np.ndarray
     published: np.ndarray  # epoch seconds
     pick_until: np.ndarray  # epoch seconds; 0 when not a pick
@@ -124,6 +125,11 @@ class _Pool:
     topic_members: list[np.ndarray]
     topic_vectors: list[np.ndarray]
     id_order: np.ndarray  # rows in the order of their ids, to find an id's row by bisection
+    # Freshness as of `built_epoch` (it only decays from there, by one factor for every story),
+    # and each story's closeness to every topic centroid of the model (a reader's profile
+    # direction is a weighted sum of centroids): per request, neither touches the vectors.
+    freshness_at_build: np.ndarray
+    centroid_closeness: np.ndarray  # float32, story x model topic row
 
     def column_of(self) -> dict[int, int]:
         return {int(t): column for column, t in enumerate(self.topic_ids)}
@@ -210,9 +216,15 @@ def _pool_build(*, loaded: LoadedModel | None, now: datetime) -> _Pool:
         topic_matrix[id_order[positions[kept]], np.searchsorted(topic_ids, row_topics[kept])] = True
     vectors, model_rows = _vectors_for(loaded, ids)
     members = [np.flatnonzero(topic_matrix[:, column]) for column in range(len(topic_ids))]
+    centroid_closeness = (
+        vectors @ loaded.model.topic_centroids.astype(np.float32).T
+        if loaded is not None and len(loaded.model.topic_centroids)
+        else np.zeros((len(ids), 0), np.float32)
+    )
     return _Pool(
         loaded=loaded,
         built_at=time.time(),
+        built_epoch=now.timestamp(),
         ids=ids,
         published=published,
         pick_until=pick_until,
@@ -224,6 +236,24 @@ def _pool_build(*, loaded: LoadedModel | None, now: datetime) -> _Pool:
         topic_members=members,
         topic_vectors=[np.ascontiguousarray(vectors[rows]) for rows in members],
         id_order=id_order,
+        freshness_at_build=_freshness(published=published, at=now.timestamp()),
+        centroid_closeness=centroid_closeness,
+    )
+
+
+def _freshness(*, published: np.ndarray, at: float) -> np.ndarray:
+    hours = np.maximum(at - published, 0.0) / 3600
+    return 0.5 ** (hours / settings.RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS)
+
+
+def _pool_freshness(pool: _Pool, *, now: datetime) -> np.ndarray:
+    """Every story's freshness now: its freshness when the pool was built, times the decay
+    since, which is the same for all (each was published before the build)."""
+    later = now.timestamp() - pool.built_epoch
+    if later < 0:  # asked about a moment before the build (a test's clock)
+        return _freshness(published=pool.published, at=now.timestamp())
+    return pool.freshness_at_build * 0.5 ** (
+        later / 3600 / settings.RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS
     )
 
 
@@ -396,12 +426,10 @@ def _score(
     which is cheaper than copying the rows that stay)."""
     loaded = pool.loaded
     count = len(pool.ids)
-    vectors = pool.vectors
     w = dict(DEFAULT_WEIGHTS)
     if loaded is not None:
         w.update(loaded.model.weights)
-    hours = np.maximum(now.timestamp() - pool.published, 0.0) / 3600
-    freshness = 0.5 ** (hours / settings.RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS)
+    freshness = _pool_freshness(pool, now=now)
     popularity = pool.popularity
     pick = (pool.pick_until > now.timestamp()).astype(float)
     topic, related, history_part = np.zeros(count), np.zeros(count), np.zeros(count)
@@ -455,14 +483,16 @@ def _score(
         model_rows = loaded.model.topic_rows()
         chosen = [t for t, wt in profile.topic_weights.items() if t in model_rows and wt > 0]
         if chosen:
-            centroids = loaded.model.topic_centroids[[model_rows[t] for t in chosen]]
-            chosen_weights = np.array([profile.topic_weights[t] for t in chosen])
+            chosen_rows = [model_rows[t] for t in chosen]
+            centroids = loaded.model.topic_centroids[chosen_rows]
+            chosen_weights = np.array([profile.topic_weights[t] for t in chosen], np.float32)
             profile_vector = (chosen_weights[:, None] * centroids).sum(axis=0)
             norm = np.linalg.norm(profile_vector)
             if norm > 0:
-                # float32 like the vectors: a float64 operand would copy all of them.
-                direction = (profile_vector / norm).astype(np.float32)
-                closeness = np.clip(vectors @ direction, 0, 1) * content_share
+                # The cosine with the profile direction (the weighted sum of the centroids,
+                # normalised), from each story's closeness to each centroid.
+                closeness = pool.centroid_closeness[:, chosen_rows] @ (chosen_weights / norm)
+                closeness = np.clip(closeness, 0, 1) * content_share
                 # Content close to the reader's topics counts with the topic part: with the
                 # followed topic it is in, else as related to the nearest followed topic
                 # (worked out only for the stories shown, see _related_topic).

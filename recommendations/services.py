@@ -307,30 +307,36 @@ def articles_vectorise_fresh(*, now: datetime | None = None, limit: int = 500) -
 # --- Feed impressions ---------------------------------------------------------------------
 
 
-def feed_impressions_record(*, items, day=None) -> dict[str, int]:
-    """Add the cards of one feed page to the day's counters, one UPDATE (or INSERT) per list
-    type present. Only counts are kept: nothing says who saw what."""
+def feed_impressions_record(*, list_types, day=None) -> dict[str, int]:
+    """Add the cards of one feed page (the list type of each) to the day's counters, one
+    UPDATE (or INSERT) per list type present. Only counts are kept: nothing says who saw
+    what."""
     day = day or timezone.localdate()
     shown: dict[str, int] = {}
-    for item in items:
-        if item.list_type in FeedImpressionCount.ListType.values:
-            shown[item.list_type] = shown.get(item.list_type, 0) + 1
+    for list_type in list_types:
+        if list_type in FeedImpressionCount.ListType.values:
+            shown[list_type] = shown.get(list_type, 0) + 1
     if not shown:
         return shown
     table = FeedImpressionCount._meta.db_table
-    # No savepoint: one statement that either counts or raises.
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    upsert = (
+        f"INSERT INTO {table} (day, list_type, count) {{rows}} "
+        "ON CONFLICT (day, list_type) "
+        f"DO UPDATE SET count = {table}.count + EXCLUDED.count"
+    )
+    rows = [(day, list_type, count) for list_type, count in shown.items()]
+    with connection.cursor() as cursor:
+        # One statement, atomic in the database: concurrent pages never lose an increment
+        # (PostgreSQL and SQLite both speak this upsert), and one round trip per home page.
+        values = "VALUES " + ", ".join(["(%s, %s, %s)"] * len(rows))
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
             # A counter, written on every home page: not worth waiting for the disk flush of
-            # its commit (a crash may lose the last few counts; never a reader's data).
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        for list_type, count in shown.items():
-            # One statement, atomic in the database: concurrent pages never lose an increment
-            # (PostgreSQL and SQLite both speak this upsert).
-            cursor.execute(
-                f"INSERT INTO {table} (day, list_type, count) VALUES (%s, %s, %s) "
-                "ON CONFLICT (day, list_type) "
-                f"DO UPDATE SET count = {table}.count + EXCLUDED.count",
-                [day, list_type, count],
+            # its commit (a crash may lose the last few counts; never a reader's data). The
+            # setting is read at commit, so setting it inside the statement's own
+            # transaction is enough, without a round trip of its own.
+            values = (
+                "SELECT v.day::date, v.list_type, v.count::integer FROM (" + values + ") "
+                "AS v(day, list_type, count), set_config('synchronous_commit', 'off', true)"
             )
+        cursor.execute(upsert.format(rows=values), [value for row in rows for value in row])
     return shown

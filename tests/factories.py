@@ -154,10 +154,14 @@ def reader_with_data_everywhere(*, email: str, client=None) -> User:
     article = ArticleFactory()
     read_store(user_id=user.pk, article_id=article.pk, read_at=timezone.now().isoformat())
     # Their front page, kept (sealed) in the cache as a visit to the home page leaves it.
+    from news.cards import feed_cards_html
     from recommendations.feed_cache import home_feed
 
     ArticleFactory(topics=[user.preferences.preferred_topics.first().topic])
-    home_feed(user=user)
+    home_feed(
+        user=user,
+        render_cards=lambda page: feed_cards_html(items=page.object_list, user=user),
+    )
     export = ExportRequest.objects.create(
         user=user, status=ExportRequest.Status.READY, file_name=f"{user.pk}-copy.zip"
     )

@@ -85,3 +85,17 @@ def test_nothing_is_counted_per_list_type_for_a_reader_who_did_not_opt_in(
     read_page(client, article)
 
     assert not SignalEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cards_are_counted_when_each_page_commits_on_its_own(client):
+    # As in production: no surrounding transaction, so each page's count is its own
+    # statement and commit (without waiting for the disk flush on PostgreSQL).
+    from recommendations.services import feed_impressions_record
+
+    ArticleFactory.create_batch(2)
+    client.get("/")
+    client.get("/")
+    feed_impressions_record(list_types=["personal", "editorial", "personal", "elsewhere"])
+
+    assert impressions() == {"editorial": 5, "personal": 2}

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts import services as accounts_services
 from accounts.models import Preferences
 from news.models import Article
-from news.services import article_publish
+from news.services import article_publish, article_unpublish
 from privacy.browser_signals import NO_SIGNALS
 from privacy.crypto import DataKeyDestroyed, DecryptionFailed, data_key_destroy, decrypt_for_user
 from privacy.erasure import CONFIRMATION_WORD, account_erase
@@ -160,6 +160,29 @@ def test_changing_topics_level_or_show_less_forgets_the_cached_feed(
         accounts_services.personalization_pause(user=reader, signals=NO_SIGNALS)
     assert cache.get(reader_key(reader)) is None
     assert "Personalization is off" in home(client)
+
+
+def test_a_readers_kept_page_is_served_whole_until_a_story_changes(
+    client, newsroom, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    model_retrain()
+    reader = follow(ReaderFactory(), newsroom.topics["space"])
+    client.force_login(reader)
+    rocket = newsroom.stories["space"][0]
+    first = home(client)
+    assert rocket.title in first
+    # Served again from the sealed entry: the same cards, with no story looked up
+    # (session, reader, preferences, their key and the impression counter only).
+    with django_assert_max_num_queries(7):
+        again = home(client)
+    assert cards(again) == cards(first)
+
+    # An editor withdraws the story: no reader's kept page shows it again.
+    with django_capture_on_commit_callbacks(execute=True):
+        article_unpublish(article=rocket, changed_by="Editor")
+    forget_candidate_pool()
+    assert cache.get(reader_key(reader)) is not None  # still there, but outdated
+    assert rocket.title not in "".join(cards(home(client)))
 
 
 def test_an_outdated_entry_is_not_served_even_if_forgetting_it_failed(client, newsroom):
