@@ -141,20 +141,6 @@ def catalogue_marker() -> str:
     return marker or ""
 
 
-def _live_by_id(ids) -> dict:
-    """The stories among these still published, by id, with only the columns a cached card
-    and its link need (news.cards renders the rest once per story version)."""
-    from news.models import Article
-
-    return {
-        a.pk: a
-        for a in Article.objects.published()
-        .filter(pk__in=ids)
-        .only("id", "slug", "title", "status", "published_at", "updated_at")
-        .order_by()
-    }
-
-
 def home_feed(*, user, page_number=None, render_cards: CardsRenderer) -> HomeFeed:
     """The visitor's home page feed, rendered by `render_cards`, from the cache when it can
     be. A reader's kept first page carries their profile too, valid while their preferences
@@ -300,6 +286,8 @@ def reader_feed_erase(*, user) -> int:
 def more_like_this_cached(*, article, limit: int = 4) -> list:
     """`more_like_this`, its story ids kept per article, change and model version."""
 
+    from news.selectors import articles_live_by_id
+
     from .active import active_marker
     from .selectors import more_like_this
 
@@ -314,5 +302,5 @@ def more_like_this_cached(*, article, limit: int = 4) -> list:
         return related
     if not ids:
         return []
-    live = _live_by_id(ids)
+    live = articles_live_by_id(ids=ids)
     return [live[pk] for pk in ids if pk in live]

@@ -27,7 +27,7 @@ from django.utils import timezone
 from accounts.models import Preferences
 from accounts.selectors import ReaderProfile, reader_profile
 from news.models import Article, Topic
-from news.selectors import articles_for_topic, articles_latest
+from news.selectors import articles_for_topic, articles_latest, articles_live_by_id
 from newsite.db_functions import EpochSeconds
 from privacy.selectors import HistoryRead, history_reads_for_user
 
@@ -652,7 +652,8 @@ def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now
     reads = _reader_reads(user=user, profile=profile)
     keep = pool.published <= now.timestamp()
     if reads:
-        keep &= ~np.isin(pool.ids, [read.article_id for read in reads])
+        read_rows = pool.rows_of(np.array([read.article_id for read in reads], dtype=np.int64))
+        keep[read_rows[read_rows >= 0]] = False
     columns = pool.column_of()
     blocked = [columns[t] for t in profile.blocked_topic_ids if t in columns]
     if blocked:
@@ -674,13 +675,11 @@ def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now
     page = Paginator(ranked, page_size).get_page(page_number)
     rows = list(page.object_list)
     wanted = [int(pool.ids[row]) for row in rows]
-    # Unordered: the ranking gives the order, and PostgreSQL then looks the ids up by key.
     # The stories without their body (most of a row), source or topics: what shows them
     # loads those (cards are rendered once per story version and kept; the API prefetches),
     # and a prefetch per page costs more than the rest of the query. Reasons name only
     # followed topics, which the profile names.
-    page_articles = Article.objects.published(now=now).filter(pk__in=wanted).defer("body")
-    by_id = {article.pk: article for article in page_articles}
+    by_id = articles_live_by_id(ids=wanted, now=now)
     topic_names = profile.topic_name_of
     unnamed = [t for t in profile.topic_weights if t not in topic_names]
     if unnamed and (scores.related_topic[rows] != -1).any():
@@ -785,7 +784,7 @@ def _more_like_this(*, article: Article, limit: int) -> list[Article]:
     best = np.argpartition(-similarity, wanted - 1)[:wanted] if wanted else np.array([], int)
     best = best[np.argsort(-similarity[best], kind="stable")]
     ordered = [int(pool.ids[i]) for i in best if similarity[i] >= MORE_LIKE_THIS_MIN_SIMILARITY]
-    live = {a.pk: a for a in articles_latest().filter(pk__in=ordered).defer("body").order_by()}
+    live = articles_live_by_id(ids=ordered)
     return [live[pk] for pk in ordered if pk in live][:limit]
 
 
