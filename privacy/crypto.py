@@ -1,17 +1,21 @@
 """Encryption at rest with a data key per reader, wrapped under the site's master key; destroying
 a reader's data key (crypto-shredding) makes every copy of their sealed data unreadable."""
 
+from __future__ import annotations
+
 import base64
 import binascii
 import hashlib
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from .models import UserDataKey
@@ -82,7 +86,7 @@ def _wrap(*, data_key: bytes, user_id: int, master_key: bytes) -> bytes:
     return nonce + AESGCM(master_key).encrypt(nonce, data_key, _wrap_associated_data(user_id))
 
 
-def _unwrap(row: UserDataKey, *, master_keys: dict[str, bytes]) -> bytes:
+def _unwrap(row: UserDataKey | LoadedDataKey, *, master_keys: dict[str, bytes]) -> bytes:
     master_key = master_keys.get(row.master_key_id)
     if master_key is None:
         raise MasterKeyMissing(
@@ -104,6 +108,27 @@ def _associated_data(*, user_id: int, context: str) -> bytes:
         raise ValueError("A context naming what is encrypted is required.")
     # A ciphertext only opens for the reader and the field it was sealed for.
     return f"{context}:{user_id}".encode()
+
+
+@dataclass(frozen=True)
+class LoadedDataKey:
+    """A reader's wrapped data key, read along with another row of theirs (`with_data_key`)
+    to save a round trip; `wrapped_key` is None when they have none (destroyed)."""
+
+    user_id: int
+    wrapped_key: bytes | None
+    master_key_id: str | None
+
+
+def with_data_key(queryset: QuerySet, *, user_field: str = "user") -> QuerySet:
+    """`queryset`, of rows that belong to one reader, with that reader's wrapped data key as
+    two more columns (`data_key_wrapped`, `data_key_master_id`) for a LoadedDataKey: for a
+    page that reads such a row anyway and then opens something sealed for them."""
+    # An empty `user_field`: the rows are the readers themselves.
+    key = f"{user_field}__data_key" if user_field else "data_key"
+    return queryset.annotate(
+        data_key_wrapped=F(f"{key}__wrapped_key"), data_key_master_id=F(f"{key}__master_key_id")
+    )
 
 
 def _data_key_row(*, user_id: int) -> UserDataKey | None:
@@ -166,16 +191,27 @@ def encrypt_many_for_user(*, user, plaintexts: list[str], context: str) -> list[
     return sealed
 
 
-def decrypt_for_user(*, user_id: int, ciphertext: bytes, context: str) -> str:
+def decrypt_for_user(
+    *, user_id: int, ciphertext: bytes, context: str, loaded_key: LoadedDataKey | None = None
+) -> str:
     """Open a ciphertext from `encrypt_for_user`.
 
     Raises DataKeyDestroyed when the reader's key was destroyed (or never existed), and
     DecryptionFailed when the ciphertext was altered or sealed for another reader or context.
+    With `loaded_key` (read by the caller's own query), the key is not looked up again.
     """
-    return decrypt_many_for_user(user_id=user_id, ciphertexts=[ciphertext], context=context)[0]
+    return decrypt_many_for_user(
+        user_id=user_id, ciphertexts=[ciphertext], context=context, loaded_key=loaded_key
+    )[0]
 
 
-def decrypt_many_for_user(*, user_id: int, ciphertexts: list[bytes], context: str) -> list[str]:
+def decrypt_many_for_user(
+    *,
+    user_id: int,
+    ciphertexts: list[bytes],
+    context: str,
+    loaded_key: LoadedDataKey | None = None,
+) -> list[str]:
     """Open several ciphertexts of one reader, looking up and unwrapping their key once."""
     associated_data = _associated_data(user_id=user_id, context=context)
     opened = [bytes(ciphertext) for ciphertext in ciphertexts]
@@ -184,8 +220,10 @@ def decrypt_many_for_user(*, user_id: int, ciphertexts: list[bytes], context: st
             raise DecryptionFailed("Not a ciphertext this site wrote.")
     if not opened:
         return []
-    row = _data_key_row(user_id=user_id)
-    if row is None:
+    if loaded_key is not None and loaded_key.user_id != user_id:
+        raise ValueError("The key given is another reader's.")
+    row = loaded_key or _data_key_row(user_id=user_id)
+    if row is None or row.wrapped_key is None:
         raise DataKeyDestroyed(f"The data key of reader {user_id} has been destroyed.")
     _, master_keys = _master_keys()
     cipher = AESGCM(_unwrap(row, master_keys=master_keys))

@@ -34,8 +34,10 @@ from accounts.selectors import ANONYMOUS_PROFILE, ReaderProfile, reader_profile
 from privacy.crypto import (
     DataKeyDestroyed,
     DecryptionFailed,
+    LoadedDataKey,
     decrypt_for_user,
     encrypt_for_user,
+    with_data_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -72,13 +74,24 @@ def _first_page(page_number) -> bool:
     return page_number in (None, "", 1, "1")
 
 
-def _preferences_version(user) -> tuple[str, str] | None:
-    """(level, when the preferences last changed), one indexed query; None before any choice.
-    Every change of topics, weights, blocked topics or level moves `updated_at`."""
-    row = Preferences.objects.filter(user=user).values_list("level", "updated_at").first()
+def _preferences_version(user) -> tuple[str, str, LoadedDataKey] | None:
+    """(level, when the preferences last changed, the reader's wrapped key): one indexed
+    query, the key read with it for opening their kept page; None before any choice. Every
+    change of topics, weights, blocked topics or level moves `updated_at`."""
+    row = (
+        with_data_key(Preferences.objects.filter(user=user))
+        .values_list("level", "updated_at", "data_key_wrapped", "data_key_master_id")
+        .first()
+    )
     if row is None:
         return None
-    return row[0], row[1].isoformat()
+    level, updated_at, wrapped, master_key_id = row
+    key = LoadedDataKey(
+        user_id=user.pk,
+        wrapped_key=None if wrapped is None else bytes(wrapped),
+        master_key_id=master_key_id,
+    )
+    return level, updated_at.isoformat(), key
 
 
 def _profile_entry(profile: ReaderProfile) -> dict:
@@ -165,7 +178,7 @@ def home_feed(*, user, page_number=None, render_cards: CardsRenderer) -> HomeFee
     )
     marker = ""
     if use_reader_cache:
-        entry, marker = _reader_feed_open(user=user, version=version[1])
+        entry, marker = _reader_feed_open(user=user, version=version[1], key=version[2])
         if entry is not None:
             profile = _profile_of(entry["profile"])
             return _feed_of(entry, profile=profile, page_size=page_size)
@@ -207,7 +220,7 @@ def public_feed_forget() -> None:
     cache.set(CATALOGUE_KEY, secrets.token_hex(8), None)
 
 
-def _reader_feed_open(*, user, version: str) -> tuple[dict | None, str]:
+def _reader_feed_open(*, user, version: str, key: LoadedDataKey) -> tuple[dict | None, str]:
     """The reader's kept page if it can be served, and the catalogue marker a page made now
     would be kept under: read before the page is computed, so a story changed meanwhile
     leaves that page outdated."""
@@ -218,7 +231,9 @@ def _reader_feed_open(*, user, version: str) -> tuple[dict | None, str]:
         return None, marker
     try:
         entry = json.loads(
-            decrypt_for_user(user_id=user.pk, ciphertext=sealed, context=READER_FEED_CONTEXT)
+            decrypt_for_user(
+                user_id=user.pk, ciphertext=sealed, context=READER_FEED_CONTEXT, loaded_key=key
+            )
         )
     except (DataKeyDestroyed, DecryptionFailed, ValueError):
         # Not this reader's, damaged, or their key is gone: never served, and dropped.

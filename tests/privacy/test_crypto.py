@@ -9,12 +9,15 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 
+from accounts.models import User
 from privacy.crypto import (
     DataKeyDestroyed,
     DecryptionFailed,
+    LoadedDataKey,
     data_key_destroy,
     decrypt_for_user,
     encrypt_for_user,
+    with_data_key,
 )
 from privacy.models import UserDataKey
 from tests.factories import ReaderFactory
@@ -104,6 +107,42 @@ def test_after_shredding_even_a_backup_copy_cannot_be_read(reader):
     with pytest.raises(DataKeyDestroyed):
         decrypt_for_user(user_id=reader.pk, ciphertext=backup, context="notes")
     assert data_key_destroy(user_id=reader.pk) is False
+
+
+def _loaded_key(user_id: int) -> LoadedDataKey:
+    # As a page reads it: along with a row of the reader's, here their own user row.
+    wrapped, master_key_id = (
+        with_data_key(User.objects.filter(pk=user_id), user_field="")
+        .values_list("data_key_wrapped", "data_key_master_id")
+        .get()
+    )
+    return LoadedDataKey(
+        user_id=user_id,
+        wrapped_key=None if wrapped is None else bytes(wrapped),
+        master_key_id=master_key_id,
+    )
+
+
+@pytest.mark.django_db
+def test_a_key_read_along_with_another_row_opens_only_that_readers_data(reader):
+    other = ReaderFactory()
+    sealed = encrypt_for_user(user=reader, plaintext="Space", context="notes")
+    encrypt_for_user(user=other, plaintext="Food", context="notes")
+
+    key = _loaded_key(reader.pk)
+    assert decrypt_for_user(user_id=reader.pk, ciphertext=sealed, context="notes", loaded_key=key)
+    with pytest.raises(ValueError):
+        decrypt_for_user(user_id=other.pk, ciphertext=sealed, context="notes", loaded_key=key)
+    with pytest.raises(DecryptionFailed):
+        decrypt_for_user(
+            user_id=other.pk, ciphertext=sealed, context="notes", loaded_key=_loaded_key(other.pk)
+        )
+
+    data_key_destroy(user_id=reader.pk)
+    with pytest.raises(DataKeyDestroyed):
+        decrypt_for_user(
+            user_id=reader.pk, ciphertext=sealed, context="notes", loaded_key=_loaded_key(reader.pk)
+        )
 
 
 @pytest.mark.django_db
