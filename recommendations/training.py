@@ -211,7 +211,8 @@ def blend_tune(
     their topics); each counts by the topic's share of the reads of the days before. A weight
     too small lets content outrank the day's hits within a topic; too large, it puts other
     topics' hits above a reader's own stories. It cannot see readers of several topics nor
-    clicks outside one's topics, so the grid is small and ties keep the usual total."""
+    clicks outside one's topics, so the grid is small; ties go to an even split, then to the
+    usual total."""
     weights = dict(DEFAULT_WEIGHTS)
     if not any(day < held_out for day in aggregates.days) or len(live) < 2:
         return weights, {}
