@@ -5,7 +5,9 @@ survives the noise: the contribution bound L, Laplace vs Gaussian noise, per-art
 per-topic counts, and time decay. OpenDP noise cannot be seeded, so each private configuration
 runs --repeat times and reports mean and standard deviation.
 
-`python -m bench.quality [--readers 500] [--articles N] [--repeat 3] [--match TEXT] [--mind DIR]`
+`python -m bench.quality [--readers 500] [--articles N] [--repeat 3] [--match TEXT] [--mind DIR]
+[--levers]`; --levers runs the rows that compare the blend training tunes with the fixed one,
+and shrinkage of noisy article counts.
 """
 
 import argparse
@@ -17,6 +19,9 @@ import time
 INF = math.inf
 THR3, THR5 = {"threshold": 3}, {"threshold": 5}
 POP1 = {"weights": {"popularity": 1.0}}
+# The blend as it was before training chose the total weight: popularity 0.3.
+FIXED = {"tune": False}
+SHRINK = {"shrink": True}
 # (label, epsilon, bound, source, noise, half-life days or None for the setting[, extras]);
 # extras: a threshold for released article counts, other weights for the blend.
 CONFIGS = [
@@ -79,6 +84,24 @@ SPARSE_CONFIGS = [
         THR5 | POP1,
     ),
 ]
+# Training tunes how much popularity weighs (recommendations/training.py, `blend_tune`); the
+# evaluation tunes it the same way on the released days before each reference day.
+LEVER_CONFIGS = [
+    ("exact counts (eps inf), article, fixed blend", INF, 1000, "article", "laplace", None, FIXED),
+    ("exact counts (eps inf), article, tuned blend", INF, 1000, "article", "laplace", None, {}),
+] + [
+    (f"eps 1, article, L=1, {label}", 1.0, 1, "article", "laplace", None, extra)
+    for label, extra in [
+        ("fixed blend", FIXED),
+        ("tuned blend", {}),
+        ("shrinkage, fixed blend", SHRINK | FIXED),
+        ("shrinkage, popularity weight 1", SHRINK | POP1),
+        ("shrinkage, tuned blend", SHRINK),
+        ("popularity weight 2", {"weights": {"popularity": 2.0}}),
+        ("popularity weight 3", {"weights": {"popularity": 3.0}}),
+        ("popularity weight 5", {"weights": {"popularity": 5.0}}),
+    ]
+]
 SHOWN = [("leave_one_out", "hr@10"), ("leave_one_out", "mrr"), ("impressions", "auc")]
 SHOWN += [("impressions", "mrr"), ("impressions", "ndcg@10")]
 
@@ -120,6 +143,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--match", help="Only the configurations whose label contains this.")
     parser.add_argument("--mind", help="A MIND-format folder instead of the synthetic readers.")
+    parser.add_argument("--levers", action="store_true", help="The blend and shrinkage rows.")
     options = parser.parse_args()
     _setup()
     from django.test import override_settings
@@ -133,6 +157,7 @@ def main() -> None:
         data = synthetic_data(readers=options.readers, seed=options.seed, articles=options.articles)
     print(_describe(data))
     configs = SPARSE_CONFIGS if options.articles else CONFIGS
+    configs = LEVER_CONFIGS if options.levers else configs
     configs = [c for c in configs if not options.match or options.match in c[0]]
     header = " | ".join(f"{p[:3]} {m}" for p, m in SHOWN)
     print(f"| configuration | {header} |")
@@ -140,7 +165,7 @@ def main() -> None:
     for label, epsilon, bound, source, noise, half_life, *extras in configs:
         extra = extras[0] if extras else {}
         runs = 1 if math.isinf(epsilon) else options.repeat
-        samples = []
+        samples, picked = [], []
         started = time.perf_counter()
         for _ in range(runs):
             overrides = {}
@@ -152,10 +177,18 @@ def main() -> None:
                 source=source,
                 noise=noise,
                 threshold=extra.get("threshold", 0),
+                shrink=extra.get("shrink", False),
             )
             with override_settings(**overrides):
-                report = evaluate(data, plan=plan, seed=options.seed, weights=extra.get("weights"))
+                report = evaluate(
+                    data,
+                    plan=plan,
+                    seed=options.seed,
+                    weights=extra.get("weights"),
+                    tune=extra.get("tune", True),
+                )
             samples.append(_figures(report, "recommender"))
+            picked.append(report.weights["popularity"])
             if not baselines_done:
                 baselines_done = True
                 for method in ("popularity", "random"):
@@ -168,7 +201,12 @@ def main() -> None:
             spread = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
             cells.append(f"{statistics.mean(values):.4f}{spread}")
         seconds = (time.perf_counter() - started) / runs
-        print(f"| model, {label} | {' | '.join(cells)} |  ({seconds:.1f} s/run)", flush=True)
+        weights = ", ".join(f"{w:g}" for w in picked)
+        print(
+            f"| model, {label} | {' | '.join(cells)} |  ({seconds:.1f} s/run; "
+            f"leave-one-out popularity weight {weights})",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

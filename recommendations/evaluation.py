@@ -17,10 +17,17 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from privacy.aggregation import release_counts
+from privacy.aggregation import MECHANISMS, release_counts
 
-from .training import DEFAULT_WEIGHTS, Aggregates, _decayed, _scaled, popularity_prior
-from .vectors import article_text, fit_text_model
+from .training import (
+    DEFAULT_WEIGHTS,
+    Aggregates,
+    _decayed,
+    _scaled,
+    blend_tune,
+    popularity_prior,
+)
+from .vectors import article_text, fit_text_model, normalise_rows
 
 NEWS_FILE = "news.tsv"
 BEHAVIORS_FILE = "behaviors.tsv"
@@ -255,6 +262,9 @@ class PopularityPlan:
     # catalogue most noisy counts are noise alone, and a floor keeps them from outranking the
     # few stories many people read.
     threshold: int = 0
+    # Released article counts shrink toward their topic's mean by how noisy they are
+    # (empirical Bayes, post-processing, so free). Measured, not applied: training does not.
+    shrink: bool = False
 
     def __post_init__(self):
         if math.isnan(self.epsilon) or self.epsilon <= 0:
@@ -294,16 +304,36 @@ def daily_clicks(data: MindData, *, bound: int | None) -> dict[date, Counter[str
 
 @dataclass(frozen=True)
 class ReleasedAggregates(Aggregates):
-    """Aggregates as training reads them, plus the delta their release spent."""
+    """Aggregates as training reads them, plus the delta their release spent and, per day,
+    the variance of the noise on each article count (public: it follows from the mechanism,
+    epsilon and L; no entry for exact counts)."""
 
     delta: float = 0.0
+    article_noise: dict[date, float] = field(default_factory=dict)
+
+
+# Below this many articles a topic's spread says too little to tell signal from noise: its
+# articles shrink toward the whole catalogue's mean instead (or not at all, under this in all).
+SHRINK_MIN_ARTICLES = 20
+
+
+def noise_variance(*, mechanism: str, scale: float) -> float:
+    """Variance of the noise on one released count, from the mechanism and its scale."""
+    if mechanism == MECHANISMS["laplace"]:
+        # Discrete Laplace, P(k) proportional to exp(-|k| / scale).
+        tail = math.exp(-1.0 / scale)
+        return 2 * tail / (1 - tail) ** 2
+    if mechanism == MECHANISMS["gaussian"]:
+        return scale**2  # the discrete Gaussian's variance is at most its scale squared
+    raise ValueError(f"No known noise variance for the mechanism {mechanism!r}.")
 
 
 def _release(
     counts: list[int], *, plan: PopularityPlan, epsilon: float, max_change: int
-) -> tuple[list[int], float, float]:
+) -> tuple[list[int], float, float, float]:
+    """Noisy counts, the epsilon and delta spent, and the variance of each count's noise."""
     if math.isinf(epsilon):
-        return counts, 0.0, 0.0
+        return counts, 0.0, 0.0, 0.0
     release = release_counts(
         counts=counts,
         sensitivity=plan.bound,
@@ -312,7 +342,8 @@ def _release(
         delta=plan.release_delta,
         max_change=max_change,
     )
-    return release.noisy_counts, release.epsilon, release.delta
+    variance = noise_variance(mechanism=release.mechanism, scale=release.scale)
+    return release.noisy_counts, release.epsilon, release.delta, variance
 
 
 def release_aggregates(
@@ -324,6 +355,7 @@ def release_aggregates(
     category_row = {c: row for row, c in enumerate(categories)}
     article_days: dict[int, dict[date, int]] = defaultdict(dict)
     topic_days: dict[int, dict[date, int]] = defaultdict(dict)
+    article_noise: dict[date, float] = {}
     spent = spent_delta = 0.0
     for day, counter in sorted(clicks.items()):
         per_article = [counter.get(news_id, 0) for news_id in ids]
@@ -336,19 +368,23 @@ def release_aggregates(
             # may share one topic (that count moves by L: L2 sensitivity L).
             share = 0.5 if plan.source == "both" else 1.0
             if plan.source != "topic":
-                per_article, cost, cost_delta = _release(
+                per_article, cost, cost_delta, variance = _release(
                     per_article, plan=plan, epsilon=plan.epsilon * share, max_change=1
                 )
+                if variance:
+                    article_noise[day] = variance
                 if plan.threshold:
                     per_article = [c if c >= plan.threshold else 0 for c in per_article]
                 spent, spent_delta = spent + cost, spent_delta + cost_delta
             if plan.source != "article":
-                per_topic, cost, cost_delta = _release(
+                per_topic, cost, cost_delta, _ = _release(
                     per_topic, plan=plan, epsilon=plan.epsilon * share, max_change=plan.bound
                 )
                 spent, spent_delta = spent + cost, spent_delta + cost_delta
         for row, count in enumerate(per_article):
-            if count:
+            # A noisy release keeps its zeros, as the site's does: each says the article
+            # was released that day, with that day's noise.
+            if count or day in article_noise:
                 article_days[row][day] = count
         for row, count in enumerate(per_topic):
             if count:
@@ -359,13 +395,63 @@ def release_aggregates(
         days=sorted(clicks),
         epsilon=spent,
         delta=spent_delta,
+        article_noise=article_noise,
     )
 
 
-def _article_prior(aggregates: Aggregates, *, count: int, reference: date) -> np.ndarray:
-    return popularity_prior(
-        article_ids=np.arange(count), aggregates=aggregates, reference=reference
-    ).astype(np.float64)
+def shrunk_counts(
+    *, article_ids: np.ndarray, aggregates: ReleasedAggregates, reference: date, groups: np.ndarray
+) -> np.ndarray | None:
+    """Empirical Bayes on the released decayed counts: each moves toward its topic's mean by
+    the share of their spread that is signal rather than noise, var_signal / (var_signal +
+    its noise variance), var_signal = max(observed variance - mean noise variance, 0). Only
+    released counts and the public noise variance go in: post-processing, no privacy cost.
+    None when no count carries noise or there are too few articles to estimate a spread.
+    Returns raw decayed counts, for `_scaled`."""
+    if not aggregates.article_noise or len(article_ids) < SHRINK_MIN_ARTICLES:
+        return None
+    half_life = settings.RECOMMENDER_POPULARITY_HALF_LIFE_DAYS
+    counts = np.zeros(len(article_ids))
+    noise = np.zeros(len(article_ids))
+    for row, article_id in enumerate(article_ids):
+        for day, count in aggregates.article_days.get(int(article_id), {}).items():
+            if day < reference:
+                weight = 0.5 ** ((reference - day).days / half_life)
+                # Not clipped at 0 day by day: the noise is centred, so the sum stays unbiased.
+                counts[row] += weight * count
+                noise[row] += weight**2 * aggregates.article_noise.get(day, 0.0)
+    if not noise.any():
+        return None
+    mean = np.full(len(counts), counts.mean())
+    signal = np.full(len(counts), max(counts.var() - noise.mean(), 0.0))
+    for group in np.unique(groups):
+        members = groups == group
+        if group >= 0 and members.sum() >= SHRINK_MIN_ARTICLES:
+            mean[members] = counts[members].mean()
+            signal[members] = max(counts[members].var() - noise[members].mean(), 0.0)
+    total = signal + noise
+    keep = np.divide(signal, total, out=np.ones_like(total), where=total > 0)
+    return mean + keep * (counts - mean)
+
+
+def _article_prior(
+    aggregates: ReleasedAggregates, *, count: int, reference: date, groups: np.ndarray | None
+) -> np.ndarray:
+    """Training's popularity prior of every article, or with `groups` (each article's topic)
+    the shrunk counts on the same scale."""
+    ids = np.arange(count)
+    shrunk = (
+        None
+        if groups is None
+        else shrunk_counts(
+            article_ids=ids, aggregates=aggregates, reference=reference, groups=groups
+        )
+    )
+    if shrunk is not None:
+        return _scaled(shrunk).astype(np.float64)
+    return popularity_prior(article_ids=ids, aggregates=aggregates, reference=reference).astype(
+        np.float64
+    )
 
 
 def _topic_prior(aggregates: Aggregates, *, category_rows: np.ndarray, reference: date):
@@ -396,12 +482,14 @@ class EvaluationReport:
     bound: int
     popularity_source: str
     threshold: int
+    shrink: bool
     noise: str
     delta: float  # per day's release; 0 with Laplace noise or exact counts
     epsilon_spent: float  # summed over the released days (each day is one release)
     delta_spent: float  # likewise (basic composition)
     unknown_history: int
     unknown_candidates: int
+    weights: dict  # the blend for leave-one-out (tuned on the last released day, or given)
     leave_one_out: dict = field(default_factory=dict)  # evaluated, metrics
     impressions_protocol: dict = field(default_factory=dict)  # evaluated, skipped, metrics
 
@@ -417,7 +505,13 @@ class _Model:
     reader's profile from their history, and popularity from the released counts."""
 
     def __init__(
-        self, data: MindData, *, plan: PopularityPlan, seed: int, weights: dict[str, float]
+        self,
+        data: MindData,
+        *,
+        plan: PopularityPlan,
+        seed: int,
+        weights: dict[str, float],
+        tune: bool,
     ):
         self.ids = list(data.news)
         self.row_of = {news_id: row for row, news_id in enumerate(self.ids)}
@@ -432,11 +526,44 @@ class _Model:
             svd_components=settings.RECOMMENDER_SVD_COMPONENTS,
             seed=seed,
         )
+        self.centroids = normalise_rows(
+            np.stack(
+                [
+                    self.vectors[self.category_rows == row].mean(axis=0)
+                    for row in range(len(self.categories))
+                ]
+            )
+        )
         self.plan = plan
         self.weights = weights
+        # Per-topic counts alone release no article count to tune on.
+        self.tune = tune and plan.source != "topic"
         self.private = release_aggregates(data, ids=self.ids, categories=self.categories, plan=plan)
         self.exact = release_aggregates(data, ids=self.ids, categories=self.categories, plan=None)
         self._cache: dict[tuple[str, date], np.ndarray] = {}
+        self._blends: dict[date, dict[str, float]] = {}
+
+    def blend(self, reference: date) -> dict[str, float]:
+        """The weights training would use on `reference`: tuned on the last released day
+        before it (every article live, freshness unknown), then the caller's overrides."""
+        if reference not in self._blends:
+            tuned = dict(DEFAULT_WEIGHTS)
+            before = [day for day in self.private.days if day < reference]
+            if self.tune and before:
+                everything = np.arange(len(self.ids))
+                tuned, _ = blend_tune(
+                    article_ids=everything,
+                    groups=self.category_rows,
+                    vectors=self.vectors,
+                    centroids=self.centroids,
+                    live=everything,
+                    prior=self.popularity(private=True, reference=before[-1]),
+                    fresh=np.zeros(len(self.ids)),
+                    aggregates=self.private,
+                    held_out=before[-1],
+                )
+            self._blends[reference] = tuned | self.weights
+        return self._blends[reference]
 
     def popularity(self, *, private: bool, reference: date) -> np.ndarray:
         """Decayed popularity of every article from the days before `reference`, 0..1."""
@@ -446,7 +573,12 @@ class _Model:
             source = self.plan.source if private else "article"
             parts = []
             if source in {"article", "both"}:
-                parts.append(_article_prior(aggregates, count=len(self.ids), reference=reference))
+                groups = self.category_rows if private and self.plan.shrink else None
+                parts.append(
+                    _article_prior(
+                        aggregates, count=len(self.ids), reference=reference, groups=groups
+                    )
+                )
             if source in {"topic", "both"}:
                 parts.append(
                     _topic_prior(aggregates, category_rows=self.category_rows, reference=reference)
@@ -458,7 +590,7 @@ class _Model:
         """The live feed's blend for a reader whose reads are `history`: the share of their
         reads in each candidate's topic, content similarity to their reads (later reads count
         more, as in the live profile) and DP popularity."""
-        weights = self.weights
+        weights = self.blend(reference)
         scores = (
             weights["popularity"] * self.popularity(private=True, reference=reference)[candidates]
         )
@@ -510,13 +642,14 @@ def evaluate(
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
     weights: dict[str, float] | None = None,
+    tune: bool = True,
 ) -> EvaluationReport:
     """Both protocols for the recommender (popularity released by `plan`), exact unbounded
     popularity and a random ranking seeded by `seed`. `progress` gets the number of users and
-    impressions done so far. `weights` replaces some of the live blend's weights, to measure
-    another blend."""
+    impressions done so far. The blend is tuned as training tunes it (`tune`; False keeps
+    the default weights); `weights` replaces some of its weights, to measure another blend."""
     plan = plan or PopularityPlan()
-    model = _Model(data, plan=plan, seed=seed, weights=DEFAULT_WEIGHTS | (weights or {}))
+    model = _Model(data, plan=plan, seed=seed, weights=weights or {}, tune=tune)
     rng = np.random.default_rng(seed)
     count = len(model.ids)
     days = model.exact.days
@@ -585,12 +718,14 @@ def evaluate(
         bound=plan.bound,
         popularity_source=plan.source,
         threshold=plan.threshold,
+        shrink=plan.shrink,
         noise=plan.noise,
         delta=plan.release_delta,
         epsilon_spent=round(model.private.epsilon, 6),
         delta_spent=model.private.delta,
         unknown_history=data.unknown_history,
         unknown_candidates=data.unknown_candidates,
+        weights=model.blend(after_last),
         leave_one_out={"evaluated": loo_users, "metrics": loo_metrics},
         impressions_protocol={
             "evaluated": evaluated,

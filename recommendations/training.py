@@ -29,6 +29,9 @@ DEFAULT_WEIGHTS = {
 }
 POPULARITY_AND_FRESHNESS = DEFAULT_WEIGHTS["popularity"] + DEFAULT_WEIGHTS["freshness"]
 POPULARITY_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
+# How much popularity and freshness weigh together, against topic 1.0 and content 0.8: on a
+# long tail of stories the few hits are most of what anyone reads.
+POPULARITY_AND_FRESHNESS_TOTALS = (POPULARITY_AND_FRESHNESS, 1.0, 1.5, 2.0, 3.0)
 # Transforming a stored article's text again must give back its stored vector, or fresh
 # articles vectorised on publish would not be comparable with the rest.
 REPRODUCTION_MIN_COSINE = 0.99
@@ -174,46 +177,139 @@ def ndcg_at(gains: np.ndarray, scores: np.ndarray, k: int) -> float:
     return float(np.sum((2.0 ** gains[order] - 1) * discounts[: len(order)])) / best
 
 
-def tune_blend(
-    *, corpus: Corpus, aggregates: Aggregates, k: int = 10
+def topic_groups(*, corpus: Corpus, topic_ids: np.ndarray) -> np.ndarray:
+    """Each article's row in `topic_ids` (its first topic), -1 for an article with none."""
+    groups = np.full(len(corpus.article_ids), -1, dtype=np.int64)
+    for position in reversed(range(len(topic_ids))):  # the lowest topic id wins
+        groups[corpus.topics[int(topic_ids[position])]] = position
+    return groups
+
+
+def blend_tune(
+    *,
+    article_ids: np.ndarray,
+    groups: np.ndarray,
+    vectors: np.ndarray,
+    centroids: np.ndarray,
+    live: np.ndarray,
+    prior: np.ndarray,
+    fresh: np.ndarray,
+    aggregates: Aggregates,
+    held_out: date,
+    totals: tuple[float, ...] = POPULARITY_AND_FRESHNESS_TOTALS,
+    k: int = 10,
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """Split popularity and freshness on the last released day: rank the stories live that
-    day by a blend of the prior from the days before and their freshness, and keep the split
-    that best predicts the day's DP counts. Returns the weights and the held-out metrics."""
+    """Choose how much popularity and freshness weigh together (`totals`) and how they split,
+    by how well the blend ranks the `live` rows (popularity `prior` from the days before
+    `held_out`, freshness `fresh`) against the DP counts of the day `held_out`. `groups` is
+    each article's row in `centroids` (its topic), -1 for none.
+
+    The blend ranks for one reader, but a day's counts add up every reader's clicks, and the
+    topic and content parts weigh nothing in a ranking that is the same for everyone. So the
+    criterion stands in one reader per topic: all their reads in it (topic part 1), their
+    profile its centroid, their gains the day's counts of its stories (readers click mostly in
+    their topics); each counts by the topic's share of the reads of the days before. A weight
+    too small lets content outrank the day's hits within a topic; too large, it puts other
+    topics' hits above a reader's own stories. It cannot see readers of several topics nor
+    clicks outside one's topics, so the grid is small; ties go to an even split, then to the
+    usual total."""
     weights = dict(DEFAULT_WEIGHTS)
-    if len(aggregates.days) < 2:
+    if not any(day < held_out for day in aggregates.days) or len(live) < 2:
         return weights, {}
-    held_out = aggregates.days[-1]
-    day_end = timezone.make_aware(datetime.combine(held_out + timedelta(days=1), time.min))
-    window = timedelta(days=settings.RECOMMENDER_CANDIDATE_DAYS)
-    live = [
-        row
-        for row, published in enumerate(corpus.published_at)
-        if day_end - window <= published < day_end
-    ]
-    if len(live) < 2:
-        return weights, {}
-    ids = corpus.article_ids[live]
+    ids = article_ids[live]
     gains = np.array(
         [max(aggregates.article_days.get(int(a), {}).get(held_out, 0), 0) for a in ids], float
     )
     # Graded gains on a log scale, so MIND's 2^gain stays finite for large counts.
     gains = np.log1p(gains)
-    prior = popularity_prior(article_ids=ids, aggregates=aggregates, reference=held_out)
-    fresh = freshness(published_at=[corpus.published_at[r] for r in live], at=day_end)
+    reads = np.zeros(len(centroids))
+    for row, article_id in enumerate(article_ids):
+        if groups[row] >= 0:
+            days = aggregates.article_days.get(int(article_id), {})
+            reads[groups[row]] += sum(c for day, c in days.items() if day < held_out)
+    live_groups = groups[live]
+    closeness = np.clip(vectors[live] @ centroids.T, 0.0, 1.0)
+    # A topic's reader is judged only on a day some of its stories were read.
+    readers = [
+        (group, float(reads[group]))
+        for group in range(len(centroids))
+        if reads[group] > 0 and gains[live_groups == group].any()
+    ]
+    if not readers:
+        return weights, {}
+
+    def judged(total: float, share: float) -> float:
+        popularity = total * (share * prior + (1 - share) * fresh)
+        value = 0.0
+        for group, read in readers:
+            own = live_groups == group
+            scores = weights["topic"] * own + weights["content"] * closeness[:, group]
+            value += read * ndcg_at(np.where(own, gains, 0.0), scores + popularity, k)
+        return value / sum(read for _, read in readers)
+
     results = {
-        share: ndcg_at(gains, share * prior + (1 - share) * fresh, k) for share in POPULARITY_SHARES
+        (total, share): judged(total, share) for total in totals for share in POPULARITY_SHARES
     }
-    best = max(POPULARITY_SHARES, key=lambda share: (round(results[share], 6), share == 0.5))
-    weights["popularity"] = round(POPULARITY_AND_FRESHNESS * best, 4)
-    weights["freshness"] = round(POPULARITY_AND_FRESHNESS * (1 - best), 4)
+    total, share = max(
+        results,
+        key=lambda pair: (
+            round(results[pair], 6),
+            pair[1] == 0.5,
+            pair[0] == POPULARITY_AND_FRESHNESS,
+        ),
+    )
+    weights["popularity"] = round(total * share, 4)
+    weights["freshness"] = round(total * (1 - share), 4)
     metrics = {
-        f"holdout_ndcg@{k}": round(results[best], 4),
-        f"holdout_ndcg@{k}_freshness_only": round(results[0.0], 4),
+        f"holdout_ndcg@{k}": round(results[total, share], 4),
+        f"holdout_ndcg@{k}_freshness_only": round(results[total, 0.0], 4),
+        "holdout_popularity_and_freshness": total,
         "holdout_day": held_out.isoformat(),
         "holdout_articles": len(live),
     }
     return weights, metrics
+
+
+def tune_blend(
+    *,
+    corpus: Corpus,
+    aggregates: Aggregates,
+    vectors: np.ndarray,
+    centroids: np.ndarray,
+    groups: np.ndarray,
+    totals: tuple[float, ...] = POPULARITY_AND_FRESHNESS_TOTALS,
+    k: int = 10,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """`blend_tune` on the last released day and the stories live that day. Returns the
+    weights and the held-out metrics."""
+    if len(aggregates.days) < 2:
+        return dict(DEFAULT_WEIGHTS), {}
+    held_out = aggregates.days[-1]
+    day_end = timezone.make_aware(datetime.combine(held_out + timedelta(days=1), time.min))
+    window = timedelta(days=settings.RECOMMENDER_CANDIDATE_DAYS)
+    live = np.array(
+        [
+            row
+            for row, published in enumerate(corpus.published_at)
+            if day_end - window <= published < day_end
+        ],
+        dtype=np.int64,
+    )
+    return blend_tune(
+        article_ids=corpus.article_ids,
+        groups=groups,
+        vectors=vectors,
+        centroids=centroids,
+        live=live,
+        prior=popularity_prior(
+            article_ids=corpus.article_ids[live], aggregates=aggregates, reference=held_out
+        ),
+        fresh=freshness(published_at=[corpus.published_at[r] for r in live], at=day_end),
+        aggregates=aggregates,
+        held_out=held_out,
+        totals=totals,
+        k=k,
+    )
 
 
 def topic_agreement(*, vectors: np.ndarray, corpus: Corpus, seed: int = 0) -> float:
@@ -259,13 +355,16 @@ def build_model(*, version: int, now: datetime, seed: int = 0) -> Training:
     )
     aggregates = aggregates_load(now=now)
     today = timezone.localdate(now)
+    groups = topic_groups(corpus=corpus, topic_ids=topic_ids)
     popularity = popularity_prior(
         article_ids=corpus.article_ids, aggregates=aggregates, reference=today
     )
     topic_raw = np.array(
         [_decayed(aggregates.topic_days.get(int(t), {}), reference=today) for t in topic_ids]
     )
-    weights, holdout = tune_blend(corpus=corpus, aggregates=aggregates)
+    weights, holdout = tune_blend(
+        corpus=corpus, aggregates=aggregates, vectors=vectors, centroids=centroids, groups=groups
+    )
     metrics = {
         **holdout,
         "topic_agreement": round(topic_agreement(vectors=vectors, corpus=corpus, seed=seed), 4),

@@ -5,13 +5,21 @@ import json
 import math
 import re
 from collections import Counter
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
 from django.core.management import CommandError
 
 from privacy.aggregation import release_counts
-from recommendations.evaluation import PopularityPlan, daily_clicks, mind_load, release_aggregates
+from recommendations.evaluation import (
+    PopularityPlan,
+    ReleasedAggregates,
+    daily_clicks,
+    mind_load,
+    release_aggregates,
+    shrunk_counts,
+)
 from recommendations.synthetic import (
     SPARSE_SHOWN,
     demo_news,
@@ -178,3 +186,32 @@ def test_a_threshold_reads_small_released_article_counts_as_zero():
 def test_a_negative_threshold_is_refused():
     with pytest.raises(CommandError, match="The threshold must be 0 or more, not -1"):
         run("--mind", str(TINY), "--threshold", "-1")
+
+
+def test_shrinkage_pulls_a_lone_noisy_count_to_its_topic_and_leaves_a_clear_one_alone():
+    # One released day, a day before the reference: decay 2^-1/2 (half-life 2 days), so each
+    # count's noise variance 2.0 becomes 1.0 in the decayed count.
+    day = date(2019, 11, 14)
+    counts = [4] + [0] * 19 + [10 * j for j in range(20)]
+    aggregates = ReleasedAggregates(
+        article_days={row: {day: count} for row, count in enumerate(counts)},
+        topic_days={},
+        days=[day],
+        epsilon=1.0,
+        article_noise={day: 2.0},
+    )
+    decay = 2**-0.5
+    shrunk = shrunk_counts(
+        article_ids=np.arange(40),
+        aggregates=aggregates,
+        reference=day + timedelta(days=1),
+        groups=np.array([0] * 20 + [1] * 20),
+    )
+    # Topic 0: the spread of its counts (variance 0.38) is less than the noise (1.0), so all
+    # of it reads as noise: the lone 4 becomes the topic's mean, 4 x decay / 20.
+    assert shrunk[:20] == pytest.approx([4 * decay / 20] * 20)
+    # Topic 1: variance 1662.5 against noise 1.0, so its counts keep 1661.5 / 1662.5 of their
+    # distance from the mean (95 x decay): the 190 barely moves.
+    assert shrunk[39] == pytest.approx(95 * decay * (1 + 1661.5 / 1662.5))
+    assert shrunk[39] == pytest.approx(190 * decay, rel=1e-3)
+    assert list(np.argsort(shrunk[20:])) == list(range(20))

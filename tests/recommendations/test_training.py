@@ -3,7 +3,7 @@
 import ast
 import re
 import stat
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -111,9 +111,13 @@ def test_a_version_records_what_it_learned_from(newsroom):
     assert version.article_count == 9
     assert version.aggregate_days == 2
     assert version.epsilon == pytest.approx(1.0)
-    assert {"topic_agreement", "dimensions", "vocabulary", "holdout_ndcg@10"} <= set(
-        version.metrics
-    )
+    assert {
+        "topic_agreement",
+        "dimensions",
+        "vocabulary",
+        "holdout_ndcg@10",
+        "holdout_popularity_and_freshness",
+    } <= set(version.metrics)
     artifact = Path(settings.RECOMMENDER_ARTIFACT_DIR) / version.artifact_name
     assert artifact.is_file()
     # Private storage: readable by the site's own user only, and outside anything served.
@@ -156,3 +160,51 @@ def test_nothing_published_means_a_failed_run_not_a_model(db):
     result = model_retrain()
     assert result.status == ModelVersion.Status.FAILED
     assert "no published article" in ModelVersion.objects.get().error
+
+
+def _two_topics(held_out_counts: dict[int, int]) -> dict:
+    """Four stories: 0 and 1 in a topic with 80% of the reads the day before, 2 and 3 in one
+    with 20%. Story 0 was that day's hit (prior 1, the others 0) but reads little like its
+    topic (closeness 0.25 to the centroid), story 1 reads just like it (1.0). All as fresh."""
+    before, held_out = date(2026, 11, 25), date(2026, 11, 26)
+    aggregates = training.Aggregates(
+        article_days={
+            row: {before: count, held_out: held_out_counts.get(row, 0)}
+            for row, count in enumerate([6, 2, 1, 1])
+        },
+        topic_days={},
+        days=[before, held_out],
+        epsilon=2.0,
+    )
+    return {
+        "article_ids": np.arange(4),
+        "groups": np.array([0, 0, 1, 1]),
+        "vectors": np.array([[0.25, 0], [1, 0], [0, 1], [0, 1]], np.float32),
+        "centroids": np.eye(2, dtype=np.float32),
+        "live": np.arange(4),
+        "prior": np.array([1.0, 0.0, 0.0, 0.0]),
+        "fresh": np.full(4, 0.5),
+        "aggregates": aggregates,
+        "held_out": held_out,
+    }
+
+
+def test_training_weighs_popularity_more_when_the_held_out_day_follows_it():
+    # The hit was read again, more than the story that reads like its topic. For that topic's
+    # reader story 0 scores 1 + 0.8 x 0.25 + p and story 1 scores 1 + 0.8: popularity p must
+    # weigh over 0.6. Freshness ties every story, so the split stays at half and the smallest
+    # total that does it wins: 1.5, 0.75 each.
+    weights, metrics = training.blend_tune(**_two_topics({0: 9, 1: 1}))
+    assert (weights["popularity"], weights["freshness"]) == (0.75, 0.75)
+    assert metrics["holdout_popularity_and_freshness"] == 1.5
+    assert metrics["holdout_ndcg@10"] == 1.0
+    assert (weights["topic"], weights["content"]) == (1.0, 0.8)
+
+
+def test_training_keeps_the_default_blend_when_the_held_out_day_follows_content():
+    # The story that reads like its topic was read most: the usual 0.3 + 0.3 already ranks
+    # the day perfectly, and a ranking no better does not move the weights.
+    weights, metrics = training.blend_tune(**_two_topics({0: 1, 1: 9, 2: 2}))
+    assert (weights["popularity"], weights["freshness"]) == (0.3, 0.3)
+    assert metrics["holdout_popularity_and_freshness"] == 0.6
+    assert metrics["holdout_ndcg@10"] == 1.0
