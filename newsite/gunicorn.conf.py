@@ -7,9 +7,10 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Sync workers: every request is CPU work in Python (ranking, templates), so one process per
 # core serves best; more workers than cores only adds context switches.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Measured on 2 cores (bench.load): sync serves the personalized home page faster than gthread
+# with 2 or 4 threads, whose threads contend for each process's interpreter lock. Both can be
+# chosen from the environment to measure again elsewhere.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
-# With the gthread class: threads per worker, which overlap one request's waits on
-# PostgreSQL and Redis with another's Python (and keep connections alive between requests).
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 # A page that takes this long is stuck: the worker is replaced rather than holding a slot.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))

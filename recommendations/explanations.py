@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
-from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
+
+from newsite.reversing import cached_reverse
 
 
 class ReasonKind:
@@ -43,28 +43,17 @@ def when_read(read_at: datetime, *, now: datetime) -> str:
     return f"on {day.day} {day:%B}"
 
 
-def _url(name: str) -> str:
-    """The control's address: a feed page links the same few pages from every card."""
-    return _reversed(name, get_script_prefix(), get_urlconf())
-
-
-@lru_cache(maxsize=64)
-def _reversed(name: str, prefix: str, urlconf) -> str:
-    # The prefix and URLconf are part of the key: a URL is the same only while they are.
-    return reverse(name, urlconf=urlconf)
-
-
 def _choose_topics(*, signed_in: bool) -> tuple[str, str]:
     if signed_in:
-        return _url("accounts:preferences"), "Choose your topics"
-    return _url("account_signup"), "Sign up to choose your topics"
+        return cached_reverse("accounts:preferences"), "Choose your topics"
+    return cached_reverse("account_signup"), "Sign up to choose your topics"
 
 
 def because_you_follow(*, topic_id: int, topic_name: str) -> Reason:
     return Reason(
         kind=ReasonKind.TOPIC,
         sentence=f"Because you follow {topic_name}",
-        control_url=_url("accounts:preferences"),
+        control_url=cached_reverse("accounts:preferences"),
         control_label="Change your topics",
         show_less_topic_id=topic_id,
         show_less_topic_name=topic_name,
@@ -75,7 +64,7 @@ def related_to(*, topic_name: str) -> Reason:
     return Reason(
         kind=ReasonKind.RELATED_TOPIC,
         sentence=f"Related to {topic_name}, which you follow",
-        control_url=_url("accounts:preferences"),
+        control_url=cached_reverse("accounts:preferences"),
         control_label="Change your topics",
     )
 
@@ -84,7 +73,7 @@ def like_what_you_read(*, title: str, read_at: datetime, now: datetime) -> Reaso
     return Reason(
         kind=ReasonKind.HISTORY,
         sentence=f"Like '{title}', which you read {when_read(read_at, now=now)}",
-        control_url=_url("accounts:preferences"),
+        control_url=cached_reverse("accounts:preferences"),
         control_label="Stop using your reading history",
     )
 
@@ -93,7 +82,7 @@ def popular_today() -> Reason:
     return Reason(
         kind=ReasonKind.POPULAR,
         sentence="Popular today",
-        control_url=_url("privacy:transparency"),
+        control_url=cached_reverse("privacy:transparency"),
         control_label="How we count popular stories without tracking anyone",
     )
 

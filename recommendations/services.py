@@ -307,6 +307,9 @@ def articles_vectorise_fresh(*, now: datetime | None = None, limit: int = 500) -
 # --- Feed impressions ---------------------------------------------------------------------
 
 
+FEED_LIST_TYPES = frozenset(FeedImpressionCount.ListType.values)
+
+
 def feed_impressions_record(*, list_types, day=None) -> dict[str, int]:
     """Add the cards of one feed page (the list type of each) to the day's counters, one
     UPDATE (or INSERT) per list type present. Only counts are kept: nothing says who saw
@@ -314,7 +317,7 @@ def feed_impressions_record(*, list_types, day=None) -> dict[str, int]:
     day = day or timezone.localdate()
     shown: dict[str, int] = {}
     for list_type in list_types:
-        if list_type in FeedImpressionCount.ListType.values:
+        if list_type in FEED_LIST_TYPES:
             shown[list_type] = shown.get(list_type, 0) + 1
     if not shown:
         return shown
