@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+
+from newsite.sitewide import SiteWide
 
 from .selectors import topics_all
 
@@ -18,18 +19,17 @@ class NavTopic:
     url: str
 
 
-def _nav_topics() -> list[NavTopic]:
-    # The same on every page for everyone: read once, forgotten when a topic changes
-    # (news.signals), so a page neither queries the topics nor works out their links each time.
-    return cache.get_or_set(
-        NAV_TOPICS_KEY,
-        lambda: [
-            NavTopic(name=topic.name, slug=topic.slug, url=topic.get_absolute_url())
-            for topic in topics_all()
-        ],
-        NAV_TOPICS_SECONDS,
-    )
+def _nav_topics_compute() -> list[NavTopic]:
+    return [
+        NavTopic(name=topic.name, slug=topic.slug, url=topic.get_absolute_url())
+        for topic in topics_all()
+    ]
+
+
+# The same on every page for everyone: read once, forgotten when a topic changes
+# (news.signals), so a page neither queries the topics nor works out their links each time.
+nav_topics = SiteWide(key=NAV_TOPICS_KEY, compute=_nav_topics_compute, seconds=NAV_TOPICS_SECONDS)
 
 
 def navigation(request):
-    return {"site_name": settings.SITE_NAME, "nav_topics": _nav_topics}
+    return {"site_name": settings.SITE_NAME, "nav_topics": nav_topics.get}

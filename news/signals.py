@@ -7,14 +7,9 @@ articles_changed = Signal()
 
 
 def _topics_changed(**kwargs) -> None:
-    from django.core.cache import cache
-    from django.db import transaction
+    from .context_processors import nav_topics
 
-    from .context_processors import NAV_TOPICS_KEY
-
-    # Now, and again after the commit (a page rendered meanwhile may have read the old list).
-    cache.delete(NAV_TOPICS_KEY)
-    transaction.on_commit(lambda: cache.delete(NAV_TOPICS_KEY))
+    nav_topics.forget()
 
 
 def connect() -> None:

@@ -4,14 +4,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from accounts.models import Preferences
 from news.models import Article
 from newsite.db_functions import EpochSeconds
+from newsite.sitewide import SiteWide
 
 from .browser_signals import BrowserSignals
 from .crypto import decrypt_many_for_user
@@ -44,21 +44,21 @@ PURPOSE_CHANGES_KEY = "privacy:purpose-changes"
 PURPOSE_CHANGES_SECONDS = 300
 
 
-def _purpose_changes() -> list[datetime]:
-    return cache.get_or_set(
-        PURPOSE_CHANGES_KEY,
-        lambda: list(
-            PolicyVersion.objects.filter(changes_purposes=True)
-            .order_by("-published_at")
-            .values_list("published_at", flat=True)
-        ),
-        PURPOSE_CHANGES_SECONDS,
+def _purpose_changes_compute() -> list[datetime]:
+    return list(
+        PolicyVersion.objects.filter(changes_purposes=True)
+        .order_by("-published_at")
+        .values_list("published_at", flat=True)
     )
 
 
+purpose_changes = SiteWide(
+    key=PURPOSE_CHANGES_KEY, compute=_purpose_changes_compute, seconds=PURPOSE_CHANGES_SECONDS
+)
+
+
 def purpose_changes_forget(**kwargs) -> None:
-    cache.delete(PURPOSE_CHANGES_KEY)
-    transaction.on_commit(lambda: cache.delete(PURPOSE_CHANGES_KEY))
+    purpose_changes.forget()
 
 
 def reconsent_since(*, now: datetime | None = None) -> datetime | None:
@@ -66,7 +66,7 @@ def reconsent_since(*, now: datetime | None = None) -> datetime | None:
     longer count until the reader confirms them again. A version published for later takes
     effect when its time comes, with nothing forgotten."""
     now = now or timezone.now()
-    return next((at for at in _purpose_changes() if at <= now), None)
+    return next((at for at in purpose_changes.get() if at <= now), None)
 
 
 def grant_counts(record: ConsentRecord | None, since: datetime | None) -> bool:

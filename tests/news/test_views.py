@@ -1,12 +1,13 @@
 """Public news pages as a visitor sees them."""
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from news.models import Article
+from news.models import Article, Topic
 from tests.factories import ArticleFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db
@@ -111,3 +112,27 @@ def test_unknown_page_gets_the_sites_404(client):
 
 def test_health_check_answers(client):
     assert client.get("/healthz").content == b"ok"
+
+
+def test_the_topic_navigation_follows_topics_without_asking_the_cache_on_every_page(client):
+    from django.core.cache import cache
+
+    from news.context_processors import NAV_TOPICS_KEY
+    from newsite.sitewide import forget_all_in_process
+
+    def nav(html: str) -> list[str]:
+        section = html.split('aria-label="Topics"', 1)[1].split("</nav>", 1)[0]
+        return re.findall(r">([^<]+)</a>", section)
+
+    Topic.objects.create(name="Science", slug="science")
+    assert nav(client.get("/").content.decode()) == ["Science"]
+    # A topic added through the site: shown at once.
+    Topic.objects.create(name="Culture", slug="culture")
+    assert nav(client.get("/").content.decode()) == ["Culture", "Science"]
+
+    # Kept in this process for a few seconds: a page does not go to the shared cache for it.
+    cache.delete(NAV_TOPICS_KEY)
+    Topic.objects.filter(slug="culture").update(name="Arts")  # no signal: nobody forgets it
+    assert nav(client.get("/").content.decode()) == ["Culture", "Science"]
+    forget_all_in_process()  # what a few seconds do
+    assert nav(client.get("/").content.decode()) == ["Arts", "Science"]
