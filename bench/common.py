@@ -1,5 +1,7 @@
 """Shared set-up for benchmarks: a dedicated PostgreSQL database, timing and reporting."""
 
+import base64
+import hashlib
 import os
 import platform
 import statistics
@@ -17,11 +19,28 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BENCH_BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/9")
 
 
+# Benchmark-only secrets, derived from public phrases: the benchmark databases protect nothing.
+BENCH_MASTER_KEY = base64.urlsafe_b64encode(
+    hashlib.sha256(b"newsite benchmark only").digest()
+).decode()
+BENCH_SECRET_KEY = "benchmark-only-" + "x" * 40
+
+
 def bench_environment(*, broker: bool) -> dict[str, str]:
     """The environment of a benchmark process: its own database, and optionally its own
-    Redis database as Celery broker (as in production) instead of eager tasks."""
-    env = {"DATABASE_URL": BENCH_DATABASE_URL, "DJANGO_SETTINGS_MODULE": "newsite.settings"}
-    env.setdefault("DEBUG", os.environ.get("DEBUG", "1"))
+    Redis database as Celery broker (as in production) instead of eager tasks. DEBUG is off as
+    in production (with it on, Django records every query, which is not free); mail stays in
+    memory. DEBUG=1 in the environment turns it on."""
+    env = {
+        "DATABASE_URL": BENCH_DATABASE_URL,
+        "DJANGO_SETTINGS_MODULE": "newsite.settings",
+        "DEBUG": os.environ.get("DEBUG", "0"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY", BENCH_SECRET_KEY),
+        "NEWSITE_MASTER_KEY": os.environ.get("NEWSITE_MASTER_KEY", BENCH_MASTER_KEY),
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "STATIC_MANIFEST": "0",
+        "SECURE_SSL_REDIRECT": "0",
+    }
     if broker:
         env["CELERY_BROKER_URL"] = BENCH_BROKER_URL
     return env

@@ -39,14 +39,14 @@ LOAD_DATABASE_URL = os.environ.get(
 )
 LOAD_CACHE_URL = os.environ.get("LOAD_CACHE_URL", "redis://127.0.0.1:6379/3")
 LOAD_BROKER_URL = os.environ.get("LOAD_BROKER_URL", "redis://127.0.0.1:6379/2")
+# The load database's readers were sealed under this benchmark-only key (a public phrase).
+LOAD_MASTER_KEY = base64.urlsafe_b64encode(
+    hashlib.sha256(b"newsite load benchmark only").digest()
+).decode()
 ARTIFACT_DIR = Path(tempfile.gettempdir()) / "newsite-loadbench-models"
 READER_PREFIX = "loadbench-"
 README = ROOT / "bench" / "README.md"
 START, END = "<!-- load:start -->", "<!-- load:end -->"
-# A benchmark-only master key, derived from a public phrase: this database protects nothing.
-BENCH_MASTER_KEY = base64.urlsafe_b64encode(
-    hashlib.sha256(b"newsite load benchmark only").digest()
-).decode()
 
 
 def _site_environment(*, articles: int, days: int) -> dict[str, str]:
@@ -54,7 +54,7 @@ def _site_environment(*, articles: int, days: int) -> dict[str, str]:
     return {
         "DATABASE_URL": LOAD_DATABASE_URL,
         "CACHE_URL": LOAD_CACHE_URL,
-        "NEWSITE_MASTER_KEY": BENCH_MASTER_KEY,
+        "NEWSITE_MASTER_KEY": LOAD_MASTER_KEY,
         # Session cookies are signed in this process and checked by gunicorn.
         "SECRET_KEY": "load-benchmark-only-" + "x" * 40,
         "RECOMMENDER_ARTIFACT_DIR": str(ARTIFACT_DIR),

@@ -119,6 +119,15 @@ class LoadedDataKey:
     wrapped_key: bytes | None
     master_key_id: str | None
 
+    @classmethod
+    def of(cls, *, user_id: int, wrapped, master_key_id: str | None) -> LoadedDataKey:
+        """From the two `with_data_key` columns (PostgreSQL hands back a memoryview)."""
+        return cls(
+            user_id=user_id,
+            wrapped_key=None if wrapped is None else bytes(wrapped),
+            master_key_id=master_key_id,
+        )
+
 
 def with_data_key(queryset: QuerySet, *, user_field: str = "user") -> QuerySet:
     """`queryset`, of rows that belong to one reader, with that reader's wrapped data key as
@@ -131,13 +140,17 @@ def with_data_key(queryset: QuerySet, *, user_field: str = "user") -> QuerySet:
     )
 
 
-def _data_key_row(*, user_id: int) -> UserDataKey | None:
-    # One row per reader (a one-to-one): no ordering, and only what unwrapping needs. Asked
-    # on every personalized page.
-    rows = UserDataKey.objects.filter(user_id=user_id).only(
-        "user_id", "wrapped_key", "master_key_id"
+def _data_key_row(*, user_id: int) -> LoadedDataKey | None:
+    # One row per reader (a one-to-one): no ordering, no model instance, only what unwrapping
+    # needs. Asked on every personalized page.
+    row = (
+        UserDataKey.objects.filter(user_id=user_id)
+        .values_list("wrapped_key", "master_key_id")
+        .first()
     )
-    return next(iter(rows[:1]), None)
+    if row is None:
+        return None
+    return LoadedDataKey.of(user_id=user_id, wrapped=row[0], master_key_id=row[1])
 
 
 # No cache of unwrapped keys: a cached key would outlive data_key_destroy in every other process

@@ -86,11 +86,7 @@ def _preferences_version(user) -> tuple[str, str, LoadedDataKey] | None:
     if row is None:
         return None
     level, updated_at, wrapped, master_key_id = row
-    key = LoadedDataKey(
-        user_id=user.pk,
-        wrapped_key=None if wrapped is None else bytes(wrapped),
-        master_key_id=master_key_id,
-    )
+    key = LoadedDataKey.of(user_id=user.pk, wrapped=wrapped, master_key_id=master_key_id)
     return level, updated_at.isoformat(), key
 
 

@@ -675,15 +675,6 @@ def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now
     page = Paginator(ranked, page_size).get_page(page_number)
     rows = list(page.object_list)
     wanted = [int(pool.ids[row]) for row in rows]
-    # The stories without their body (most of a row), source or topics: what shows them
-    # loads those (cards are rendered once per story version and kept; the API prefetches),
-    # and a prefetch per page costs more than the rest of the query. Reasons name only
-    # followed topics, which the profile names.
-    by_id = articles_live_by_id(ids=wanted, now=now)
-    topic_names = profile.topic_name_of
-    unnamed = [t for t in profile.topic_weights if t not in topic_names]
-    if unnamed and (scores.related_topic[rows] != -1).any():
-        topic_names.update(Topic.objects.filter(pk__in=unnamed).values_list("pk", "name"))
     top = pool.popularity[visible].max() if len(visible) else 0.0
     kinds = {
         row: _reason_kind(
@@ -696,19 +687,24 @@ def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now
         )
         for row in rows
     }
-    # Only the reads a card names are looked up, by key.
-    named_reads = [
-        reads[int(scores.history_source[row])]
+    # The reads a card names ("Like 'X'"), looked up with the page's stories: one query of
+    # live stories without their body (most of a row), source or topics. What shows them
+    # loads those (cards are rendered once per story version and kept; the API prefetches),
+    # and a prefetch per page costs more than the rest of the query. A read story withdrawn
+    # since is not named. Reasons name only followed topics, which the profile names.
+    named = {
+        reads[int(scores.history_source[row])].article_id
         for row, kind in kinds.items()
         if kind == explanations.ReasonKind.HISTORY
-    ]
-    read_titles = {}
-    if named_reads:
-        read_titles = dict(
-            Article.objects.filter(pk__in={r.article_id for r in named_reads}).values_list(
-                "pk", "title"
-            )
-        )
+    }
+    by_id = articles_live_by_id(ids=[*wanted, *named], now=now)
+    read_titles = {
+        article_id: by_id[article_id].title for article_id in named if article_id in by_id
+    }
+    topic_names = profile.topic_name_of
+    unnamed = [t for t in profile.topic_weights if t not in topic_names]
+    if unnamed and (scores.related_topic[rows] != -1).any():
+        topic_names.update(Topic.objects.filter(pk__in=unnamed).values_list("pk", "name"))
     items = []
     for row, article_id in zip(rows, wanted, strict=True):
         article = by_id.get(article_id)

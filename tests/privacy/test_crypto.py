@@ -116,11 +116,7 @@ def _loaded_key(user_id: int) -> LoadedDataKey:
         .values_list("data_key_wrapped", "data_key_master_id")
         .get()
     )
-    return LoadedDataKey(
-        user_id=user_id,
-        wrapped_key=None if wrapped is None else bytes(wrapped),
-        master_key_id=master_key_id,
-    )
+    return LoadedDataKey.of(user_id=user_id, wrapped=wrapped, master_key_id=master_key_id)
 
 
 @pytest.mark.django_db

@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts import services as accounts_services
 from accounts.models import Preferences
 from news.models import Article
+from news.services import article_unpublish
 from privacy.browser_signals import NO_SIGNALS
 from recommendations import ranking
 from recommendations.selectors import candidate_refresh_wait, feed_page
@@ -134,7 +135,8 @@ def test_a_read_older_than_the_candidate_window_still_brings_similar_stories(
     assert any(r.startswith("Like 'Baking sourdough bread at home'") for r in reasons(page))
 
 
-def test_a_read_story_removed_since_is_never_named(newsroom, reader, record_read):
+@pytest.mark.parametrize("removal", ["deleted", "withdrawn"])
+def test_a_read_story_removed_since_is_never_named(newsroom, reader, record_read, removal):
     # Not fresh any more, so that what the reader read is what brings the food stories.
     Article.objects.update(published_at=timezone.now() - timedelta(days=3))
     model_retrain()
@@ -142,7 +144,10 @@ def test_a_read_story_removed_since_is_never_named(newsroom, reader, record_read
     sourdough = newsroom.stories["food"][1]
     record_read(user=reader, article=sourdough, signals=NO_SIGNALS)
     assert any("Baking sourdough" in r for r in reasons(feed_page(user=reader)))
-    sourdough.delete()
+    if removal == "deleted":
+        sourdough.delete()
+    else:
+        article_unpublish(article=sourdough, changed_by="Editor")
     page = feed_page(user=reader)
     assert len(page) == len(newsroom.all()) - 1
     assert not any("Baking sourdough" in r for r in reasons(page))
