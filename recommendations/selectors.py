@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -49,6 +49,9 @@ POPULAR_FLOOR = 0.5
 # "More like this" leaves out stories barely related to the one on the page.
 MORE_LIKE_THIS_MIN_SIMILARITY = 0.05
 
+
+# How many older stories' topics a pool keeps at most (_older_topics).
+OLDER_TOPICS_KEPT = 100_000
 
 # In _Scores.related_topic: related to the followed topic nearest in content.
 NEAREST = -2
@@ -130,6 +133,8 @@ class _Pool:
     # direction is a weighted sum of centroids): per request, neither touches the vectors.
     freshness_at_build: np.ndarray
     centroid_closeness: np.ndarray  # float32, story x model topic row
+    # Topics of stories older than the window, as reads name them (see _older_topics).
+    older_topics: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
     def column_of(self) -> dict[int, int]:
         return {int(t): column for column, t in enumerate(self.topic_ids)}
@@ -357,6 +362,27 @@ def _lent_weights(
     return lent, lender
 
 
+def _older_topics(pool: _Pool, *, article_ids: list[int]) -> dict[int, tuple[int, ...]]:
+    """The topics of stories older than the window (reads still shape the profile), kept
+    with the pool: readers come back to the same stories, and topics are the same for everyone.
+    A removed story has no topics left, so it is never the "X" of "Like 'X'"; one removed
+    since is forgotten with the pool, within seconds."""
+    known = pool.older_topics
+    topics = {article_id: known[article_id] for article_id in article_ids if article_id in known}
+    missing = [article_id for article_id in article_ids if article_id not in known]
+    if missing:
+        found: dict[int, list[int]] = {article_id: [] for article_id in missing}
+        for article_id, topic_id in Article.topics.through.objects.filter(
+            article_id__in=missing
+        ).values_list("article_id", "topic_id"):
+            found[article_id].append(topic_id)
+        fetched = {article_id: tuple(topic_ids) for article_id, topic_ids in found.items()}
+        topics.update(fetched)
+        if len(known) < OLDER_TOPICS_KEPT:  # bounded: a pool lives seconds and holds ids only
+            known.update(fetched)
+    return topics
+
+
 def _history_similarity(
     *, loaded: LoadedModel, pool: _Pool, reads: list[HistoryRead]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -387,14 +413,13 @@ def _history_similarity(
         positions_of: dict[int, list[int]] = {}
         for position in older:
             positions_of.setdefault(int(read_ids[position]), []).append(int(position))
-        # A removed story has no topics left, so it is never the "X" of "Like 'X'".
+        topics_of = _older_topics(pool, article_ids=list(positions_of))
         extra = [
             (position, columns[topic_id])
-            for article_id, topic_id in Article.topics.through.objects.filter(
-                article_id__in=list(positions_of)
-            ).values_list("article_id", "topic_id")
+            for article_id, positions in positions_of.items()
+            for topic_id in topics_of[article_id]
             if topic_id in columns
-            for position in positions_of[article_id]
+            for position in positions
         ]
         if extra:
             pair_reads = np.concatenate([pair_reads, [p for p, _ in extra]])
