@@ -43,8 +43,10 @@ bench: install
 	$(PY) -m bench.read_recording
 	$(PY) -m bench.aggregation
 	$(PY) -m bench.rights
+	$(PY) -m bench.feed --articles 100000 --days 365 --history 200 --candidates 20000 --profile-reads 200
 	$(PY) -m bench.feed --articles 100000 --days 365 --history 200 --candidates 20000
 	$(PY) -m bench.quality
+	BENCH_DATABASE_URL=$(SCALE_DATABASE_URL) $(PY) -m bench.scale --profile-reads 200
 	BENCH_DATABASE_URL=$(SCALE_DATABASE_URL) $(PY) -m bench.scale
 	$(PY) -m bench.load
 

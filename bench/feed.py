@@ -4,7 +4,8 @@
 [--candidates N]`: generates published articles (synthetic words per topic, deterministic)
 spread over `--days` days in 12 topics, a week of DP counts, one retrain (timed), then times
 `feed_page` for an anonymous visitor, a reader at "Topics only" (3 topics) and one at
-"Topics + reading history" (`--history` reads, all of them used by the profile). With
+"Topics + reading history" (`--history` reads; the newest `--profile-reads` of them, by
+default the site's setting, shape the profile, and all are left out of the feed). With
 `--candidates N` the candidate window is widened to hold N articles. Finally a fresh process
 (a web worker) loads the model, serves one page and reports its peak resident memory.
 Target: reader with 200 reads at 100,000 articles and a 20,000-article window: p50 <= 10 ms,
@@ -151,13 +152,16 @@ def main() -> dict:
     parser.add_argument(
         "--profile-reads",
         type=int,
-        help="Newest reads that shape the profile (RECOMMENDER_HISTORY_LIMIT; default: all "
-        "of them; the site's default is 50). Every read is left out of the feed either way.",
+        help="Newest reads that shape the profile (RECOMMENDER_HISTORY_LIMIT; default: the "
+        "site's setting, 50; --profile-reads 200 makes all of them shape it). Every read is "
+        "left out of the feed either way.",
     )
     options = parser.parse_args()
-    # Settings are read from the environment: the profile uses every read, and the window
-    # spans enough days (articles are spread evenly) to hold the candidates asked for.
-    os.environ["RECOMMENDER_HISTORY_LIMIT"] = str(max(options.profile_reads or options.history, 1))
+    # Settings are read from the environment: the site's profile setting unless told
+    # otherwise, and a window of enough days (articles are spread evenly) to hold the
+    # candidates asked for.
+    if options.profile_reads is not None:
+        os.environ["RECOMMENDER_HISTORY_LIMIT"] = str(max(options.profile_reads, 1))
     if options.candidates:
         days = math.ceil(options.days * options.candidates / options.articles) + 1
         os.environ["RECOMMENDER_CANDIDATE_DAYS"] = str(days)
@@ -199,6 +203,7 @@ def main() -> dict:
     summary = {
         "articles": options.articles,
         "history": options.history,
+        "profile_reads": settings.RECOMMENDER_HISTORY_LIMIT,
         "candidate_days": settings.RECOMMENDER_CANDIDATE_DAYS,
         "max_candidates": settings.RECOMMENDER_MAX_CANDIDATES,
         "setup_s": round(setup_seconds, 1),

@@ -451,16 +451,17 @@ def main() -> dict:
     parser.add_argument(
         "--profile-reads",
         type=int,
-        default=200,
-        help="Newest reads that shape the profile (RECOMMENDER_HISTORY_LIMIT; default all 200 "
-        "of the feed reader's; the site's default is 50). Every read is left out either way.",
+        help="Newest reads that shape the profile (RECOMMENDER_HISTORY_LIMIT; default: the "
+        "site's setting, 50; 200 makes all of the feed reader's shape it). Every read is left "
+        "out of the feed either way.",
     )
     options = parser.parse_args()
     if options.readers < 2:
         parser.error("--readers must be at least 2 (the feed reader and the export reader).")
-    # As bench.feed: the profile uses all 200 reads unless told otherwise, and the window
-    # holds the candidates.
-    os.environ["RECOMMENDER_HISTORY_LIMIT"] = str(max(options.profile_reads, 1))
+    # As bench.feed: the site's profile setting unless told otherwise, and a window that holds
+    # the candidates.
+    if options.profile_reads is not None:
+        os.environ["RECOMMENDER_HISTORY_LIMIT"] = str(max(options.profile_reads, 1))
     days = math.ceil(options.days * options.candidates / options.articles) + 1
     os.environ["RECOMMENDER_CANDIDATE_DAYS"] = str(days)
     os.environ["RECOMMENDER_MAX_CANDIDATES"] = str(options.candidates)
@@ -471,6 +472,7 @@ def main() -> dict:
     # As in a web worker (newsite/wsgi.py): one BLAS thread, set before numpy loads.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     setup_django(broker=True)  # reads are queued in Redis and stored by a worker, as live
+    from django.conf import settings
     from django.db import connection
 
     from news.models import Article
@@ -493,7 +495,7 @@ def main() -> dict:
         "articles": options.articles,
         "readers": options.readers,
         "full_size": options.articles >= 100_000 and options.readers >= 10_000,
-        "profile_reads": options.profile_reads,
+        "profile_reads": settings.RECOMMENDER_HISTORY_LIMIT,
     }
     started = time.perf_counter()
     trained = model_retrain()
