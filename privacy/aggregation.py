@@ -334,6 +334,19 @@ def aggregate_day(
     )
 
 
+def day_awaits_release(*, day: date) -> bool:
+    """Whether a day still holds what a release is made from (raw events or its salt): what
+    the nightly run picks up. A day without them would be released as noise alone, and then
+    counted as released for good."""
+    return (
+        SignalEvent.objects.filter(day=day).exists() or DailySalt.objects.filter(day=day).exists()
+    )
+
+
+def day_released(*, day: date) -> bool:
+    return PrivacyBudgetLedger.objects.filter(day=day).exists()
+
+
 def aggregate_pending(*, today: date | None = None) -> list[AggregationResult]:
     """Aggregate every closed day still holding raw events or a salt, oldest first, so a missed
     night is caught up. A failing day stops the run; the days before it stay released."""

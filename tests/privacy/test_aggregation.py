@@ -396,6 +396,16 @@ def test_the_command_refuses_a_bad_day(article, value, message):
     assert SignalEvent.objects.count() == 1
 
 
+def test_the_command_refuses_a_day_with_nothing_to_release(article):
+    read(day=days_ago(1), pseudonym="p1", articles=[article])
+
+    with pytest.raises(CommandError, match="would publish noise alone"):
+        call_command("aggregate_signals", "--day", days_ago(400).isoformat(), stdout=StringIO())
+
+    assert not PrivacyBudgetLedger.objects.exists()
+    assert SignalEvent.objects.count() == 1
+
+
 def test_the_command_refuses_today():
     with pytest.raises(CommandError, match="is not over yet"):
         call_command("aggregate_signals", "--day", timezone.localdate().isoformat())

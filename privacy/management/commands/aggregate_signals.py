@@ -2,9 +2,17 @@
 
 from datetime import date
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
-from privacy.aggregation import AggregationResult, aggregate_day, aggregate_pending
+from privacy.aggregation import (
+    AggregationResult,
+    aggregate_day,
+    aggregate_pending,
+    day_awaits_release,
+    day_released,
+)
 
 
 def _summary(result: AggregationResult) -> str:
@@ -39,6 +47,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         day = _parse_day(options["day"]) if options.get("day") else None
+        closed = day is not None and day < timezone.localdate()  # else refused as not over
+        if closed and not day_released(day=day) and not day_awaits_release(day=day):
+            raise CommandError(
+                f"Nothing was counted on {day.isoformat()}, or its raw signals are already "
+                f"deleted (they are kept {settings.PRIVACY_SIGNAL_RETENTION_HOURS} hours): "
+                "releasing it would publish noise alone. Nothing changed."
+            )
         try:
             results = [aggregate_day(day=day)] if day else aggregate_pending()
         except ValueError as error:
