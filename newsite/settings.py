@@ -313,6 +313,8 @@ LOGGING = {
 # Limits on fetching a feed: a feed larger or slower than this is refused and logged on its
 # source, so one bad feed cannot exhaust a worker.
 INGEST_MAX_BYTES = env.int("INGEST_MAX_BYTES", default=5_000_000)
+# A MIND news.tsv is read whole: MIND's largest is under 100 MB; far larger is not one.
+MIND_IMPORT_MAX_BYTES = env.int("MIND_IMPORT_MAX_BYTES", default=256_000_000)
 INGEST_TIMEOUT_SECONDS = env.float("INGEST_TIMEOUT_SECONDS", default=15.0)
 # Feed errors shown to editors are forgotten after this many days.
 INGEST_ERROR_RETENTION_DAYS = env.int("INGEST_ERROR_RETENTION_DAYS", default=30)

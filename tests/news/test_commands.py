@@ -160,6 +160,14 @@ def test_import_mind_refuses_an_unreadable_file_and_writes_nothing(tmp_path, con
     assert not Topic.objects.exists()
 
 
+def test_import_mind_refuses_a_file_over_the_size_limit_and_writes_nothing(settings):
+    news = FIXTURES / "mind" / "news.tsv"
+    settings.MIND_IMPORT_MAX_BYTES = news.stat().st_size - 1
+    with pytest.raises(CommandError, match="over the MIND_IMPORT_MAX_BYTES limit"):
+        run_import("import_mind", str(news), "--publish")
+    assert not Article.objects.exists()
+
+
 def test_import_mind_on_a_missing_file_says_so(tmp_path):
     with pytest.raises(CommandError, match="Cannot read .*missing.tsv"):
         run_import("import_mind", str(tmp_path / "missing.tsv"))

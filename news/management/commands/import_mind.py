@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from news.ingest import FeedUnreadable, mind_parse
@@ -25,6 +26,12 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         path: Path = options["path"]
         try:
+            size = path.stat().st_size
+            if size > settings.MIND_IMPORT_MAX_BYTES:
+                raise CommandError(
+                    f"{path} is {size:,} bytes, over the MIND_IMPORT_MAX_BYTES limit of "
+                    f"{settings.MIND_IMPORT_MAX_BYTES:,}; nothing imported."
+                )
             content = path.read_bytes()
         except (OSError, ValueError) as error:  # ValueError: a NUL byte in the path
             reason = getattr(error, "strerror", None) or error
