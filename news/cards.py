@@ -2,6 +2,7 @@
 rendered once per article version and kept in the shared cache; the reason under it can be
 personal and is rendered for each request, never cached here."""
 
+import secrets
 from collections.abc import Sequence
 
 from django.core.cache import cache
@@ -9,6 +10,8 @@ from django.db.models import prefetch_related_objects
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
+
+from newsite.sitewide import SiteWide
 
 from .models import Article
 from .selectors import articles_latest
@@ -19,15 +22,22 @@ CARD_SECONDS = 600
 CARD_FIELDS = frozenset({"title", "slug", "summary", "published_at"})
 
 
-def _key(article: Article, via: str) -> str:
+# Cards name their topics: a renamed or removed topic makes every card anew (news.signals).
+topics_version = SiteWide(
+    key="news:card-topics-version", compute=lambda: secrets.token_hex(6), seconds=CARD_SECONDS
+)
+
+
+def _key(article: Article, via: str, topics: str) -> str:
     # A new version of the article (any save) is a new key; the old one expires on its own.
-    return f"card:{article.pk}:{article.updated_at.timestamp()}:{via}:{get_language()}"
+    return f"card:{article.pk}:{article.updated_at.timestamp()}:{via}:{get_language()}:{topics}"
 
 
 def card_bodies(*, cards: Sequence[tuple[Article, str]]) -> list[SafeString]:
     """The rendered card bodies for (article, via) pairs, in order: one cache round trip,
     and the articles missing from it loaded in full and rendered."""
-    keys = [_key(article, via) for article, via in cards]
+    topics = topics_version.get()
+    keys = [_key(article, via, topics) for article, via in cards]
     found = cache.get_many(keys)
     missing = [
         (key, article, via)

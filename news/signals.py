@@ -7,9 +7,11 @@ articles_changed = Signal()
 
 
 def _topics_changed(**kwargs) -> None:
+    from .cards import topics_version
     from .context_processors import nav_topics
 
     nav_topics.forget()
+    topics_version.forget()
 
 
 def connect() -> None:

@@ -4,7 +4,7 @@ from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from news.models import Article
+from news.models import Article, Topic
 from news.signals import articles_changed
 
 from .feed_cache import public_feed_forget
@@ -22,3 +22,6 @@ receiver(post_delete, sender=Article)(_forget_after_commit)
 receiver(m2m_changed, sender=Article.topics.through)(_forget_after_commit)
 receiver(articles_changed)(_forget_after_commit)
 receiver(post_save, sender=ActiveModel)(_forget_after_commit)
+# Cards and reasons name topics: a renamed or removed one is not shown from a kept page.
+receiver(post_save, sender=Topic)(_forget_after_commit)
+receiver(post_delete, sender=Topic)(_forget_after_commit)

@@ -136,3 +136,19 @@ def test_the_topic_navigation_follows_topics_without_asking_the_cache_on_every_p
     assert nav(client.get("/").content.decode()) == ["Culture", "Science"]
     forget_all_in_process()  # what a few seconds do
     assert nav(client.get("/").content.decode()) == ["Arts", "Science"]
+
+
+def test_a_renamed_topic_shows_its_new_name_on_every_card_at_once(client):
+    space = Topic.objects.create(name="Space", slug="space")
+    ArticleFactory.create_batch(2, topics=[space])
+
+    def tags() -> list[str]:
+        return re.findall(
+            r'<a class="tag" href="[^"]+">([^<]+)</a>', client.get("/").content.decode()
+        )
+
+    assert tags() == ["Space", "Space"]
+    assert tags() == ["Space", "Space"]  # the page and its cards now come from the cache
+    space.name = "Astronomy"
+    space.save()
+    assert tags() == ["Astronomy", "Astronomy"]
