@@ -162,14 +162,20 @@ def broker_down():
         yield
 
 
+def redis_url_for_tests(db: str) -> str:
+    """A Redis database of the tests' own on the broker's server. Two test runs on one machine
+    set TEST_SCRATCH_REDIS_DB and TEST_CACHE_REDIS_DB apart, or they empty each other's."""
+    base = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+    return base.rsplit("/", 1)[0] + f"/{db}"
+
+
 @pytest.fixture
 def scratch_broker():
     """A Redis database of its own as broker, emptied afterwards, so messages a test leaves
     queued never reach another test's worker. Yields a client on it."""
     import redis
 
-    base = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
-    url = base.rsplit("/", 1)[0] + "/14"
+    url = redis_url_for_tests(os.environ.get("TEST_SCRATCH_REDIS_DB", "14"))
     client = redis.Redis.from_url(url)
     try:
         client.ping()

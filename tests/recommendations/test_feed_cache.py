@@ -2,6 +2,7 @@
 reader's own feed is sealed with their key, never served to anyone else, and forgotten when
 anything it was made from changes."""
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -21,6 +22,7 @@ from privacy.services import history_clear
 from recommendations.feed_cache import PUBLIC_KEYS, READER_FEED_CONTEXT
 from recommendations.selectors import forget_candidate_pool
 from recommendations.services import model_retrain
+from tests.conftest import redis_url_for_tests
 from tests.factories import DEFAULT_PASSWORD, ReaderFactory
 
 from .conftest import story
@@ -28,7 +30,8 @@ from .test_feed import follow
 from .test_views import cards
 
 pytestmark = pytest.mark.django_db
-REDIS_CACHE = "redis://127.0.0.1:6379/3"
+# Not db 3, where the load benchmark keeps its cache.
+REDIS_CACHE = redis_url_for_tests(os.environ.get("TEST_CACHE_REDIS_DB", "13"))
 
 
 @pytest.fixture(autouse=True)
