@@ -21,10 +21,12 @@ from privacy.aggregation import MECHANISMS, release_counts
 
 from .training import (
     DEFAULT_WEIGHTS,
+    HELD_OUT_DAYS,
     Aggregates,
     _decayed,
     _scaled,
-    blend_tune,
+    blend_choose,
+    blend_scores,
     popularity_prior,
 )
 from .vectors import article_text, fit_text_model, normalise_rows
@@ -544,23 +546,29 @@ class _Model:
         self._blends: dict[date, dict[str, float]] = {}
 
     def blend(self, reference: date) -> dict[str, float]:
-        """The weights training would use on `reference`: tuned on the last released day
-        before it (every article live, freshness unknown), then the caller's overrides."""
+        """The weights training would use on `reference`: tuned on the last released days
+        before it, each against the days before it (every article live, freshness unknown),
+        then the caller's overrides."""
         if reference not in self._blends:
             tuned = dict(DEFAULT_WEIGHTS)
             before = [day for day in self.private.days if day < reference]
             if self.tune and before:
                 everything = np.arange(len(self.ids))
-                tuned, _ = blend_tune(
-                    article_ids=everything,
-                    groups=self.category_rows,
-                    vectors=self.vectors,
-                    centroids=self.centroids,
-                    live=everything,
-                    prior=self.popularity(private=True, reference=before[-1]),
-                    fresh=np.zeros(len(self.ids)),
-                    aggregates=self.private,
-                    held_out=before[-1],
+                tuned, _ = blend_choose(
+                    [
+                        blend_scores(
+                            article_ids=everything,
+                            groups=self.category_rows,
+                            vectors=self.vectors,
+                            centroids=self.centroids,
+                            live=everything,
+                            prior=self.popularity(private=True, reference=day),
+                            fresh=np.zeros(len(self.ids)),
+                            aggregates=self.private,
+                            held_out=day,
+                        )
+                        for day in before[-HELD_OUT_DAYS:]
+                    ]
                 )
             self._blends[reference] = tuned | self.weights
         return self._blends[reference]

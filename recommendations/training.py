@@ -32,6 +32,9 @@ POPULARITY_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
 # How much popularity and freshness weigh together, against topic 1.0 and content 0.8: on a
 # long tail of stories the few hits are most of what anyone reads.
 POPULARITY_AND_FRESHNESS_TOTALS = (POPULARITY_AND_FRESHNESS, 1.0, 1.5, 2.0, 3.0)
+# The weight is judged on each of the last few released days (each against the days before
+# it), criterion averaged: one day's noisy counts alone swung it between 1 and 3.
+HELD_OUT_DAYS = 3
 # Transforming a stored article's text again must give back its stored vector, or fresh
 # articles vectorised on publish would not be comparable with the rest.
 REPRODUCTION_MIN_COSINE = 0.99
@@ -213,9 +216,46 @@ def blend_tune(
     topics' hits above a reader's own stories. It cannot see readers of several topics nor
     clicks outside one's topics, so the grid is small; ties go to an even split, then to the
     usual total."""
-    weights = dict(DEFAULT_WEIGHTS)
+    return blend_choose(
+        [
+            blend_scores(
+                article_ids=article_ids,
+                groups=groups,
+                vectors=vectors,
+                centroids=centroids,
+                live=live,
+                prior=prior,
+                fresh=fresh,
+                aggregates=aggregates,
+                held_out=held_out,
+                totals=totals,
+                k=k,
+            )
+        ],
+        k=k,
+    )
+
+
+def blend_scores(
+    *,
+    article_ids: np.ndarray,
+    groups: np.ndarray,
+    vectors: np.ndarray,
+    centroids: np.ndarray,
+    live: np.ndarray,
+    prior: np.ndarray,
+    fresh: np.ndarray,
+    aggregates: Aggregates,
+    held_out: date,
+    totals: tuple[float, ...] = POPULARITY_AND_FRESHNESS_TOTALS,
+    k: int = 10,
+) -> dict[tuple[float, float], float]:
+    """`blend_tune`'s criterion on the day `held_out` for every (total, share) of the grid,
+    empty when the day cannot judge (no day before it, under two live stories, no topic read
+    that day)."""
+    weights = DEFAULT_WEIGHTS
     if not any(day < held_out for day in aggregates.days) or len(live) < 2:
-        return weights, {}
+        return {}
     ids = article_ids[live]
     gains = np.array(
         [max(aggregates.article_days.get(int(a), {}).get(held_out, 0), 0) for a in ids], float
@@ -236,7 +276,7 @@ def blend_tune(
         if reads[group] > 0 and gains[live_groups == group].any()
     ]
     if not readers:
-        return weights, {}
+        return {}
 
     def judged(total: float, share: float) -> float:
         popularity = total * (share * prior + (1 - share) * fresh)
@@ -247,9 +287,19 @@ def blend_tune(
             value += read * ndcg_at(np.where(own, gains, 0.0), scores + popularity, k)
         return value / sum(read for _, read in readers)
 
-    results = {
-        (total, share): judged(total, share) for total in totals for share in POPULARITY_SHARES
-    }
+    return {(total, share): judged(total, share) for total in totals for share in POPULARITY_SHARES}
+
+
+def blend_choose(
+    days: list[dict[tuple[float, float], float]], *, k: int = 10
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The (total, share) with the best `blend_scores` criterion averaged over the held-out
+    `days` that could judge; ties go to an even split, then to the usual total."""
+    weights = dict(DEFAULT_WEIGHTS)
+    days = [day for day in days if day]
+    if not days:
+        return weights, {}
+    results = {pair: sum(day[pair] for day in days) / len(days) for pair in days[0]}
     total, share = max(
         results,
         key=lambda pair: (
@@ -264,8 +314,7 @@ def blend_tune(
         f"holdout_ndcg@{k}": round(results[total, share], 4),
         f"holdout_ndcg@{k}_freshness_only": round(results[total, 0.0], 4),
         "holdout_popularity_and_freshness": total,
-        "holdout_day": held_out.isoformat(),
-        "holdout_articles": len(live),
+        "holdout_days": len(days),
     }
     return weights, metrics
 
@@ -280,36 +329,39 @@ def tune_blend(
     totals: tuple[float, ...] = POPULARITY_AND_FRESHNESS_TOTALS,
     k: int = 10,
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """`blend_tune` on the last released day and the stories live that day. Returns the
-    weights and the held-out metrics."""
-    if len(aggregates.days) < 2:
-        return dict(DEFAULT_WEIGHTS), {}
-    held_out = aggregates.days[-1]
-    day_end = timezone.make_aware(datetime.combine(held_out + timedelta(days=1), time.min))
+    """`blend_choose` over the last `HELD_OUT_DAYS` released days, each with the stories live
+    that day and popularity from the days before it. Returns the weights and the held-out
+    metrics."""
     window = timedelta(days=settings.RECOMMENDER_CANDIDATE_DAYS)
-    live = np.array(
-        [
-            row
-            for row, published in enumerate(corpus.published_at)
-            if day_end - window <= published < day_end
-        ],
-        dtype=np.int64,
-    )
-    return blend_tune(
-        article_ids=corpus.article_ids,
-        groups=groups,
-        vectors=vectors,
-        centroids=centroids,
-        live=live,
-        prior=popularity_prior(
-            article_ids=corpus.article_ids[live], aggregates=aggregates, reference=held_out
-        ),
-        fresh=freshness(published_at=[corpus.published_at[r] for r in live], at=day_end),
-        aggregates=aggregates,
-        held_out=held_out,
-        totals=totals,
-        k=k,
-    )
+    days = []
+    for held_out in aggregates.days[1:][-HELD_OUT_DAYS:]:
+        day_end = timezone.make_aware(datetime.combine(held_out + timedelta(days=1), time.min))
+        live = np.array(
+            [
+                row
+                for row, published in enumerate(corpus.published_at)
+                if day_end - window <= published < day_end
+            ],
+            dtype=np.int64,
+        )
+        days.append(
+            blend_scores(
+                article_ids=corpus.article_ids,
+                groups=groups,
+                vectors=vectors,
+                centroids=centroids,
+                live=live,
+                prior=popularity_prior(
+                    article_ids=corpus.article_ids[live], aggregates=aggregates, reference=held_out
+                ),
+                fresh=freshness(published_at=[corpus.published_at[r] for r in live], at=day_end),
+                aggregates=aggregates,
+                held_out=held_out,
+                totals=totals,
+                k=k,
+            )
+        )
+    return blend_choose(days, k=k)
 
 
 def topic_agreement(*, vectors: np.ndarray, corpus: Corpus, seed: int = 0) -> float:

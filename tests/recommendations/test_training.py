@@ -208,3 +208,23 @@ def test_training_keeps_the_default_blend_when_the_held_out_day_follows_content(
     assert (weights["popularity"], weights["freshness"]) == (0.3, 0.3)
     assert metrics["holdout_popularity_and_freshness"] == 0.6
     assert metrics["holdout_ndcg@10"] == 1.0
+
+
+def test_training_judges_the_weight_on_several_days_so_one_odd_day_does_not_decide():
+    # Two held-out days follow the hit, a third follows content: alone that day keeps 0.6
+    # (test above). Averaged, 1.5 split evenly ranks the two hit days perfectly and the odd
+    # one at 0.7735, (1 + 1 + 0.7735) / 3 = 0.9245, over 0.6's (0.7168 x 2 + 1) / 3 = 0.8112.
+    hit = training.blend_scores(**_two_topics({0: 9, 1: 1}))
+    odd = training.blend_scores(**_two_topics({0: 1, 1: 9, 2: 2}))
+    assert training.blend_choose([odd])[1]["holdout_popularity_and_freshness"] == 0.6
+    weights, metrics = training.blend_choose([hit, odd, hit])
+    assert (weights["popularity"], weights["freshness"]) == (0.75, 0.75)
+    assert (metrics["holdout_ndcg@10"], metrics["holdout_ndcg@10_freshness_only"]) == (
+        0.9245,
+        0.8112,
+    )
+    assert metrics["holdout_days"] == 3
+    # Two odd days out of three keep the usual total; a day that cannot judge is not counted.
+    weights, metrics = training.blend_choose([odd, {}, odd, hit])
+    assert (weights["popularity"], weights["freshness"]) == (0.3, 0.3)
+    assert metrics["holdout_days"] == 3
