@@ -84,7 +84,7 @@ SPARSE_CONFIGS = [
         THR5 | POP1,
     ),
 ]
-# Training tunes how much popularity weighs (recommendations/training.py, `blend_tune`); the
+# Training tunes how much popularity weighs (recommendations/training.py, `tune_blend`); the
 # evaluation tunes it the same way on the released days before each reference day.
 LEVER_CONFIGS = [
     ("exact counts (eps inf), article, fixed blend", INF, 1000, "article", "laplace", None, FIXED),

@@ -188,54 +188,6 @@ def topic_groups(*, corpus: Corpus, topic_ids: np.ndarray) -> np.ndarray:
     return groups
 
 
-def blend_tune(
-    *,
-    article_ids: np.ndarray,
-    groups: np.ndarray,
-    vectors: np.ndarray,
-    centroids: np.ndarray,
-    live: np.ndarray,
-    prior: np.ndarray,
-    fresh: np.ndarray,
-    aggregates: Aggregates,
-    held_out: date,
-    totals: tuple[float, ...] = POPULARITY_AND_FRESHNESS_TOTALS,
-    k: int = 10,
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Choose how much popularity and freshness weigh together (`totals`) and how they split,
-    by how well the blend ranks the `live` rows (popularity `prior` from the days before
-    `held_out`, freshness `fresh`) against the DP counts of the day `held_out`. `groups` is
-    each article's row in `centroids` (its topic), -1 for none.
-
-    The blend ranks for one reader, but a day's counts add up every reader's clicks, and the
-    topic and content parts weigh nothing in a ranking that is the same for everyone. So the
-    criterion stands in one reader per topic: all their reads in it (topic part 1), their
-    profile its centroid, their gains the day's counts of its stories (readers click mostly in
-    their topics); each counts by the topic's share of the reads of the days before. A weight
-    too small lets content outrank the day's hits within a topic; too large, it puts other
-    topics' hits above a reader's own stories. It cannot see readers of several topics nor
-    clicks outside one's topics, so the grid is small; ties go to an even split, then to the
-    usual total."""
-    return blend_choose(
-        [
-            blend_scores(
-                article_ids=article_ids,
-                groups=groups,
-                vectors=vectors,
-                centroids=centroids,
-                live=live,
-                prior=prior,
-                fresh=fresh,
-                aggregates=aggregates,
-                held_out=held_out,
-                totals=totals,
-                k=k,
-            )
-        ],
-        k=k,
-    )
-
-
 def blend_scores(
     *,
     article_ids: np.ndarray,
@@ -250,9 +202,22 @@ def blend_scores(
     totals: tuple[float, ...] = POPULARITY_AND_FRESHNESS_TOTALS,
     k: int = 10,
 ) -> dict[tuple[float, float], float]:
-    """`blend_tune`'s criterion on the day `held_out` for every (total, share) of the grid,
-    empty when the day cannot judge (no day before it, under two live stories, no topic read
-    that day)."""
+    """For every (total, share) of the grid, how well a blend with popularity and freshness
+    weighing `total` together, split `share` to popularity, ranks the `live` rows (popularity
+    `prior` from the days before `held_out`, freshness `fresh`) against the DP counts of the
+    day `held_out`; empty when the day cannot judge (no day before it, under two live
+    stories, no topic read that day). `groups` is each article's row in `centroids` (its
+    topic), -1 for none. `blend_choose` picks from one or more days' scores.
+
+    The blend ranks for one reader, but a day's counts add up every reader's clicks, and the
+    topic and content parts weigh nothing in a ranking that is the same for everyone. So the
+    criterion stands in one reader per topic: all their reads in it (topic part 1), their
+    profile its centroid, their gains the day's counts of its stories (readers click mostly in
+    their topics); each counts by the topic's share of the reads of the days before. A weight
+    too small lets content outrank the day's hits within a topic; too large, it puts other
+    topics' hits above a reader's own stories. It cannot see readers of several topics nor
+    clicks outside one's topics, so the grid is small; ties go to an even split, then to the
+    usual total."""
     weights = DEFAULT_WEIGHTS
     if not any(day < held_out for day in aggregates.days) or len(live) < 2:
         return {}

@@ -194,7 +194,7 @@ def test_training_weighs_popularity_more_when_the_held_out_day_follows_it():
     # reader story 0 scores 1 + 0.8 x 0.25 + p and story 1 scores 1 + 0.8: popularity p must
     # weigh over 0.6. Freshness ties every story, so the split stays at half and the smallest
     # total that does it wins: 1.5, 0.75 each.
-    weights, metrics = training.blend_tune(**_two_topics({0: 9, 1: 1}))
+    weights, metrics = training.blend_choose([training.blend_scores(**_two_topics({0: 9, 1: 1}))])
     assert (weights["popularity"], weights["freshness"]) == (0.75, 0.75)
     assert metrics["holdout_popularity_and_freshness"] == 1.5
     assert metrics["holdout_ndcg@10"] == 1.0
@@ -204,7 +204,9 @@ def test_training_weighs_popularity_more_when_the_held_out_day_follows_it():
 def test_training_keeps_the_default_blend_when_the_held_out_day_follows_content():
     # The story that reads like its topic was read most: the usual 0.3 + 0.3 already ranks
     # the day perfectly, and a ranking no better does not move the weights.
-    weights, metrics = training.blend_tune(**_two_topics({0: 1, 1: 9, 2: 2}))
+    weights, metrics = training.blend_choose(
+        [training.blend_scores(**_two_topics({0: 1, 1: 9, 2: 2}))]
+    )
     assert (weights["popularity"], weights["freshness"]) == (0.3, 0.3)
     assert metrics["holdout_popularity_and_freshness"] == 0.6
     assert metrics["holdout_ndcg@10"] == 1.0
