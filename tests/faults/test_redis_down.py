@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from accounts.models import Preferences
 from accounts.services import preferences_set_topics
-from news.ingest import IncomingEntry, ParsedFeed
 from news.models import Article
 from news.services import article_publish, feed_entries_import
 from privacy.browser_signals import NO_SIGNALS
@@ -31,7 +30,7 @@ from tests.factories import (
     reader_choices,
     verified_reader,
 )
-from tests.news.test_topic_suggestions import labelled_stories
+from tests.news.test_topic_suggestions import labelled_stories, sport_feed
 from tests.recommendations.conftest import STORIES, story
 
 pytestmark = pytest.mark.django_db
@@ -174,18 +173,8 @@ def test_an_imported_story_gets_topic_suggestions_while_redis_is_down(
     caplog, django_capture_on_commit_callbacks
 ):
     topics = labelled_stories()  # stories editors labelled, as in the topic-suggestion tests
-    entry = IncomingEntry(
-        reference="e1",
-        external_id="e1",
-        title="Penalty drama as the football league match ends",
-        summary="The coach praised the runner-up after the penalty.",
-        body="The match went to penalties and the league trophy was decided.",
-        canonical_url="https://gazette.example/penalty",
-    )
     with redis_stopped(), django_capture_on_commit_callbacks(execute=True):
-        feed_entries_import(
-            source=SourceFactory(), feed=ParsedFeed(kind="rss", title="Gazette", entries=[entry])
-        )
+        feed_entries_import(source=SourceFactory(), feed=sport_feed())
     assert "suggesting them now" in caplog.text
     article = Article.objects.get(external_id="e1")
     assert article.suggested_topics[0]["topic_id"] == topics["sport"].pk

@@ -35,6 +35,19 @@ def labelled_stories() -> dict:
     return topics
 
 
+def sport_feed() -> ParsedFeed:
+    """A feed with one football story and no topics, written with the sport words."""
+    entry = IncomingEntry(
+        reference="e1",
+        external_id="e1",
+        title="Penalty drama as the football league match ends",
+        summary="The coach praised the runner-up after the penalty.",
+        body="The match went to penalties and the league trophy was decided.",
+        canonical_url="https://gazette.example/penalty",
+    )
+    return ParsedFeed(kind="rss", title="Gazette", entries=[entry])
+
+
 @pytest.fixture
 def labelled():
     return labelled_stories()
@@ -48,22 +61,8 @@ def untagged(**kwargs) -> Article:
 
 
 def test_a_feed_entry_without_topics_gets_suggestions(labelled, django_capture_on_commit_callbacks):
-    feed = ParsedFeed(
-        kind="rss",
-        title="Gazette",
-        entries=[
-            IncomingEntry(
-                reference="e1",
-                external_id="e1",
-                title="Penalty drama as the football league match ends",
-                summary="The coach praised the runner-up after the penalty.",
-                body="The match went to penalties and the league trophy was decided.",
-                canonical_url="https://gazette.example/penalty",
-            )
-        ],
-    )
     with django_capture_on_commit_callbacks(execute=True):
-        services.feed_entries_import(source=SourceFactory(), feed=feed)
+        services.feed_entries_import(source=SourceFactory(), feed=sport_feed())
 
     article = Article.objects.get(external_id="e1")
     assert not article.topics.exists()
