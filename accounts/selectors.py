@@ -32,6 +32,18 @@ class ReaderProfile:
 ANONYMOUS_PROFILE = ReaderProfile()
 
 
+def preferences_loaded_with(user) -> tuple[Preferences | None, object | None] | None:
+    """(preferences, wrapped data key), each None when the reader has none, as read with
+    their session (`accounts.sessions`); None when they were not read with it."""
+    model = user.__class__
+    if not (model.preferences.is_cached(user) and model.data_key.is_cached(user)):
+        return None
+    return (
+        model.preferences.related.get_cached_value(user),
+        model.data_key.related.get_cached_value(user),
+    )
+
+
 def reader_profile(*, user) -> ReaderProfile:
     """What the feed may use about this visitor: nothing for anonymous visitors."""
     if not user.is_authenticated:

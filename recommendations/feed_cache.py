@@ -30,7 +30,12 @@ from django.db import transaction
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import Preferences
-from accounts.selectors import ANONYMOUS_PROFILE, ReaderProfile, reader_profile
+from accounts.selectors import (
+    ANONYMOUS_PROFILE,
+    ReaderProfile,
+    preferences_loaded_with,
+    reader_profile,
+)
 from privacy.crypto import (
     DataKeyDestroyed,
     DecryptionFailed,
@@ -75,17 +80,27 @@ def _first_page(page_number) -> bool:
 
 
 def _preferences_version(user) -> tuple[str, str, LoadedDataKey] | None:
-    """(level, when the preferences last changed, the reader's wrapped key): one indexed
-    query, the key read with it for opening their kept page; None before any choice. Every
+    """(level, when the preferences last changed, the reader's wrapped key): read with their
+    session (`accounts.sessions`), else one indexed query; None before any choice. Every
     change of topics, weights, blocked topics or level moves `updated_at`."""
-    row = (
-        with_data_key(Preferences.objects.filter(user=user))
-        .values_list("level", "updated_at", "data_key_wrapped", "data_key_master_id")
-        .first()
-    )
-    if row is None:
-        return None
-    level, updated_at, wrapped, master_key_id = row
+    loaded = preferences_loaded_with(user)
+    if loaded is not None:
+        preferences, data_key = loaded
+        if preferences is None:
+            return None
+        level, updated_at = preferences.level, preferences.updated_at
+        wrapped, master_key_id = (
+            (None, None) if data_key is None else (data_key.wrapped_key, data_key.master_key_id)
+        )
+    else:
+        row = (
+            with_data_key(Preferences.objects.filter(user=user))
+            .values_list("level", "updated_at", "data_key_wrapped", "data_key_master_id")
+            .first()
+        )
+        if row is None:
+            return None
+        level, updated_at, wrapped, master_key_id = row
     key = LoadedDataKey.of(user_id=user.pk, wrapped=wrapped, master_key_id=master_key_id)
     return level, updated_at.isoformat(), key
 
