@@ -24,7 +24,14 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bench.common import bench_environment, machine, percentiles, setup_django, timed
+from bench.common import (
+    bench_environment,
+    machine,
+    machine_pace,
+    percentiles,
+    setup_django,
+    timed,
+)
 
 TOPICS = 12
 WORDS_PER_TOPIC = 400
@@ -224,6 +231,7 @@ def main() -> dict:
     summary["candidates"] = len(_pool_cache.pool.ids) if _pool_cache.pool is not None else 0
     summary["worker_rss_mb"] = _worker_rss_mb(readers[Preferences.Level.TOPICS_HISTORY].pk)
     summary["machine"] = machine()
+    summary["machine_pace_s"] = machine_pace()
     for key, value in summary.items():
         print(f"{key:>18}: {value}")
     return summary

@@ -31,7 +31,7 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
-from bench.common import setup_django
+from bench.common import machine_pace, setup_django
 
 ROOT = Path(__file__).resolve().parent.parent
 LOAD_DATABASE_URL = os.environ.get(
@@ -415,7 +415,8 @@ def main() -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
     today = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    label = options.label or "-"
+    # How fast the machine was (bench.common.machine_pace), measured after the runs.
+    label = f"{options.label or '-'} (pace {machine_pace()} s)"
     rows = [
         f"| {today} | {label} | {name} | {r['requests']:,} | {r['rps']} | {r['p50_ms']} ms | "
         f"{r['p99_ms']} ms | {r['errors']} |"

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import feed, read_recording
-from bench.common import BENCH_BROKER_URL, percentiles, setup_django, timed
+from bench.common import BENCH_BROKER_URL, machine_pace, percentiles, setup_django, timed
 
 PREFIX = "scale-reader-"
 ERASED_PREFIX = "scale-erased-"
@@ -338,7 +338,8 @@ def _machine() -> str:
     # The load average says how busy the (possibly shared) machine was during the run.
     return (
         f"{os.cpu_count()} cores, {ram:.0f} GB RAM, Python {platform.python_version()}, "
-        f"PostgreSQL {postgres}, Redis {redis_version}, load {os.getloadavg()[1]:.1f}"
+        f"PostgreSQL {postgres}, Redis {redis_version}, load {os.getloadavg()[1]:.1f}, "
+        f"pace {machine_pace()} s"
     )
 
 
