@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from privacy.crypto import decrypt_for_user
+from privacy.crypto import LoadedDataKey, data_key_loaded_with, decrypt_for_user
 
 from .models import Preferences
 
@@ -32,16 +32,14 @@ class ReaderProfile:
 ANONYMOUS_PROFILE = ReaderProfile()
 
 
-def preferences_loaded_with(user) -> tuple[Preferences | None, object | None] | None:
-    """(preferences, wrapped data key), each None when the reader has none, as read with
-    their session (`accounts.sessions`); None when they were not read with it."""
-    model = user.__class__
-    if not (model.preferences.is_cached(user) and model.data_key.is_cached(user)):
+def preferences_loaded_with(user) -> tuple[Preferences | None, LoadedDataKey] | None:
+    """(preferences, None when the reader has made no choice yet; their wrapped data key) as
+    read with their session (`accounts.sessions`); None when they were not read with it."""
+    key = data_key_loaded_with(user)
+    related = user.__class__.preferences
+    if key is None or not related.is_cached(user):
         return None
-    return (
-        model.preferences.related.get_cached_value(user),
-        model.data_key.related.get_cached_value(user),
-    )
+    return related.related.get_cached_value(user), key
 
 
 def reader_profile(*, user) -> ReaderProfile:

@@ -98,10 +98,27 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
+def as_signed_in(user):
+    """The reader as a signed-in page has them: read through the site's session engine,
+    their preferences and wrapped data key with them (accounts.sessions)."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY
+
+    from accounts.sessions import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    session.create()
+    loaded = SessionStore(session_key=session.session_key)
+    loaded.load()
+    return loaded.loaded_reader
+
+
 def machine_pace() -> float:
-    """Seconds for a fixed pure-Python loop, best of three: this virtual machine runs faster
-    at some minutes than at others (0.33 to 0.59 s seen for the same loop), so each result
-    says how fast the machine was when it was taken."""
+    """Seconds for a fixed pure-Python loop, best of three: this virtual machine runs up to
+    half again faster at some minutes than at others, so each result says how fast the
+    machine was when it was taken (smaller is faster)."""
 
     def loop() -> None:
         total = 0

@@ -25,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.common import (
+    as_signed_in,
     bench_environment,
     machine,
     machine_pace,
@@ -204,8 +205,8 @@ def main() -> dict:
 
     visitors = {
         "anonymous": AnonymousUser(),
-        "topics": readers[Preferences.Level.TOPICS],
-        "history": readers[Preferences.Level.TOPICS_HISTORY],
+        "topics": as_signed_in(readers[Preferences.Level.TOPICS]),
+        "history": as_signed_in(readers[Preferences.Level.TOPICS_HISTORY]),
     }
     summary = {
         "articles": options.articles,

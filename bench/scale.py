@@ -25,7 +25,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import feed, read_recording
-from bench.common import BENCH_BROKER_URL, machine_pace, percentiles, setup_django, timed
+from bench.common import (
+    BENCH_BROKER_URL,
+    as_signed_in,
+    machine_pace,
+    percentiles,
+    setup_django,
+    timed,
+)
 
 PREFIX = "scale-reader-"
 ERASED_PREFIX = "scale-erased-"
@@ -228,7 +235,7 @@ def _feed_latencies(*, repeat: int, sample: int) -> dict:
     def page(user) -> None:
         assert len(list(feed_page(user=user))) == settings.NEWS_PAGE_SIZE
 
-    history_reader = User.objects.get(email=_email(FEED_READER))
+    history_reader = as_signed_in(User.objects.get(email=_email(FEED_READER)))
     timed(lambda: page(history_reader), repeat=10)  # warm-up: loads the model and the pool
     history = percentiles(timed(lambda: page(history_reader), repeat=repeat))
     personal = list(
@@ -238,7 +245,7 @@ def _feed_latencies(*, repeat: int, sample: int) -> dict:
         .values_list("pk", flat=True)
     )
     chosen = random.Random(5).sample(personal, min(sample, len(personal)))
-    readers = User.objects.in_bulk(chosen)
+    readers = {pk: as_signed_in(user) for pk, user in User.objects.in_bulk(chosen).items()}
     for pk in chosen[:10]:
         page(readers[pk])  # warm-up on other readers
     others = []

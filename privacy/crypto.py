@@ -129,6 +129,20 @@ class LoadedDataKey:
         )
 
 
+def data_key_loaded_with(user) -> LoadedDataKey | None:
+    """The reader's wrapped key as it was read with their session (`accounts.sessions`), so
+    a signed-in page opens their data without asking for it again; None when it was not."""
+    related = user.__class__.data_key
+    if not related.is_cached(user):
+        return None
+    row = related.related.get_cached_value(user)
+    if row is None:
+        return LoadedDataKey(user_id=user.pk, wrapped_key=None, master_key_id=None)
+    return LoadedDataKey.of(
+        user_id=user.pk, wrapped=row.wrapped_key, master_key_id=row.master_key_id
+    )
+
+
 def with_data_key(queryset: QuerySet, *, user_field: str = "user") -> QuerySet:
     """`queryset`, of rows that belong to one reader, with that reader's wrapped data key as
     two more columns (`data_key_wrapped`, `data_key_master_id`) for a LoadedDataKey: for a
@@ -235,7 +249,11 @@ def decrypt_many_for_user(
         return []
     if loaded_key is not None and loaded_key.user_id != user_id:
         raise ValueError("The key given is another reader's.")
-    row = loaded_key or _data_key_row(user_id=user_id)
+    row = loaded_key
+    if row is None or row.wrapped_key is None:
+        # Read again when the key was missing as loaded: it may have been made since (a
+        # first read recorded earlier in the same request).
+        row = _data_key_row(user_id=user_id)
     if row is None or row.wrapped_key is None:
         raise DataKeyDestroyed(f"The data key of reader {user_id} has been destroyed.")
     _, master_keys = _master_keys()

@@ -14,7 +14,7 @@ from newsite.db_functions import EpochSeconds
 from newsite.sitewide import SiteWide
 
 from .browser_signals import BrowserSignals
-from .crypto import decrypt_many_for_user
+from .crypto import data_key_loaded_with, decrypt_many_for_user
 from .models import (
     ConsentRecord,
     ExportRequest,
@@ -229,7 +229,10 @@ def history_reads_for_user(*, user, limit: int | None = None) -> list[HistoryRea
 
 def _open_articles(*, user, sealed) -> list[str]:
     return decrypt_many_for_user(
-        user_id=user.pk, ciphertexts=[bytes(s) for s in sealed], context=HISTORY_CONTEXT
+        user_id=user.pk,
+        ciphertexts=[bytes(s) for s in sealed],
+        context=HISTORY_CONTEXT,
+        loaded_key=data_key_loaded_with(user),
     )
 
 

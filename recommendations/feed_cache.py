@@ -85,22 +85,18 @@ def _preferences_version(user) -> tuple[str, str, LoadedDataKey] | None:
     change of topics, weights, blocked topics or level moves `updated_at`."""
     loaded = preferences_loaded_with(user)
     if loaded is not None:
-        preferences, data_key = loaded
+        preferences, key = loaded
         if preferences is None:
             return None
-        level, updated_at = preferences.level, preferences.updated_at
-        wrapped, master_key_id = (
-            (None, None) if data_key is None else (data_key.wrapped_key, data_key.master_key_id)
-        )
-    else:
-        row = (
-            with_data_key(Preferences.objects.filter(user=user))
-            .values_list("level", "updated_at", "data_key_wrapped", "data_key_master_id")
-            .first()
-        )
-        if row is None:
-            return None
-        level, updated_at, wrapped, master_key_id = row
+        return preferences.level, preferences.updated_at.isoformat(), key
+    row = (
+        with_data_key(Preferences.objects.filter(user=user))
+        .values_list("level", "updated_at", "data_key_wrapped", "data_key_master_id")
+        .first()
+    )
+    if row is None:
+        return None
+    level, updated_at, wrapped, master_key_id = row
     key = LoadedDataKey.of(user_id=user.pk, wrapped=wrapped, master_key_id=master_key_id)
     return level, updated_at.isoformat(), key
 

@@ -7,8 +7,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.sessions import reader_loaded_with_session
-from tests.factories import ReaderFactory
+from accounts.sessions import SessionStore, reader_loaded_with_session
+from privacy.crypto import data_key_loaded_with, decrypt_for_user, encrypt_for_user
+from privacy.models import ReadingHistoryEntry
+from privacy.selectors import HISTORY_CONTEXT, history_reads_for_user
+from tests.factories import ArticleFactory, ReaderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -80,3 +83,46 @@ def test_a_session_naming_a_backend_no_longer_configured_is_signed_out(client):
 def test_no_reader_is_handed_out_outside_a_login_check():
     reader = ReaderFactory()
     assert reader_loaded_with_session(reader.pk) is None
+
+
+def read_through_session(reader):
+    """The reader as the session engine reads them for a signed-in page."""
+    session = SessionStore()
+    session["_auth_user_id"] = str(reader.pk)
+    session.create()
+    loaded = SessionStore(session_key=session.session_key)
+    loaded.load()
+    return loaded.loaded_reader
+
+
+def test_a_readers_history_is_opened_with_the_key_read_with_their_session():
+    reader = ReaderFactory()
+    stories = ArticleFactory.create_batch(3)
+    for story in stories:
+        ReadingHistoryEntry.objects.create(
+            user=reader,
+            sealed_article=encrypt_for_user(
+                user=reader, plaintext=str(story.pk), context=HISTORY_CONTEXT
+            ),
+        )
+    signed_in = read_through_session(reader)
+    with CaptureQueriesContext(connection) as queries:
+        reads = history_reads_for_user(user=signed_in)
+    assert sorted(read.article_id for read in reads) == sorted(story.pk for story in stories)
+    assert not [q for q in queries if '"privacy_userdatakey"' in q["sql"]]
+
+
+def test_a_key_made_after_the_session_was_read_still_opens_what_it_sealed():
+    # A reader's first sealed data can be written after their session was read: the key
+    # missing then is looked up again, not taken for destroyed.
+    reader = ReaderFactory()
+    signed_in = read_through_session(reader)
+    assert data_key_loaded_with(signed_in).wrapped_key is None
+    sealed = encrypt_for_user(user=reader, plaintext="first read", context=HISTORY_CONTEXT)
+    opened = decrypt_for_user(
+        user_id=reader.pk,
+        ciphertext=sealed,
+        context=HISTORY_CONTEXT,
+        loaded_key=data_key_loaded_with(signed_in),
+    )
+    assert opened == "first read"
