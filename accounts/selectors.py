@@ -2,6 +2,10 @@
 
 from dataclasses import dataclass, field
 
+from django.db import connection
+from django.db.models import QuerySet
+
+from newsite.db_functions import ANY_READER, one_reader_sql
 from privacy.crypto import LoadedDataKey, data_key_loaded_with, decrypt_for_user
 
 from .models import Preferences
@@ -42,14 +46,11 @@ def preferences_loaded_with(user) -> tuple[Preferences | None, LoadedDataKey] | 
     return related.related.get_cached_value(user), key
 
 
-def reader_profile(*, user) -> ReaderProfile:
-    """What the feed may use about this visitor: nothing for anonymous visitors."""
-    if not user.is_authenticated:
-        return ANONYMOUS_PROFILE
-    # One query of plain values, not model instances: the feed asks for this on every page.
-    # A row per (chosen topic, blocked topic) pair, a few dozen at most: cheaper than a query
-    # for each.
-    rows = Preferences.objects.filter(user=user).values_list(
+@one_reader_sql
+def _reader_profile_sql() -> QuerySet:
+    # One query of plain values: the feed asks for this on every page. A row per (chosen
+    # topic, blocked topic) pair, a few dozen at most: cheaper than a query for each.
+    return Preferences.objects.filter(user_id=ANY_READER).values_list(
         "level",
         "onboarding_finished_at",
         "preferred_topics__topic_id",
@@ -57,6 +58,15 @@ def reader_profile(*, user) -> ReaderProfile:
         "preferred_topics__topic__name",
         "blocked_topics__id",
     )
+
+
+def reader_profile(*, user) -> ReaderProfile:
+    """What the feed may use about this visitor: nothing for anonymous visitors."""
+    if not user.is_authenticated:
+        return ANONYMOUS_PROFILE
+    with connection.cursor() as cursor:
+        cursor.execute(_reader_profile_sql(), [user.pk])
+        rows = cursor.fetchall()
     if not rows:
         return ANONYMOUS_PROFILE
     chosen: dict[int, tuple[float, str]] = {}

@@ -1,17 +1,16 @@
 """Reads of consent state: the only way other apps learn what a reader agreed to."""
 
-import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import prefetch_related_objects
+from django.db.models import QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from accounts.models import Preferences
 from news.models import Article
-from newsite.db_functions import EpochSeconds
+from newsite.db_functions import ANY_READER, EpochSeconds, one_reader_sql
 from newsite.sitewide import SiteWide
 
 from .browser_signals import BrowserSignals
@@ -214,18 +213,12 @@ class HistoryRead:
         return datetime.fromtimestamp(self.read_epoch, tz=UTC)
 
 
-@functools.cache
-def _history_reads_sql(*, limit: int | None) -> str:
-    """The reads query, built by the ORM once per process and run as written: for a few
-    hundred rows the ORM's per-row conversion cost more than the query (0.6 ms a page)."""
-    entries = ReadingHistoryEntry.objects.filter(user_id=0).order_by("-read_at", "-id")
+@one_reader_sql
+def _history_reads_sql(*, limit: int | None) -> QuerySet:
+    entries = ReadingHistoryEntry.objects.filter(user_id=ANY_READER).order_by("-read_at", "-id")
     if limit is not None:
         entries = entries[:limit]
-    query = entries.values_list("pk", EpochSeconds("read_at"), "sealed_article").query
-    sql, params = query.sql_with_params()
-    if list(params) != [0]:
-        raise RuntimeError(f"The reads query takes {params!r}, not only the reader's id.")
-    return sql
+    return entries.values_list("pk", EpochSeconds("read_at"), "sealed_article")
 
 
 def history_reads_for_user(*, user, limit: int | None = None) -> list[HistoryRead]:

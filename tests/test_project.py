@@ -64,3 +64,27 @@ def test_pages_carry_a_strict_content_security_policy_and_security_headers(clien
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_written_out_reader_query_answers_for_each_reader_and_refuses_other_filters(db):
+    from accounts.selectors import reader_profile
+    from accounts.services import preferences_set_topics
+    from newsite.db_functions import ANY_READER, one_reader_sql
+    from tests.factories import ReaderFactory, TopicFactory
+
+    space, food = TopicFactory(name="Space"), TopicFactory(name="Food")
+    first, second = ReaderFactory(), ReaderFactory()
+    preferences_set_topics(user=first, topic_ids=[space.pk])
+    preferences_set_topics(user=second, topic_ids=[food.pk])
+    # The same SQL, built once, run for two readers: each sees only their own choices.
+    assert reader_profile(user=first).topic_names == ("Space",)
+    assert reader_profile(user=second).topic_names == ("Food",)
+
+    @one_reader_sql
+    def with_another_filter():
+        from accounts.models import User
+
+        return User.objects.filter(pk=ANY_READER, email="someone@example.org")
+
+    with pytest.raises(ValueError, match="not only the reader's id"):
+        with_another_filter()
