@@ -10,11 +10,15 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime
 
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.core.exceptions import SuspiciousOperation
+from django.db import connection
 from django.utils import timezone
+
+from newsite.db_functions import CompiledOnce
 
 # The session whose reader Django's login check is verifying, only for the length of that
 # check (`reader_check_scope`): a reader loaded by another request can never be handed out.
@@ -40,17 +44,32 @@ class SessionStore(DatabaseSessionStore):
     def _get_session_from_db(self):
         self.loaded_reader = None
         try:
-            session = self.model.objects.select_related("user__preferences", "user__data_key").get(
-                session_key=self.session_key, expire_date__gt=timezone.now()
-            )
-        except (self.model.DoesNotExist, SuspiciousOperation) as error:
-            if isinstance(error, SuspiciousOperation):
-                logger = logging.getLogger(f"django.security.{error.__class__.__name__}")
-                logger.warning(str(error))
+            now = connection.ops.adapt_datetimefield_value(timezone.now())
+            session = _SESSION_WITH_READER.first(key=self.session_key, now=now)
+        except SuspiciousOperation as error:
+            logger = logging.getLogger(f"django.security.{error.__class__.__name__}")
+            logger.warning(str(error))
+            session = None
+        if session is None:
             self._session_key = None
             return None
         self.loaded_reader = session.user
         return session
+
+
+def _session_with_reader():
+    from .models import ReaderSession
+
+    never = datetime(2000, 1, 1, tzinfo=UTC)
+    sessions = ReaderSession.objects.select_related("user__preferences", "user__data_key")
+    return sessions.filter(session_key="", expire_date__gt=never), {
+        "key": "",
+        "now": connection.ops.adapt_datetimefield_value(never),
+    }
+
+
+# Asked on every page with a session cookie.
+_SESSION_WITH_READER = CompiledOnce(_session_with_reader)
 
 
 @contextmanager

@@ -1,13 +1,17 @@
 """The signed-in reader is read with their session: one query, and Django's login check
 still decides who is signed in."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.sessions import SessionStore, reader_loaded_with_session
+from newsite.db_functions import CompiledOnce
 from privacy.crypto import data_key_loaded_with, decrypt_for_user, encrypt_for_user
 from privacy.models import ReadingHistoryEntry
 from privacy.selectors import HISTORY_CONTEXT, history_reads_for_user
@@ -126,3 +130,25 @@ def test_a_key_made_after_the_session_was_read_still_opens_what_it_sealed():
         loaded_key=data_key_loaded_with(signed_in),
     )
     assert opened == "first read"
+
+
+def test_an_expired_session_signs_its_reader_out(client):
+    from accounts.models import ReaderSession
+
+    reader = ReaderFactory()
+    client.force_login(reader)
+    assert signed_in_as(client) == reader.email
+    ReaderSession.objects.filter(user=reader).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+    assert signed_in_as(client) is None
+
+
+def test_a_compiled_query_refuses_values_it_was_not_built_with():
+    from accounts.models import ReaderSession
+
+    wrong = CompiledOnce(
+        lambda: (ReaderSession.objects.filter(session_key="a", user_id=1), {"key": "a"})
+    )
+    with pytest.raises(ValueError, match="once each"):
+        wrong.first(key="b")
