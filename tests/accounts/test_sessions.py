@@ -1,6 +1,7 @@
 """The signed-in reader is read with their session: one query, and Django's login check
 still decides who is signed in."""
 
+import importlib
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import ReaderSession
 from accounts.sessions import SessionStore, reader_loaded_with_session
 from newsite.db_functions import CompiledOnce
 from privacy.crypto import data_key_loaded_with, decrypt_for_user, encrypt_for_user
@@ -72,16 +74,28 @@ def test_two_readers_taking_turns_each_see_only_themselves(client):
     assert signed_in_as(other) == second.email
 
 
-def test_a_session_naming_a_backend_no_longer_configured_is_signed_out(client):
-    # Sessions written when Django's own backend paths were configured name those paths;
-    # a reader with one is signed out once (the path is no longer configured), never let in
-    # as anyone else.
-    reader = ReaderFactory()
+def test_a_session_signed_in_before_the_sites_backends_stays_signed_in(client):
+    # Sessions from before name Django's or allauth's backend: the migration renames them,
+    # so the deployment signs nobody out.
+    migration = importlib.import_module(
+        "accounts.migrations.0005_sessions_name_the_reader_backends"
+    )
+    reader, other = ReaderFactory(), ReaderFactory()
     client.force_login(reader)
     session = client.session
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = "allauth.account.auth_backends.AuthenticationBackend"
     session.save()
-    assert signed_in_as(client) is None
+    assert signed_in_as(client) is None  # a backend no longer configured signs nobody in
+
+    client.force_login(reader)
+    session = client.session
+    session[BACKEND_SESSION_KEY] = "allauth.account.auth_backends.AuthenticationBackend"
+    session.save()
+    renamed = migration.sessions_rename_backends(ReaderSession, migration.BACKENDS)
+    assert renamed == 1
+    assert signed_in_as(client) == reader.email
+    assert migration.sessions_rename_backends(ReaderSession, migration.BACKENDS) == 0
+    assert not other.sessions.exists()
 
 
 def test_no_reader_is_handed_out_outside_a_login_check():
@@ -133,8 +147,6 @@ def test_a_key_made_after_the_session_was_read_still_opens_what_it_sealed():
 
 
 def test_an_expired_session_signs_its_reader_out(client):
-    from accounts.models import ReaderSession
-
     reader = ReaderFactory()
     client.force_login(reader)
     assert signed_in_as(client) == reader.email
@@ -145,8 +157,6 @@ def test_an_expired_session_signs_its_reader_out(client):
 
 
 def test_a_compiled_query_refuses_values_it_was_not_built_with():
-    from accounts.models import ReaderSession
-
     wrong = CompiledOnce(
         lambda: (ReaderSession.objects.filter(session_key="a", user_id=1), {"key": "a"})
     )
