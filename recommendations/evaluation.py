@@ -7,10 +7,11 @@ Reads files only; writes nothing, touches no table."""
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -545,6 +546,17 @@ class _Model:
         self._cache: dict[tuple[str, date], np.ndarray] = {}
         self._blends: dict[date, dict[str, float]] = {}
 
+    def released_from(self, data: MindData) -> _Model:
+        """The same text model, its popularity released from `data` instead (a new draw of
+        noise, as a site that had seen only those clicks would have released)."""
+        twin = copy.copy(self)
+        twin.private = release_aggregates(
+            data, ids=self.ids, categories=self.categories, plan=self.plan
+        )
+        twin.exact = release_aggregates(data, ids=self.ids, categories=self.categories, plan=None)
+        twin._cache, twin._blends = {}, {}
+        return twin
+
     def blend(self, reference: date) -> dict[str, float]:
         """The weights training would use on `reference`: tuned on the last released days
         before it, each against the days before it (every article live, freshness unknown),
@@ -636,6 +648,24 @@ def reader_clicks(data: MindData, row_of: dict[str, int]) -> dict[str, list[int]
     return clicks
 
 
+def without_held_out(data: MindData, held_out: dict[str, str]) -> MindData:
+    """The behaviours training may see in leave-one-out: each reader's held-out story
+    (`held_out`, reader -> news id) is no click of theirs, wherever they clicked it. Counted,
+    it would tell popularity the answer: on a sparse catalogue one click is much of a
+    story's count."""
+    impressions = []
+    for impression in data.impressions:
+        held = held_out.get(impression.user_id)
+        if held is not None and held in impression.candidates:
+            labels = tuple(
+                0 if news_id == held else label
+                for news_id, label in zip(impression.candidates, impression.labels, strict=True)
+            )
+            impression = replace(impression, labels=labels)
+        impressions.append(impression)
+    return replace(data, impressions=impressions)
+
+
 def _means(totals: dict[str, dict[str, float]], count: int) -> dict[str, dict[str, float]]:
     return {
         method: {m: (v / count if count else float("nan")) for m, v in values.items()}
@@ -661,10 +691,18 @@ def evaluate(
     rng = np.random.default_rng(seed)
     count = len(model.ids)
     days = model.exact.days
-    # Leave-one-out ranks against everything clicked in the data, so popularity counts every
-    # day; the impressions protocol only sees the days before the impression's.
+    # Leave-one-out ranks on the day after the last, so popularity counts every day, but
+    # only the training clicks: every held-out story is taken out of the counts (for the
+    # model and exact popularity alike). The impressions protocol sees the days before the
+    # impression's.
     after_last = (days[-1] + timedelta(days=1)) if days else date.max - timedelta(days=1)
     clicks = reader_clicks(data, model.row_of)
+    held_out = {
+        user: model.ids[user_clicks[-1]]
+        for user, user_clicks in clicks.items()
+        if len(user_clicks) >= 2
+    }
+    loo_model = model.released_from(without_held_out(data, held_out))
     done = 0
 
     loo = {method: dict.fromkeys(LOO_METRICS[:3], 0.0) for method in METHODS}
@@ -679,8 +717,8 @@ def evaluate(
             candidates = np.flatnonzero(allowed)
             target = int(np.searchsorted(candidates, held))
             scores = {
-                "recommender": model.recommender(history, candidates, after_last),
-                "popularity": model.popularity(private=False, reference=after_last)[candidates],
+                "recommender": loo_model.recommender(history, candidates, after_last),
+                "popularity": loo_model.popularity(private=False, reference=after_last)[candidates],
                 "random": rng.random(len(candidates)),
             }
             loo_users += 1
@@ -733,7 +771,7 @@ def evaluate(
         delta_spent=model.private.delta,
         unknown_history=data.unknown_history,
         unknown_candidates=data.unknown_candidates,
-        weights=model.blend(after_last),
+        weights=loo_model.blend(after_last),
         leave_one_out={"evaluated": loo_users, "metrics": loo_metrics},
         impressions_protocol={
             "evaluated": evaluated,

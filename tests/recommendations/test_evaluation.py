@@ -5,13 +5,19 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from recommendations.evaluation import METHODS, impression_metrics, mind_load
+from recommendations.evaluation import (
+    METHODS,
+    impression_metrics,
+    mind_load,
+    without_held_out,
+)
 from recommendations.models import ModelVersion
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,15 +55,18 @@ def tables(output: str) -> dict[str, list[float]]:
 # Exact popularity on the fixture. Clicks per day: 11/14 N3, N6; 11/15 N8, N1 (U4's N1).
 # Half-life 2 days, and only days before the reference count (as in training).
 #
-# Leave-one-out (reference 11/16, so every day counts: N3 = N6 = 0.5^(2/2) = 0.5,
-# N8 = N1 = 0.5^(1/2) = 0.707). Ties keep news.tsv order.
-#   U1 clicked N1 N2 N3, held out N3; ranks N3 N4 N5 N6 N7 N8 -> N8, N3: rank 2
-#   U2 clicked N4 N5 N6, held out N6; ranks N1 N2 N3 N6 N7 N8 -> N1, N8, N3, N6: rank 4
-#   U3 clicked N7 N8, held out N8; ranks N1..N6, N8 -> N1, N8: rank 2
+# Leave-one-out counts the training clicks only: the held-out stories (N3, N6, N8) are out,
+# which leaves U4's N1 (reference 11/16: 0.5^(1/2) = 0.707); every other story is 0. Ties
+# keep news.tsv order.
+#   U1 clicked N1 N2 N3, held out N3; ranks N3 N4 N5 N6 N7 N8 (all 0) -> N3: rank 1
+#   U2 clicked N4 N5 N6, held out N6; ranks N1 N2 N3 N6 N7 N8 -> N1, N2, N3, N6: rank 4
+#   U3 clicked N7 N8, held out N8; ranks N1..N6, N8 -> N1, N2..N6, N8: rank 7
 #   U4 clicked only N1: not evaluated.
-#   HR@10 = 1; nDCG@10 = (1/log2(3) + 1/log2(5) + 1/log2(3)) / 3; MRR = (1/2 + 1/4 + 1/2) / 3
+#   HR@10 = 1; nDCG@10 = (1 + 1/log2(5) + 1/log2(8)) / 3; MRR = (1 + 1/4 + 1/7) / 3
+# (Counting the held-out clicks too, as before, N3 and N8 would rank 2nd: popularity told
+# the answer.)
 LOG2_3, LOG2_5 = 1.5849625007, 2.3219280949
-LOO_POPULARITY = [1.0, (2 / LOG2_3 + 1 / LOG2_5) / 3, 1.25 / 3]
+LOO_POPULARITY = [1.0, (1 + 1 / LOG2_5 + 1 / 3) / 3, (1 + 1 / 4 + 1 / 7) / 3]
 # Impressions (reference = the impression's day, so nothing is known on 11/14):
 #   #1 (11/14) N7 N3 N5 all 0: click N3 second: AUC 0.5 (ties), RR 1/2, nDCG 1/log2(3)
 #   #2 (11/14) N3 N6 N8 all 0: click N6 second: AUC 0.5, RR 1/2, nDCG 1/log2(3)
@@ -99,10 +108,32 @@ def test_evaluation_on_the_tiny_fixture(tmp_path, epsilon):
     assert not ModelVersion.objects.exists()
 
 
+def test_a_held_out_story_is_out_of_its_readers_clicks_only():
+    data = mind_load(TINY)
+    both = replace(
+        data,
+        impressions=[
+            *data.impressions,
+            replace(data.impressions[0], impression_id="5", user_id="U5"),  # U5 clicks N3 too
+        ],
+    )
+    kept = without_held_out(both, {"U1": "N3"})
+    clicked = {
+        (i.user_id, n)
+        for i in kept.impressions
+        for n, label in zip(i.candidates, i.labels, strict=True)
+        if label
+    }
+    assert ("U1", "N3") not in clicked
+    assert {("U5", "N3"), ("U2", "N6"), ("U3", "N8"), ("U4", "N1")} <= clicked
+
+
 def test_json_goes_to_stdout():
     report = json.loads(run("--mind", str(TINY), "--epsilon", "inf", "--json"))
     assert report["epsilon"] == "inf"
-    assert report["leave_one_out"]["metrics"]["popularity"]["mrr"] == pytest.approx(1.25 / 3)
+    assert report["leave_one_out"]["metrics"]["popularity"]["mrr"] == pytest.approx(
+        LOO_POPULARITY[2]
+    )
 
 
 def test_the_random_baseline_is_seeded():
