@@ -79,7 +79,6 @@ class CompiledOnce:
             queryset.db,
             sql,
             [name_of[value] for value in params],
-            compiler,
             compiler.get_converters([column[0] for column in select[: compiler.col_count]]),
             klass_info["model"],
             [column[0].target.attname for column in select[start:stop]],
@@ -90,7 +89,7 @@ class CompiledOnce:
 
     def first(self, **values):
         """The first row's instance, or None."""
-        db, sql, order, compiler, converters, model, names, (start, stop), populators = (
+        db, sql, order, converters, model, names, (start, stop), populators = (
             self._compiled or self._compile()
         )
         with connections[db].cursor() as cursor:
@@ -99,7 +98,12 @@ class CompiledOnce:
         if row is None:
             return None
         if converters:
-            (row,) = compiler.apply_converters([row], converters)
+            # As the compiler's apply_converters, with this thread's connection (the compiler
+            # held the one of the thread that compiled it).
+            connection, row = connections[db], list(row)
+            for position, (functions, expression) in converters.items():
+                for convert in functions:
+                    row[position] = convert(row[position], expression, connection)
         instance = model.from_db(db, names, row[start:stop])
         for populator in populators:
             populator.populate(row, instance)

@@ -162,3 +162,27 @@ def test_a_compiled_query_refuses_values_it_was_not_built_with():
     )
     with pytest.raises(ValueError, match="once each"):
         wrong.first(key="b")
+
+
+def test_a_worker_thread_reads_sessions_with_its_own_connection(transactional_db, client):
+    # gunicorn's threaded workers share the compiled query between threads; each runs it on
+    # its own connection.
+    import threading
+
+    from django.db import connections
+
+    reader = ReaderFactory()
+    client.force_login(reader)
+    assert signed_in_as(client) == reader.email  # compiled here, in this thread
+    seen = []
+
+    def in_another_thread():
+        try:
+            seen.append(signed_in_as(client))
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=in_another_thread)
+    worker.start()
+    worker.join(timeout=30)
+    assert seen == [reader.email]
