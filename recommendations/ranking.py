@@ -58,23 +58,30 @@ def rank(
     order: list[int] = []
     page_counts = np.zeros(topic_matrix.shape[1], dtype=np.int64)
     capped = np.zeros(len(pool), dtype=bool)
+    relevant = (1 - diversity) * scores
+    # Most stories have content vectors: then one product per placed story, not two.
+    all_content = bool(has_content.all())
     for position in range(stop):
         if position % page_size == 0:
             page_counts[:] = 0
             capped[:] = False
-        value = (1 - diversity) * scores - diversity * nearest
+        value = relevant - diversity * nearest
         value[placed] = -np.inf
         allowed = np.where(capped, -np.inf, value)
-        choice = int(np.argmax(allowed)) if np.isfinite(allowed).any() else int(np.argmax(value))
+        choice = int(np.argmax(allowed))
+        if allowed[choice] == -np.inf:  # every story left is capped: fill the page anyway
+            choice = int(np.argmax(value))
         order.append(int(pool[choice]))
         placed[choice] = True
-        if has_content[choice]:
+        if all_content:
+            similarity = content @ content[choice]
+        elif has_content[choice]:
             similarity = np.where(has_content, content @ content[choice], topics @ topics[choice])
         else:
             similarity = topics @ topics[choice]
-        nearest = np.maximum(nearest, similarity)
-        page_counts[pool_topics[choice].astype(bool)] += 1
-        full = page_counts >= topic_cap
-        if full.any():
-            capped = pool_topics[:, full].any(axis=1)
+        np.maximum(nearest, similarity, out=nearest)
+        chosen_topics = pool_topics[choice].astype(bool)
+        page_counts[chosen_topics] += 1
+        if (page_counts[chosen_topics] >= topic_cap).any():
+            capped = pool_topics[:, page_counts >= topic_cap].any(axis=1)
     return order
