@@ -169,35 +169,44 @@ def _day_end(day: date) -> datetime:
 def _bounded_counts_sql() -> str:
     event, article = SignalEvent._meta.db_table, Article._meta.db_table
     article_topics = Article.topics.through._meta.db_table
-    # `bounded` is every pseudonym's first L catalogue articles (by arrival); the unique
-    # (day, pseudonym, article) constraint makes them distinct. Referenced twice, PostgreSQL
-    # computes it once.
+    # Each pseudonym's reads in an order drawn from the pseudonym and the article alone (an
+    # MD5 of both; Django gives SQLite the function too): the ones kept under a bound are not
+    # the day's first, which would count the morning's stories for everyone, and one
+    # reader's draw depends on nothing of anyone else's. The unique (day, pseudonym, article)
+    # constraint makes the kept articles distinct. Referenced three times, computed once.
     return f"""
-        WITH bounded AS (
-            SELECT article_id, list_type FROM (
+        WITH drawn AS (
+            SELECT article_id, list_type, draw FROM (
                 SELECT e.article_id, e.list_type,
-                       ROW_NUMBER() OVER (PARTITION BY e.pseudonym ORDER BY e.id) AS arrival
+                       ROW_NUMBER() OVER (
+                           PARTITION BY e.pseudonym
+                           ORDER BY MD5(e.pseudonym || ':' || CAST(e.article_id AS TEXT)), e.id
+                       ) AS draw
                 FROM {event} e JOIN {article} a ON a.id = e.article_id
                 WHERE e.day = %(day)s AND a.status = %(published)s
                   AND a.published_at < %(day_end)s
             ) ranked
-            WHERE arrival <= %(bound)s
+            WHERE draw <= %(widest)s
         )
-        SELECT 'article', article_id, COUNT(*), '' FROM bounded GROUP BY article_id
+        SELECT 'article', article_id, COUNT(*), '' FROM drawn
+        WHERE draw <= %(bound)s GROUP BY article_id
         UNION ALL
         SELECT 'topic', t.topic_id, COUNT(*), ''
-        FROM bounded b JOIN {article_topics} t ON t.article_id = b.article_id
+        FROM drawn b JOIN {article_topics} t ON t.article_id = b.article_id
+        WHERE b.draw <= %(bound)s
         GROUP BY t.topic_id
         UNION ALL
-        SELECT 'list_type', NULL, COUNT(*), list_type FROM bounded GROUP BY list_type
+        SELECT 'list_type', NULL, COUNT(*), list_type FROM drawn
+        WHERE draw <= %(click_through_bound)s GROUP BY list_type
     """
 
 
 def _bounded_counts(
-    *, day: date, bound: int
+    *, day: date, bound: int, click_through_bound: int
 ) -> tuple[dict[int, int], dict[int, int], dict[str, int]]:
-    """Per-article, per-topic and per-list-type counts of the day's events after bounding each
-    pseudonym to `bound` articles, computed by the database in one statement."""
+    """Per-article and per-topic counts of the day's events after bounding each pseudonym to
+    `bound` articles, and per-list-type counts after bounding it to `click_through_bound`,
+    computed by the database in one statement."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Fresh statistics: a day of inserts since the last autovacuum otherwise makes the
@@ -212,6 +221,8 @@ def _bounded_counts(
                 "published": Article.Status.PUBLISHED,
                 "day_end": _day_end(day),
                 "bound": bound,
+                "click_through_bound": click_through_bound,
+                "widest": max(bound, click_through_bound),
             },
         )
         rows = cursor.fetchall()
@@ -231,24 +242,37 @@ def _check_day(day: date) -> None:
 
 
 def aggregate_day(
-    *, day: date, epsilon: float | None = None, contribution_bound: int | None = None
+    *,
+    day: date,
+    epsilon: float | None = None,
+    contribution_bound: int | None = None,
+    click_through_bound: int | None = None,
 ) -> AggregationResult:
     """Release one closed day's per-article, per-topic and per-list-type counts with
     differential privacy.
 
-    A reader is one pseudonym; they count for at most `contribution_bound` distinct articles,
-    so per-article counts have L1 sensitivity L, per-topic counts L * (most topics on one
-    catalogue article) and per-list-type counts L (each read has exactly one list type).
+    A reader is one pseudonym. In the popularity counts they count for at most
+    `contribution_bound` (L) distinct articles, so per-article counts have L1 sensitivity L
+    and per-topic counts L * (most topics on one catalogue article); in the editors'
+    click-through counts for at most `click_through_bound` (C), sensitivity C (each read has
+    exactly one list type). Each query's ledger line records its own bound.
     Everything happens in one transaction: a failure writes nothing and keeps the raw events
     for the next run.
     """
     _check_day(day)
     epsilon = settings.DP_EPSILON_PER_DAY if epsilon is None else epsilon
     bound = settings.DP_CONTRIBUTION_BOUND if contribution_bound is None else contribution_bound
+    click_bound = (
+        settings.DP_CLICK_THROUGH_CONTRIBUTION_BOUND
+        if click_through_bound is None
+        else click_through_bound
+    )
     if not (math.isfinite(epsilon) and epsilon > 0):
         raise ValueError(f"Epsilon must be a positive number, not {epsilon}.")
-    if bound < 1:
-        raise ValueError(f"The contribution bound must be at least 1, not {bound}.")
+    if bound < 1 or click_bound < 1:
+        raise ValueError(
+            f"The contribution bounds must be at least 1, not {bound} and {click_bound}."
+        )
 
     with transaction.atomic():
         if PrivacyBudgetLedger.objects.filter(day=day).exists():
@@ -259,7 +283,9 @@ def aggregate_day(
         topic_ids = list(Topic.objects.order_by("pk").values_list("pk", flat=True))
         max_topics = catalogue.annotate(n=Count("topics")).aggregate(m=Max("n"))["m"] or 0
 
-        per_article, per_topic, per_list_type = _bounded_counts(day=day, bound=bound)
+        per_article, per_topic, per_list_type = _bounded_counts(
+            day=day, bound=bound, click_through_bound=click_bound
+        )
 
         article_epsilon = epsilon * ARTICLE_SHARE
         article_release = release_counts(
@@ -277,7 +303,7 @@ def aggregate_day(
         # The rest of the day's budget, so the three add up to it exactly.
         list_type_release = release_counts(
             counts=[per_list_type.get(list_type, 0) for list_type in LIST_TYPES],
-            sensitivity=bound,
+            sensitivity=click_bound,
             epsilon=epsilon - article_epsilon - epsilon * TOPIC_SHARE,
         )
 
@@ -312,12 +338,12 @@ def aggregate_day(
                 epsilon=release.epsilon,
                 delta=release.delta,
                 mechanism=release.mechanism,
-                contribution_bound=bound,
+                contribution_bound=query_bound,
             )
-            for query, release in (
-                (ARTICLE_QUERY, article_release),
-                (TOPIC_QUERY, topic_release),
-                (LIST_TYPE_QUERY, list_type_release),
+            for query, release, query_bound in (
+                (ARTICLE_QUERY, article_release, bound),
+                (TOPIC_QUERY, topic_release, bound),
+                (LIST_TYPE_QUERY, list_type_release, click_bound),
             )
         )
         # The point of the exercise: after this, nothing links any read to anyone.

@@ -40,6 +40,7 @@ def transparency(request):
             "days": LEDGER_DAYS,
             "epsilon_per_day": settings.DP_EPSILON_PER_DAY,
             "contribution_bound": settings.DP_CONTRIBUTION_BOUND,
+            "click_through_bound": settings.DP_CLICK_THROUGH_CONTRIBUTION_BOUND,
         },
     )
 

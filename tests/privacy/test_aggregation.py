@@ -97,6 +97,36 @@ def test_each_reader_counts_for_at_most_the_bound(catalogue, reads, bound):
         transaction.set_rollback(True)
 
 
+def test_the_read_kept_under_the_bound_is_drawn_not_the_days_first(catalogue):
+    # Forty readers each read the same two stories, in the same order: kept by arrival, only
+    # the first would ever count.
+    first, second = catalogue[0], catalogue[1]
+    day = days_ago(1)
+    for number in range(40):
+        read(day=day, pseudonym=f"reader-{number}", articles=[first, second])
+
+    aggregation.aggregate_day(day=day, epsilon=NO_NOISE, contribution_bound=1)
+
+    per_article = released(day=day, kind=AggregateSignal.Kind.ARTICLE)
+    assert per_article[first.pk] + per_article[second.pk] == 40
+    assert per_article[first.pk] > 0 and per_article[second.pk] > 0
+
+
+def test_click_through_counts_have_their_own_wider_bound(catalogue):
+    day = days_ago(1)
+    read(day=day, pseudonym="avid", articles=catalogue[:5], list_type="personal")
+
+    aggregation.aggregate_day(
+        day=day, epsilon=NO_NOISE, contribution_bound=1, click_through_bound=20
+    )
+
+    assert sum(released(day=day, kind=AggregateSignal.Kind.ARTICLE).values()) == 1
+    from_cards = AggregateSignal.objects.get(
+        day=day, kind=AggregateSignal.Kind.LIST_TYPE, list_type="personal"
+    )
+    assert from_cards.noisy_count == 5
+
+
 def test_released_noise_has_the_scale_the_mechanism_promises():
     """OpenDP draws from the OS's secure generator and cannot be seeded, so the test takes
     20,000 draws: the standard error of either statistic is under 1%, the tolerance 5%."""
@@ -200,7 +230,8 @@ def test_each_query_is_noised_for_its_own_sensitivity_with_a_third_of_the_budget
     monkeypatch, settings
 ):
     settings.DP_EPSILON_PER_DAY = 1.0
-    settings.DP_CONTRIBUTION_BOUND = 20
+    settings.DP_CONTRIBUTION_BOUND = 2
+    settings.DP_CLICK_THROUGH_CONTRIBUTION_BOUND = 20
     topics = TopicFactory.create_batch(3)
     live_article(topics=topics)
     live_article(topics=topics[:1])
@@ -214,16 +245,18 @@ def test_each_query_is_noised_for_its_own_sensitivity_with_a_third_of_the_budget
     monkeypatch.setattr(aggregation, "release_counts", spy)
     aggregation.aggregate_day(day=days_ago(1))
 
-    # Per article: one reader moves the vector by at most 20; per topic by 20 x 3 topics; per
-    # list type by 20 (each read came from one kind of feed card, or none).
-    assert [sensitivity for sensitivity, _ in calls] == [20, 60, 20]
+    # Per article: one reader moves the vector by at most 2; per topic by 2 x 3 topics; per
+    # list type by the click-through bound, 20 (each read came from one kind of feed card, or
+    # none).
+    assert [sensitivity for sensitivity, _ in calls] == [2, 6, 20]
     assert [epsilon for _, epsilon in calls] == pytest.approx([1 / 3, 1 / 3, 1 / 3])
     assert sum(epsilon for _, epsilon in calls) <= 1.0
 
 
 def test_the_ledger_adds_up_to_the_configured_epsilon_per_day(settings, article):
     settings.DP_EPSILON_PER_DAY = 0.7
-    settings.DP_CONTRIBUTION_BOUND = 12
+    settings.DP_CONTRIBUTION_BOUND = 3
+    settings.DP_CLICK_THROUGH_CONTRIBUTION_BOUND = 12
     day = days_ago(1)
     read(day=day, pseudonym="p1", articles=[article])
 
@@ -241,7 +274,11 @@ def test_the_ledger_adds_up_to_the_configured_epsilon_per_day(settings, article)
     for entry in entries:
         assert entry.delta == 0
         assert entry.mechanism == "discrete Laplace"
-        assert entry.contribution_bound == 12
+    assert dict(entries.values_list("query", "contribution_bound")) == {
+        "reads_per_article": 3,
+        "reads_per_topic": 3,
+        "reads_per_list_type": 12,
+    }
 
 
 def test_raw_events_and_the_salt_are_gone_after_aggregation(article):
@@ -428,9 +465,11 @@ def test_reads_from_feed_cards_are_released_per_list_type(catalogue):
     # Opened from a topic page or a link: counted per article, not per list type.
     read(day=day, pseudonym="p3", articles=catalogue[:2])
 
-    aggregation.aggregate_day(day=day, epsilon=NO_NOISE, contribution_bound=2)
+    aggregation.aggregate_day(
+        day=day, epsilon=NO_NOISE, contribution_bound=2, click_through_bound=2
+    )
 
     rows = AggregateSignal.objects.filter(day=day, kind=AggregateSignal.Kind.LIST_TYPE)
-    # p1's third read is past the bound of 2, in this query as in the others.
+    # One of p1's three reads is past the bound of 2, in this query as in the others.
     assert dict(rows.values_list("list_type", "noisy_count")) == {"personal": 2, "editorial": 2}
     assert sum(released(day=day, kind=AggregateSignal.Kind.ARTICLE).values()) == 6

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 def test_the_transparency_page_lists_each_release_in_plain_words(client, settings, topic):
     settings.DP_EPSILON_PER_DAY = 1.0
-    settings.DP_CONTRIBUTION_BOUND = 20
+    settings.DP_CONTRIBUTION_BOUND = 1
+    settings.DP_CLICK_THROUGH_CONTRIBUTION_BOUND = 20
     ArticleFactory(topics=[topic], published_at=timezone.now() - timedelta(days=30))
     day = timezone.localdate() - timedelta(days=2)
     aggregate_day(day=day)
@@ -24,17 +25,18 @@ def test_the_transparency_page_lists_each_release_in_plain_words(client, setting
     assert response.status_code == 200
     html = response.content.decode()
     on_day = f"On {day.day} {day:%B}"
-    bound = "each reader counted for at most 20 articles"
-    # Three releases a day, a third of the day's epsilon each.
+    # Three releases a day, a third of the day's epsilon each, each with its own bound.
     assert (
         f"{on_day} we published reads per article with ε = 0.3333 (discrete Laplace noise, "
-        f"{bound})" in html
+        "each reader counted for at most 1 article)" in html
     )
     assert f"{on_day} we published reads per topic with ε = 0.3333" in html
     assert (
         f"{on_day} we published reads from personalised and non-personal feed cards "
-        "with ε = 0.3333" in html
+        "with ε = 0.3333 (discrete Laplace noise, each reader counted for at most 20 articles)"
+        in html
     )
+    assert "each reader counts for at most 1 article a day" in html
     assert "Total ε that day" in html and "ε = 1</td>" in html
     assert "What differential privacy means for you" in html
     assert "<caption>" in html and '<th scope="col">Day</th>' in html
