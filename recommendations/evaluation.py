@@ -8,6 +8,7 @@ Reads files only; writes nothing, touches no table."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -289,19 +290,27 @@ class PopularityPlan:
         return self.delta if self.noise == "gaussian" and math.isfinite(self.epsilon) else 0.0
 
 
+def _draw(user_id: str, day: date, news_id: str) -> str:
+    # The site keeps the reads whose MD5 of (the day's pseudonym, article) comes first
+    # (privacy.aggregation): a per-reader, per-day order that does not favour the first read.
+    return hashlib.md5(
+        f"{user_id}:{day.isoformat()}:{news_id}".encode(), usedforsecurity=False
+    ).hexdigest()
+
+
 def daily_clicks(data: MindData, *, bound: int | None) -> dict[date, Counter[str]]:
     """Clicks per day and article, each reader counted once per article and day and for at
-    most `bound` distinct articles a day (their first ones in file order); None = no bound."""
-    kept: dict[tuple[str, date], list[str]] = defaultdict(list)
+    most `bound` distinct articles a day, drawn as the site draws them; None = no bound."""
+    clicked: dict[tuple[str, date], set[str]] = defaultdict(set)
     for impression in data.impressions:
         day = impression.time.date()
-        chosen = kept[impression.user_id, day]
         for news_id, label in zip(impression.candidates, impression.labels, strict=True):
-            if label and news_id not in chosen and (bound is None or len(chosen) < bound):
-                chosen.append(news_id)
+            if label:
+                clicked[impression.user_id, day].add(news_id)
     per_day: dict[date, Counter[str]] = defaultdict(Counter)
-    for (_, day), news_ids in kept.items():
-        per_day[day].update(news_ids)
+    for (user_id, day), news_ids in clicked.items():
+        kept = sorted(news_ids, key=lambda news_id: _draw(user_id, day, news_id))
+        per_day[day].update(kept if bound is None else kept[:bound])
     return dict(per_day)
 
 
