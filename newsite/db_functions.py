@@ -57,7 +57,9 @@ class CompiledOnce:
     `build` returns the queryset and, by name, the distinct values it was made with, as the
     ORM passes them to the database (`adapt_datetimefield_value` for a datetime, say);
     `first` takes new values under the same names. It compiles when first run: the apps
-    must be ready by then.
+    must be ready by then. It follows Django 5.2's ModelIterable (the compiler's select,
+    klass_info and related populators): pyproject pins Django below 5.3, and the session
+    tests fail if a release changes them.
     """
 
     def __init__(self, build: Callable[[], tuple[QuerySet, dict]]) -> None:
