@@ -38,6 +38,12 @@ def _k() -> int:
     return settings.DP_SUPPRESSION_THRESHOLD
 
 
+def _bounded() -> str:
+    # What a count is: since each reader counts for a few drawn reads a day, not every read.
+    bound = settings.DP_CONTRIBUTION_BOUND
+    return f"each counting reader adds at most {bound} read{'s' if bound != 1 else ''} a day"
+
+
 def _point(label: str, value: int) -> charts.Point:
     shown = value >= _k()
     return charts.Point(label=label, drawn=value if shown else 0, text=display_count(value))
@@ -65,8 +71,8 @@ def topic_reads_chart(*, today: date | None = None) -> charts.Chart:
         slug="topic-reads",
         title=f"Reads per topic, last {TOPIC_DAYS} days",
         description=(
-            "Differentially private read counts per topic, summed over the released days; "
-            f"counts under {_k()} are shown as <{_k()}."
+            "Differentially private read counts per topic, summed over the released days "
+            f"({_bounded()}); counts under {_k()} are shown as <{_k()}."
         ),
         label_header="Topic",
         value_header="Reads (DP)",
@@ -86,7 +92,7 @@ def daily_reads_chart(*, today: date | None = None) -> charts.Chart:
         title=f"Reads per day, last {DAILY_DAYS} days",
         description=(
             "The sum of each day's differentially private per-article counts, oldest day "
-            f"first; days under {_k()} are shown as <{_k()}."
+            f"first ({_bounded()}); days under {_k()} are shown as <{_k()}."
         ),
         label_header="Day",
         value_header="Reads (DP)",
@@ -109,8 +115,8 @@ def top_articles_chart(*, today: date | None = None) -> charts.Chart:
         slug="top-articles",
         title=f"Most read articles, last {TOP_ARTICLE_DAYS} days",
         description=(
-            f"The {TOP_ARTICLES} articles with the highest differentially private read counts; "
-            f"counts under {_k()} are shown as <{_k()}."
+            f"The {TOP_ARTICLES} articles with the highest differentially private read counts "
+            f"({_bounded()}); counts under {_k()} are shown as <{_k()}."
         ),
         label_header="Article",
         value_header="Reads (DP)",

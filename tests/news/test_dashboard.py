@@ -142,6 +142,17 @@ def test_counts_under_k_read_as_below_k_and_draw_no_bar(client, editor, released
     ]
 
 
+def test_popularity_charts_say_how_many_reads_a_reader_adds(client, editor, released, settings):
+    client.force_login(editor)
+    settings.DP_CONTRIBUTION_BOUND = 1
+    html = client.get(DASHBOARD).content.decode()
+    # Three charts, each describing itself in its drawing and in its table.
+    assert html.count("each counting reader adds at most 1 read a day") == 6
+    settings.DP_CONTRIBUTION_BOUND = 3
+    html = client.get(DASHBOARD).content.decode()
+    assert html.count("each counting reader adds at most 3 reads a day") == 6
+
+
 def test_top_articles_are_the_last_weeks_most_read(client, editor, released):
     client.force_login(editor)
     html = client.get(DASHBOARD).content.decode()
