@@ -6,8 +6,10 @@ per-topic counts, and time decay. OpenDP noise cannot be seeded, so each private
 runs --repeat times and reports mean and standard deviation.
 
 `python -m bench.quality [--readers 500] [--articles N] [--repeat 3] [--match TEXT] [--mind DIR]
-[--levers]`; --levers runs the rows that compare the blend training tunes with the fixed one,
-and shrinkage of noisy article counts.
+[--levers | --shares]`; --levers runs the rows that compare the blend training tunes with the
+fixed one, and shrinkage of noisy article counts; --shares how the day's epsilon is split
+between the per-article and per-topic counts. Epsilon is the day's, as the site's
+DP_EPSILON_PER_DAY: each query gets its share of it (privacy.aggregation).
 """
 
 import argparse
@@ -33,19 +35,16 @@ CONFIGS = [
     ("eps 1, topic, L=1", 1.0, 1, "topic", "laplace", None),
     ("eps 1, topic, L=3", 1.0, 3, "topic", "laplace", None),
     ("eps 1, topic, L=10", 1.0, 10, "topic", "laplace", None),
-    ("eps 1, both (eps 0.5 each), L=3", 1.0, 3, "both", "laplace", None),
+    ("eps 1, both, L=3", 1.0, 3, "both", "laplace", None),
     ("eps 1, topic, L=3, no decay", 1.0, 3, "topic", "laplace", INF),
     ("eps 1, article, L=3, no decay", 1.0, 3, "article", "laplace", INF),
     # Laplace vs Gaussian (delta 1e-6 a day): Gaussian pays for sqrt(L) rather than L, so it
-    # can only gain at larger L. L=20 at eps 1/3 is the site's article query (a third of
-    # DP_EPSILON_PER_DAY = 1, DP_CONTRIBUTION_BOUND = 20).
+    # can only gain at larger L. L=20 was the site's bound until 2026-11-27.
     ("eps 1, article, L=1, gaussian", 1.0, 1, "article", "gaussian", None),
     ("eps 1, article, L=3, gaussian", 1.0, 3, "article", "gaussian", None),
     ("eps 1, article, L=10, gaussian", 1.0, 10, "article", "gaussian", None),
     ("eps 1, article, L=20", 1.0, 20, "article", "laplace", None),
     ("eps 1, article, L=20, gaussian", 1.0, 20, "article", "gaussian", None),
-    ("eps 1/3, article, L=20 (site)", 1 / 3, 20, "article", "laplace", None),
-    ("eps 1/3, article, L=20 (site), gaussian", 1 / 3, 20, "article", "gaussian", None),
     ("eps 1, topic, L=3, gaussian", 1.0, 3, "topic", "gaussian", None),
 ]
 # The sparse catalogue: the levers that matter when most stories get a click a day or none.
@@ -58,7 +57,7 @@ SPARSE_CONFIGS = [
     ("eps 1, article, L=3", 1.0, 3, "article", "laplace", None),
     ("eps 1, article, L=3, gaussian", 1.0, 3, "article", "gaussian", None),
     ("eps 1, topic, L=1", 1.0, 1, "topic", "laplace", None),
-    ("eps 1, both (eps 0.5 each), L=1", 1.0, 1, "both", "laplace", None),
+    ("eps 1, both, L=1", 1.0, 1, "both", "laplace", None),
     ("eps 1, article, L=1, no decay", 1.0, 1, "article", "laplace", INF),
     ("eps 1, article, L=1, counts < 3 read as 0", 1.0, 1, "article", "laplace", None, THR3),
     ("eps 1, article, L=1, counts < 5 read as 0", 1.0, 1, "article", "laplace", None, THR5),
@@ -102,6 +101,16 @@ LEVER_CONFIGS = [
         ("popularity weight 5", {"weights": {"popularity": 5.0}}),
     ]
 ]
+# How the site splits the day's epsilon: the per-article counts' share decides their noise.
+SHARE_CONFIGS = [
+    (f"eps 1, article, L=1, article share {label}", 1.0, 1, "article", "laplace", None, extra)
+    for label, extra in [
+        ("1/3, topic 1/3 (before)", {"article_share": 1 / 3, "topic_share": 1 / 3}),
+        ("0.6, topic 0.2", {"article_share": 0.6, "topic_share": 0.2}),
+        ("0.8, topic 0.1", {"article_share": 0.8, "topic_share": 0.1}),
+        ("0.9, topic 0.05 (now)", {}),
+    ]
+]
 SHOWN = [("leave_one_out", "hr@10"), ("leave_one_out", "mrr"), ("impressions", "auc")]
 SHOWN += [("impressions", "mrr"), ("impressions", "ndcg@10")]
 
@@ -143,7 +152,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--match", help="Only the configurations whose label contains this.")
     parser.add_argument("--mind", help="A MIND-format folder instead of the synthetic readers.")
-    parser.add_argument("--levers", action="store_true", help="The blend and shrinkage rows.")
+    runs = parser.add_mutually_exclusive_group()
+    runs.add_argument("--levers", action="store_true", help="The blend and shrinkage rows.")
+    runs.add_argument("--shares", action="store_true", help="The splits of the day's epsilon.")
     options = parser.parse_args()
     _setup()
     from django.test import override_settings
@@ -158,6 +169,7 @@ def main() -> None:
     print(_describe(data))
     configs = SPARSE_CONFIGS if options.articles else CONFIGS
     configs = LEVER_CONFIGS if options.levers else configs
+    configs = SHARE_CONFIGS if options.shares else configs
     configs = [c for c in configs if not options.match or options.match in c[0]]
     header = " | ".join(f"{p[:3]} {m}" for p, m in SHOWN)
     print(f"| configuration | {header} |")
@@ -178,6 +190,7 @@ def main() -> None:
                 noise=noise,
                 threshold=extra.get("threshold", 0),
                 shrink=extra.get("shrink", False),
+                **{k: extra[k] for k in ("article_share", "topic_share") if k in extra},
             )
             with override_settings(**overrides):
                 report = evaluate(

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from privacy.aggregation import MECHANISMS, release_counts
+from privacy.aggregation import ARTICLE_SHARE, MECHANISMS, TOPIC_SHARE, release_counts
 
 from .training import (
     DEFAULT_WEIGHTS,
@@ -42,7 +42,8 @@ METHODS = ("recommender", "popularity", "random")
 TOP_K = 10
 # Where the released popularity comes from: each article's own daily counts, its topic's
 # (one count per category and day: far larger, so far less noisy relative to the noise), or
-# the mean of both (the budget is then split in half, as the site's daily release does).
+# the mean of both. Both are released every day, each at the share of the day's epsilon the
+# site's aggregation gives its query (`ARTICLE_SHARE`, `TOPIC_SHARE`).
 POPULARITY_SOURCES = ("article", "topic", "both")
 # The noise of the release: discrete Laplace (pure epsilon-DP, pays for the L1 sensitivity L)
 # or discrete Gaussian ((epsilon, delta)-DP, pays for the L2 sensitivity, sqrt(L) per article).
@@ -253,9 +254,11 @@ def intra_list_diversity(lists: list[np.ndarray], vectors: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class PopularityPlan:
-    """How the evaluation releases popularity: epsilon per day (inf = exact counts, no
-    noise), each reader's bound L of distinct articles per day, which counts, and which noise
-    (`delta` per day applies to Gaussian noise only; Laplace spends none)."""
+    """How the evaluation releases popularity: the day's epsilon, as the site's
+    `DP_EPSILON_PER_DAY` (inf = exact counts, no noise), of which the per-article and per-topic
+    counts get the shares the site's aggregation gives them; each reader's bound L of distinct
+    articles per day, which counts, and which noise (`delta` per day applies to Gaussian noise
+    only; Laplace spends none)."""
 
     epsilon: float = 1.0
     bound: int = DEFAULT_BOUND
@@ -269,6 +272,10 @@ class PopularityPlan:
     # Released article counts shrink toward their topic's mean by how noisy they are
     # (empirical Bayes, post-processing, so free). Measured, not applied: training does not.
     shrink: bool = False
+    # The shares of the day's epsilon (and delta) the two queries get: the site's by default;
+    # others only to measure another split.
+    article_share: float = ARTICLE_SHARE
+    topic_share: float = TOPIC_SHARE
 
     def __post_init__(self):
         if math.isnan(self.epsilon) or self.epsilon <= 0:
@@ -283,6 +290,12 @@ class PopularityPlan:
             raise ValueError(f"Delta must be between 0 and 1 (exclusive), not {self.delta}.")
         if self.threshold < 0:
             raise ValueError(f"The threshold must be 0 or more, not {self.threshold}.")
+        shares = (self.article_share, self.topic_share)
+        if not all(0 < share <= 1 for share in shares) or sum(shares) > 1:
+            raise ValueError(
+                f"The article and topic shares of the day's epsilon must be above 0 and add up "
+                f"to at most 1, not {self.article_share} and {self.topic_share}."
+            )
 
     @property
     def release_delta(self) -> float:
@@ -341,17 +354,18 @@ def noise_variance(*, mechanism: str, scale: float) -> float:
 
 
 def _release(
-    counts: list[int], *, plan: PopularityPlan, epsilon: float, max_change: int
+    counts: list[int], *, plan: PopularityPlan, share: float, max_change: int
 ) -> tuple[list[int], float, float, float]:
-    """Noisy counts, the epsilon and delta spent, and the variance of each count's noise."""
-    if math.isinf(epsilon):
+    """Noisy counts at `share` of the day's epsilon (and delta), the epsilon and delta spent,
+    and the variance of each count's noise."""
+    if math.isinf(plan.epsilon):
         return counts, 0.0, 0.0, 0.0
     release = release_counts(
         counts=counts,
         sensitivity=plan.bound,
-        epsilon=epsilon,
+        epsilon=plan.epsilon * share,
         mechanism=plan.noise,
-        delta=plan.release_delta,
+        delta=plan.release_delta * share,
         max_change=max_change,
     )
     variance = noise_variance(mechanism=release.mechanism, scale=release.scale)
@@ -377,22 +391,19 @@ def release_aggregates(
         if plan is not None:
             # Every article has one category: both vectors have L1 sensitivity L. A reader's L
             # articles are distinct (each count moves by 1 at most: L2 sensitivity sqrt(L)) but
-            # may share one topic (that count moves by L: L2 sensitivity L).
-            share = 0.5 if plan.source == "both" else 1.0
-            if plan.source != "topic":
-                per_article, cost, cost_delta, variance = _release(
-                    per_article, plan=plan, epsilon=plan.epsilon * share, max_change=1
-                )
-                if variance:
-                    article_noise[day] = variance
-                if plan.threshold:
-                    per_article = [c if c >= plan.threshold else 0 for c in per_article]
-                spent, spent_delta = spent + cost, spent_delta + cost_delta
-            if plan.source != "article":
-                per_topic, cost, cost_delta, _ = _release(
-                    per_topic, plan=plan, epsilon=plan.epsilon * share, max_change=plan.bound
-                )
-                spent, spent_delta = spent + cost, spent_delta + cost_delta
+            # may share one topic (that count moves by L: L2 sensitivity L). As on the site,
+            # both are released, each at its query's share of the day's epsilon.
+            per_article, cost, cost_delta, variance = _release(
+                per_article, plan=plan, share=plan.article_share, max_change=1
+            )
+            if variance:
+                article_noise[day] = variance
+            if plan.threshold:
+                per_article = [c if c >= plan.threshold else 0 for c in per_article]
+            per_topic, topic_cost, topic_delta, _ = _release(
+                per_topic, plan=plan, share=plan.topic_share, max_change=plan.bound
+            )
+            spent, spent_delta = spent + cost + topic_cost, spent_delta + cost_delta + topic_delta
         for row, count in enumerate(per_article):
             # A noisy release keeps its zeros, as the site's does: each says the article
             # was released that day, with that day's noise.
@@ -497,7 +508,8 @@ class EvaluationReport:
     shrink: bool
     noise: str
     delta: float  # per day's release; 0 with Laplace noise or exact counts
-    epsilon_spent: float  # summed over the released days (each day is one release)
+    # Summed over the released days: each day, the article and topic queries' shares.
+    epsilon_spent: float
     delta_spent: float  # likewise (basic composition)
     unknown_history: int
     unknown_candidates: int

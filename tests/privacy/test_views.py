@@ -25,15 +25,15 @@ def test_the_transparency_page_lists_each_release_in_plain_words(client, setting
     assert response.status_code == 200
     html = response.content.decode()
     on_day = f"On {day.day} {day:%B}"
-    # Three releases a day, a third of the day's epsilon each, each with its own bound.
+    # Three releases a day, each with its share of the day's epsilon and its own bound.
     assert (
-        f"{on_day} we published reads per article with ε = 0.3333 (discrete Laplace noise, "
+        f"{on_day} we published reads per article with ε = 0.9 (discrete Laplace noise, "
         "each reader counted for at most 1 article)" in html
     )
-    assert f"{on_day} we published reads per topic with ε = 0.3333" in html
+    assert f"{on_day} we published reads per topic with ε = 0.05" in html
     assert (
         f"{on_day} we published reads from personalised and non-personal feed cards "
-        "with ε = 0.3333 (discrete Laplace noise, each reader counted for at most 20 articles)"
+        "with ε = 0.05 (discrete Laplace noise, each reader counted for at most 20 articles)"
         in html
     )
     assert "each reader counts for at most 1 article a day" in html

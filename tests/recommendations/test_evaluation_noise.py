@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError
 
-from privacy.aggregation import release_counts
+from privacy.aggregation import ARTICLE_SHARE, TOPIC_SHARE, release_counts
 from recommendations.evaluation import (
     PopularityPlan,
     ReleasedAggregates,
@@ -35,15 +35,16 @@ def run_json(*args) -> dict:
 
 
 def test_the_json_report_names_the_noise_and_the_delta_it_spent():
-    # The tiny fixture releases two days of per-article counts.
+    # The tiny fixture has two days; each releases per-article and per-topic counts at the
+    # site's shares of the day's budget, 0.9 + 0.05 (the rest is the site's click-through query).
     gaussian = run_json("--mind", str(TINY), "--noise", "gaussian", "--delta", "1e-5")
     assert (gaussian["noise"], gaussian["delta"]) == ("gaussian", 1e-5)
-    assert gaussian["delta_spent"] == pytest.approx(2e-5)
-    assert 1.99 < gaussian["epsilon_spent"] <= 2.0
+    assert gaussian["delta_spent"] == pytest.approx(1.9e-5)
+    assert 1.89 < gaussian["epsilon_spent"] <= 1.9
 
     laplace = run_json("--mind", str(TINY))
     assert (laplace["noise"], laplace["delta"], laplace["delta_spent"]) == ("laplace", 0.0, 0.0)
-    assert laplace["epsilon_spent"] == pytest.approx(2.0)
+    assert laplace["epsilon_spent"] == pytest.approx(1.9)
 
 
 def test_exact_counts_spend_nothing_whatever_the_noise():
@@ -83,13 +84,23 @@ def test_gaussian_per_article_noise_pays_for_sqrt_l_and_per_topic_noise_for_l():
             for day in exact.days
         ]
 
+    def scale_for_sqrt_l(share: float) -> float:
+        # Each query spends its share of the day's epsilon and delta, as on the site.
+        return release_counts(
+            counts=[0],
+            sensitivity=4,
+            max_change=1,
+            epsilon=share,
+            mechanism="gaussian",
+            delta=1e-6 * share,
+        ).scale
+
     # Four distinct articles a reader: L2 distance 2 over articles, but up to 4 on one topic.
-    article_scale = release_counts(
-        counts=[0], sensitivity=4, max_change=1, epsilon=1.0, mechanism="gaussian", delta=1e-6
-    ).scale
+    article_scale = scale_for_sqrt_l(ARTICLE_SHARE)
     assert np.std(noise("article", epsilon=1.0)) == pytest.approx(article_scale, rel=0.2)
-    # 84 topic counts only, so a wider tolerance: twice the article noise, not the same.
-    assert np.std(noise("topic", epsilon=1.0)) == pytest.approx(2 * article_scale, rel=0.35)
+    # 84 topic counts only, so a wider tolerance: twice the noise sqrt(L) would cost there.
+    topic_scale = 2 * scale_for_sqrt_l(TOPIC_SHARE)
+    assert np.std(noise("topic", epsilon=1.0)) == pytest.approx(topic_scale, rel=0.35)
 
 
 @pytest.mark.parametrize(
@@ -186,6 +197,19 @@ def test_a_threshold_reads_small_released_article_counts_as_zero():
 def test_a_negative_threshold_is_refused():
     with pytest.raises(CommandError, match="The threshold must be 0 or more, not -1"):
         run("--mind", str(TINY), "--threshold", "-1")
+
+
+def test_another_split_of_the_days_epsilon_can_be_measured_and_a_bad_one_is_refused():
+    news = demo_news()
+    data = synthetic_readers(news, readers=20, seed=1)
+    ids, categories = list(news), sorted({n.category for n in news.values()})
+    plan = PopularityPlan(epsilon=1.0, article_share=1 / 3, topic_share=1 / 3)
+    released = release_aggregates(data, ids=ids, categories=categories, plan=plan)
+    # Two thirds of each day's epsilon: the rest would be the site's click-through query.
+    assert released.epsilon == pytest.approx(2 / 3 * len(released.days))
+    for shares in [(0, 0.5), (0.8, 0.3), (1.5, 0.1)]:
+        with pytest.raises(ValueError, match="must be above 0 and add up to at most 1"):
+            PopularityPlan(article_share=shares[0], topic_share=shares[1])
 
 
 def test_shrinkage_pulls_a_lone_noisy_count_to_its_topic_and_leaves_a_clear_one_alone():
