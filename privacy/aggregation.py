@@ -33,7 +33,7 @@ MECHANISMS = {"laplace": MECHANISM, "gaussian": GAUSSIAN_MECHANISM}
 # epsilon). Most goes to the per-article counts: one article's daily count is a handful of
 # reads, and its noise decides which stories rank as popular (measured in bench/README.md,
 # "The site's day"). Topic counts are sums over many articles and list-type counts two
-# sums over the whole site: large enough to stay useful at eighteen times the noise scale.
+# sums over the whole site: large enough to stay useful at a far larger noise scale.
 ARTICLE_SHARE = 0.9
 TOPIC_SHARE = 0.05
 # Only reads that came from a feed card are released per list type, in this fixed order.
