@@ -6,15 +6,17 @@ and drawn as empty bars, so neither the number nor the bar length reveals a hand
 readers. No query here returns or names a single reader.
 """
 
+import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from accounts.models import Preferences
 from accounts.selectors import personalization_level_counts
+from privacy.aggregation import ARTICLE_QUERY, LIST_TYPE_QUERY, TOPIC_QUERY, noise_variance
 from privacy.models import AggregateSignal, PrivacyBudgetLedger
 from privacy.selectors import display_count
 from recommendations.models import FeedImpressionCount, ModelVersion
@@ -44,6 +46,26 @@ def _bounded() -> str:
     return f"each counting reader adds at most {bound} read{'s' if bound != 1 else ''} a day"
 
 
+def _noise_variances(query: str, *, days: int, today: date | None) -> dict[date, float]:
+    """The variance of the noise on one released count of `query`, per released day in the
+    window, from the ledger's public noise scale (days released before it was kept: none)."""
+    lines = PrivacyBudgetLedger.objects.filter(
+        query=query, day__gte=_since(days, today), noise_scale__isnull=False
+    ).values_list("day", "mechanism", "noise_scale")
+    return {
+        day: noise_variance(mechanism=mechanism, scale=scale) for day, mechanism, scale in lines
+    }
+
+
+def _margin(variance: float, *, of: str) -> str:
+    # Two standard deviations of the summed noise: about 19 times in 20 it moves a total less.
+    if not variance:
+        return ""
+    return (
+        f" Noise moves {of} by less than about ±{round(2 * math.sqrt(variance))}, 19 times in 20."
+    )
+
+
 def _point(label: str, value: int) -> charts.Point:
     shown = value >= _k()
     return charts.Point(label=label, drawn=value if shown else 0, text=display_count(value))
@@ -67,12 +89,15 @@ def topic_reads_chart(*, today: date | None = None) -> charts.Chart:
     totals = {row["topic_id"]: row["total"] for row in rows}
     names = dict(Topic.objects.filter(pk__in=totals).values_list("pk", "name"))
     ordered = sorted(totals.items(), key=lambda item: (-item[1], names.get(item[0], "")))
+    # Each topic's total adds one released count a day.
+    noise = sum(_noise_variances(TOPIC_QUERY, days=TOPIC_DAYS, today=today).values())
     return charts.horizontal_bars(
         slug="topic-reads",
         title=f"Reads per topic, last {TOPIC_DAYS} days",
         description=(
             "Differentially private read counts per topic, summed over the released days "
             f"({_bounded()}); counts under {_k()} are shown as <{_k()}."
+            + _margin(noise, of="each total")
         ),
         label_header="Topic",
         value_header="Reads (DP)",
@@ -84,15 +109,19 @@ def daily_reads_chart(*, today: date | None = None) -> charts.Chart:
     rows = (
         _released(AggregateSignal.Kind.ARTICLE, days=DAILY_DAYS, today=today)
         .values("day")
-        .annotate(total=Sum("noisy_count"))
+        .annotate(total=Sum("noisy_count"), released=Count("id"))
         .order_by("day")
     )
+    # A day's total adds one released count per article in the catalogue that day.
+    variances = _noise_variances(ARTICLE_QUERY, days=DAILY_DAYS, today=today)
+    noise = max((variances.get(r["day"], 0.0) * r["released"] for r in rows), default=0.0)
     return charts.columns(
         slug="daily-reads",
         title=f"Reads per day, last {DAILY_DAYS} days",
         description=(
             "The sum of each day's differentially private per-article counts, oldest day "
             f"first ({_bounded()}); days under {_k()} are shown as <{_k()}."
+            + _margin(noise, of="a day's total")
         ),
         label_header="Day",
         value_header="Reads (DP)",
@@ -111,12 +140,14 @@ def top_articles_chart(*, today: date | None = None) -> charts.Chart:
     titles = dict(
         Article.objects.filter(pk__in=[r["article_id"] for r in rows]).values_list("pk", "title")
     )
+    noise = sum(_noise_variances(ARTICLE_QUERY, days=TOP_ARTICLE_DAYS, today=today).values())
     return charts.horizontal_bars(
         slug="top-articles",
         title=f"Most read articles, last {TOP_ARTICLE_DAYS} days",
         description=(
             f"The {TOP_ARTICLES} articles with the highest differentially private read counts "
             f"({_bounded()}); counts under {_k()} are shown as <{_k()}."
+            + _margin(noise, of="each total")
         ),
         label_header="Article",
         value_header="Reads (DP)",
@@ -200,14 +231,15 @@ def click_through(*, today: date | None = None) -> list[ClickThrough]:
     return lines
 
 
-def click_through_chart(lines: list[ClickThrough]) -> charts.Chart:
+def click_through_chart(lines: list[ClickThrough], *, today: date | None = None) -> charts.Chart:
+    noise = sum(_noise_variances(LIST_TYPE_QUERY, days=CTR_DAYS, today=today).values())
     return charts.horizontal_bars(
         slug="click-through",
         title=f"Click-through of feed cards, last {CTR_DAYS} days",
         description=(
             "Differentially private reads that came from a feed card, divided by the cards "
             f"shown, for personalised and non-personal feeds; shown only when both are at least "
-            f"{_k()}."
+            f"{_k()}." + _margin(noise, of="each feed's reads")
         ),
         label_header="Feed",
         value_header="Click-through",
@@ -280,7 +312,7 @@ def dashboard_build(*, today: date | None = None) -> Dashboard:
             daily_reads_chart(today=today),
             top_articles_chart(today=today),
             levels_chart,
-            click_through_chart(ctr),
+            click_through_chart(ctr, today=today),
             budget_chart(today=today),
         ],
         levels=levels,

@@ -156,6 +156,17 @@ def release_counts(
     )
 
 
+def noise_variance(*, mechanism: str, scale: float) -> float:
+    """Variance of the noise on one released count, from the mechanism and its scale."""
+    if mechanism == MECHANISMS["laplace"]:
+        # Discrete Laplace, P(k) proportional to exp(-|k| / scale).
+        tail = math.exp(-1.0 / scale)
+        return 2 * tail / (1 - tail) ** 2
+    if mechanism == MECHANISMS["gaussian"]:
+        return scale**2  # the discrete Gaussian's variance is at most its scale squared
+    raise ValueError(f"No known noise variance for the mechanism {mechanism!r}.")
+
+
 def _catalogue(*, day: date) -> QuerySet[Article]:
     """Articles published by the end of the day: public, so releasing a count for each of them
     (zeros included) says nothing about who read what."""
@@ -341,6 +352,7 @@ def aggregate_day(
                 delta=release.delta,
                 mechanism=release.mechanism,
                 contribution_bound=query_bound,
+                noise_scale=release.scale,
             )
             for query, release, query_bound in (
                 (ARTICLE_QUERY, article_release, bound),

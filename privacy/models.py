@@ -185,6 +185,9 @@ class PrivacyBudgetLedger(models.Model):
     delta = models.FloatField(default=0.0)
     mechanism = models.CharField(max_length=60)
     contribution_bound = models.PositiveIntegerField()
+    # Public like the epsilon: with the mechanism it says how far noise moves a released count,
+    # so the editors' dashboard can say it. Empty on releases recorded before it was kept.
+    noise_scale = models.FloatField(null=True, blank=True)
     released_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

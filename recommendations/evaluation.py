@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from privacy.aggregation import ARTICLE_SHARE, MECHANISMS, TOPIC_SHARE, release_counts
+from privacy.aggregation import ARTICLE_SHARE, TOPIC_SHARE, noise_variance, release_counts
 
 from .training import (
     DEFAULT_WEIGHTS,
@@ -340,17 +340,6 @@ class ReleasedAggregates(Aggregates):
 # Below this many articles a topic's spread says too little to tell signal from noise: its
 # articles shrink toward the whole catalogue's mean instead (or not at all, under this in all).
 SHRINK_MIN_ARTICLES = 20
-
-
-def noise_variance(*, mechanism: str, scale: float) -> float:
-    """Variance of the noise on one released count, from the mechanism and its scale."""
-    if mechanism == MECHANISMS["laplace"]:
-        # Discrete Laplace, P(k) proportional to exp(-|k| / scale).
-        tail = math.exp(-1.0 / scale)
-        return 2 * tail / (1 - tail) ** 2
-    if mechanism == MECHANISMS["gaussian"]:
-        return scale**2  # the discrete Gaussian's variance is at most its scale squared
-    raise ValueError(f"No known noise variance for the mechanism {mechanism!r}.")
 
 
 def _release(

@@ -3,6 +3,7 @@ recommender panel with audited retrain and rollback, and who may see and use any
 
 import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from django.urls import reverse
@@ -54,13 +55,14 @@ def shown(list_type, n, *, day=1):
     FeedImpressionCount.objects.create(day=days_ago(day), list_type=list_type, count=n)
 
 
-def ledger(epsilon, *, day=1, query="reads_per_article"):
+def ledger(epsilon, *, day=1, query="reads_per_article", noise_scale=None):
     PrivacyBudgetLedger.objects.create(
         day=days_ago(day),
         query=query,
         epsilon=epsilon,
         mechanism="discrete Laplace",
         contribution_bound=20,
+        noise_scale=noise_scale,
     )
 
 
@@ -151,6 +153,38 @@ def test_popularity_charts_say_how_many_reads_a_reader_adds(client, editor, rele
     settings.DP_CONTRIBUTION_BOUND = 3
     html = client.get(DASHBOARD).content.decode()
     assert html.count("each counting reader adds at most 3 reads a day") == 6
+
+
+def test_the_counting_charts_say_how_far_noise_moves_their_numbers(client, editor, released):
+    client.force_login(editor)
+    # Releases recorded before the ledger kept their noise scale: nothing to say of them.
+    assert "Noise moves" not in client.get(DASHBOARD).content.decode()
+
+    # Discrete Laplace of scale b has variance 2e^(-1/b) / (1 - e^(-1/b))^2, about 2b^2:
+    # 799.8 at b = 20, 7.835 at b = 2, 320,000 at b = 400. The margin is two standard
+    # deviations of what a number adds up.
+    PrivacyBudgetLedger.objects.filter(query="reads_per_topic").update(noise_scale=20.0)
+    PrivacyBudgetLedger.objects.filter(query="reads_per_article").update(noise_scale=2.0)
+    ledger(0.05, query="reads_per_list_type", noise_scale=400.0)
+    html = client.get(DASHBOARD).content.decode()
+
+    # A topic's total adds two released days: 2 x sqrt(2 x 799.8) = 80.
+    assert "Noise moves each total by less than about ±80, 19 times in 20." in section(
+        html, "topic-reads"
+    )
+    # Each of the two days adds two article counts: 2 x sqrt(2 x 7.835) = 8; day 9's release
+    # kept no scale.
+    assert "Noise moves a day's total by less than about ±8, 19 times in 20." in unescape(
+        section(html, "daily-reads")
+    )
+    # An article's total adds its two released days: 8 again.
+    assert "Noise moves each total by less than about ±8, 19 times in 20." in section(
+        html, "top-articles"
+    )
+    # One released day of reads per feed: 2 x sqrt(320,000) = 1,131.
+    assert "Noise moves each feed's reads by less than about ±1131, 19 times in 20." in unescape(
+        section(html, "click-through")
+    )
 
 
 def test_top_articles_are_the_last_weeks_most_read(client, editor, released):

@@ -281,6 +281,27 @@ def test_the_ledger_adds_up_to_the_configured_epsilon_per_day(settings, article)
         "reads_per_topic": 3,
         "reads_per_list_type": 12,
     }
+    # Each line keeps its noise scale, sensitivity / epsilon, for the editors' dashboard: the
+    # one article has one topic, so topic counts move by 3 too.
+    assert dict(entries.values_list("query", "noise_scale")) == pytest.approx(
+        {
+            "reads_per_article": 3 / (0.9 * 0.7),
+            "reads_per_topic": 3 / (0.05 * 0.7),
+            "reads_per_list_type": 12 / (0.05 * 0.7),
+        },
+        rel=1e-6,
+    )
+
+
+def test_the_noise_variance_of_a_scale_is_what_released_counts_spread_by():
+    # OpenDP noise cannot be seeded: the spread of 20,000 counts, not their values.
+    release = aggregation.release_counts(counts=[0] * 20_000, sensitivity=1, epsilon=0.5)
+    expected = aggregation.noise_variance(mechanism=release.mechanism, scale=release.scale)
+    # Discrete Laplace at scale 2: 2e^(-1/2) / (1 - e^(-1/2))^2 = 7.835, just under 2 x 2^2.
+    assert expected == pytest.approx(7.835, abs=1e-3)
+    assert statistics.pvariance(release.noisy_counts) == pytest.approx(expected, rel=0.1)
+    with pytest.raises(ValueError, match="No known noise variance"):
+        aggregation.noise_variance(mechanism="coin flips", scale=1.0)
 
 
 def test_raw_events_and_the_salt_are_gone_after_aggregation(article):
