@@ -6,7 +6,6 @@ and drawn as empty bars, so neither the number nor the bar length reveals a hand
 readers. No query here returns or names a single reader.
 """
 
-import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -16,7 +15,13 @@ from django.utils import timezone
 
 from accounts.models import Preferences
 from accounts.selectors import personalization_level_counts
-from privacy.aggregation import ARTICLE_QUERY, LIST_TYPE_QUERY, TOPIC_QUERY, noise_variance
+from privacy.aggregation import (
+    ARTICLE_QUERY,
+    LIST_TYPE_QUERY,
+    TOPIC_QUERY,
+    noise_margin,
+    noise_variance,
+)
 from privacy.models import AggregateSignal, PrivacyBudgetLedger
 from privacy.selectors import display_count
 from recommendations.models import FeedImpressionCount, ModelVersion
@@ -58,12 +63,9 @@ def _noise_variances(query: str, *, days: int, today: date | None) -> dict[date,
 
 
 def _margin(variance: float, *, of: str) -> str:
-    # Two standard deviations of the summed noise: about 19 times in 20 it moves a total less.
     if not variance:
         return ""
-    return (
-        f" Noise moves {of} by less than about ±{round(2 * math.sqrt(variance))}, 19 times in 20."
-    )
+    return f" Noise moves {of} by less than about ±{noise_margin(variance)}, 19 times in 20."
 
 
 def _point(label: str, value: int) -> charts.Point:

@@ -167,6 +167,12 @@ def noise_variance(*, mechanism: str, scale: float) -> float:
     raise ValueError(f"No known noise variance for the mechanism {mechanism!r}.")
 
 
+def noise_margin(variance: float) -> int:
+    """How far noise of this (summed) variance moves a number, 19 times in 20: two standard
+    deviations, as people are told it."""
+    return round(2 * math.sqrt(variance))
+
+
 def _catalogue(*, day: date) -> QuerySet[Article]:
     """Articles published by the end of the day: public, so releasing a count for each of them
     (zeros included) says nothing about who read what."""

@@ -13,6 +13,7 @@ from news.models import Article
 from newsite.db_functions import ANY_READER, EpochSeconds, one_reader_sql
 from newsite.sitewide import SiteWide
 
+from .aggregation import noise_margin, noise_variance
 from .browser_signals import BrowserSignals
 from .crypto import data_key_loaded_with, decrypt_many_for_user
 from .models import (
@@ -274,10 +275,18 @@ class LedgerLine:
     delta: float
     mechanism: str
     contribution_bound: int
+    noise_scale: float | None  # None on releases recorded before the ledger kept it
 
     @property
     def epsilon_text(self) -> str:
         return _epsilon_text(self.epsilon)
+
+    @property
+    def noise_margin(self) -> int | None:
+        """How far the noise moves one released count, 19 times in 20."""
+        if self.noise_scale is None:
+            return None
+        return noise_margin(noise_variance(mechanism=self.mechanism, scale=self.noise_scale))
 
 
 @dataclass(frozen=True)
@@ -309,6 +318,7 @@ def ledger_summary(*, days: int = 90) -> list[LedgerDay]:
                 delta=entry.delta,
                 mechanism=entry.mechanism,
                 contribution_bound=entry.contribution_bound,
+                noise_scale=entry.noise_scale,
             )
         )
     return [
