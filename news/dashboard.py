@@ -15,14 +15,14 @@ from django.utils import timezone
 
 from accounts.models import Preferences
 from accounts.selectors import personalization_level_counts
-from privacy.aggregation import (
+from privacy.models import AggregateSignal, PrivacyBudgetLedger
+from privacy.releases import (
     ARTICLE_QUERY,
     LIST_TYPE_QUERY,
     TOPIC_QUERY,
     noise_margin,
     noise_variance,
 )
-from privacy.models import AggregateSignal, PrivacyBudgetLedger
 from privacy.selectors import display_count
 from recommendations.models import FeedImpressionCount, ModelVersion
 from recommendations.selectors import model_versions_recent, retrain_last_failure

@@ -19,16 +19,10 @@ from django.utils import timezone
 from news.models import Article, Topic
 
 from .models import AggregateSignal, DailySalt, PrivacyBudgetLedger, SignalEvent
+from .releases import ARTICLE_QUERY, LIST_TYPE_QUERY, MECHANISMS, TOPIC_QUERY
 
 dp.enable_features("contrib")
 
-ARTICLE_QUERY = "reads_per_article"
-TOPIC_QUERY = "reads_per_topic"
-LIST_TYPE_QUERY = "reads_per_list_type"
-MECHANISM = "discrete Laplace"
-GAUSSIAN_MECHANISM = "discrete Gaussian"
-# The names `release_counts` takes, and the mechanism each one records in the ledger.
-MECHANISMS = {"laplace": MECHANISM, "gaussian": GAUSSIAN_MECHANISM}
 # Each query's share of the day's budget (basic composition: the three add up to the day's
 # epsilon). Most goes to the per-article counts: one article's daily count is a handful of
 # reads, and its noise decides which stories rank as popular (measured in bench/README.md,
@@ -154,23 +148,6 @@ def release_counts(
         mechanism=MECHANISMS[mechanism],
         delta=spent_delta,
     )
-
-
-def noise_variance(*, mechanism: str, scale: float) -> float:
-    """Variance of the noise on one released count, from the mechanism and its scale."""
-    if mechanism == MECHANISMS["laplace"]:
-        # Discrete Laplace, P(k) proportional to exp(-|k| / scale).
-        tail = math.exp(-1.0 / scale)
-        return 2 * tail / (1 - tail) ** 2
-    if mechanism == MECHANISMS["gaussian"]:
-        return scale**2  # the discrete Gaussian's variance is at most its scale squared
-    raise ValueError(f"No known noise variance for the mechanism {mechanism!r}.")
-
-
-def noise_margin(variance: float) -> int:
-    """How far noise of this (summed) variance moves a number, 19 times in 20: two standard
-    deviations, as people are told it."""
-    return round(2 * math.sqrt(variance))
 
 
 def _catalogue(*, day: date) -> QuerySet[Article]:

@@ -13,7 +13,6 @@ from news.models import Article
 from newsite.db_functions import ANY_READER, EpochSeconds, one_reader_sql
 from newsite.sitewide import SiteWide
 
-from .aggregation import noise_margin, noise_variance
 from .browser_signals import BrowserSignals
 from .crypto import data_key_loaded_with, decrypt_many_for_user
 from .models import (
@@ -25,6 +24,7 @@ from .models import (
     ReadingHistoryEntry,
 )
 from .purposes import POPULAR_COUNTING, PURPOSES, READING_HISTORY
+from .releases import noise_margin, noise_variance
 
 # --- Policy versions ----------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from privacy.aggregation import ARTICLE_SHARE, TOPIC_SHARE, noise_variance, release_counts
+from privacy.aggregation import ARTICLE_SHARE, TOPIC_SHARE, release_counts
+from privacy.releases import noise_variance
 
 from .training import (
     DEFAULT_WEIGHTS,

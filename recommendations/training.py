@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 import numpy as np
@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from news.models import Article
 from privacy.models import AggregateSignal, PrivacyBudgetLedger
+from privacy.releases import TOPIC_QUERY, noise_variance
 
 from .vectors import RecommenderModel, article_text, fit_text_model, normalise_rows
 
@@ -99,6 +100,9 @@ class Aggregates:
     topic_days: dict[int, dict[date, int]]
     days: list[date]
     epsilon: float
+    # Day -> the variance of the noise on each topic count (public: the ledger's noise scale);
+    # days released before the ledger kept it are missing.
+    topic_noise: dict[date, float] = field(default_factory=dict)
 
 
 def aggregates_load(*, now: datetime) -> Aggregates:
@@ -117,14 +121,20 @@ def aggregates_load(*, now: datetime) -> Aggregates:
             article_days[article_id][day] = count
         elif kind == AggregateSignal.Kind.TOPIC and topic_id is not None:
             topic_days[topic_id][day] = count
-    epsilon = sum(
-        PrivacyBudgetLedger.objects.filter(day__in=days).values_list("epsilon", flat=True)
-    )
+    ledger = PrivacyBudgetLedger.objects.filter(day__in=days)
+    epsilon = sum(ledger.values_list("epsilon", flat=True))
+    topic_noise = {
+        day: noise_variance(mechanism=mechanism, scale=scale)
+        for day, mechanism, scale in ledger.filter(
+            query=TOPIC_QUERY, noise_scale__isnull=False
+        ).values_list("day", "mechanism", "noise_scale")
+    }
     return Aggregates(
         article_days=dict(article_days),
         topic_days=dict(topic_days),
         days=sorted(days),
         epsilon=float(epsilon),
+        topic_noise=topic_noise,
     )
 
 
@@ -145,7 +155,8 @@ def topic_affinity(
     *, topic_ids: np.ndarray, centroids: np.ndarray, aggregates: Aggregates
 ) -> np.ndarray:
     """How related two topics are: half how alike their articles read, half how their DP
-    daily counts rise and fall together (when there are enough days to tell)."""
+    daily counts rise and fall together (when there are enough days to tell, and as far as
+    their rise and fall is more than the noise's)."""
     content = np.clip(centroids @ centroids.T, 0.0, 1.0) if len(topic_ids) else np.zeros((0, 0))
     days = aggregates.days
     if len(days) < 3 or len(topic_ids) < 2:
@@ -157,10 +168,22 @@ def topic_affinity(
         )
         with np.errstate(invalid="ignore", divide="ignore"):
             together = np.nan_to_num(np.corrcoef(series), nan=0.0)
-        affinity = 0.5 * content + 0.5 * np.clip(together, 0.0, 1.0)
+        trust = _co_movement_trust(series, noise=[aggregates.topic_noise.get(d, 0.0) for d in days])
+        affinity = content * (1 - 0.5 * trust) + 0.5 * trust * np.clip(together, 0.0, 1.0)
     if len(topic_ids):
         np.fill_diagonal(affinity, 1.0)
     return affinity.astype(np.float32)
+
+
+def _co_movement_trust(series: np.ndarray, *, noise: list[float]) -> np.ndarray:
+    """How far two topics' day-to-day co-movement can be trusted, 0..1: the share of each
+    series' spread over the days that is not the noise's (whose variance is public), the
+    geometric mean of the pair's. Pure noise correlates by chance; on a small site that is all
+    a topic count is, and its topics are then related by content alone."""
+    spread = series.var(axis=1)
+    signal = np.clip(spread - float(np.mean(noise)), 0.0, None)
+    share = np.divide(signal, spread, out=np.zeros_like(spread), where=spread > 0)
+    return np.sqrt(np.outer(share, share))
 
 
 def freshness(*, published_at: list[datetime], at: datetime) -> np.ndarray:

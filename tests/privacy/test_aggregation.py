@@ -16,7 +16,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from news.models import Article
-from privacy import aggregation
+from privacy import aggregation, releases
 from privacy.models import AggregateSignal, DailySalt, PrivacyBudgetLedger, SignalEvent
 from privacy.selectors import display_count
 from privacy.tasks import aggregate_signals
@@ -296,12 +296,12 @@ def test_the_ledger_adds_up_to_the_configured_epsilon_per_day(settings, article)
 def test_the_noise_variance_of_a_scale_is_what_released_counts_spread_by():
     # OpenDP noise cannot be seeded: the spread of 20,000 counts, not their values.
     release = aggregation.release_counts(counts=[0] * 20_000, sensitivity=1, epsilon=0.5)
-    expected = aggregation.noise_variance(mechanism=release.mechanism, scale=release.scale)
+    expected = releases.noise_variance(mechanism=release.mechanism, scale=release.scale)
     # Discrete Laplace at scale 2: 2e^(-1/2) / (1 - e^(-1/2))^2 = 7.835, just under 2 x 2^2.
     assert expected == pytest.approx(7.835, abs=1e-3)
     assert statistics.pvariance(release.noisy_counts) == pytest.approx(expected, rel=0.1)
     with pytest.raises(ValueError, match="No known noise variance"):
-        aggregation.noise_variance(mechanism="coin flips", scale=1.0)
+        releases.noise_variance(mechanism="coin flips", scale=1.0)
 
 
 def test_raw_events_and_the_salt_are_gone_after_aggregation(article):

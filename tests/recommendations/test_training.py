@@ -48,7 +48,14 @@ def _imports(path: Path) -> list[tuple[str, str]]:
 def test_training_code_imports_no_per_user_model(module):
     for imported, name in _imports(APP / module):
         assert not imported.startswith(("accounts", "django.contrib.auth")), (module, imported)
-        assert imported not in {"privacy.selectors", "privacy.services", "privacy.crypto"}
+        # The aggregation reads raw signal events; the public description of its releases
+        # (privacy.releases) is all training may know of it.
+        assert imported not in {
+            "privacy.selectors",
+            "privacy.services",
+            "privacy.crypto",
+            "privacy.aggregation",
+        }
         if imported == "privacy.models":
             assert name in ALLOWED_PRIVACY_NAMES, f"{module} imports privacy.models.{name}"
         assert imported not in {"privacy", "recommendations.selectors"}, (module, imported)
@@ -154,6 +161,46 @@ def test_topics_whose_dp_counts_move_together_are_related(newsroom):
     rows = model.topic_rows()
     affinity = model.topic_affinity
     assert affinity[rows[space.pk], rows[food.pk]] > affinity[rows[space.pk], rows[sport.pk]]
+
+
+def test_training_reads_each_days_topic_noise_from_the_ledger(newsroom, settings):
+    from privacy.aggregation import aggregate_day
+
+    settings.DP_EPSILON_PER_DAY, settings.DP_CONTRIBUTION_BOUND = 1.0, 1
+    day = timezone.localdate() - timedelta(days=1)
+    aggregate_day(day=day)
+
+    aggregates = training.aggregates_load(now=timezone.now())
+    # One topic a story: topic counts of scale 1 / (0.05 x 1) = 20, variance
+    # 2e^(-1/20) / (1 - e^(-1/20))^2 = 799.8.
+    assert aggregates.topic_noise == {day: pytest.approx(799.83, abs=0.01)}
+
+
+def test_topic_counts_that_move_no_more_than_their_noise_relate_topics_by_content_alone():
+    days = [date(2026, 11, 20) + timedelta(days=i) for i in range(6)]
+    centroids = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], np.float32)
+    content = np.clip(centroids @ centroids.T, 0, 1)
+    # Topics 0 and 1 rise and fall together, topic 2 against them.
+    counts = {0: [5, 40, 8, 35, 6, 38], 1: [6, 42, 9, 33, 5, 41], 2: [30, 4, 28, 7, 31, 5]}
+
+    def affinity(noise_variance: float) -> np.ndarray:
+        aggregates = training.Aggregates(
+            article_days={},
+            topic_days={t: dict(zip(days, c, strict=True)) for t, c in counts.items()},
+            days=days,
+            epsilon=6.0,
+            topic_noise=dict.fromkeys(days, noise_variance),
+        )
+        return training.topic_affinity(
+            topic_ids=np.arange(3), centroids=centroids, aggregates=aggregates
+        )
+
+    # Small noise (variance 2, against a spread of 150-266 over the days): co-movement counts.
+    clear = affinity(2.0)
+    assert clear[0, 1] > content[0, 1] + 0.15 and clear[0, 2] < content[0, 2] + 0.01
+    # Noise larger than the whole spread: the same numbers say nothing, content decides.
+    drowned = affinity(400.0)
+    assert drowned == pytest.approx(np.where(np.eye(3) > 0, 1.0, content), abs=1e-6)
 
 
 def test_nothing_published_means_a_failed_run_not_a_model(db):
