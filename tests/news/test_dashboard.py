@@ -148,11 +148,14 @@ def test_popularity_charts_say_how_many_reads_a_reader_adds(client, editor, rele
     client.force_login(editor)
     settings.DP_CONTRIBUTION_BOUND = 1
     html = client.get(DASHBOARD).content.decode()
-    # Three charts, each describing itself in its drawing and in its table.
-    assert html.count("each counting reader adds at most 1 read a day") == 6
+    # Three charts, each describing itself in its drawing and its table for screen readers,
+    # and in a note under it that sighted editors see.
+    assert html.count("each counting reader adds at most 1 read a day") == 9
+    notes = re.findall(r'<p class="chart-note" aria-hidden="true">([^<]*)</p>', html)
+    assert sum("each counting reader adds at most 1 read a day" in note for note in notes) == 3
     settings.DP_CONTRIBUTION_BOUND = 3
     html = client.get(DASHBOARD).content.decode()
-    assert html.count("each counting reader adds at most 3 reads a day") == 6
+    assert html.count("each counting reader adds at most 3 reads a day") == 9
 
 
 def test_the_counting_charts_say_how_far_noise_moves_their_numbers(client, editor, released):
