@@ -330,12 +330,10 @@ def daily_clicks(data: MindData, *, bound: int | None) -> dict[date, Counter[str
 
 @dataclass(frozen=True)
 class ReleasedAggregates(Aggregates):
-    """Aggregates as training reads them, plus the delta their release spent and, per day,
-    the variance of the noise on each article count (public: it follows from the mechanism,
-    epsilon and L; no entry for exact counts)."""
+    """Aggregates as training reads them (`article_noise`: no entry for exact counts), plus
+    the delta their release spent."""
 
     delta: float = 0.0
-    article_noise: dict[date, float] = field(default_factory=dict)
 
 
 # Below this many articles a topic's spread says too little to tell signal from noise: its

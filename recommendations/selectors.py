@@ -122,7 +122,8 @@ class _Pool:
     topic_matrix: np.ndarray  # bool, article x topic
     vectors: np.ndarray
     popularity: np.ndarray
-    counted: np.ndarray  # bool: the popularity is the story's own DP counts, not borrowed
+    # bool: the popularity is the story's own DP counts, not borrowed, and clear of the noise
+    counted: np.ndarray
     # Per topic column: the rows of its stories, and their vectors side by side, so a read
     # is compared with the stories of its own topics without gathering rows per request.
     topic_members: list[np.ndarray]
@@ -237,7 +238,9 @@ def _pool_build(*, loaded: LoadedModel | None, now: datetime) -> _Pool:
         topic_matrix=topic_matrix,
         vectors=vectors,
         popularity=_popularity(loaded, model_rows, topic_matrix, topic_ids),
-        counted=model_rows >= 0,
+        counted=loaded.model.popular_rows(model_rows)
+        if loaded is not None
+        else np.zeros(len(ids), dtype=bool),
         topic_members=members,
         topic_vectors=[np.ascontiguousarray(vectors[rows]) for rows in members],
         id_order=id_order,

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from news.models import Article
 from privacy.models import AggregateSignal, PrivacyBudgetLedger
-from privacy.releases import TOPIC_QUERY, noise_variance
+from privacy.releases import ARTICLE_QUERY, TOPIC_QUERY, noise_variance
 
 from .vectors import RecommenderModel, article_text, fit_text_model, normalise_rows
 
@@ -100,8 +100,9 @@ class Aggregates:
     topic_days: dict[int, dict[date, int]]
     days: list[date]
     epsilon: float
-    # Day -> the variance of the noise on each topic count (public: the ledger's noise scale);
-    # days released before the ledger kept it are missing.
+    # Day -> the variance of the noise on each article or topic count (public: the ledger's
+    # noise scale); days released before the ledger kept it are missing.
+    article_noise: dict[date, float] = field(default_factory=dict)
     topic_noise: dict[date, float] = field(default_factory=dict)
 
 
@@ -121,20 +122,22 @@ def aggregates_load(*, now: datetime) -> Aggregates:
             article_days[article_id][day] = count
         elif kind == AggregateSignal.Kind.TOPIC and topic_id is not None:
             topic_days[topic_id][day] = count
-    ledger = PrivacyBudgetLedger.objects.filter(day__in=days)
-    epsilon = sum(ledger.values_list("epsilon", flat=True))
-    topic_noise = {
-        day: noise_variance(mechanism=mechanism, scale=scale)
-        for day, mechanism, scale in ledger.filter(
-            query=TOPIC_QUERY, noise_scale__isnull=False
-        ).values_list("day", "mechanism", "noise_scale")
-    }
+    epsilon = 0.0
+    noise: dict[str, dict[date, float]] = {ARTICLE_QUERY: {}, TOPIC_QUERY: {}}
+    ledger = PrivacyBudgetLedger.objects.filter(day__in=days).values_list(
+        "day", "query", "epsilon", "mechanism", "noise_scale"
+    )
+    for day, query, spent, mechanism, scale in ledger:
+        epsilon += spent
+        if query in noise and scale is not None:
+            noise[query][day] = noise_variance(mechanism=mechanism, scale=scale)
     return Aggregates(
         article_days=dict(article_days),
         topic_days=dict(topic_days),
         days=sorted(days),
         epsilon=float(epsilon),
-        topic_noise=topic_noise,
+        article_noise=noise[ARTICLE_QUERY],
+        topic_noise=noise[TOPIC_QUERY],
     )
 
 
@@ -149,6 +152,32 @@ def popularity_prior(
         dtype=np.float64,
     )
     return _scaled(raw)
+
+
+def popular_beyond_noise(
+    *, article_ids: np.ndarray, aggregates: Aggregates, reference: date
+) -> np.ndarray:
+    """Whether each article's decayed DP count stands clear of its noise: above two standard
+    deviations of the noise summed into it (public, from the ledger), so that "Popular today"
+    is never said of a story that only noise lifted. Unclipped, so noise on a story nobody
+    read stays centred on 0. Days whose noise the ledger did not keep count as exact."""
+    half_life = settings.RECOMMENDER_POPULARITY_HALF_LIFE_DAYS
+    # Each day's decay weight and the noise variance it carries, worked out once per day.
+    weights: dict[date, tuple[float, float]] = {}
+    for day in aggregates.days:
+        if day < reference:
+            weight = 0.5 ** ((reference - day).days / half_life)
+            weights[day] = (weight, weight**2 * aggregates.article_noise.get(day, 0.0))
+    clear = np.zeros(len(article_ids), dtype=bool)
+    for row, article_id in enumerate(article_ids):
+        total = variance = 0.0
+        for day, count in aggregates.article_days.get(int(article_id), {}).items():
+            if day in weights:
+                weight, noise = weights[day]
+                total += weight * count
+                variance += noise
+        clear[row] = total > 0 and total > 2 * math.sqrt(variance)
+    return clear
 
 
 def topic_affinity(
@@ -424,6 +453,9 @@ def build_model(*, version: int, now: datetime, seed: int = 0) -> Training:
             topic_ids=topic_ids, centroids=centroids, aggregates=aggregates
         ),
         topic_popularity=_scaled(topic_raw),
+        popular_clear=popular_beyond_noise(
+            article_ids=corpus.article_ids, aggregates=aggregates, reference=today
+        ),
         weights=weights,
         metadata={
             "version": version,

@@ -79,6 +79,17 @@ class RecommenderModel:
     topic_popularity: np.ndarray
     weights: dict[str, float]
     metadata: dict = field(default_factory=dict)
+    # Per article: its DP count stands clear of the noise, so it may be called popular. None
+    # in versions trained before it was kept (every counted story may then be).
+    popular_clear: np.ndarray | None = None
+
+    def popular_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Whether the stories at `rows` (-1: unseen by the model) may be called popular."""
+        seen = rows >= 0
+        clear = getattr(self, "popular_clear", None)  # absent from older pickled versions
+        if clear is None:
+            return seen
+        return seen & clear[np.maximum(rows, 0)]
 
     @property
     def dimensions(self) -> int:

@@ -91,8 +91,11 @@ def newsroom(db) -> Newsroom:
     return Newsroom(topics=topics, stories=stories)
 
 
-def release_counts(*, day: date, counts: dict[Article, int], epsilon: float = 0.5) -> None:
-    """DP counts as the nightly aggregation releases them (the noise is already in them)."""
+def release_counts(
+    *, day: date, counts: dict[Article, int], epsilon: float = 0.5, noise_scale: float | None = None
+) -> None:
+    """DP counts as the nightly aggregation releases them (the noise is already in them; its
+    scale, when given, in the ledger)."""
     AggregateSignal.objects.bulk_create(
         AggregateSignal(day=day, kind=AggregateSignal.Kind.ARTICLE, article=a, noisy_count=c)
         for a, c in counts.items()
@@ -103,4 +106,5 @@ def release_counts(*, day: date, counts: dict[Article, int], epsilon: float = 0.
         epsilon=epsilon,
         mechanism="discrete Laplace",
         contribution_bound=20,
+        noise_scale=noise_scale,
     )

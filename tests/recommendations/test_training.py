@@ -176,6 +176,42 @@ def test_training_reads_each_days_topic_noise_from_the_ledger(newsroom, settings
     assert aggregates.topic_noise == {day: pytest.approx(799.83, abs=0.01)}
 
 
+def test_a_story_is_popular_only_where_its_counts_stand_clear_of_their_noise(settings):
+    settings.RECOMMENDER_POPULARITY_HALF_LIFE_DAYS = 2.0
+    reference = date(2026, 11, 27)
+    days = [reference - timedelta(days=2), reference - timedelta(days=1)]
+    aggregates = training.Aggregates(
+        article_days={
+            1: dict(zip(days, [20, 30], strict=True)),  # read every day
+            2: dict(zip(days, [4, 3], strict=True)),  # within the noise
+            3: dict(zip(days, [-5, 2], strict=True)),  # noise around nothing
+            4: {days[0]: 5},  # released before the ledger kept its noise
+        },
+        topic_days={},
+        days=days,
+        epsilon=2.0,
+        article_noise={days[1]: 8.0},
+    )
+    clear = training.popular_beyond_noise(
+        article_ids=np.array([1, 2, 3, 4, 5]), aggregates=aggregates, reference=reference
+    )
+    # Story 2: 4/2 + 3/sqrt(2) = 4.1 against 2 x sqrt(8 / 2) = 4; story 3's unclipped sum is
+    # negative; story 4's day has no known noise, story 5 was never released.
+    assert clear.tolist() == [True, True, False, True, False]
+    aggregates.article_noise[days[1]] = 9.0  # 2 x sqrt(9 / 2) = 4.24: story 2 drops out
+    clear = training.popular_beyond_noise(
+        article_ids=np.array([1, 2]), aggregates=aggregates, reference=reference
+    )
+    assert clear.tolist() == [True, False]
+
+
+def test_a_version_trained_before_popularity_was_checked_against_noise_still_serves(newsroom):
+    model = training.build_model(version=1, now=timezone.now()).model
+    del model.popular_clear  # as a version pickled before the field existed
+    rows = np.array([0, -1, 1])
+    assert model.popular_rows(rows).tolist() == [True, False, True]
+
+
 def test_topic_counts_that_move_no_more_than_their_noise_relate_topics_by_content_alone():
     days = [date(2026, 11, 20) + timedelta(days=i) for i in range(6)]
     centroids = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], np.float32)
