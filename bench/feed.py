@@ -115,13 +115,16 @@ def _release_week() -> None:
                 for t in topic_ids
             ]
         )
-        for query in ("reads_per_article", "reads_per_topic"):
+        # As the site's aggregation records them: its shares of epsilon 1 a day, each reader
+        # counted for 1 article, each line with its noise scale (bound / epsilon).
+        for query, epsilon in (("reads_per_article", 0.9), ("reads_per_topic", 0.05)):
             PrivacyBudgetLedger.objects.create(
                 day=day,
                 query=query,
-                epsilon=0.5,
+                epsilon=epsilon,
                 mechanism="discrete Laplace",
-                contribution_bound=20,
+                contribution_bound=1,
+                noise_scale=1 / epsilon,
             )
 
 
