@@ -30,6 +30,7 @@ from .training import (
     _scaled,
     blend_choose,
     blend_scores,
+    decayed_with_noise,
     popularity_prior,
 )
 from .vectors import article_text, fit_text_model, normalise_rows
@@ -421,16 +422,9 @@ def shrunk_counts(
     Returns raw decayed counts, for `_scaled`."""
     if not aggregates.article_noise or len(article_ids) < SHRINK_MIN_ARTICLES:
         return None
-    half_life = settings.RECOMMENDER_POPULARITY_HALF_LIFE_DAYS
-    counts = np.zeros(len(article_ids))
-    noise = np.zeros(len(article_ids))
-    for row, article_id in enumerate(article_ids):
-        for day, count in aggregates.article_days.get(int(article_id), {}).items():
-            if day < reference:
-                weight = 0.5 ** ((reference - day).days / half_life)
-                # Not clipped at 0 day by day: the noise is centred, so the sum stays unbiased.
-                counts[row] += weight * count
-                noise[row] += weight**2 * aggregates.article_noise.get(day, 0.0)
+    counts, noise = decayed_with_noise(
+        article_ids=article_ids, aggregates=aggregates, reference=reference
+    )
     if not noise.any():
         return None
     mean = np.full(len(counts), counts.mean())

@@ -78,10 +78,14 @@ def corpus_load(*, now: datetime) -> Corpus:
     )
 
 
+def _decay_weight(day: date, *, reference: date) -> float:
+    # A day's counts halve in weight every RECOMMENDER_POPULARITY_HALF_LIFE_DAYS.
+    return 0.5 ** ((reference - day).days / settings.RECOMMENDER_POPULARITY_HALF_LIFE_DAYS)
+
+
 def _decayed(counts: dict[date, int], *, reference: date) -> float:
-    half_life = settings.RECOMMENDER_POPULARITY_HALF_LIFE_DAYS
     return sum(
-        max(count, 0) * 0.5 ** ((reference - day).days / half_life)
+        max(count, 0) * _decay_weight(day, reference=reference)
         for day, count in counts.items()
         if day < reference
     )
@@ -154,30 +158,39 @@ def popularity_prior(
     return _scaled(raw)
 
 
-def popular_beyond_noise(
+def decayed_with_noise(
     *, article_ids: np.ndarray, aggregates: Aggregates, reference: date
-) -> np.ndarray:
-    """Whether each article's decayed DP count stands clear of its noise: above two standard
-    deviations of the noise summed into it (public, from the ledger), so that "Popular today"
-    is never said of a story that only noise lifted. Unclipped, so noise on a story nobody
-    read stays centred on 0. Days whose noise the ledger did not keep count as exact."""
-    half_life = settings.RECOMMENDER_POPULARITY_HALF_LIFE_DAYS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each article's decayed DP count, not clipped at 0 day by day (the noise is centred, so
+    the sum stays unbiased), and the variance of the noise summed into it (public, from the
+    ledger; days whose noise it did not keep count as exact)."""
     # Each day's decay weight and the noise variance it carries, worked out once per day.
     weights: dict[date, tuple[float, float]] = {}
     for day in aggregates.days:
         if day < reference:
-            weight = 0.5 ** ((reference - day).days / half_life)
+            weight = _decay_weight(day, reference=reference)
             weights[day] = (weight, weight**2 * aggregates.article_noise.get(day, 0.0))
-    clear = np.zeros(len(article_ids), dtype=bool)
+    counts = np.zeros(len(article_ids))
+    variances = np.zeros(len(article_ids))
     for row, article_id in enumerate(article_ids):
-        total = variance = 0.0
         for day, count in aggregates.article_days.get(int(article_id), {}).items():
             if day in weights:
                 weight, noise = weights[day]
-                total += weight * count
-                variance += noise
-        clear[row] = total > 0 and total > 2 * math.sqrt(variance)
-    return clear
+                counts[row] += weight * count
+                variances[row] += noise
+    return counts, variances
+
+
+def popular_beyond_noise(
+    *, article_ids: np.ndarray, aggregates: Aggregates, reference: date
+) -> np.ndarray:
+    """Whether each article's decayed DP count stands clear of its noise: above two standard
+    deviations of the noise summed into it, so that "Popular today" is never said of a story
+    that only noise lifted."""
+    counts, variances = decayed_with_noise(
+        article_ids=article_ids, aggregates=aggregates, reference=reference
+    )
+    return (counts > 0) & (counts > 2 * np.sqrt(variances))
 
 
 def topic_affinity(
