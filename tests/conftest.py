@@ -2,8 +2,10 @@
 
 import os
 from contextlib import contextmanager
+from datetime import datetime
 
 import pytest
+import time_machine
 from django.conf import settings
 
 from newsite.celery import app as celery_app
@@ -48,6 +50,20 @@ def pytest_sessionstart(session):
         ).close()
     except psycopg.Error as error:
         pytest.exit(f"REQUIRE_SERVICES=1 but PostgreSQL is unreachable: {error}", 3)
+
+
+# NEWSITE_TEST_CLOCK=2027-01-01T00:20:00Z runs the whole suite with the clock starting at that
+# moment (and ticking), to show no test's outcome depends on the hour or the date it runs at.
+TEST_CLOCK = os.environ.get("NEWSITE_TEST_CLOCK", "")
+
+
+@pytest.fixture(autouse=True)
+def test_clock():
+    if not TEST_CLOCK:
+        yield
+        return
+    with time_machine.travel(datetime.fromisoformat(TEST_CLOCK), tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -5,10 +5,12 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 
 from accounts.models import User
 from news.models import Article, Source, Topic
+from recommendations.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +73,63 @@ def test_seed_demo_refuses_an_article_with_an_unknown_topic(tmp_path):
 def test_seed_demo_on_an_empty_folder_says_so(tmp_path):
     with pytest.raises(CommandError, match="No demo content found"):
         run_seed("--dir", str(tmp_path))
+
+
+def rows_seed_demo_writes() -> tuple[int, ...]:
+    return tuple(m.objects.count() for m in (Topic, Article, User, ModelVersion))
+
+
+# The hours a fresh clone's `make test` once passed (04:25) and failed (05:25) at, and the
+# edges of a day and of a year.
+TIMES_OF_DAY = [
+    "2026-12-02T04:25:00Z",
+    "2026-12-02T05:25:00Z",
+    "2026-12-02T00:00:30Z",
+    "2026-12-31T23:59:30Z",
+]
+
+
+@pytest.mark.parametrize("when", TIMES_OF_DAY)
+def test_seed_demo_in_a_folder_of_other_json_refuses_it_in_one_sentence(tmp_path, when):
+    # `--dir ""` is the working folder; a package.json there once loaded as empty demo content
+    # and ended in the recommender's traceback.
+    (tmp_path / "package.json").write_text('{"name": "site", "version": "1.0.0"}', "utf-8")
+    before = rows_seed_demo_writes()
+    with time_machine.travel(when, tick=False), pytest.raises(CommandError) as refused:
+        run_seed("--dir", str(tmp_path))
+    message = str(refused.value)
+    assert message.startswith("Cannot read package.json: it has neither 'topics' nor 'articles'")
+    assert "Traceback" not in message and "\n" not in message
+    assert rows_seed_demo_writes() == before
+
+
+@pytest.mark.parametrize("when", TIMES_OF_DAY)
+def test_seed_demo_with_nothing_to_publish_says_so_and_writes_nothing(tmp_path, when):
+    document = {"topics": [{"name": "Science"}], "articles": []}
+    (tmp_path / "topics.json").write_text(json.dumps(document), encoding="utf-8")
+    before = rows_seed_demo_writes()
+    with time_machine.travel(when, tick=False), pytest.raises(CommandError) as refused:
+        run_seed("--dir", str(tmp_path))
+    message = str(refused.value)
+    assert message.startswith("Nothing to publish: the demo content in")
+    assert "Traceback" not in message and "ValueError" not in message
+    assert rows_seed_demo_writes() == before
+
+
+def test_seed_demo_topics_only_are_loaded_when_no_model_is_asked_for(tmp_path):
+    document = {"topics": [{"name": "Science"}]}
+    (tmp_path / "topics.json").write_text(json.dumps(document), encoding="utf-8")
+    output = run_seed("--dir", str(tmp_path), "--no-accounts", "--no-model")
+    assert "1 topics and 0 articles created" in output
+    assert list(Topic.objects.values_list("name", flat=True)) == ["Science"]
+
+
+@pytest.mark.parametrize("when", [TIMES_OF_DAY[1], TIMES_OF_DAY[3]])
+def test_seed_demo_publishes_and_trains_whatever_the_time_of_day(when):
+    with time_machine.travel(when, tick=True):
+        output = run_seed("--no-accounts")
+        assert "activated" in output
+        assert Article.objects.published().count() >= 120
 
 
 # --- import_feed and import_mind --------------------------------------------------------------

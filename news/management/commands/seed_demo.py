@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import demo_accounts_ensure
+from news.models import Article
 from news.services import demo_content_load
 from recommendations.models import ModelVersion
 from recommendations.services import model_active_version, model_retrain
@@ -29,6 +30,13 @@ def read_demo_documents(directory: Path) -> dict:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
             raise CommandError(f"Cannot read {path.name}: {error}") from error
+        if isinstance(document, dict) and not document.keys() & merged.keys():
+            # Any other JSON in the folder (a package.json, a saved report) is not demo content:
+            # loading it as an empty document would end in a confusing failure later.
+            raise CommandError(
+                f"Cannot read {path.name}: it has neither 'topics' nor 'articles', so it is not "
+                f"demo content. Is {directory} the demo content folder?"
+            )
         parts = [document.get(key, []) if isinstance(document, dict) else None for key in merged]
         if not all(isinstance(part, list) for part in parts):
             raise CommandError(
@@ -37,6 +45,13 @@ def read_demo_documents(directory: Path) -> dict:
         for key, part in zip(merged, parts, strict=True):
             merged[key].extend(part)
     return merged
+
+
+def first_sentence(problems: list[str]) -> str:
+    """The first line of a recorded failure, for a message: its traceback stays in the record
+    the editors' model panel shows, never in what the command prints."""
+    first = next((line.strip() for text in problems for line in text.splitlines()), "")
+    return (first[:300] or "no reason was recorded.").rstrip(".") + "."
 
 
 class Command(BaseCommand):
@@ -51,6 +66,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         document = read_demo_documents(options["dir"])
+        if (
+            not options["no_model"]
+            and not document["articles"]
+            and not Article.objects.published().exists()
+        ):
+            raise CommandError(
+                f"Nothing to publish: the demo content in {options['dir']} has no articles and "
+                "the site has no published article to train the first recommender model on. "
+                "Nothing was loaded; add articles, or pass --no-model."
+            )
         try:
             result = demo_content_load(data=document)
         except ValidationError as error:
@@ -80,7 +105,8 @@ class Command(BaseCommand):
         if not trained.activated:
             raise CommandError(
                 f"The demo content loaded, but the first recommender model was not activated "
-                f"({trained.status}): {' '.join(trained.problems)[:500]}"
+                f"({trained.status}): {first_sentence(trained.problems)} The editors' model "
+                "panel shows the details."
             )
         self.stdout.write(
             self.style.SUCCESS(
