@@ -17,7 +17,7 @@ from privacy.crypto import encrypt_for_user
 from privacy.models import ConsentRecord
 from privacy.purposes import READING_HISTORY, REGION, SWITCHABLE_PURPOSES
 from privacy.services import Action, audit_record, consent_set
-from recommendations.feed_cache import reader_feed_forget
+from privacy.signals import reader_data_changed_send
 
 from .models import DEFAULT_TOPIC_WEIGHT, Preferences, PreferredTopic, User
 from .selectors import REGION_CONTEXT
@@ -140,7 +140,7 @@ def preferences_set_topics(
     )
     preferences.blocked_topics.set(blocked)
     preferences.save(update_fields=["updated_at"])
-    reader_feed_forget(user_id=user.pk)
+    reader_data_changed_send(user_id=user.pk)
     return preferences
 
 
@@ -158,7 +158,7 @@ def preferences_set_level(
     preferences.level = level
     preferences.full_clean()
     preferences.save(update_fields=["level", "updated_at"])
-    reader_feed_forget(user_id=user.pk)
+    reader_data_changed_send(user_id=user.pk)
     if changed:
         audit_record(
             user=user,
@@ -233,7 +233,7 @@ def preferences_update(
 @transaction.atomic
 def preferences_reset_topic_weights(*, user: User) -> int:
     """Every chosen topic back to full weight (undoes "show less like this")."""
-    reader_feed_forget(user_id=user.pk)
+    reader_data_changed_send(user_id=user.pk)
     # Moves the preferences' version, which is what a cached front page is checked against.
     Preferences.objects.filter(user=user).update(updated_at=timezone.now())
     return PreferredTopic.objects.filter(preferences__user=user).update(weight=DEFAULT_TOPIC_WEIGHT)
@@ -298,7 +298,7 @@ def onboarding_save_topics(
         # "Topics only" is the default once topics are chosen; it needs no consent.
         preferences.level = Level.TOPICS
         preferences.save(update_fields=["level", "updated_at"])
-        reader_feed_forget(user_id=user.pk)
+        reader_data_changed_send(user_id=user.pk)
     _advance(preferences, to_step=2)
     return preferences
 
@@ -367,7 +367,7 @@ def preferences_show_less(*, user: User, topic: Topic) -> PreferredTopic:
     followed.full_clean()
     followed.save(update_fields=["weight"])
     Preferences.objects.filter(pk=followed.preferences_id).update(updated_at=timezone.now())
-    reader_feed_forget(user_id=user.pk)
+    reader_data_changed_send(user_id=user.pk)
     return followed
 
 

@@ -8,6 +8,7 @@ class NewsConfig(AppConfig):
     verbose_name = "News"
 
     def ready(self) -> None:
+        from . import tasks  # noqa: F401  (registers the tasks, queued by name after commit)
         from .signals import connect
 
         connect()  # the cache invalidation of the topic navigation

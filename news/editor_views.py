@@ -9,7 +9,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from . import services
+from recommendations.services import model_retrain_request, model_rollback_by_editor
+
 from .dashboard import dashboard_build
 from .permissions import can_manage_model, is_editor
 from .revisions import editor_label
@@ -45,7 +46,7 @@ def dashboard(request):
 @require_POST
 @_guarded(can_manage_model)
 def model_retrain(request):
-    services.recommender_retrain_request(editor=editor_label(request.user))
+    model_retrain_request(editor=editor_label(request.user))
     messages.success(
         request, "Retrain started. The new version appears below once it has been checked."
     )
@@ -60,7 +61,7 @@ def model_rollback(request):
         messages.error(request, "Choose a version number to roll back to.")
         return redirect("news:editor_dashboard")
     try:
-        version = services.recommender_rollback(
+        version = model_rollback_by_editor(
             editor=editor_label(request.user), to_version=int(raw) if raw else None
         )
     except ValidationError as error:

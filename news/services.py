@@ -13,13 +13,14 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
-from kombu.exceptions import OperationalError as KombuOperationalError
+
+from newsite.queueing import enqueue_on_commit
 
 from . import revisions, topic_suggestions
 from .ingest import FeedUnreadable, IncomingEntry, ParsedFeed, feed_parse
 from .models import Article, ArticleRevision, EditorAction, Source, SourceError, Topic
 from .safe_fetch import FetchError, fetch
-from .signals import articles_changed
+from .signals import articles_changed, articles_published
 
 logger = logging.getLogger(__name__)
 
@@ -94,16 +95,13 @@ def _save_with_revision(*, article: Article, changed_by: str, apply: Callable[[]
     return article
 
 
-def _vectorise_after_commit(article_ids: list[int]) -> None:
-    """Queue vectorising with the active recommender model once the publication is committed,
-    so the story can be recommended by content before the next retrain. `robust`: a broker
-    outage is logged and never undoes or fails the publication (a minutely task catches up)."""
-    from recommendations.tasks import vectorise_article  # the recommender builds on news
-
-    for article_id in article_ids:
-        transaction.on_commit(
-            lambda article_id=article_id: vectorise_article.delay(article_id), robust=True
-        )
+def _announce_published(article_ids: list[int]) -> None:
+    """Once the publication is committed, tell the layers above (the recommender vectorises
+    the stories, so they can be recommended by content before the next retrain)."""
+    ids = list(article_ids)
+    transaction.on_commit(
+        lambda: articles_published.send(sender=Article, article_ids=ids), robust=True
+    )
 
 
 # --- Editorial workflow ---------------------------------------------------------------------
@@ -121,7 +119,7 @@ def article_publish(
             article.published_at = now
 
     _save_with_revision(article=article, changed_by=changed_by, apply=apply)
-    _vectorise_after_commit([article.pk])
+    _announce_published([article.pk])
     return article
 
 
@@ -202,7 +200,7 @@ def articles_publish_due(*, now: datetime | None = None) -> int:
         )
         for pk in due
     )
-    _vectorise_after_commit(due)
+    _announce_published(due)
     return published
 
 
@@ -635,44 +633,6 @@ def editor_action_record(*, editor: str, action: str, detail: str = "") -> Edito
     return entry
 
 
-@transaction.atomic
-def recommender_retrain_request(*, editor: str) -> EditorAction:
-    """Log the request, then retrain through the Celery task once that is committed: the
-    page answers at once and the work runs (and is recorded) like the nightly retrain. If the
-    broker is down, the periodic `retrain_if_requested` sweep runs it later."""
-    from recommendations.models import ModelVersion
-    from recommendations.tasks import retrain_recommender
-
-    entry = editor_action_record(editor=editor, action=EditorAction.Action.RETRAIN)
-
-    def queue() -> None:
-        try:
-            retrain_recommender.delay(ModelVersion.Trigger.MANUAL)
-        except (KombuOperationalError, OSError) as error:
-            # The request is logged above; `retrain_if_requested` runs it once a worker can.
-            logger.warning(
-                "Could not queue the retrain (%s); the periodic sweep will run it.", error
-            )
-
-    transaction.on_commit(queue, robust=True)
-    return entry
-
-
-@transaction.atomic
-def recommender_rollback(*, editor: str, to_version: int | None = None):
-    """Serve an earlier model version and log who did it; a refusal logs nothing."""
-    from recommendations.services import model_active_version, model_rollback
-
-    previous = model_active_version()
-    version = model_rollback(to_version=to_version)
-    editor_action_record(
-        editor=editor,
-        action=EditorAction.Action.ROLLBACK,
-        detail=f"From v{previous.version if previous else '-'} to v{version.version}",
-    )
-    return version
-
-
 # --- Topic suggestions --------------------------------------------------------------------
 
 # Training on the newest labelled articles keeps one suggestion run to a second or two.
@@ -690,19 +650,13 @@ def _suggestion_text(article: Article) -> str:
 
 
 def _suggest_topics_after_commit(article_ids: list[int]) -> None:
-    """Suggest in the background once the new articles are committed."""
-    transaction.on_commit(lambda: _suggest_topics_queue(article_ids=article_ids), robust=True)
-
-
-def _suggest_topics_queue(*, article_ids: list[int]) -> None:
-    from .tasks import suggest_topics
-
-    try:
-        suggest_topics.delay(article_ids)
-    except (KombuOperationalError, OSError) as error:
-        # With the broker down the suggestion is made here (a second or two), not lost.
-        logger.warning("Could not queue topic suggestions (%s); suggesting them now.", error)
-        article_topics_suggest(article_ids=article_ids)
+    """Suggest in the background once the new articles are committed; with the broker down
+    the suggestion is made here (a second or two), not lost."""
+    enqueue_on_commit(
+        "news.tasks.suggest_topics",
+        article_ids,
+        when_broker_down=lambda: article_topics_suggest(article_ids=article_ids),
+    )
 
 
 def article_topics_suggest(*, article_ids: list[int]) -> TopicSuggestionResult:

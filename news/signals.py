@@ -1,9 +1,13 @@
-"""Signals other apps listen to, so news does not depend on them."""
+"""Signals news sends so the apps above it (the recommender) learn what changed without
+news importing them; and news's own cache of topic names, forgotten when topics change."""
 
 from django.dispatch import Signal
 
 # Sent after articles changed in bulk (no post_save), e.g. scheduled articles going live.
 articles_changed = Signal()
+# Sent once articles went live (published now or scheduled and due), after the commit, with
+# `article_ids`: the recommender vectorises them so they can be recommended by content.
+articles_published = Signal()
 
 
 def _topics_changed(**kwargs) -> None:

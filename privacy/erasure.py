@@ -22,6 +22,7 @@ from .crypto import data_key_destroy
 from .models import PrivacyAuditEvent
 from .registry import categories, category
 from .services import Action, audit_record, erased_subject_hash
+from .signals import reader_data_changed_send
 
 CONFIRMATION_WORD = "DELETE"
 Actor = PrivacyAuditEvent.Actor
@@ -80,6 +81,8 @@ def category_erase(*, user, key: str) -> int:
         audit_record(
             user=user, action=Action.CATEGORY_ERASED, category=key, detail=f"{removed} rows"
         )
+        # A page ranked from the erased rows must not be served again.
+        reader_data_changed_send(user_id=user.pk)
     return removed
 
 
@@ -112,6 +115,7 @@ def account_erase(*, user, password: str, confirmation: str) -> ErasureReceipt:
             action=Action.ACCOUNT_ERASED,
             detail=", ".join(entry.key for entry in ordered)[:200],
         )
+        reader_data_changed_send(user_id=user_id)
     receipt = ErasureReceipt(
         erased_at=timezone.now(),
         erased=erased,

@@ -22,7 +22,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
-from kombu.exceptions import OperationalError as KombuOperationalError
+
+from newsite.queueing import enqueue_on_commit
 
 from .models import ExportRequest, PrivacyAuditEvent
 
@@ -128,19 +129,10 @@ def export_request_create(*, user) -> ExportRequest:
         _audit(user=user, action=PrivacyAuditEvent.Action.EXPORT_REQUESTED)
         # A broker outage must not turn a saved request into an error page: the request stays
         # pending and the periodic sweep (`exports_build_pending`) builds it later.
-        transaction.on_commit(lambda: _export_queue(export_id=str(export.pk)), robust=True)
-    return export
-
-
-def _export_queue(*, export_id: str) -> None:
-    from .tasks import export_build_task  # tasks imports services, which imports this module
-
-    try:
-        export_build_task.delay(export_id)
-    except (KombuOperationalError, OSError) as error:
-        logger.warning(
-            "Could not queue export %s (%s); the periodic sweep will build it.", export_id, error
+        enqueue_on_commit(
+            "privacy.tasks.export_build_task", str(export.pk), sweep="build_pending_exports"
         )
+    return export
 
 
 def exports_build_pending(*, now: datetime | None = None) -> int:

@@ -17,7 +17,6 @@ from django.utils.crypto import salted_hmac
 
 from accounts.models import Preferences, ReaderSession
 from news.models import Article
-from recommendations.feed_cache import reader_feed_forget, reader_feed_forget_now
 
 from .browser_signals import BrowserSignals
 from .crypto import encrypt_for_user
@@ -42,6 +41,7 @@ from .selectors import (
     read_permissions,
     reconsent_since,
 )
+from .signals import reader_data_changed_send
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def consent_set(
     record.record_hash = _receipt_hash(record)
     record.full_clean()
     record.save()
-    reader_feed_forget(user_id=user.pk)
+    reader_data_changed_send(user_id=user.pk)
     audit_record(
         user=user,
         action=Action.CONSENT_GRANTED if granted else Action.CONSENT_WITHDRAWN,
@@ -238,7 +238,7 @@ def read_record(
             read_enqueue(payload)
             if outcome.history_kept:
                 # The story read leaves the reader's feed now, not after the queued write.
-                reader_feed_forget_now(user_id=user.pk)
+                reader_data_changed_send(user_id=user.pk)
 
         transaction.on_commit(after_commit)
     return outcome
@@ -280,7 +280,7 @@ def read_store(
                 ignore_conflicts=True,  # one entry per reader and instant: redelivery is a no-op
             )
             # Again after the write: a page computed since the read still showed the story.
-            reader_feed_forget(user_id=user_id)
+            reader_data_changed_send(user_id=user_id)
         if outcome.counted:
             day = when.date()
             SignalEvent.objects.bulk_create(
@@ -390,7 +390,7 @@ def history_entry_delete(*, user, entry_id: int) -> bool:
     with transaction.atomic():
         deleted = ReadingHistoryEntry.objects.filter(user=user, pk=entry_id).delete()[0]
         if deleted:
-            reader_feed_forget(user_id=user.pk)
+            reader_data_changed_send(user_id=user.pk)
             audit_record(user=user, action=Action.HISTORY_ENTRY_DELETED, category="reading_history")
     return bool(deleted)
 
@@ -398,7 +398,7 @@ def history_entry_delete(*, user, entry_id: int) -> bool:
 def history_clear(*, user) -> int:
     with transaction.atomic():
         deleted = ReadingHistoryEntry.objects.filter(user=user).delete()[0]
-        reader_feed_forget(user_id=user.pk)
+        reader_data_changed_send(user_id=user.pk)
         audit_record(
             user=user,
             action=Action.HISTORY_CLEARED,
@@ -416,7 +416,7 @@ def recommendations_reset(*, user) -> int:
     with transaction.atomic():
         deleted = ReadingHistoryEntry.objects.filter(user=user).delete()[0]
         preferences_reset_topic_weights(user=user)
-        reader_feed_forget(user_id=user.pk)
+        reader_data_changed_send(user_id=user.pk)
         audit_record(
             user=user,
             action=Action.PROFILE_RESET,

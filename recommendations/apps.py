@@ -8,4 +8,5 @@ class RecommendationsConfig(AppConfig):
     verbose_name = "Recommendations"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects the cache invalidation receivers)
+        # The receivers of what lower layers announce, and the tasks they queue by name.
+        from . import signals, tasks  # noqa: F401

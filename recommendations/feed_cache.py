@@ -26,7 +26,6 @@ from dataclasses import asdict, dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db import transaction
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import Preferences
@@ -266,14 +265,9 @@ def _reader_feed_keep(
     cache.set(_reader_key(user.pk), sealed, settings.FEED_READER_CACHE_SECONDS)
 
 
-def reader_feed_forget(*, user_id: int) -> None:
-    """The reader's next home page is computed afresh. After the surrounding transaction
-    commits, so a page computed meanwhile from the old data cannot be kept past the change."""
-    transaction.on_commit(lambda: reader_feed_forget_now(user_id=user_id))
-
-
 def reader_feed_forget_now(*, user_id: int) -> None:
-    """The same, for a caller already running after its commit."""
+    """The reader's next home page is computed afresh. Called on `reader_data_changed`, which
+    is sent after the commit, so a page computed meanwhile cannot be kept past the change."""
     cache.delete(_reader_key(user_id))
 
 

@@ -20,6 +20,8 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from news.models import Article, EditorAction
+from news.services import editor_action_record
+from newsite.queueing import enqueue_on_commit
 
 from . import training
 from .active import active_model, announce_activation
@@ -107,6 +109,33 @@ def model_retrain_if_requested(*, now: datetime | None = None) -> RetrainResult 
         return None
     logger.warning("Running the retrain an editor asked for at %s; it was never queued.", asked)
     return model_retrain(trigger=ModelVersion.Trigger.MANUAL, now=now)
+
+
+@transaction.atomic
+def model_retrain_request(*, editor: str) -> EditorAction:
+    """An editor's "retrain now": logged, then run through the Celery task once that is
+    committed, so the page answers at once and the work is recorded like the nightly retrain.
+    If the broker is down, the periodic `retrain_if_requested` sweep runs it later."""
+    entry = editor_action_record(editor=editor, action=EditorAction.Action.RETRAIN)
+    enqueue_on_commit(
+        "recommendations.tasks.retrain_recommender",
+        ModelVersion.Trigger.MANUAL,
+        sweep="retrain_if_requested",
+    )
+    return entry
+
+
+@transaction.atomic
+def model_rollback_by_editor(*, editor: str, to_version: int | None = None) -> ModelVersion:
+    """Serve an earlier model version and log who did it; a refusal logs nothing."""
+    previous = model_active_version()
+    version = model_rollback(to_version=to_version)
+    editor_action_record(
+        editor=editor,
+        action=EditorAction.Action.ROLLBACK,
+        detail=f"From v{previous.version if previous else '-'} to v{version.version}",
+    )
+    return version
 
 
 def model_retrain(*, trigger: str = ModelVersion.Trigger.MANUAL, now=None) -> RetrainResult:

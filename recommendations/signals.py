@@ -1,14 +1,32 @@
-"""Cache invalidation: the shared non-personal feed is forgotten when what it shows changes."""
+"""What the recommender hears from the layers below it: the shared non-personal feed is
+forgotten when what it shows changes, a reader's kept page when their data changes, and
+newly published stories are vectorised."""
 
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from news.models import Article, Topic
-from news.signals import articles_changed
+from news.signals import articles_changed, articles_published
+from newsite.queueing import enqueue_on_commit
+from privacy.signals import reader_data_changed
 
-from .feed_cache import public_feed_forget
+from .feed_cache import public_feed_forget, reader_feed_forget_now
 from .models import ActiveModel
+
+
+@receiver(reader_data_changed)
+def _reader_feed_forget(*, user_id: int, **kwargs) -> None:
+    # Sent after the commit (privacy.signals): the next home page is computed anew.
+    reader_feed_forget_now(user_id=user_id)
+
+
+@receiver(articles_published)
+def _vectorise_published(*, article_ids: list[int], **kwargs) -> None:
+    for article_id in article_ids:
+        enqueue_on_commit(
+            "recommendations.tasks.vectorise_article", article_id, sweep="vectorise_fresh_articles"
+        )
 
 
 def _forget_after_commit(**kwargs) -> None:

@@ -132,7 +132,7 @@ def test_an_export_asked_for_while_redis_is_down_is_built_once_it_is_back(
     reader = reader_choices(verified_reader())
     with redis_stopped(), django_capture_on_commit_callbacks(execute=True):
         export = export_request_create(user=reader)  # the request itself does not fail
-    assert "the periodic sweep will build it" in caplog.text
+    assert "the periodic sweep (build_pending_exports) will run it" in caplog.text
     export.refresh_from_db()
     assert export.status == ExportRequest.Status.PENDING
 
@@ -175,7 +175,8 @@ def test_an_imported_story_gets_topic_suggestions_while_redis_is_down(
     topics = labelled_stories()  # stories editors labelled, as in the topic-suggestion tests
     with redis_stopped(), django_capture_on_commit_callbacks(execute=True):
         feed_entries_import(source=SourceFactory(), feed=sport_feed())
-    assert "suggesting them now" in caplog.text
+    assert "Could not queue news.tasks.suggest_topics" in caplog.text
+    assert "doing it now instead" in caplog.text
     article = Article.objects.get(external_id="e1")
     assert article.suggested_topics[0]["topic_id"] == topics["sport"].pk
 
@@ -188,7 +189,7 @@ def test_a_retrain_asked_for_while_redis_is_down_runs_once_it_is_back(
     with redis_stopped(), django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("news:editor_model_retrain"))
     assert response.status_code == 302  # the editor's page answers
-    assert "the periodic sweep will run it" in caplog.text
+    assert "the periodic sweep (retrain_if_requested) will run it" in caplog.text
     assert list(ModelVersion.objects.all()) == [active]
 
     # Redis is back; the sweep leaves a request alone while its message may still arrive.

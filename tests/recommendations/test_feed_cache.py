@@ -3,9 +3,10 @@ reader's own feed is sealed with their key, never served to anyone else, and for
 anything it was made from changes."""
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
@@ -242,3 +243,31 @@ def test_more_like_this_is_kept_per_article_and_drops_a_story_unpublished_since(
     Article.objects.filter(pk=station.pk).update(status=Article.Status.DRAFT)
     html = client.get(rocket.get_absolute_url()).content.decode()
     assert station.title not in html
+
+
+def test_erasing_the_reading_history_category_recomputes_the_next_front_page(
+    client, newsroom, read_page, django_capture_on_commit_callbacks
+):
+    monday = timezone.make_aware(datetime(2026, 11, 23, 9, 0))
+    Article.objects.update(published_at=monday - timedelta(days=1))
+    with time_machine.travel(monday, tick=False):
+        model_retrain()
+        reader = follow(
+            ReaderFactory(), newsroom.topics["sport"], level=Preferences.Level.TOPICS_HISTORY
+        )
+        client.force_login(reader)
+        read_page(client, newsroom.stories["food"][1])  # a topic they do not follow
+    with time_machine.travel(monday + timedelta(days=2), tick=False):
+        assert "which you read on Monday" in home(client)  # ranked from the history, kept
+        assert cache.get(reader_key(reader)) is not None
+
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                reverse("privacy:category_erase", kwargs={"key": "reading_history"})
+            )
+        assert response.status_code == 302
+        # The kept page was ranked from the erased history: it is not served again.
+        assert cache.get(reader_key(reader)) is None
+        html = home(client)
+    assert "which you read" not in html
+    assert "Because you follow Sport" in html

@@ -1,0 +1,21 @@
+"""What privacy announces to the layers above it, so it never has to import them.
+
+`reader_data_changed` is the one way caches built from a reader's data (the recommender's
+kept front page) learn that the data changed: preferences, consents, reading history, an
+erased category or the whole account. Services send it with `reader_data_changed_send`,
+which waits for the commit, so a page computed meanwhile from the old data is not kept.
+"""
+
+from django.db import transaction
+from django.dispatch import Signal
+
+# Receivers get `user_id`.
+reader_data_changed = Signal()
+
+
+def reader_data_changed_send(*, user_id: int) -> None:
+    """Announce the change once the surrounding transaction commits; at once outside one
+    (Django runs an on-commit callback immediately when no transaction is open)."""
+    transaction.on_commit(
+        lambda: reader_data_changed.send(sender=reader_data_changed_send, user_id=user_id)
+    )
