@@ -45,12 +45,17 @@ class TopicsForm(forms.Form):
         return cleaned
 
 
+def level_choices() -> list[tuple[str, str]]:
+    # Built when a form is made, so each explanation states the retention settings now.
+    return [
+        (value, f"{label}: {LEVEL_EXPLANATIONS[value]}")
+        for value, label in Preferences.Level.choices
+    ]
+
+
 class LevelForm(forms.Form):
     level = forms.ChoiceField(
-        choices=[
-            (value, f"{label}: {LEVEL_EXPLANATIONS[value]}")
-            for value, label in Preferences.Level.choices
-        ],
+        choices=level_choices,
         widget=forms.RadioSelect,
         label="How much personalization do you want?",
         error_messages={"invalid_choice": "Choose one of the three levels shown."},

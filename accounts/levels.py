@@ -1,10 +1,17 @@
-"""Plain-language explanations of the personalization levels, shown wherever one is chosen."""
+"""Plain-language explanations of the personalization levels, shown wherever one is chosen.
+
+A period they state is the setting's name in braces, read from the settings when shown (see
+privacy.purposes.settings_text), so it is the rule the retention purge applies."""
+
+from collections.abc import Iterator, Mapping
+
+from privacy.purposes import settings_text
 
 from .models import Preferences
 
 Level = Preferences.Level
 
-LEVEL_EXPLANATIONS: dict[str, str] = {
+LEVEL_TEMPLATES: dict[str, str] = {
     Level.OFF: (
         "Nothing about you is used: you get editor's picks, fresh and popular stories, "
         "and we store nothing about your reading."
@@ -15,6 +22,23 @@ LEVEL_EXPLANATIONS: dict[str, str] = {
     ),
     Level.TOPICS_HISTORY: (
         "Your topics and what you read here are used to suggest stories; we keep your "
-        "reading history, encrypted and visible to you, for 90 days."
+        "reading history, encrypted and visible to you, for {PRIVACY_HISTORY_RETENTION_DAYS} "
+        "days."
     ),
 }
+
+
+class _LevelExplanations(Mapping):
+    """Level -> its explanation, with the settings' periods as they are now."""
+
+    def __getitem__(self, level: str) -> str:
+        return settings_text(LEVEL_TEMPLATES[level])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(LEVEL_TEMPLATES)
+
+    def __len__(self) -> int:
+        return len(LEVEL_TEMPLATES)
+
+
+LEVEL_EXPLANATIONS: Mapping[str, str] = _LevelExplanations()

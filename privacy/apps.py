@@ -10,7 +10,7 @@ class PrivacyConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from . import tasks  # noqa: F401  (registers the tasks, queued by name after commit)
+        from . import checks, tasks  # noqa: F401  (system checks; tasks queued by name)
         from .models import PolicyVersion
         from .selectors import purpose_changes_forget
 

@@ -1,13 +1,25 @@
 """The optional purposes a reader can turn on, each explained in plain words.
 
 The exact notice shown for a purpose is hashed into every consent receipt, so a receipt
-proves which words the reader agreed to.
+proves which words the reader agreed to. A period the notice states is written as the name
+of its setting (`{PRIVACY_HISTORY_RETENTION_DAYS}`) and read from the settings each time, so
+the words agreed to are the rule the purge applies; a system check (privacy.checks) refuses
+a period written by hand.
 """
 
 import hashlib
+import string
 from dataclasses import dataclass
 
+from django.conf import settings
+
 POLICY_VERSION = "2026-11-01"
+
+
+def settings_text(template: str) -> str:
+    """`template` with each `{SETTING_NAME}` replaced by that setting's current value."""
+    names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    return template.format(**{name: getattr(settings, name) for name in names})
 
 
 @dataclass(frozen=True)
@@ -16,8 +28,12 @@ class Purpose:
     title: str
     reason: str  # one plain sentence: what it does for the reader
     stored: str  # what is kept
-    retention: str  # for how long
+    retention_template: str  # for how long; periods as {SETTING_NAME}
     when_off: str  # what changes if it stays off
+
+    @property
+    def retention(self) -> str:
+        return settings_text(self.retention_template)
 
     @property
     def notice(self) -> str:
@@ -33,7 +49,10 @@ READING_HISTORY = Purpose(
     title="Keep my reading history",
     reason="We use the articles you read here to suggest similar stories.",
     stored="We store which article you read and when, encrypted, visible only to you.",
-    retention="Each entry is deleted after 90 days, or sooner when you delete it.",
+    retention_template=(
+        "Each entry is deleted after {PRIVACY_HISTORY_RETENTION_DAYS} days, or sooner when you "
+        "delete it."
+    ),
     when_off="If it stays off, we record nothing about what you read.",
 )
 POPULAR_COUNTING = Purpose(
@@ -44,7 +63,10 @@ POPULAR_COUNTING = Purpose(
         "We store an unlinkable daily code with the article, turned into noisy totals "
         "(differential privacy) by the next day."
     ),
-    retention="The raw daily entries are deleted once counted, within 48 hours.",
+    retention_template=(
+        "The raw daily entries are deleted once counted, within "
+        "{PRIVACY_SIGNAL_RETENTION_HOURS} hours."
+    ),
     when_off="If it stays off, your reads are not counted anywhere.",
 )
 DIGEST = Purpose(
@@ -52,7 +74,7 @@ DIGEST = Purpose(
     title="Weekly email digest",
     reason="Once a week we email you the top stories in your topics.",
     stored="We use the email address of your account and your chosen topics.",
-    retention="We keep this choice until you turn it off or delete your account.",
+    retention_template="We keep this choice until you turn it off or delete your account.",
     when_off="If it stays off, we send you no newsletter.",
 )
 REGION = Purpose(
@@ -60,7 +82,7 @@ REGION = Purpose(
     title="Local news for a region you pick",
     reason="We show news from a region you choose yourself; we never use GPS or your IP.",
     stored="We store the region you pick, encrypted.",
-    retention="We keep it until you change it, turn this off or delete your account.",
+    retention_template="We keep it until you change it, turn this off or delete your account.",
     when_off="If it stays off, we store no location of any kind.",
 )
 
