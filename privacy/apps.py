@@ -11,6 +11,9 @@ class PrivacyConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from . import checks, tasks  # noqa: F401  (system checks; tasks queued by name)
+        from .registry import autodiscover
+
+        autodiscover()  # every app's personal_data.py registers its categories
         from .models import PolicyVersion
         from .selectors import purpose_changes_forget
 

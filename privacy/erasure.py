@@ -102,8 +102,7 @@ def account_erase(*, user, password: str, confirmation: str) -> ErasureReceipt:
             f"Type {CONFIRMATION_WORD} in capitals to confirm. Nothing was erased."
         )
     user_id, email = user.pk, user.email
-    # The account category deletes the user row itself, so it goes last.
-    ordered = sorted(categories(), key=lambda entry: entry.key == "account")
+    ordered = sorted(categories(), key=lambda entry: entry.erase_order)
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(pk=user_id).exists()
         data_key_destroy(user_id=user_id)  # first: from here on, every sealed copy is noise

@@ -26,6 +26,7 @@ from django.utils.dateformat import format as date_format
 from newsite.queueing import enqueue_on_commit
 
 from .models import ExportRequest, PrivacyAuditEvent
+from .registry import categories, category
 
 logger = logging.getLogger(__name__)
 
@@ -262,7 +263,6 @@ def _json_ready(value):
 def export_document(*, user, on_category=None) -> dict:
     """The content of data.json: every registry category, with why we hold it, next to the
     reader's rows. `on_category(done, total)` is called after each category."""
-    from .registry import categories  # the registry imports models of every app
 
     entries = categories()
     sections = []
@@ -288,7 +288,6 @@ def export_document(*, user, on_category=None) -> dict:
 
 
 def _columns(section: dict) -> list[str]:
-    from .registry import category
 
     columns = list(dict.fromkeys(key for row in section["rows"] for key in row))
     return columns or list(category(section["key"]).export_fields)

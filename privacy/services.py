@@ -6,16 +6,15 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from accounts.models import Preferences, ReaderSession
+from accounts.models import Preferences
 from news.models import Article
 
 from .browser_signals import BrowserSignals
@@ -31,6 +30,7 @@ from .models import (
 )
 from .purposes import POLICY_VERSION, PURPOSES, READING_HISTORY
 from .read_queue import read_enqueue
+from .registry import categories
 from .selectors import (
     HISTORY_CONTEXT,
     NOTHING_RECORDED,
@@ -312,51 +312,27 @@ def signal_events_erase(*, user_id: int) -> int:
 
 @dataclass(frozen=True)
 class PurgeResult:
-    history_entries: int
-    signal_events: int
-    daily_salts: int
-    export_files: int = 0
-    export_requests: int = 0
-    audit_events: int = 0
+    """What the retention purge removed: {what: how many}, in the registry's order."""
+
+    counts: dict[str, int]
+
+    def __getitem__(self, what: str) -> int:
+        return self.counts.get(what, 0)
 
     @property
     def total(self) -> int:
-        return (
-            self.history_entries
-            + self.signal_events
-            + self.daily_salts
-            + self.export_files
-            + self.export_requests
-            + self.audit_events
-        )
+        return sum(self.counts.values())
 
 
 def retention_purge(*, now: datetime | None = None) -> PurgeResult:
-    """Delete everything past its retention period. Idempotent: a second run deletes nothing."""
+    """Delete everything past its retention period, category by category as the registry
+    declares it. Idempotent: a second run deletes nothing."""
     now = now or timezone.now()
-    history_cutoff = now - timedelta(days=settings.PRIVACY_HISTORY_RETENTION_DAYS)
-    # Events and salts of a day are kept until that day is at most N hours in the past.
-    signal_cutoff = (now - timedelta(hours=settings.PRIVACY_SIGNAL_RETENTION_HOURS)).date()
-    audit_cutoff = now - timedelta(days=settings.PRIVACY_AUDIT_RETENTION_DAYS)
-    export_files = exports_purge(now=now)
-    with transaction.atomic():
-        history = ReadingHistoryEntry.objects.filter(read_at__lt=history_cutoff).delete()[0]
-        events = SignalEvent.objects.filter(day__lt=signal_cutoff).delete()[0]
-        salts = DailySalt.objects.filter(day__lt=signal_cutoff).delete()[0]
-        # An expired request (its file already gone) stays listed for a week, then goes.
-        requests = ExportRequest.objects.filter(
-            created_at__lt=now - timedelta(days=settings.PRIVACY_EXPORT_RECORD_DAYS)
-        ).delete()[0]
-        audit = PrivacyAuditEvent.objects.filter(created_at__lt=audit_cutoff).delete()[0]
-        ReaderSession.objects.filter(expire_date__lt=now).delete()
-    return PurgeResult(
-        history_entries=history,
-        signal_events=events,
-        daily_salts=salts,
-        export_files=export_files,
-        export_requests=requests,
-        audit_events=audit,
-    )
+    counts: dict[str, int] = {}
+    for entry in categories():
+        with transaction.atomic():
+            counts.update(entry.purge(now=now))
+    return PurgeResult(counts=counts)
 
 
 def exports_expire(*, now: datetime | None = None) -> int:

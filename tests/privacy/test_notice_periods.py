@@ -46,7 +46,7 @@ def test_an_operator_who_shortens_history_retention_changes_every_promise_and_th
     now = timezone.now()
     for days_ago in (31, 29):
         record_read(user=reader, article=article, signals=NO_SIGNALS, now=now - timedelta(days_ago))
-    assert services.retention_purge(now=now).history_entries == 1
+    assert services.retention_purge(now=now)["history entries"] == 1
     assert [(now - e.read_at).days for e in ReadingHistoryEntry.objects.all()] == [29]
 
 

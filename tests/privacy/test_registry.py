@@ -79,3 +79,67 @@ def test_a_category_exports_and_erases_only_its_readers_rows(reader):
     category("preferences").erase_for(user=reader)
     assert not Preferences.objects.filter(user=reader).exists()
     assert Preferences.objects.filter(user=other).exists()
+
+
+# --- An open registry --------------------------------------------------------------------
+
+
+def test_the_registry_imports_no_app_and_each_app_declares_its_own_categories():
+    import ast
+    from pathlib import Path
+
+    import privacy.registry
+
+    tree = ast.parse(Path(privacy.registry.__file__).read_text(encoding="utf-8"))
+    imported = {
+        node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    } | {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert all(name.split(".")[0] not in {"accounts", "news", "recommendations", "privacy"}
+               for name in imported), imported  # fmt: skip
+    assert not any(isinstance(node, ast.ImportFrom) and node.level for node in ast.walk(tree)), (
+        "no relative import either"
+    )
+
+    declared_in = {entry.key: entry.retention.__module__ for entry in categories()}
+    assert category("preferences").exporter.__module__ == "accounts.personal_data"
+    assert category("feed_cache").exporter.__module__ == "recommendations.feed_cache"
+    assert category("reading_history").exporter.__module__ == "privacy.personal_data"
+    assert set(declared_in) >= {"account", "reading_history", "feed_cache", "exports"}
+
+
+def test_a_second_declaration_of_a_category_is_refused():
+    from dataclasses import replace
+
+    from privacy.registry import register
+
+    with pytest.raises(ValueError, match="'reading_history' is registered twice"):
+        register(replace(category("reading_history"), title="Something else"))
+    register(category("reading_history"))  # the same declaration again changes nothing
+    assert category("reading_history").title == "Reading history"
+
+
+def test_account_erasure_runs_the_account_category_last():
+    order = sorted(categories(), key=lambda entry: entry.erase_order)
+    assert order[-1].key == "account"
+
+
+@pytest.mark.django_db
+def test_the_overview_counts_the_history_without_decrypting_it(
+    reader, article, record_read, django_assert_num_queries
+):
+    from privacy.crypto import data_key_destroy
+    from tests.factories import reader_choices
+
+    reader_choices(reader)
+    for _ in range(3):
+        record_read(user=reader, article=article, signals=NO_SIGNALS)
+    history = category("reading_history")
+    with django_assert_num_queries(1):
+        assert history.count_for(user=reader) == 3
+    data_key_destroy(user_id=reader.pk)  # no key: nothing could be decrypted now
+    assert history.count_for(user=reader) == 3
