@@ -1,12 +1,24 @@
-"""allauth adapter: sends new readers to onboarding until they finish or skip it."""
+"""allauth adapter: sends new readers to onboarding until they finish or skip it, and counts
+wrong passwords per account and per client address on every path that checks one."""
 
 from allauth.account.adapter import DefaultAccountAdapter
+from django.core.exceptions import ValidationError
 from django.urls import reverse
+
+from newsite.api_throttles import rate_limits_available
 
 from .selectors import reader_profile
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    error_messages = {
+        **DefaultAccountAdapter.error_messages,
+        "rate_limits_unavailable": (
+            "Password checks are paused for a few minutes while we cannot count attempts. "
+            "Nothing is wrong with your account: try again later."
+        ),
+    }
+
     def get_login_redirect_url(self, request):
         if not reader_profile(user=request.user).onboarding_done:
             return reverse("accounts:onboarding")
@@ -14,3 +26,21 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def get_signup_redirect_url(self, request):
         return reverse("accounts:onboarding")
+
+    def _get_login_attempts_cache_key(self, request, **credentials):
+        # allauth prefixes the address with the current site's domain, which here (no sites
+        # framework) is the Host header, port included: ALLOWED_HOSTS ignores the port, so a
+        # guesser sending "host:1", "host:2"... would get a fresh count each time. The
+        # account alone is the key; allauth's password reset clears the same key.
+        login = credentials.get("email", credentials.get("username", "")) or ""
+        return f"account:{login.strip().lower()}"
+
+    def pre_authenticate(self, request, **credentials):
+        """allauth's count of failed sign-ins (per address and per account). With the cache
+        down allauth cannot take its counter's lock and refuses (fails closed); say why."""
+        try:
+            super().pre_authenticate(request, **credentials)
+        except ValidationError as error:
+            if error.code == "too_many_login_attempts" and not rate_limits_available():
+                raise self.validation_error("rate_limits_unavailable") from error
+            raise

@@ -1,27 +1,50 @@
 """API of accounts: API tokens for apps (create with email and password, revoke) and the
 reader's preferences (topics, blocked topics, personalization level)."""
 
-from django.contrib.auth import authenticate
+from allauth.account.adapter import get_adapter as get_account_adapter
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from news.models import Topic
 from newsite.api_errors import error_body, error_response
-from newsite.api_throttles import PasswordRateThrottle
+from newsite.api_throttles import (
+    UNAVAILABLE_RETRY_SECONDS,
+    PasswordRateThrottle,
+    rate_limits_available,
+)
 from privacy.browser_signals import signals_for
 
 from . import selectors, services
+from .adapters import AccountAdapter
+from .backends import SecondFactor, second_factor_check
 from .levels import LEVEL_EXPLANATIONS
 from .models import Preferences
 
 
+def _too_many_attempts(error: ValidationError | None = None) -> Throttled:
+    if (error is not None and error.code == "rate_limits_unavailable") or (
+        error is None and not rate_limits_available()
+    ):
+        return Throttled(
+            wait=UNAVAILABLE_RETRY_SECONDS,
+            detail=AccountAdapter.error_messages["rate_limits_unavailable"],
+        )
+    minutes = settings.PASSWORD_FAILURE_WINDOW_SECONDS // 60
+    return Throttled(
+        wait=settings.PASSWORD_FAILURE_WINDOW_SECONDS,
+        detail=f"Too many wrong passwords or codes. Wait {minutes} minutes and try again.",
+    )
+
+
 class TokenApi(APIView):
-    """POST: exchange email + password for a token. DELETE: revoke the caller's token."""
+    """POST: exchange email + password (+ the second factor, when set) for a token. DELETE:
+    revoke the caller's token."""
 
     def get_authenticators(self):
         # Creating a token proves identity with the password itself: no session (so no CSRF
@@ -44,6 +67,12 @@ class TokenApi(APIView):
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField()
         password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+        code = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            help_text="With two-factor authentication on: the code your authenticator app "
+            "shows now, or one of your recovery codes.",
+        )
 
     class OutputSerializer(serializers.Serializer):
         token = serializers.CharField(source="key")
@@ -56,13 +85,18 @@ class TokenApi(APIView):
             "Exchange your email address and password for a token; send it as "
             "`Authorization: Token <token>`. One token per reader: asking again returns the "
             "same one until it is revoked. Refused (403, code `email_unverified`) until the "
-            "address is verified. Limited to a few attempts a minute."
+            "address is verified. With two-factor authentication on, also send `code`: the "
+            "code your authenticator app shows, or a recovery code (401 `mfa_required` "
+            "without it, `mfa_code_invalid` when wrong or already used). Wrong passwords "
+            "and codes are counted per account and per address, with the site's sign-in "
+            "page: 429 beyond the limit."
         ),
         request=InputSerializer,
         responses={
             200: OutputSerializer,
-            401: error_response(401, "Wrong email address or password."),
+            401: error_response(401, "Wrong email address or password, or second factor."),
             403: error_response(403, "The email address is not verified yet."),
+            429: error_response(429, "Too many attempts; wait `Retry-After` seconds."),
         },
         examples=[
             OpenApiExample(
@@ -86,14 +120,32 @@ class TokenApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(
-            request._request,
-            email=data.validated_data["email"],
-            password=data.validated_data["password"],
-        )
+        values = data.validated_data
+        try:
+            # allauth's check, as on the sign-in page: failures counted per account and per
+            # address in the same counters, refused beyond them (and while they cannot count).
+            user = get_account_adapter(request._request).authenticate(
+                request._request, email=values["email"], password=values["password"]
+            )
+        except ValidationError as error:
+            raise _too_many_attempts(error) from error
         if user is None:
             # The same answer for an unknown address and a wrong password: no enumeration.
             raise AuthenticationFailed("That email address and password do not match.")
+        second = second_factor_check(request._request, user=user, code=values.get("code"))
+        if second is SecondFactor.MISSING:
+            raise AuthenticationFailed(
+                "Two-factor authentication is on for this account: send the code your "
+                "authenticator app shows (or a recovery code) as `code`.",
+                code="mfa_required",
+            )
+        if second is SecondFactor.WRONG:
+            raise AuthenticationFailed(
+                "That code is not right, or was already used. No token was issued.",
+                code="mfa_code_invalid",
+            )
+        if second is SecondFactor.TOO_MANY_ATTEMPTS:
+            raise _too_many_attempts()
         try:
             token = services.api_token_issue(user=user)
         except ValidationError as error:

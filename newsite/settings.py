@@ -132,9 +132,31 @@ ACCOUNT_UNIQUE_EMAIL = True
 # Sign-up, login and reset never tell whether an address has an account.
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_SESSION_REMEMBER = None
+
+# --- Client address and password guessing ---------------------------------------------------
+# Reverse proxies in front of the site that each append the address they saw to
+# X-Forwarded-For. 0: the client address is REMOTE_ADDR and X-Forwarded-For is ignored (a
+# client can write anything there). The one source of the client address for allauth's
+# limits, the API's throttles (DRF NUM_PROXIES) and the site's own password limits.
+if env("API_NUM_PROXIES", default=None) is not None:
+    raise ImproperlyConfigured("API_NUM_PROXIES was renamed TRUSTED_PROXY_COUNT.")
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = None
+# Wrong passwords (and wrong second-factor codes) allowed per account and per client address
+# in a window, counted together wherever a password is typed: the sign-in page (so the admin,
+# which signs in through it), API tokens, re-authentication and account erasure.
+PASSWORD_FAILURES_PER_ACCOUNT = env.int("PASSWORD_FAILURES_PER_ACCOUNT", default=5)
+PASSWORD_FAILURES_PER_ADDRESS = env.int("PASSWORD_FAILURES_PER_ADDRESS", default=20)
+PASSWORD_FAILURE_WINDOW_SECONDS = env.int("PASSWORD_FAILURE_WINDOW_SECONDS", default=600)
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
-    "login_failed": "10/m/ip,5/300s/key",
+    "login_failed": (
+        f"{PASSWORD_FAILURES_PER_ADDRESS}/{PASSWORD_FAILURE_WINDOW_SECONDS}s/ip,"
+        f"{PASSWORD_FAILURES_PER_ACCOUNT}/{PASSWORD_FAILURE_WINDOW_SECONDS}s/key"
+    ),
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
@@ -432,7 +454,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["newsite.api_parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "newsite.api_pagination.PageNumberPagination",
     "DEFAULT_SCHEMA_CLASS": "newsite.api_schema.AutoSchema",
     "EXCEPTION_HANDLER": "newsite.api_errors.exception_handler",
@@ -445,14 +467,16 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "address": env("API_THROTTLE_ADDRESS", default="600/minute"),
         "account": env("API_THROTTLE_ACCOUNT", default="300/minute"),
-        # Password checks (token sign-in, re-authentication, erasure): slow enough that a
-        # password cannot be guessed through the API.
+        # Password checks (token sign-in, re-authentication, erasure), per address and per
+        # account, on top of PASSWORD_FAILURES_*: slow enough that a password cannot be
+        # guessed through the API.
         "password": env("API_THROTTLE_PASSWORD", default="10/minute"),
         # Asking for a copy of one's data starts a heavy build.
         "export": env("API_THROTTLE_EXPORT", default="10/hour"),
     },
-    # Behind a proxy the client address is the last X-Forwarded-For hop the proxy added.
-    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=None),
+    # The client address: REMOTE_ADDR, or the X-Forwarded-For entry the nearest trusted proxy
+    # added. Never None, with which DRF keys on the whole header a client writes itself.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 

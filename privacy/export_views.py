@@ -17,14 +17,9 @@ from news.views import error_page
 
 from . import exports, selectors
 from .forms import ConfirmPasswordForm
-from .reauth import ReauthResult, reauth_confirm, reauth_is_fresh
+from .reauth import ReauthResult, reauth_confirm, reauth_is_fresh, too_many_attempts_message
 
-REAUTH_MESSAGES = {
-    ReauthResult.WRONG_PASSWORD: "That is not your password. Nothing was downloaded.",
-    ReauthResult.TOO_MANY_ATTEMPTS: (
-        "Too many wrong passwords. Wait 10 minutes and try again, or reset your password."
-    ),
-}
+WRONG_PASSWORD_MESSAGE = "That is not your password. Nothing was downloaded."
 
 
 @login_required
@@ -132,7 +127,12 @@ def export_confirm_password(request):
             result = reauth_confirm(request, password=form.cleaned_data["password"])
             if result is ReauthResult.CONFIRMED:
                 return redirect(_next_url(request, form.cleaned_data["next"]))
-            form.add_error("password", REAUTH_MESSAGES[result])
+            form.add_error(
+                "password",
+                WRONG_PASSWORD_MESSAGE
+                if result is ReauthResult.WRONG_PASSWORD
+                else too_many_attempts_message(),
+            )
             status = 429 if result is ReauthResult.TOO_MANY_ATTEMPTS else 200
             return _confirm_page(request, form, status=status)
     else:
