@@ -146,7 +146,7 @@ def preferences_set_topics(
 
 @transaction.atomic
 def preferences_set_level(
-    *, user: User, level: str, source: str, signals: BrowserSignals
+    *, user: User, level: str, source: str, signals: BrowserSignals, despite_signal: bool = False
 ) -> Preferences:
     """Set the personalization level. The top level is the reading-history consent."""
     if level not in Level.values:
@@ -172,6 +172,7 @@ def preferences_set_level(
         granted=level == Level.TOPICS_HISTORY,
         source=source,
         signals=signals,
+        despite_signal=despite_signal,
     )
     return preferences
 

@@ -5,7 +5,7 @@ from django.http import Http404, HttpResponseServerError
 from django.shortcuts import get_object_or_404, render
 from django.template import loader
 
-from privacy.browser_signals import signals_for
+from privacy.browser_signals import navigation_is_own, signals_for
 from privacy.services import read_record
 from recommendations.feed_cache import home_feed, more_like_this_cached
 from recommendations.selectors import EDITORIAL, PERSONAL
@@ -38,7 +38,9 @@ def article_detail(request, slug: str):
     article = selectors.article_visible_to(slug=slug, user=request.user)
     if article is None:
         raise Http404("No such article.")
-    if article.is_live:  # editors' previews are not reads
+    # Editors' previews are not reads, nor is a visit another site sent: the page is the same
+    # for everyone, but only the reader's own navigation may record anything about them.
+    if article.is_live and navigation_is_own(request):
         # Which feed card led here, if any; anything else typed into the address is ignored.
         via = request.GET.get("via", "")
         list_type = via if via in (PERSONAL, EDITORIAL) else ""
@@ -62,6 +64,15 @@ def topic_detail(request, slug: str):
 
 def search(request):
     query = request.GET.get("q", "")[:200]
+    if "\x00" in query:
+        # PostgreSQL refuses NUL in text: say so, rather than fail in the database.
+        return error_page(
+            request,
+            400,
+            "Bad request",
+            "The search words contain a character that cannot be searched for (a NUL byte). "
+            "Remove it and search again.",
+        )
     results = _page(request, selectors.articles_search(query=query)) if query.strip() else None
     return render(request, "news/search.html", {"query": query, "page": results})
 

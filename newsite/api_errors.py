@@ -4,6 +4,7 @@ exception handler for every failure (validation, services' ValidationError, 401/
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, JsonResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import exceptions, serializers
@@ -41,9 +42,32 @@ def error_body(*, code: str, message: str, fields: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
+NUL_MESSAGE = (
+    "A value in the request contains a NUL character, which no field accepts; nothing was changed."
+)
+
+
+def _carries_nul(request) -> bool:
+    """Whether the address or the query parameters hold a NUL character (bodies are checked
+    by the serializers' text fields, which refuse it)."""
+    if request is None:
+        return False
+    if "\x00" in request.path:
+        return True
+    return any(
+        "\x00" in key or any("\x00" in value for value in values)
+        for key, values in request.query_params.lists()
+    )
+
+
 def exception_handler(exc, context):
     """DRF's handler, with Django's exceptions translated first and every body reshaped."""
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, DataError) and _carries_nul(context.get("request")):
+        # PostgreSQL refuses NUL in text (psycopg says so before sending the query, so the
+        # transaction is intact); a lookup given one is bad input, not our failure. Any other
+        # DataError stays a 500: it would be a bug to see, not the caller's mistake.
+        exc = exceptions.ValidationError(detail={"non_field_errors": [NUL_MESSAGE]})
+    elif isinstance(exc, DjangoValidationError):
         # Services raise Django's ValidationError: bad input, so 400 with its messages.
         exc = exceptions.ValidationError(detail=serializers.as_serializer_error(exc))
     elif isinstance(exc, Http404):

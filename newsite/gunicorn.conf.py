@@ -26,3 +26,19 @@ max_requests_jitter = 2000
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# The control socket (gunicorn 25.1 and later, for `gunicornc`) can add and remove workers,
+# reload and stop the server. The site never uses it, and gunicorn's default location is
+# shared: ./gunicorn.ctl in the working directory in some versions, $XDG_RUNTIME_DIR or
+# ~/.gunicorn in others, the same for every gunicorn the user runs. So it is off, as gunicorn
+# documents (`--no-control-socket`), unless GUNICORN_CONTROL_SOCKET names an absolute path of
+# this site's own; then only the socket's owner may connect.
+control_socket_path = os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip()
+if control_socket_path and not os.path.isabs(control_socket_path):
+    raise ValueError(
+        f"GUNICORN_CONTROL_SOCKET must be an absolute path, not {control_socket_path!r}: a "
+        "relative one would land in whatever directory gunicorn is started from."
+    )
+control_socket_disable = not control_socket_path
+if control_socket_path:
+    control_socket = control_socket_path
+    control_socket_mode = 0o600

@@ -39,6 +39,21 @@ class NoticeCheckedForm(forms.Form):
     # The notice hash is checked by the service (privacy.services.purpose_choose).
 
 
+class PersonalizationForm(forms.Form):
+    """Pause or resume personalization: the reader names which; anything else is refused."""
+
+    action = forms.ChoiceField(
+        choices=[("pause", "Pause personalization"), ("resume", "Resume personalization")],
+        error_messages={
+            "required": "Say whether to pause or resume personalization. Nothing was changed.",
+            "invalid_choice": (
+                "Personalization can only be paused or resumed, so this request was not "
+                "understood. Nothing was changed."
+            ),
+        },
+    )
+
+
 class ReturnAddressField(forms.CharField):
     """A hidden address to return to: when it is unusable (a NUL byte, say) the form is not
     refused over it, since the reader cannot see or fix it; the view then goes to its default

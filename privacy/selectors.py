@@ -116,9 +116,12 @@ def purposes_to_reconfirm(*, user) -> list[str]:
     ]
 
 
-def _receipt_allows(
+def receipt_in_effect(
     *, granted: bool, source: str, browser_signal: bool, signals: BrowserSignals
 ) -> bool:
+    """Whether a receipt that still counts lets its purpose act on this request: always
+    without a GPC/DNT signal; under one, only a choice made in the privacy center while the
+    signal was on (the explicit opt-in the signal yields to)."""
     if not granted:
         return False
     if not signals.present:
@@ -172,13 +175,18 @@ def read_permissions(*, user_id: int, signals: BrowserSignals) -> ReadOutcome:
     allowed: dict[str, bool] = {}
     level = None
     for purpose, granted, source, browser_signal, reader_level in rows:
-        allowed[purpose] = _receipt_allows(
+        allowed[purpose] = receipt_in_effect(
             granted=bool(granted),
             source=source,
             browser_signal=bool(browser_signal),
             signals=signals,
         )
         level = reader_level
+    # Off (also what a reader without preferences has) records nothing at all, whatever else
+    # is switched on: the level's own words promise "we store nothing about your reading", so
+    # "count my reads toward popular" waits, switched on but idle, until personalization is.
+    if level in (None, Preferences.Level.OFF):
+        return NOTHING_RECORDED
     return ReadOutcome(
         history_kept=level == Preferences.Level.TOPICS_HISTORY
         and allowed.get(READING_HISTORY.key, False),

@@ -39,6 +39,7 @@ from .selectors import (
     grant_counts,
     policy_current,
     read_permissions,
+    receipt_in_effect,
     reconsent_since,
 )
 from .signals import reader_data_changed_send
@@ -107,8 +108,13 @@ def consent_set(
     source: str,
     signals: BrowserSignals,
     notice_sha256: str | None = None,
+    despite_signal: bool = False,
 ) -> ConsentRecord | None:
     """Record a grant or withdrawal, if it changes the reader's current state.
+
+    `despite_signal`: this is one explicit choice made in the privacy center while the
+    browser sends GPC/DNT, the opt-in the signal yields to; it is receipted even when an
+    earlier grant, paused by the signal, is on file.
 
     `notice_sha256` is the hash of the notice the reader was shown; when given it must match
     the current notice, so a receipt never claims agreement to words the reader did not see.
@@ -126,7 +132,19 @@ def consent_set(
     # A grant from before a policy change no longer counts: granting writes a fresh receipt,
     # and withdrawing writes one too, so the reader is not asked about it again.
     latest = consent_latest(user=user, purpose=purpose)
-    if granted and grant_counts(latest, reconsent_since()):
+    paused_by_signal = (
+        despite_signal
+        and signals.present
+        and source == ConsentRecord.Source.PRIVACY_CENTER
+        and latest is not None
+        and not receipt_in_effect(
+            granted=True,
+            source=latest.source,
+            browser_signal=latest.browser_signal,
+            signals=signals,
+        )
+    )
+    if granted and grant_counts(latest, reconsent_since()) and not paused_by_signal:
         return None
     if not granted and not (latest and latest.granted):
         return None
@@ -440,6 +458,7 @@ def purpose_choose(
             level=level.TOPICS_HISTORY if granted else level.TOPICS,
             source=source,
             signals=signals,
+            despite_signal=True,
         )
         after = consent_latest(user=user, purpose=purpose)
         return after if after is not None and after != before else None
@@ -450,4 +469,5 @@ def purpose_choose(
         source=source,
         signals=signals,
         notice_sha256=notice_sha256,
+        despite_signal=True,
     )

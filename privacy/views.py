@@ -13,12 +13,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import services as accounts_services
 from accounts.forms import PurposesForm
 from accounts.selectors import preferences_region, reader_profile
+from news.views import error_page
 
 from . import erasure, selectors, services
 from .browser_signals import signals_for
-from .forms import DeleteAccountForm, DisplayNameForm, NoticeCheckedForm
+from .forms import DeleteAccountForm, DisplayNameForm, NoticeCheckedForm, PersonalizationForm
 from .models import ConsentRecord
-from .purposes import PURPOSES, READING_HISTORY, SWITCHABLE_PURPOSES
+from .purposes import PURPOSES, READING_HISTORY, REGION, SWITCHABLE_PURPOSES
+from .reauth import password_checks_limited
 
 LEDGER_DAYS = 90
 
@@ -188,45 +190,102 @@ def history_clear(request):
     return redirect("privacy:history")
 
 
+def _purposes_in_effect(*, user, signals) -> dict[str, bool]:
+    """Each optional purpose as it acts on this request: on only when its grant still counts
+    and, under a GPC/DNT signal, was given in the privacy center despite the signal. The page
+    shows this, not what is on file, so it never says "on" while nothing is recorded."""
+    latest, since = selectors.consents_latest(user=user), selectors.reconsent_since()
+    return {
+        key: selectors.grant_counts(latest.get(key), since)
+        and selectors.receipt_in_effect(
+            granted=True,
+            source=latest[key].source,
+            browser_signal=latest[key].browser_signal,
+            signals=signals,
+        )
+        for key in PURPOSES
+    }
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def consents(request):
     user, signals = request.user, signals_for(request)
-    current = selectors.consents_current(user=user)
+    on_file = selectors.consents_current(user=user)
+    in_effect = _purposes_in_effect(user=user, signals=signals)
+    region_now = preferences_region(preferences=accounts_services.preferences_for(user=user))
     if request.method == "POST":
         form = PurposesForm(request.POST)
         if form.is_valid():
-            try:
-                accounts_services.preferences_set_purposes(
-                    user=user,
-                    wanted=form.wanted,
-                    region=form.cleaned_data["region_name"],
-                    source=ConsentRecord.Source.PRIVACY_CENTER,
-                    signals=signals,
-                )
-            except ValidationError as error:
-                form.add_error(None, error)
-            else:
-                messages.success(request, "Your choices were saved and apply from now on.")
+            saved = _consents_save(request, form, on_file, in_effect, region_now)
+            if saved is not None:
+                if saved:
+                    messages.success(request, "Your choices were saved and apply from now on.")
+                else:
+                    messages.info(request, "Nothing changed: your choices were already as shown.")
                 return redirect("privacy:consents")
     else:
-        preferences = accounts_services.preferences_for(user=user)
         form = PurposesForm(
             initial={
-                **{p.key: current[p.key] for p in SWITCHABLE_PURPOSES},
-                "region_name": preferences_region(preferences=preferences),
+                **{p.key: in_effect[p.key] for p in SWITCHABLE_PURPOSES},
+                "region_name": region_now,
             }
         )
-    return render(request, "privacy/consents.html", _consents_context(request, form, current))
+    return render(
+        request, "privacy/consents.html", _consents_context(request, form, on_file, in_effect)
+    )
 
 
-def _consents_context(request, form, current: dict[str, bool]) -> dict:
-    user = request.user
+def _consents_save(request, form, on_file, in_effect, region_now) -> bool | None:
+    """Apply the switches the reader changed from what the page showed them; True when
+    something changed, False when nothing did, None when a service refused (on the form).
+
+    A switch left as shown keeps what is on file: a choice paused by the browser's signal is
+    neither withdrawn nor turned on by a save that did not touch it. Ticking a paused one is
+    the explicit opt-in despite the signal."""
+    user, signals = request.user, signals_for(request)
+    changed = {key: on for key, on in form.wanted.items() if on != in_effect[key]}
+    region_name = form.cleaned_data["region_name"]
+    region_moved = form.wanted[REGION.key] and region_name != region_now
+    if not changed and not region_moved:
+        return False
+    wanted = {p.key: changed.get(p.key, on_file[p.key]) for p in SWITCHABLE_PURPOSES}
+    despite_signal = [key for key, on in changed.items() if on and on_file[key]]
+    before = {key: record.pk for key, record in selectors.consents_latest(user=user).items()}
+    try:
+        accounts_services.preferences_set_purposes(
+            user=user,
+            wanted=wanted,
+            region=region_name if wanted[REGION.key] and region_moved else region_now,
+            source=ConsentRecord.Source.PRIVACY_CENTER,
+            signals=signals,
+        )
+        for key in despite_signal:
+            services.purpose_choose(
+                user=user,
+                purpose=key,
+                granted=True,
+                notice_sha256=PURPOSES[key].notice_sha256,
+                source=ConsentRecord.Source.PRIVACY_CENTER,
+                signals=signals,
+            )
+    except ValidationError as error:
+        form.add_error(None, error)
+        return None
+    after = {key: record.pk for key, record in selectors.consents_latest(user=user).items()}
+    return after != before or region_moved
+
+
+def _consents_context(request, form, on_file: dict[str, bool], in_effect: dict[str, bool]):
+    user, signals = request.user, signals_for(request)
+    paused = [key for key in PURPOSES if on_file[key] and not in_effect[key]]
     return {
         "form": form,
-        "signals": signals_for(request),
+        "signals": signals,
         "profile": reader_profile(user=user),
-        "history_on": current[READING_HISTORY.key],
+        "history_on": in_effect[READING_HISTORY.key],
+        "history_paused": READING_HISTORY.key in paused,
+        "paused_titles": [PURPOSES[key].title for key in paused if key != READING_HISTORY.key],
         "reading_history": READING_HISTORY,
         "to_reconfirm": [PURPOSES[key] for key in selectors.purposes_to_reconfirm(user=user)],
         "policy": selectors.policy_current(),
@@ -245,7 +304,7 @@ def consent_choice(request):
         return redirect("privacy:consents")
     purpose, turn_on = form.cleaned_data["purpose"], form.cleaned_data["turn_on"]
     try:
-        services.purpose_choose(
+        receipt = services.purpose_choose(
             user=request.user,
             purpose=purpose,
             granted=turn_on,
@@ -257,7 +316,12 @@ def consent_choice(request):
         messages.error(request, " ".join(error.messages))
     else:
         state = "on" if turn_on else "off"
-        messages.success(request, f"{PURPOSES[purpose].title}: {state}, from now on.")
+        if receipt is None:
+            messages.info(
+                request, f"Nothing changed: {PURPOSES[purpose].title} was already {state}."
+            )
+        else:
+            messages.success(request, f"{PURPOSES[purpose].title}: {state}, from now on.")
     return redirect("privacy:consents")
 
 
@@ -265,8 +329,12 @@ def consent_choice(request):
 @require_POST
 def personalization(request):
     """Restriction and objection: pause personalization (Off, topics kept) or resume it."""
+    form = PersonalizationForm(request.POST)
+    if not form.is_valid():
+        # A forged or garbled request: refused outright rather than read as "pause".
+        return error_page(request, 400, "Bad request", " ".join(form.errors["action"]))
     signals = signals_for(request)
-    if request.POST.get("action") == "resume":
+    if form.cleaned_data["action"] == "resume":
         try:
             accounts_services.personalization_resume(user=request.user, signals=signals)
         except ValidationError as error:
@@ -294,6 +362,7 @@ def activity(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@password_checks_limited
 def delete_account(request):
     form = DeleteAccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -253,3 +253,28 @@ def test_home_page_link_still_works_after_reads(client, reader, article, read_pa
     client.force_login(reader)
     read_page(client, article)
     assert client.get(reverse("news:home")).status_code == 200
+
+
+def test_level_off_records_nothing_even_with_counting_on(
+    client, reader, article, read_page, django_assert_num_queries
+):
+    """Off promises "we store nothing about your reading": no history and no popularity
+    signal, even though "count my reads toward popular" stays switched on (idle) meanwhile."""
+    from accounts.levels import LEVEL_EXPLANATIONS
+    from privacy.selectors import NOTHING_RECORDED, read_permissions
+
+    reader_choices(reader, level=Level.TOPICS, counting=True)
+    accounts_services.personalization_pause(user=reader, signals=NO_SIGNALS)
+    client.force_login(reader)
+
+    read_page(client, article)
+
+    assert not ReadingHistoryEntry.objects.exists()
+    assert not SignalEvent.objects.exists()
+    assert "we store nothing about your reading" in LEVEL_EXPLANATIONS[Level.OFF]
+    with django_assert_num_queries(1):  # still one small query on every article view
+        assert read_permissions(user_id=reader.pk, signals=NO_SIGNALS) == NOTHING_RECORDED
+    # Resuming personalization counts again, without asking anew.
+    accounts_services.personalization_resume(user=reader, signals=NO_SIGNALS)
+    read_page(client, article)
+    assert SignalEvent.objects.count() == 1
