@@ -1,0 +1,46 @@
+"""Every write to news content, by sub-domain: the editorial workflow (articles), feed and
+MIND ingest with source polling (ingest), the demo-content loader (demo) and topic
+suggestions (suggestions). Callers use `news.services.<name>`; the names below are the
+public ones."""
+
+from .articles import (  # noqa: F401
+    ALLOWED_TRANSITIONS,
+    EDITORS_PICK_HOURS,
+    SCHEDULER_LABEL,
+    UNKNOWN_EDITOR,
+    article_archive,
+    article_pin,
+    article_publish,
+    article_revision_record,
+    article_schedule,
+    article_unpublish,
+    articles_publish_due,
+    editor_action_record,
+    transition_refusal,
+)
+from .demo import (  # noqa: F401
+    DEMO_MAX_DAYS_AGO,
+    DemoLoadResult,
+    demo_content_load,
+)
+from .ingest import (  # noqa: F401
+    MIND_SOURCE_NAME,
+    ImportResult,
+    PollSummary,
+    feed_entries_import,
+    feed_source_for_import,
+    mind_rows_import,
+    mind_source_get,
+    source_error_record,
+    source_errors_purge,
+    source_poll,
+    sources_poll_due,
+)
+from .suggestions import (  # noqa: F401
+    SUGGESTION_TRAINING_LIMIT,
+    TopicSuggestionResult,
+    article_topic_suggestions_refresh,
+    article_topics_accept,
+    article_topics_suggest,
+    article_topics_suggest_later,
+)
