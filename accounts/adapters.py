@@ -1,12 +1,15 @@
-"""allauth adapter: sends new readers to onboarding until they finish or skip it, and counts
-wrong passwords per account and per client address on every path that checks one."""
+"""allauth adapters. The account adapter sends new readers to onboarding until they finish or
+skip it, and counts wrong passwords per account and per client address on every path that
+checks one. The MFA adapter keeps second-factor secrets encrypted in the database."""
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.mfa.adapter import DefaultMFAAdapter
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from newsite.api_throttles import rate_limits_available
 
+from . import mfa_secrets
 from .selectors import reader_profile
 
 
@@ -44,3 +47,15 @@ class AccountAdapter(DefaultAccountAdapter):
             if error.code == "too_many_login_attempts" and not rate_limits_available():
                 raise self.validation_error("rate_limits_unavailable") from error
             raise
+
+
+class MFAAdapter(DefaultMFAAdapter):
+    """allauth passes every TOTP secret and recovery-code seed through `encrypt()` before it
+    stores it, and through `decrypt()` when it checks a code: sealed with AES-GCM under a
+    subkey of the master key (`accounts.mfa_secrets`)."""
+
+    def encrypt(self, text: str) -> str:
+        return mfa_secrets.seal(text)
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return mfa_secrets.unseal(encrypted_text)

@@ -4,6 +4,8 @@ reader's preferences (topics, blocked topics, personalization level)."""
 from allauth.account.adapter import get_adapter as get_account_adapter
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, Throttled
@@ -42,6 +44,20 @@ def _too_many_attempts(error: ValidationError | None = None) -> Throttled:
     )
 
 
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """The schema's `tokenAuth`: knox's token authentication, sent as `Token <token>` (over
+    drf-spectacular's own knox entry, which names it differently)."""
+
+    target_class = "knox.auth.TokenAuthentication"
+    name = "tokenAuth"
+    priority = 1
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(
+            header_name="Authorization", token_prefix=self.target.authenticate_header(None)
+        )
+
+
 class TokenApi(APIView):
     """POST: exchange email + password (+ the second factor, when set) for a token. DELETE:
     revoke the caller's token."""
@@ -75,7 +91,10 @@ class TokenApi(APIView):
         )
 
     class OutputSerializer(serializers.Serializer):
-        token = serializers.CharField(source="key")
+        token = serializers.CharField(
+            source="key",
+            help_text="Shown this once: the site keeps only a digest of it. Keep it secret.",
+        )
         created = serializers.DateTimeField()
 
     @extend_schema(
@@ -83,8 +102,10 @@ class TokenApi(APIView):
         summary="Get an API token",
         description=(
             "Exchange your email address and password for a token; send it as "
-            "`Authorization: Token <token>`. One token per reader: asking again returns the "
-            "same one until it is revoked. Refused (403, code `email_unverified`) until the "
+            "`Authorization: Token <token>`. The token is shown in this answer only: the site "
+            "stores just a digest of it and cannot show it again. One token per reader: "
+            "asking again issues a new token and the earlier one stops working at once. "
+            "Refused (403, code `email_unverified`) until the "
             "address is verified. With two-factor authentication on, also send `code`: the "
             "code your authenticator app shows, or a recovery code (401 `mfa_required` "
             "without it, `mfa_code_invalid` when wrong or already used). Wrong passwords "
@@ -107,7 +128,7 @@ class TokenApi(APIView):
             OpenApiExample(
                 "A token",
                 value={
-                    "token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b",
+                    "token": "5c3a0e9d2b7f41c6a8e0d4b19f27c3e6a1d58b0c7e924f3da6b81e05c9f47d2a",
                     "created": "2026-11-23T09:00:00Z",
                 },
                 response_only=True,

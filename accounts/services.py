@@ -3,12 +3,14 @@
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from knox.models import AuthToken
 
 from news.models import Topic
 from news.permissions import EDITORS_GROUP
@@ -406,22 +408,31 @@ def preferences_change(
 # --- API tokens ---------------------------------------------------------------------------
 
 
-def api_token_issue(*, user: User):
-    """The reader's API token, created on first use (one per reader, as DRF's authtoken keeps
-    it); refused until the reader has verified their email address, as signing in is."""
-    from rest_framework.authtoken.models import Token
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new API token: `key` is shown to the reader this once; only its digest is kept."""
 
+    key: str
+    created: datetime
+
+
+@transaction.atomic
+def api_token_issue(*, user: User) -> IssuedToken:
+    """A new API token for the reader, replacing the one they had (one per reader): only its
+    digest is stored, so the token cannot be shown again, and the earlier one stops working at
+    once. Refused until the reader has verified their email address, as signing in is."""
     if not EmailAddress.objects.filter(user=user, verified=True).exists():
         raise ValidationError(
             "Verify your email address first: open the link we emailed you, then ask again.",
             code="email_unverified",
         )
-    token, _ = Token.objects.get_or_create(user=user)
-    return token
+    # Two requests at once wait for each other here, so a reader never ends up with two.
+    User.objects.select_for_update().only("pk").get(pk=user.pk)
+    AuthToken.objects.filter(user=user).delete()
+    token, key = AuthToken.objects.create(user=user, expiry=None)
+    return IssuedToken(key=key, created=token.created)
 
 
 def api_token_revoke(*, user: User) -> bool:
     """Delete the reader's API token; apps using it are signed out at once."""
-    from rest_framework.authtoken.models import Token
-
-    return bool(Token.objects.filter(user=user).delete()[0])
+    return bool(AuthToken.objects.filter(user=user).delete()[0])

@@ -36,7 +36,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
+    # Hashed API tokens; before accounts, whose admin replaces knox's.
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "allauth",
@@ -99,6 +100,28 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {}).update(
             {"server_side_binding": True, "prepare_threshold": 2}
         )
+# The key store: readers' wrapped data keys, the daily pseudonym salts and the consent-chain
+# key, in a database of its own with its own short backup retention (docs/operations.md), so a
+# main-database backup holds nothing that opens it. Default: beside the main database, named
+# <main>_keys (PostgreSQL) or <main file>_keys.sqlite3 (SQLite). Migrate it first:
+# `manage.py migrate --database=keys && manage.py migrate`.
+_main = DATABASES["default"]
+if env("KEYS_DATABASE_URL", default=""):
+    DATABASES["keys"] = env.db("KEYS_DATABASE_URL")
+elif _main["ENGINE"] == "django.db.backends.sqlite3":
+    _main_file = Path(_main["NAME"])
+    DATABASES["keys"] = {**_main, "NAME": str(_main_file.with_stem(f"{_main_file.stem}_keys"))}
+else:
+    DATABASES["keys"] = {**_main, "NAME": f"{_main['NAME']}_keys"}
+DATABASES["keys"].pop("TEST", None)
+DATABASES["keys"]["OPTIONS"] = dict(DATABASES["keys"].get("OPTIONS", {}))
+if DATABASES["keys"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["keys"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["keys"]["CONN_HEALTH_CHECKS"] = True
+DATABASE_ROUTERS = ["newsite.db_routers.KeyStoreRouter"]
+# Days a backup of the key store is kept (stated to erased readers): after this, no copy of an
+# erased reader's data key exists anywhere, and every main-database backup is noise for them.
+KEY_STORE_BACKUP_RETENTION_DAYS = env.int("KEY_STORE_BACKUP_RETENTION_DAYS", default=7)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -166,6 +189,9 @@ ACCOUNT_RATE_LIMITS = {
     "reauthenticate": "10/m/user",
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Encrypts TOTP secrets and recovery-code seeds at rest, under a key derived from
+# NEWSITE_MASTER_KEY (accounts.mfa_secrets).
+MFA_ADAPTER = "accounts.adapters.MFAAdapter"
 MFA_TOTP_ISSUER = env("SITE_NAME", default="Newsite")
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
@@ -269,6 +295,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     # Just after midnight (TIME_ZONE), when yesterday is closed and its counts can be released.
+    # After midnight: yesterday's consent-receipt chain heads, published on the transparency
+    # page, so a receipt rewritten later shows against the copy anyone kept.
+    "publish-consent-chain-digest": {
+        "task": "privacy.tasks.publish_consent_digest",
+        "schedule": crontab(hour=0, minute=5),
+    },
     "aggregate-popularity-signals": {
         "task": "privacy.tasks.aggregate_signals",
         "schedule": crontab(hour=0, minute=15),
@@ -444,12 +476,16 @@ RECOMMENDER_HISTORY_LIMIT = env.int("RECOMMENDER_HISTORY_LIMIT", default=50)
 RECOMMENDER_EXCLUDED_READS = env.int("RECOMMENDER_EXCLUDED_READS", default=1_000)
 
 # --- Public API (Django REST framework, docs/api.md) -----------------------------------------
+# API tokens are django-rest-knox's: only a digest is stored. One per reader (accounts.services),
+# lasting until revoked, as before hashing: an app holding one has no password or second factor
+# to renew it with.
+REST_KNOX = {"TOKEN_TTL": None, "AUTH_HEADER_PREFIX": "Token"}
 REST_FRAMEWORK = {
     # Other clients send a token from POST /api/v1/auth/token/; the site's own pages use the
     # session (CSRF enforced on unsafe methods). Token first: its WWW-Authenticate header is
     # what makes "not signed in" a 401 rather than a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

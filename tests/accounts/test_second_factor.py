@@ -17,7 +17,7 @@ from allauth.mfa.totp.internal.auth import (
     hotp_value,
 )
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from tests.api.conftest import assert_error
@@ -58,7 +58,7 @@ def test_a_reader_with_two_factor_gets_no_token_for_the_password_alone(frozen_cl
 
     error = assert_error(response, 401, "mfa_required")
     assert "code" in error["message"]
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
 
 
 def test_the_password_and_the_current_code_get_a_working_token(frozen_clock):
@@ -81,19 +81,19 @@ def test_a_wrong_code_gets_no_token(frozen_clock):
     response = ask_token(email=reader.email, password=DEFAULT_PASSWORD, code=wrong)
 
     assert_error(response, 401, "mfa_code_invalid")
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
 
 
 def test_a_code_works_once(frozen_clock):
     reader = verified_reader()
     code = current_code(with_totp(reader))
     assert ask_token(email=reader.email, password=DEFAULT_PASSWORD, code=code).status_code == 200
-    Token.objects.all().delete()
+    AuthToken.objects.all().delete()
 
     replay = ask_token(email=reader.email, password=DEFAULT_PASSWORD, code=code)
 
     assert_error(replay, 401, "mfa_code_invalid")
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
 
 
 def test_a_recovery_code_works_once_instead_of_the_app(frozen_clock):
@@ -103,7 +103,7 @@ def test_a_recovery_code_works_once_instead_of_the_app(frozen_clock):
 
     first = ask_token(email=reader.email, password=DEFAULT_PASSWORD, code=recovery_code)
     assert first.status_code == 200, first.content
-    Token.objects.all().delete()
+    AuthToken.objects.all().delete()
     again = ask_token(email=reader.email, password=DEFAULT_PASSWORD, code=recovery_code)
     assert_error(again, 401, "mfa_code_invalid")
 
@@ -115,7 +115,7 @@ def test_a_wrong_password_with_a_right_code_is_still_a_wrong_password(frozen_clo
     response = ask_token(email=reader.email, password="not-the-password", code=code)
 
     assert_error(response, 401, "authentication_failed")
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
 
 
 def test_a_reader_without_two_factor_needs_no_code():

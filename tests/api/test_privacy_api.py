@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from accounts.models import Preferences
 from accounts.services import preferences_set_level, preferences_set_topics
@@ -327,7 +327,7 @@ def test_erasure_removes_the_account_and_its_token(token_api):
     assert body["erased"]["API tokens"] == 1
     assert not any(body["remaining"].values())
     assert not get_user_model().objects.filter(pk=user_id).exists()
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
     assert_error(token_api.get("/api/v1/preferences/"), 401)
 
 

@@ -12,7 +12,7 @@ import pytest
 from allauth.account.models import EmailAddress
 from django.test import override_settings
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -119,7 +119,7 @@ def test_token_guessing_is_limited_per_account_across_addresses(settings):
     error = assert_error(response, 429, "throttled")
     assert "Too many" in error["message"]
     assert int(response["Retry-After"]) > 0
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
 
 
 def test_token_guessing_is_limited_per_address_across_accounts(settings):
@@ -210,7 +210,7 @@ def test_with_the_cache_down_no_token_is_issued_for_a_password(cache_down):
     response = ask_token(reader.email, DEFAULT_PASSWORD)
     assert_error(response, 429, "throttled")
     assert int(response["Retry-After"]) > 0
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
 
 
 def test_with_the_cache_down_the_download_password_page_refuses_to_check(client, cache_down):

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 from gunicorn.app.base import Application
 from gunicorn.config import Config
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from accounts.models import Preferences
@@ -113,7 +113,7 @@ def test_deeply_nested_json_to_the_token_endpoint_is_a_400(depth):
 
     error = assert_error(response, 400, "parse_error")
     assert "nested too deeply" in error["message"]
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
 
 
 def test_deeply_nested_json_to_a_signed_in_endpoint_changes_nothing(reader):
@@ -207,7 +207,7 @@ def test_signed_in_personal_pages_are_never_stored_by_a_cache(client, reader, pa
 def test_personal_api_answers_are_never_stored_by_a_cache(reader, path):
     reader_choices(reader)
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=reader).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=reader)[1]}")
 
     response = api.get(path)
 
