@@ -23,6 +23,7 @@ install: $(VENV)/.installed
 	@echo "Wrote .env with new local secrets."
 
 demo: install .env
+	$(PY) manage.py migrate --noinput --database=keys
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
@@ -39,6 +40,7 @@ test: install
 # The production-size run (100,000 articles, 10,000 readers) keeps its dataset in its own
 # database, generated once and reused.
 SCALE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/newsite_scale
+MIND_DEV ?= ../shared/mind-dev
 bench: install
 	$(PY) -m bench.read_recording
 	$(PY) -m bench.aggregation
@@ -46,6 +48,8 @@ bench: install
 	$(PY) -m bench.feed --articles 100000 --days 365 --history 200 --candidates 20000 --profile-reads 200
 	$(PY) -m bench.feed --articles 100000 --days 365 --history 200 --candidates 20000
 	$(PY) -m bench.quality
+	@# Real readers (MIND, protocol v2), only where the shared development slice exists.
+	if [ -d $(MIND_DEV) ]; then $(PY) -m bench.mind --mind $(MIND_DEV); fi
 	BENCH_DATABASE_URL=$(SCALE_DATABASE_URL) $(PY) -m bench.scale --profile-reads 200
 	BENCH_DATABASE_URL=$(SCALE_DATABASE_URL) $(PY) -m bench.scale
 	$(PY) -m bench.load

@@ -187,7 +187,7 @@ def main() -> dict:
     from django.contrib.auth.models import AnonymousUser
 
     from accounts.models import Preferences
-    from recommendations.selectors import feed_page
+    from recommendations.feed.page import feed_page
     from recommendations.services import model_retrain
 
     started = time.perf_counter()
@@ -229,10 +229,10 @@ def main() -> dict:
         result = percentiles(timed(one, repeat=options.repeat))
         summary[f"{name}_p50_ms"] = round(result["p50"], 2)
         summary[f"{name}_p99_ms"] = round(result["p99"], 2)
-    from recommendations.selectors import _pool_cache
+    from recommendations.feed.pool import candidate_pool_size
 
     # The pool the timed pages were served from.
-    summary["candidates"] = len(_pool_cache.pool.ids) if _pool_cache.pool is not None else 0
+    summary["candidates"] = candidate_pool_size()
     summary["worker_rss_mb"] = _worker_rss_mb(readers[Preferences.Level.TOPICS_HISTORY].pk)
     summary["machine"] = machine()
     summary["machine_pace_s"] = machine_pace()
@@ -245,7 +245,7 @@ WORKER = """
 import gc, json, os, re, django
 django.setup()
 from django.contrib.auth import get_user_model
-from recommendations.selectors import feed_page
+from recommendations.feed.page import feed_page
 reader = get_user_model().objects.get(pk=int(os.environ["BENCH_READER"]))
 for _ in range(5):
     list(feed_page(user=reader))

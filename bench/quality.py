@@ -132,15 +132,16 @@ def _figures(report, method):
 
 
 def _describe(data) -> str:
-    from recommendations.evaluation import daily_clicks
+    from recommendations.offline.mind import reader_reads
+    from recommendations.offline.release import daily_reads
 
-    clicks = daily_clicks(data, bound=None)
+    clicks = daily_reads(reader_reads(data), bound=None)
     per_day = [sum(counter.values()) for counter in clicks.values()]
     clicked = [n for counter in clicks.values() for n in counter.values()]
     return (
         f"{len(data.news)} news, {len(data.impressions)} impressions, "
-        f"{statistics.mean(per_day) / len(data.news):.2f} clicks per article a day; on a day, "
-        f"{sum(n <= 2 for n in clicked) / len(clicked):.0%} of clicked articles have 1-2 clicks"
+        f"{statistics.mean(per_day) / len(data.news):.2f} reads per article a day; on a day, "
+        f"{sum(n <= 2 for n in clicked) / len(clicked):.0%} of read articles have 1-2 reads"
     )
 
 
@@ -159,7 +160,9 @@ def main() -> None:
     _setup()
     from django.test import override_settings
 
-    from recommendations.evaluation import PopularityPlan, evaluate, mind_load
+    from recommendations.offline.mind import mind_load
+    from recommendations.offline.protocols import evaluate
+    from recommendations.offline.release import PopularityPlan
     from recommendations.synthetic import synthetic_data
 
     if options.mind:

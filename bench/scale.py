@@ -230,7 +230,7 @@ def _feed_latencies(*, repeat: int, sample: int) -> dict:
     from django.conf import settings
 
     from accounts.models import Preferences, User
-    from recommendations.selectors import feed_page
+    from recommendations.feed.page import feed_page
 
     def page(user) -> None:
         assert len(list(feed_page(user=user))) == settings.NEWS_PAGE_SIZE
@@ -516,9 +516,9 @@ def main() -> dict:
     print(f"retrain: {result['retrain_s']:.1f} s")
 
     result.update(_feed_latencies(repeat=options.repeat, sample=options.sample))
-    from recommendations.selectors import _pool_cache
+    from recommendations.feed.pool import candidate_pool_size
 
-    result["candidates"] = len(_pool_cache.pool.ids) if _pool_cache.pool is not None else 0
+    result["candidates"] = candidate_pool_size()
     print(json.dumps(result, default=str))
 
     recording = read_recording.measure()

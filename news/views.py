@@ -7,8 +7,8 @@ from django.template import loader
 
 from privacy.browser_signals import navigation_is_own, signals_for
 from privacy.services import read_record
+from recommendations.feed.page import EDITORIAL, PERSONAL
 from recommendations.feed_cache import home_feed, more_like_this_cached
-from recommendations.selectors import EDITORIAL, PERSONAL
 from recommendations.services import feed_impressions_record
 
 from . import selectors

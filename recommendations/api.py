@@ -12,7 +12,7 @@ from accounts.selectors import reader_profile
 from news.api import ARTICLE_EXAMPLE
 from news.serializers import ArticleOutputSerializer
 
-from .selectors import feed_page
+from .feed.page import feed_page
 
 
 class FeedReasonSerializer(serializers.Serializer):

@@ -9,6 +9,9 @@ from django.utils import timezone
 
 from newsite.reversing import cached_reverse
 
+# Popular enough to say so: at least this share of the most popular story's prior.
+POPULAR_FLOOR = 0.5
+
 
 class ReasonKind:
     TOPIC = "topic"
@@ -69,10 +72,12 @@ def related_to(*, topic_name: str) -> Reason:
     )
 
 
-def like_what_you_read(*, title: str, read_at: datetime, now: datetime) -> Reason:
+def because_you_read(*, title: str, read_at: datetime, now: datetime) -> Reason:
+    """Said only of a story placed by the reader's own reads, naming the read that placed it
+    (one that shares a topic with the story and is still published)."""
     return Reason(
         kind=ReasonKind.HISTORY,
-        sentence=f"Like '{title}', which you read {when_read(read_at, now=now)}",
+        sentence=f"Because you read '{title}' {when_read(read_at, now=now)}",
         control_url=cached_reverse("accounts:preferences"),
         control_label="Stop using your reading history",
     )
@@ -102,3 +107,27 @@ def just_in(*, signed_in: bool) -> Reason:
         control_url=url,
         control_label=label,
     )
+
+
+def reason_kind(
+    *,
+    topic: float,
+    related: float,
+    history: float,
+    popularity: float,
+    pick: float,
+    freshness: float,
+    popularity_share: float,
+) -> str:
+    """The kind of the part that contributed most to a story's score (each part weighted as
+    scored); "Popular today" only at `POPULAR_FLOOR` of the top story's popularity or more."""
+    parts = {
+        ReasonKind.TOPIC: topic,
+        ReasonKind.RELATED_TOPIC: related,
+        ReasonKind.HISTORY: history,
+        ReasonKind.POPULAR: popularity if popularity_share >= POPULAR_FLOOR else 0.0,
+        ReasonKind.PICK: pick,
+        ReasonKind.FRESH: freshness,
+    }
+    kind = max(parts, key=lambda k: parts[k])
+    return kind if parts[kind] > 0 else ReasonKind.FRESH

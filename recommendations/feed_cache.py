@@ -44,6 +44,9 @@ from privacy.crypto import (
     with_data_key,
 )
 
+from .feed.page import feed_page
+from .similar import more_like_this
+
 logger = logging.getLogger(__name__)
 
 # The field name sealed into each entry: it opens only as this reader's cached feed.
@@ -164,8 +167,6 @@ def home_feed(*, user, page_number=None, render_cards: CardsRenderer) -> HomeFee
     """The visitor's home page feed, rendered by `render_cards`, from the cache when it can
     be. A reader's kept first page carries their profile too, valid while their preferences
     are unchanged, so a hit reads one preferences row and their key, and renders nothing."""
-    from .selectors import feed_page
-
     page_size = settings.NEWS_PAGE_SIZE
     first = _first_page(page_number)
     if not user.is_authenticated:
@@ -205,8 +206,6 @@ def home_feed(*, user, page_number=None, render_cards: CardsRenderer) -> HomeFee
 
 
 def _public_feed(*, user, profile, page_size: int, render_cards: CardsRenderer) -> HomeFeed:
-    from .selectors import feed_page
-
     # The reasons' links differ for signed-in visitors ("Choose your topics" vs "Sign up").
     key = PUBLIC_KEYS[1] if user.is_authenticated else PUBLIC_KEYS[0]
     entry = cache.get(key)
@@ -305,7 +304,6 @@ def more_like_this_cached(*, article, limit: int = 4) -> list:
     from news.selectors import articles_live_by_id
 
     from .active import active_marker
-    from .selectors import more_like_this
 
     seconds = settings.MORE_LIKE_THIS_CACHE_SECONDS
     if seconds <= 0:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .evaluation import Impression, MindData, News
+from .offline.mind import Impression, MindData, News
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "news" / "fixtures" / "demo"
 START = datetime(2019, 11, 9)

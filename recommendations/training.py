@@ -17,22 +17,15 @@ from news.models import Article
 from privacy.models import AggregateSignal, PrivacyBudgetLedger
 from privacy.releases import ARTICLE_QUERY, TOPIC_QUERY, noise_variance
 
+from .feed.scoring import Candidates, Reader, score
 from .vectors import RecommenderModel, article_text, fit_text_model, normalise_rows
+from .weights import (
+    DEFAULT_WEIGHTS,
+    POPULARITY_AND_FRESHNESS,
+    POPULARITY_AND_FRESHNESS_TOTALS,
+    POPULARITY_SHARES,
+)
 
-# How much each part counts in the blend. Popularity and freshness are tuned on a held-out
-# day of DP counts when there is one; the split below is used when there is not.
-DEFAULT_WEIGHTS = {
-    "topic": 1.0,  # the article is in a topic the reader follows (times its weight)
-    "content": 0.8,  # similarity to the reader's topics and reads
-    "popularity": 0.3,
-    "freshness": 0.3,
-    "pick": 0.4,  # an editor's pick, in the non-personal feed
-}
-POPULARITY_AND_FRESHNESS = DEFAULT_WEIGHTS["popularity"] + DEFAULT_WEIGHTS["freshness"]
-POPULARITY_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
-# How much popularity and freshness weigh together, against topic 1.0 and content 0.8: on a
-# long tail of stories the few hits are most of what anyone reads.
-POPULARITY_AND_FRESHNESS_TOTALS = (POPULARITY_AND_FRESHNESS, 1.0, 1.5, 2.0, 3.0)
 # The weight is judged on each of the last few released days (each against the days before
 # it), criterion averaged: one day's noisy counts alone swung it between 1 and 3.
 HELD_OUT_DAYS = 3
@@ -78,20 +71,20 @@ def corpus_load(*, now: datetime) -> Corpus:
     )
 
 
-def _decay_weight(day: date, *, reference: date) -> float:
+def decay_weight(day: date, *, reference: date) -> float:
     # A day's counts halve in weight every RECOMMENDER_POPULARITY_HALF_LIFE_DAYS.
     return 0.5 ** ((reference - day).days / settings.RECOMMENDER_POPULARITY_HALF_LIFE_DAYS)
 
 
-def _decayed(counts: dict[date, int], *, reference: date) -> float:
+def decayed_total(counts: dict[date, int], *, reference: date) -> float:
     return sum(
-        max(count, 0) * _decay_weight(day, reference=reference)
+        max(count, 0) * decay_weight(day, reference=reference)
         for day, count in counts.items()
         if day < reference
     )
 
 
-def _scaled(raw: np.ndarray) -> np.ndarray:
+def log_scaled(raw: np.ndarray) -> np.ndarray:
     """Counts to 0..1 on a log scale, so one viral story does not flatten the rest."""
     logged = np.log1p(np.maximum(raw, 0.0))
     top = logged.max() if len(logged) else 0.0
@@ -150,12 +143,12 @@ def popularity_prior(
 ) -> np.ndarray:
     raw = np.array(
         [
-            _decayed(aggregates.article_days.get(int(a), {}), reference=reference)
+            decayed_total(aggregates.article_days.get(int(a), {}), reference=reference)
             for a in article_ids
         ],
         dtype=np.float64,
     )
-    return _scaled(raw)
+    return log_scaled(raw)
 
 
 def decayed_with_noise(
@@ -168,7 +161,7 @@ def decayed_with_noise(
     weights: dict[date, tuple[float, float]] = {}
     for day in aggregates.days:
         if day < reference:
-            weight = _decay_weight(day, reference=reference)
+            weight = decay_weight(day, reference=reference)
             weights[day] = (weight, weight**2 * aggregates.article_noise.get(day, 0.0))
     counts = np.zeros(len(article_ids))
     variances = np.zeros(len(article_ids))
@@ -283,7 +276,6 @@ def blend_scores(
     topics' hits above a reader's own stories. It cannot see readers of several topics nor
     clicks outside one's topics, so the grid is small; ties go to an even split, then to the
     usual total."""
-    weights = DEFAULT_WEIGHTS
     if not any(day < held_out for day in aggregates.days) or len(live) < 2:
         return {}
     ids = article_ids[live]
@@ -298,7 +290,6 @@ def blend_scores(
             days = aggregates.article_days.get(int(article_id), {})
             reads[groups[row]] += sum(c for day, c in days.items() if day < held_out)
     live_groups = groups[live]
-    closeness = np.clip(vectors[live] @ centroids.T, 0.0, 1.0)
     # A topic's reader is judged only on a day some of its stories were read.
     readers = [
         (group, float(reads[group]))
@@ -307,14 +298,36 @@ def blend_scores(
     ]
     if not readers:
         return {}
+    # The live stories as the feed scores them: one topic column per group, its reader
+    # following it alone (no affinity lent, no reads).
+    topic_matrix = np.zeros((len(live), len(centroids)), dtype=bool)
+    grouped = np.flatnonzero(live_groups >= 0)
+    topic_matrix[grouped, live_groups[grouped]] = True
+    labels = np.arange(len(centroids), dtype=np.int64)
+    candidates = Candidates(
+        vectors=vectors[live],
+        topic_ids=labels,
+        topic_matrix=topic_matrix,
+        popularity=prior,
+        centroid_closeness=vectors[live] @ centroids.T,
+        model_topic_ids=labels,
+        topic_centroids=centroids,
+    )
+    no_pick = np.zeros(len(live))
 
     def judged(total: float, share: float) -> float:
-        popularity = total * (share * prior + (1 - share) * fresh)
+        weights = {"popularity": total * share, "freshness": total * (1 - share)}
         value = 0.0
         for group, read in readers:
+            ranked = score(
+                candidates=candidates,
+                reader=Reader(topic_weights={int(group): 1.0}),
+                weights=weights,
+                freshness=fresh,
+                pick=no_pick,
+            ).relevance
             own = live_groups == group
-            scores = weights["topic"] * own + weights["content"] * closeness[:, group]
-            value += read * ndcg_at(np.where(own, gains, 0.0), scores + popularity, k)
+            value += read * ndcg_at(np.where(own, gains, 0.0), ranked, k)
         return value / sum(read for _, read in readers)
 
     return {(total, share): judged(total, share) for total in totals for share in POPULARITY_SHARES}
@@ -442,7 +455,7 @@ def build_model(*, version: int, now: datetime, seed: int = 0) -> Training:
         article_ids=corpus.article_ids, aggregates=aggregates, reference=today
     )
     topic_raw = np.array(
-        [_decayed(aggregates.topic_days.get(int(t), {}), reference=today) for t in topic_ids]
+        [decayed_total(aggregates.topic_days.get(int(t), {}), reference=today) for t in topic_ids]
     )
     weights, holdout = tune_blend(
         corpus=corpus, aggregates=aggregates, vectors=vectors, centroids=centroids, groups=groups
@@ -465,7 +478,7 @@ def build_model(*, version: int, now: datetime, seed: int = 0) -> Training:
         topic_affinity=topic_affinity(
             topic_ids=topic_ids, centroids=centroids, aggregates=aggregates
         ),
-        topic_popularity=_scaled(topic_raw),
+        topic_popularity=log_scaled(topic_raw),
         popular_clear=popular_beyond_noise(
             article_ids=corpus.article_ids, aggregates=aggregates, reference=today
         ),

@@ -122,7 +122,7 @@ def test_the_feed_is_personal_from_the_loaded_model_while_redis_is_down(
     kinds = {item.reason.kind for item in items}
     assert ReasonKind.TOPIC in kinds and ReasonKind.HISTORY in kinds
     assert "Because you follow Sport" in response.text
-    assert "Like &#x27;Baking sourdough bread at home&#x27;, which you read" in response.text
+    assert "Because you read &#x27;Baking sourdough bread at home&#x27;" in response.text
 
 
 def test_an_export_asked_for_while_redis_is_down_is_built_once_it_is_back(

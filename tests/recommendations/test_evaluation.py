@@ -5,20 +5,17 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
+from datetime import date
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from recommendations.evaluation import (
-    METHODS,
-    impression_metrics,
-    mind_load,
-    without_held_out,
-)
 from recommendations.models import ModelVersion
+from recommendations.offline.metrics import impression_metrics
+from recommendations.offline.mind import Read, mind_load, reader_reads
+from recommendations.offline.protocols import BASELINES, METHODS, without_held_out
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "tests" / "fixtures" / "mind_tiny"
@@ -47,87 +44,92 @@ def tables(output: str) -> dict[str, list[float]]:
     table = {}
     for line in output.splitlines():
         parts = line.split()
-        if len(parts) > 2 and parts[0] in {"loo", "imp"} and parts[1] in METHODS:
+        if len(parts) > 2 and parts[0] in {"loo", "imp"} and parts[1] in (*METHODS, *BASELINES):
             table[f"{parts[0]} {parts[1]}"] = [float(p) for p in parts[2:]]
     return table
 
 
-# Exact popularity on the fixture. Clicks per day: 11/14 N3, N6; 11/15 N8, N1 (U4's N1).
-# Half-life 2 days, and only days before the reference count (as in training).
-#
-# Leave-one-out counts the training clicks only: the held-out stories (N3, N6, N8) are out,
-# which leaves U4's N1 (reference 11/16: 0.5^(1/2) = 0.707); every other story is 0. Ties
-# keep news.tsv order.
-#   U1 clicked N1 N2 N3, held out N3; ranks N3 N4 N5 N6 N7 N8 (all 0) -> N3: rank 1
-#   U2 clicked N4 N5 N6, held out N6; ranks N1 N2 N3 N6 N7 N8 -> N1, N2, N3, N6: rank 4
-#   U3 clicked N7 N8, held out N8; ranks N1..N6, N8 -> N1, N2..N6, N8: rank 7
-#   U4 clicked only N1: not evaluated.
-#   HR@10 = 1; nDCG@10 = (1 + 1/log2(5) + 1/log2(8)) / 3; MRR = (1 + 1/4 + 1/7) / 3
-# (Counting the held-out clicks too, as before, N3 and N8 would rank 2nd: popularity told
-# the answer.)
-LOG2_3, LOG2_5 = 1.5849625007, 2.3219280949
-LOO_POPULARITY = [1.0, (1 + 1 / LOG2_5 + 1 / 3) / 3, (1 + 1 / 4 + 1 / 7) / 3]
-# Impressions (reference = the impression's day, so nothing is known on 11/14):
-#   #1 (11/14) N7 N3 N5 all 0: click N3 second: AUC 0.5 (ties), RR 1/2, nDCG 1/log2(3)
-#   #2 (11/14) N3 N6 N8 all 0: click N6 second: AUC 0.5, RR 1/2, nDCG 1/log2(3)
-#   #3 (11/15) N8 = N4 = 0 (11/14 clicked neither): click N8 first: AUC 0.5, RR 1, nDCG 1
+# Protocol v2 on the fixture. Reads (history first, one a day before the reader's first
+# impression; clicks on the impression's day):
+#   U1: N1 11/12, N2 11/13, N3 11/14    U2: N4 11/12, N5 11/13, N6 11/14
+#   U3: N7 11/14, N8 11/15              U4: N1 11/15 (N99 is not in news.tsv)
+# Leave-one-out holds out each reader's last read (N3, N6, N8; U4 has one read) and ranks on
+# 11/16. Exact popularity is the undecayed total of the training reads: N1 2, N2 N4 N5 N7 1,
+# the rest 0. Ties keep news.tsv order; a reader's other reads are no candidates.
+#   U1 ranks N3..N8 -> N4 N5 N7 (1) before N3 (0): rank 4
+#   U2 ranks N1 N2 N3 N6 N7 N8 -> N1 N2 N7, then N3 tied before N6: rank 5
+#   U3 ranks N1..N6 N8 -> N1 N2 N4 N5, then N3 N6 tied before N8: rank 7
+#   HR@10 = 1; nDCG@10 = (1/log2(5) + 1/log2(6) + 1/log2(8)) / 3; MRR = (1/4 + 1/5 + 1/7) / 3
+LOG2_3, LOG2_5, LOG2_6 = 1.5849625007, 2.3219280949, 2.5849625007
+LOO_POPULARITY = [1.0, (1 / LOG2_5 + 1 / LOG2_6 + 1 / 3) / 3, (1 / 4 + 1 / 5 + 1 / 7) / 3]
+# Impressions (popularity decayed, from every read of the days before the impression's):
+#   #1 (11/14) N7 0, N3 0, N5 (read 11/13) > 0: click N3 third: AUC 1/4, RR 1/3, nDCG 1/2
+#   #2 (11/14) N3 N6 N8 all 0: click N6 second: AUC 1/2, RR 1/2, nDCG 1/log2(3)
+#   #3 (11/15) N8 0, N4 (read 11/12) > 0: click N8 second: AUC 0, RR 1/2, nDCG 1/log2(3)
 #   #4 has no known history: not evaluated.
-IMP_NDCG = (2 / LOG2_3 + 1) / 3
-IMP_POPULARITY = [0.5, 2 / 3, IMP_NDCG, IMP_NDCG]
+IMP_NDCG = (1 / 2 + 2 / LOG2_3) / 3
+IMP_POPULARITY = [0.25, 4 / 9, IMP_NDCG, IMP_NDCG]
+
+
+def test_protocol_v2_dates_each_readers_reads():
+    reads = reader_reads(mind_load(TINY))
+    assert reads["U1"] == [
+        Read("N1", date(2019, 11, 12)),
+        Read("N2", date(2019, 11, 13)),
+        Read("N3", date(2019, 11, 14)),
+    ]
+    assert reads["U3"] == [Read("N7", date(2019, 11, 14)), Read("N8", date(2019, 11, 15))]
+    assert reads["U4"] == [Read("N1", date(2019, 11, 15))]
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("epsilon", ["inf", "1"])
 def test_evaluation_on_the_tiny_fixture(tmp_path, epsilon):
-    output = run("--mind", str(TINY), "--epsilon", epsilon, "--output", str(tmp_path / "r.json"))
+    output = run(
+        "--mind",
+        str(TINY),
+        "--epsilon",
+        epsilon,
+        "--seeds",
+        "2",
+        "--output",
+        str(tmp_path / "r.json"),
+    )
     table = tables(output)
-    # Each reader's held-out or clicked story is the only one on their history's subject: the
-    # topic part (weight 1) outweighs any popularity (weight 0.3), noisy or not.
-    assert table["loo recommender"][:3] == [1.0, 1.0, 1.0]
-    assert table["imp recommender"] == [1.0, 1.0, 1.0, 1.0]
+    assert table["loo recommender"][0] == 1.0  # 8 stories: every one is in the top 10
     # The baseline is exact popularity whatever the epsilon.
     assert table["loo popularity"][:3] == pytest.approx(LOO_POPULARITY, abs=1e-4)
     assert table["imp popularity"] == pytest.approx(IMP_POPULARITY, abs=1e-4)
     assert len(table["loo random"]) == 5 and len(table["imp random"]) == 4
+    assert len(table["loo popularity_decayed"]) == 5
     # Every list of up to 10 holds every candidate, and the three readers' candidates span
     # the catalogue: full coverage for every method.
     assert [table[f"loo {m}"][3] for m in METHODS] == [1.0, 1.0, 1.0]
-    assert "Evaluated 3 readers and 3 of 4 impressions over 8 news" in output
+    assert "Evaluated 3 readers (9 reads) and 3 of 4 impressions over 8 news" in output
     assert "skipped 1 unknown history ids and 1 unknown impression ids" in output
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["unknown_history"] == 1 and report["unknown_candidates"] == 1
+    assert report["protocol"] == "v2" and report["seeds"] == 2
     assert report["leave_one_out"]["evaluated"] == 3
-    assert report["impressions_protocol"] == {
-        "evaluated": 3,
-        "skipped": 1,
-        "metrics": report["impressions_protocol"]["metrics"],
-    }
-    # Two days released; at inf nothing is spent (exact counts, no noise).
-    # Two days, each releasing per-article and per-topic counts at the site's shares (0.9 and
-    # 0.05 of the day's epsilon).
-    assert report["epsilon_spent"] == (0.0 if epsilon == "inf" else pytest.approx(1.9))
+    assert set(report["leave_one_out"]["metrics_sd"]) == {*METHODS, *BASELINES}
+    assert report["leave_one_out"]["metrics_sd"]["popularity"]["hr@10"] == 0.0
+    assert report["impressions_protocol"]["evaluated"] == 3
+    assert report["impressions_protocol"]["skipped"] == 1
+    # Four days released (11/12 to 11/15), each per-article and per-topic counts at the
+    # site's shares (0.9 and 0.05 of the day's epsilon); at inf nothing is spent.
+    assert report["released_days"] == 4
+    assert report["epsilon_spent"] == (0.0 if epsilon == "inf" else pytest.approx(3.8))
     # Evaluation reads files only: no model is trained or activated.
     assert not ModelVersion.objects.exists()
 
 
-def test_a_held_out_story_is_out_of_its_readers_clicks_only():
-    data = mind_load(TINY)
-    both = replace(
-        data,
-        impressions=[
-            *data.impressions,
-            replace(data.impressions[0], impression_id="5", user_id="U5"),  # U5 clicks N3 too
-        ],
-    )
-    kept = without_held_out(both, {"U1": "N3"})
-    clicked = {
-        (i.user_id, n)
-        for i in kept.impressions
-        for n, label in zip(i.candidates, i.labels, strict=True)
-        if label
-    }
-    assert ("U1", "N3") not in clicked
-    assert {("U5", "N3"), ("U2", "N6"), ("U3", "N8"), ("U4", "N1")} <= clicked
+def test_a_held_out_story_is_out_of_its_readers_reads_only():
+    reads = reader_reads(mind_load(TINY))
+    reads["U5"] = list(reads["U1"])  # U5 read N3 too
+    kept = without_held_out(reads, {"U1": "N3"})
+    assert [r.news_id for r in kept["U1"]] == ["N1", "N2"]
+    assert [r.news_id for r in kept["U5"]] == ["N1", "N2", "N3"]
+    assert kept["U2"] == reads["U2"]
 
 
 def test_json_goes_to_stdout():

@@ -8,15 +8,13 @@ from datetime import date
 import numpy as np
 import pytest
 
-from recommendations.evaluation import (
+from recommendations.offline.metrics import catalogue_coverage, hit_rank, intra_list_diversity
+from recommendations.offline.mind import Read, mind_load, reader_reads
+from recommendations.offline.protocols import evaluate
+from recommendations.offline.release import (
     PopularityPlan,
-    _draw,
-    catalogue_coverage,
-    daily_clicks,
-    evaluate,
-    hit_rank,
-    intra_list_diversity,
-    mind_load,
+    daily_reads,
+    read_draw,
     release_aggregates,
 )
 from recommendations.synthetic import demo_news, synthetic_readers
@@ -43,32 +41,57 @@ def test_coverage_and_diversity_by_hand():
     assert intra_list_diversity([np.array([0, 1, 2])], vectors) == pytest.approx(2 / 3)
 
 
-def test_daily_clicks_bound_each_reader_per_day():
-    data = mind_load(TINY)
-    assert daily_clicks(data, bound=None) == {DAY1: {"N3": 1, "N6": 1}, DAY2: {"N8": 1, "N1": 1}}
-    two_clicks = data.impressions[0].__class__(
-        "5", "U1", data.impressions[0].time, (), ("N4", "N5", "N6"), (1, 1, 1)
+DAY0 = date(2019, 11, 12)
+DAY_BEFORE = date(2019, 11, 13)
+
+
+def test_daily_reads_bound_each_reader_per_day():
+    reads = reader_reads(mind_load(TINY))
+    assert daily_reads(reads, bound=None)[DAY1] == {"N3": 1, "N6": 1, "N7": 1}
+    reads["U1"] += [Read("N4", DAY1), Read("N5", DAY1)]
+    # U1 on 11/14: N3, N4, N5; bound 2 keeps the two the draw puts first, as the site's
+    # aggregation does, not the first two read. U2 keeps its N6, U3 its N7.
+    drawn = sorted(["N3", "N4", "N5"], key=lambda news_id: read_draw("U1", DAY1, news_id))
+    bounded = daily_reads(reads, bound=2)[DAY1]
+    assert sum(bounded.values()) == 4
+    assert bounded == Counter(drawn[:2]) + Counter({"N6": 1, "N7": 1})
+
+
+def _release(data, plan):
+    ids, categories = list(data.news), ["food", "space", "sports"]
+    return release_aggregates(
+        reader_reads(data),
+        ids=ids,
+        topics_of=[(categories.index(data.news[n].category),) for n in ids],
+        topic_count=3,
+        plan=plan,
     )
-    data.impressions.append(two_clicks)
-    # U1 on 11/14: N3 (first row), then N4, N5, N6; bound 2 keeps the two the draw puts
-    # first, as the site's aggregation does, not the first two clicked. U2 keeps its N6.
-    drawn = sorted(["N3", "N4", "N5", "N6"], key=lambda news_id: _draw("U1", DAY1, news_id))
-    bounded = daily_clicks(data, bound=2)[DAY1]
-    assert sum(bounded.values()) == 3
-    assert bounded == Counter(drawn[:2]) + Counter({"N6": 1})
-    assert daily_clicks(data, bound=None)[DAY1] == {"N3": 1, "N6": 2, "N4": 1, "N5": 1}
 
 
 @pytest.mark.parametrize("source", ["article", "topic", "both"])
 def test_epsilon_inf_releases_the_exact_counts(source):
     data = mind_load(TINY)
-    ids, categories = list(data.news), ["food", "space", "sports"]
-    exact = release_aggregates(data, ids=ids, categories=categories, plan=None)
-    plan = PopularityPlan(epsilon=math.inf, bound=10, source=source)
-    private = release_aggregates(data, ids=ids, categories=categories, plan=plan)
+    exact = _release(data, None)
+    private = _release(data, PopularityPlan(epsilon=math.inf, bound=10, source=source))
     assert private == exact
-    assert exact.article_days == {2: {DAY1: 1}, 5: {DAY1: 1}, 7: {DAY2: 1}, 0: {DAY2: 1}}
-    assert exact.topic_days == {1: {DAY1: 1, DAY2: 1}, 0: {DAY1: 1}, 2: {DAY2: 1}}
+    # Rows follow news.tsv (N1 is row 0); every read on its day.
+    assert exact.article_days == {
+        0: {DAY0: 1, DAY2: 1},
+        1: {DAY_BEFORE: 1},
+        2: {DAY1: 1},
+        3: {DAY0: 1},
+        4: {DAY_BEFORE: 1},
+        5: {DAY1: 1},
+        6: {DAY1: 1},
+        7: {DAY2: 1},
+    }
+    # Topics: food 0, space 1, sports 2.
+    assert exact.topic_days == {
+        0: {DAY0: 1, DAY_BEFORE: 1, DAY1: 1},
+        1: {DAY0: 1, DAY_BEFORE: 1, DAY1: 1, DAY2: 1},
+        2: {DAY1: 1, DAY2: 1},
+    }
+    assert exact.days == [DAY0, DAY_BEFORE, DAY1, DAY2]
 
 
 def test_a_finite_epsilon_adds_noise_of_the_promised_scale():
@@ -77,22 +100,26 @@ def test_a_finite_epsilon_adds_noise_of_the_promised_scale():
     data = synthetic_readers(news, readers=50, seed=1)
     ids = list(news)
     categories = sorted({n.category for n in news.values()})
-    plan = PopularityPlan(epsilon=0.5, bound=2, source="article")
-    exact = release_aggregates(
-        data,
-        ids=ids,
-        categories=categories,
-        plan=PopularityPlan(epsilon=math.inf, bound=2, source="article"),
-    )
-    noisy = release_aggregates(data, ids=ids, categories=categories, plan=plan)
+
+    def released(plan):
+        return release_aggregates(
+            reader_reads(data),
+            ids=ids,
+            topics_of=[(categories.index(news[n].category),) for n in ids],
+            topic_count=len(categories),
+            plan=plan,
+        )
+
+    exact = released(PopularityPlan(epsilon=math.inf, bound=2, source="article"))
+    noisy = released(PopularityPlan(epsilon=0.5, bound=2, source="article"))
     differences = [
         noisy.article_days.get(row, {}).get(day, 0) - exact.article_days.get(row, {}).get(day, 0)
         for row in range(len(ids))
         for day in exact.days
     ]
     # The article query gets 0.9 of the day's epsilon, as on the site: discrete Laplace with
-    # scale L / (0.9 epsilon) = 4.4, standard deviation about 6.3 over 924 counts; the chance
-    # of a spread outside 3.5..9 is negligible.
+    # scale L / (0.9 epsilon) = 4.4, standard deviation about 6.3; the chance of a spread
+    # outside 3.5..9 over this many counts is negligible.
     assert 3.5 < np.std(differences) < 9
     # Each day also releases per-topic counts, at 0.05 of its epsilon.
     assert noisy.epsilon == pytest.approx(0.5 * 0.95 * len(exact.days))
@@ -116,7 +143,7 @@ def test_synthetic_readers_are_seeded_and_prefer_their_topics():
 
 def test_on_synthetic_readers_the_model_beats_exact_popularity_and_random():
     data = synthetic_readers(demo_news(), readers=120, seed=0)
-    report = evaluate(data, plan=PopularityPlan(epsilon=math.inf), seed=0)
+    report = evaluate(data, plan=PopularityPlan(epsilon=math.inf), seed=0, seeds=1)
     loo = report.leave_one_out["metrics"]
     shown = report.impressions_protocol["metrics"]
     assert report.leave_one_out["evaluated"] == 120

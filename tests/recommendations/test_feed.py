@@ -15,7 +15,8 @@ from news.models import Article
 from news.services import article_unpublish
 from privacy.browser_signals import NO_SIGNALS
 from recommendations import ranking
-from recommendations.selectors import candidate_refresh_wait, feed_page
+from recommendations.feed.page import feed_page
+from recommendations.feed.pool import candidate_refresh_wait
 from recommendations.services import model_retrain
 from tests.factories import TopicFactory
 
@@ -81,9 +82,9 @@ def test_the_reading_history_brings_similar_stories_with_a_plain_reason(
         page = feed_page(user=reader, now=timezone.now())
     by_title = dict(zip(titles(page), reasons(page), strict=True))
     # Bread is closest to the sauce recipe that mentions bread and the pasta in it.
-    liked = [t for t, r in by_title.items() if r.startswith("Like ")]
+    liked = [t for t, r in by_title.items() if r.startswith("Because you read ")]
     assert liked and set(liked) <= {a.title for a in newsroom.stories["food"]}, by_title
-    assert by_title[liked[0]] == "Like 'Baking sourdough bread at home', which you read on Monday"
+    assert by_title[liked[0]] == "Because you read 'Baking sourdough bread at home' on Monday"
 
 
 def test_every_story_read_is_left_out_even_beyond_those_that_shape_the_profile(
@@ -114,8 +115,8 @@ def test_a_story_is_only_like_a_read_that_shares_its_topic(newsroom, reader, rec
     follow(reader, newsroom.topics["space"], level=Level.TOPICS_HISTORY)
     record_read(user=reader, article=newsroom.stories["sport"][0], signals=NO_SIGNALS)
     by_article = {item.article: item.reason.sentence for item in feed_page(user=reader)}
-    assert by_article[sport_twin].startswith("Like 'Cup final decided on penalties'")
-    assert not by_article[twin].startswith("Like "), by_article[twin]
+    assert by_article[sport_twin].startswith("Because you read 'Cup final decided on penalties'")
+    assert not by_article[twin].startswith("Because you read "), by_article[twin]
 
 
 def test_a_read_older_than_the_candidate_window_still_brings_similar_stories(
@@ -132,7 +133,9 @@ def test_a_read_older_than_the_candidate_window_still_brings_similar_stories(
     record_read(user=reader, article=sourdough, signals=NO_SIGNALS)
     page = feed_page(user=reader)
     assert sourdough not in {item.article for item in page}  # not a candidate any more
-    assert any(r.startswith("Like 'Baking sourdough bread at home'") for r in reasons(page))
+    assert any(
+        r.startswith("Because you read 'Baking sourdough bread at home'") for r in reasons(page)
+    )
 
 
 @pytest.mark.parametrize("removal", ["deleted", "withdrawn"])

@@ -17,8 +17,9 @@ from news.services import article_publish
 from recommendations import services, training
 from recommendations.active import active_model
 from recommendations.models import ActiveModel, ArticleVector, ModelVersion
-from recommendations.selectors import more_like_this, retrain_last_failure
+from recommendations.selectors import retrain_last_failure
 from recommendations.services import RetrainResult, model_retrain, model_rollback
+from recommendations.similar import more_like_this
 
 from .conftest import story
 

@@ -10,20 +10,27 @@ from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from recommendations.evaluation import (
+from recommendations.offline.mind import MindFormatError, mind_load
+from recommendations.offline.protocols import (
+    BASELINES,
+    DEFAULT_FOLLOW,
+    DEFAULT_SEEDS,
+    DEFAULT_TOPIC_LEVEL,
+    FOLLOWS,
+    LOO_METRICS,
+    METHODS,
+    METRICS,
+    TOPIC_LEVELS,
+    evaluate,
+)
+from recommendations.offline.release import (
     DEFAULT_BOUND,
     DEFAULT_DELTA,
     DEFAULT_NOISE,
     DEFAULT_SOURCE,
-    LOO_METRICS,
-    METHODS,
-    METRICS,
     NOISES,
     POPULARITY_SOURCES,
-    MindFormatError,
     PopularityPlan,
-    evaluate,
-    mind_load,
 )
 from recommendations.synthetic import SPARSE_SHOWN, synthetic_data
 
@@ -97,6 +104,29 @@ class Command(BaseCommand):
             default=0,
             help="Released per-article counts below T read as 0 (post-processing; default 0).",
         )
+        parser.add_argument(
+            "--shrink",
+            action="store_true",
+            help="Shrink released article counts toward their topic's mean (empirical Bayes).",
+        )
+        parser.add_argument(
+            "--topics",
+            choices=TOPIC_LEVELS,
+            default=DEFAULT_TOPIC_LEVEL,
+            help=f"MIND labels that are the site's topics (default {DEFAULT_TOPIC_LEVEL}).",
+        )
+        parser.add_argument(
+            "--follow",
+            choices=FOLLOWS,
+            default=DEFAULT_FOLLOW,
+            help=f"What a reader follows in the feed's profile (default {DEFAULT_FOLLOW}).",
+        )
+        parser.add_argument(
+            "--seeds",
+            type=int,
+            default=DEFAULT_SEEDS,
+            help=f"Runs, each a new draw of noise; mean and sd reported (default {DEFAULT_SEEDS}).",
+        )
         parser.add_argument("--limit", type=int, help="Read the first N impressions only.")
         parser.add_argument("--seed", type=int, default=0, help="Seed of everything but noise.")
         parser.add_argument("--output", type=Path, help="Also write the results as JSON here.")
@@ -106,6 +136,8 @@ class Command(BaseCommand):
         epsilon = _epsilon(str(options["epsilon"]))
         if options["limit"] is not None and options["limit"] < 1:
             raise CommandError("--limit must be at least 1.")
+        if options["seeds"] < 1:
+            raise CommandError("--seeds must be at least 1.")
         if options["readers"] < 1:
             raise CommandError("--readers must be at least 1.")
         if options["articles"] is not None and not options["synthetic"]:
@@ -120,6 +152,7 @@ class Command(BaseCommand):
                 noise=options["noise"],
                 delta=options["delta"],
                 threshold=options["threshold"],
+                shrink=options["shrink"],
             )
         except ValueError as error:
             raise CommandError(str(error)) from error
@@ -143,13 +176,15 @@ class Command(BaseCommand):
         # Rich draws on the stream itself: Django's wrapper would add a newline to each write.
         console = Console(file=getattr(self.stderr, "_out", sys.stderr), stderr=True)
         columns = (TextColumn("Evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        users = len({i.user_id for i in data.impressions})
         with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("evaluating", total=users + len(data.impressions))
+            task = progress.add_task("evaluating", total=options["seeds"])
             report = evaluate(
                 data,
                 plan=plan,
                 seed=options["seed"],
+                seeds=options["seeds"],
+                topics=options["topics"],
+                follow=options["follow"],
                 progress=lambda done: progress.update(task, completed=done),
             )
         loo, shown = report.leave_one_out, report.impressions_protocol
@@ -165,7 +200,11 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(result, indent=2))
             return
         self._table(
-            f"Leave-one-out, {loo['evaluated']} readers", LOO_METRICS, loo["metrics"], "loo"
+            f"Leave-one-out, {loo['evaluated']} readers (mean of {report.seeds} seeds)",
+            LOO_METRICS,
+            loo["metrics"],
+            "loo",
+            methods=(*METHODS, *BASELINES),
         )
         self._table(
             f"Impressions, {shown['evaluated']} of {report.impressions}",
@@ -178,7 +217,8 @@ class Command(BaseCommand):
             eps += f", delta {report.delta:g}"
         self.stdout.write(
             self.style.SUCCESS(
-                f"Evaluated {loo['evaluated']} readers and {shown['evaluated']} of "
+                f"Evaluated {loo['evaluated']} readers ({report.reads} reads) and "
+                f"{shown['evaluated']} of "
                 f"{report.impressions} impressions over {report.news} news at epsilon {eps} "
                 f"per day, L={report.bound}, {report.popularity_source} counts, "
                 f"{report.noise} noise; skipped "
@@ -187,11 +227,13 @@ class Command(BaseCommand):
             )
         )
 
-    def _table(self, title, metrics, values, prefix):
+    def _table(self, title, metrics, values, prefix, methods=METHODS):
         self.stdout.write(title)
-        self.stdout.write(f"{prefix:<16}" + "".join(f"{m:>11}" for m in metrics))
-        for method in METHODS:
+        if not values:
+            return
+        self.stdout.write(f"{prefix:<29}" + "".join(f"{m:>11}" for m in metrics))
+        for method in methods:
             row = values[method]
             self.stdout.write(
-                f"{prefix} {method:<12}" + "".join(f"{row[m]:>11.4f}" for m in metrics)
+                f"{prefix} {method:<25}" + "".join(f"{row[m]:>11.4f}" for m in metrics)
             )

@@ -1,0 +1,307 @@
+"""One page of the feed (design flow 4): candidates from the pool, minus what the reader has
+read and their blocked topics -> `scoring.score` -> diversity re-ranking with per-topic caps ->
+each story with the reason that placed it. Level Off and anonymous visitors get the
+non-personal feed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import numpy as np
+from django.conf import settings
+from django.core.paginator import Page, Paginator
+from django.utils import timezone
+
+from accounts.models import Preferences
+from accounts.selectors import ReaderProfile, reader_profile
+from news.models import Article, Topic
+from news.selectors import articles_latest, articles_live_by_id
+from privacy.selectors import HistoryRead, history_reads_for_user
+
+from .. import explanations, ranking
+from ..active import LoadedModel, active_model
+from ..explanations import Reason
+from .pool import CandidatePool, candidate_pool, older_topics, pool_freshness, vectors_for
+from .scoring import Reader, Scores, score
+
+logger = logging.getLogger(__name__)
+
+# Which kind of feed a card was shown in: its link carries it (?via=), so a read that follows
+# can be counted per list type for the editors' click-through rates.
+PERSONAL = "personal"
+EDITORIAL = "editorial"
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    article: Article
+    reason: Reason
+    list_type: str = EDITORIAL
+
+
+def reader_for(
+    *, pool: CandidatePool, profile: ReaderProfile, reads: list[HistoryRead]
+) -> Reader | None:
+    """What scoring may use about this reader (None: the non-personal feed): their topics
+    and, for their reads, the vectors and the topics each is in. Most reads are recent, so the
+    pool holds their vectors and topics; the rest are looked up in the model and the
+    database."""
+    if not profile.personalized:
+        return None
+    if not reads or pool.loaded is None or not len(pool.ids):
+        return Reader(topic_weights=profile.topic_weights)
+    read_ids = np.array([read.article_id for read in reads], dtype=np.int64)
+    pool_rows = pool.rows_of(read_ids)
+    in_pool = pool_rows >= 0
+    read_vectors = np.zeros((len(reads), pool.vectors.shape[1]), dtype=np.float32)
+    read_vectors[in_pool] = pool.vectors[pool_rows[in_pool]]
+    # (read position, topic column) pairs: at once for the reads in the pool.
+    in_pool_positions = np.flatnonzero(in_pool)
+    pair_reads, pair_columns = np.nonzero(pool.topic_matrix[pool_rows[in_pool_positions]])
+    pair_reads = in_pool_positions[pair_reads]
+    older = np.flatnonzero(~in_pool)
+    if len(older):
+        read_vectors[older] = vectors_for(pool.loaded, read_ids[older])[0]
+        columns = pool.column_of()
+        positions_of: dict[int, list[int]] = {}
+        for position in older:
+            positions_of.setdefault(int(read_ids[position]), []).append(int(position))
+        topics_of = older_topics(pool, article_ids=list(positions_of))
+        extra = [
+            (position, columns[topic_id])
+            for article_id, positions in positions_of.items()
+            for topic_id in topics_of[article_id]
+            if topic_id in columns
+            for position in positions
+        ]
+        if extra:
+            pair_reads = np.concatenate([pair_reads, [p for p, _ in extra]])
+            pair_columns = np.concatenate([pair_columns, [c for _, c in extra]])
+    return Reader(
+        topic_weights=profile.topic_weights,
+        read_vectors=read_vectors,
+        pair_reads=pair_reads.astype(np.int64),
+        pair_columns=pair_columns.astype(np.int64),
+    )
+
+
+def feed_scores(
+    *, pool: CandidatePool, profile: ReaderProfile, reads: list[HistoryRead], now: datetime
+) -> Scores:
+    """Every part of every pool row's score for this reader (rows they must not see are
+    dropped later, which is cheaper than copying the rows that stay)."""
+    loaded: LoadedModel | None = pool.loaded
+    return score(
+        candidates=pool.candidates,
+        reader=reader_for(pool=pool, profile=profile, reads=reads),
+        weights=loaded.model.weights if loaded is not None else None,
+        freshness=pool_freshness(pool, now=now),
+        pick=(pool.pick_until > now.timestamp()).astype(float),
+    )
+
+
+def _reason(
+    *,
+    kind: str,
+    row: int,
+    scores: Scores,
+    reads: list[HistoryRead],
+    read_titles: dict[int, str],
+    topic_names: dict[int, str],
+    vectors: np.ndarray,
+    signed_in: bool,
+    now: datetime,
+) -> Reason:
+    """The reason of that kind, as a sentence."""
+    kinds = explanations.ReasonKind
+    if kind == kinds.TOPIC:
+        topic_id = int(scores.followed_topic[row])
+        return explanations.because_you_follow(topic_id=topic_id, topic_name=topic_names[topic_id])
+    if kind == kinds.RELATED_TOPIC:
+        return explanations.related_to(
+            topic_name=topic_names[scores.related_topic_of(row, vectors)]
+        )
+    if kind == kinds.HISTORY:
+        read = reads[int(scores.history_source[row])]
+        return explanations.because_you_read(
+            title=read_titles[read.article_id], read_at=read.read_at, now=now
+        )
+    if kind == kinds.POPULAR:
+        return explanations.popular_today()
+    if kind == kinds.PICK:
+        return explanations.editors_pick(signed_in=signed_in)
+    return explanations.just_in(signed_in=signed_in)
+
+
+class _RankedFeed(Sequence):
+    """The feed as a sequence a Paginator can slice: only the slice asked for is re-ranked.
+    Items are pool rows; `rows` are the ones this visitor may see."""
+
+    def __init__(self, *, relevance, rows, vectors, topic_matrix, page_size: int) -> None:
+        self.relevance, self.rows = relevance[rows], rows
+        self.vectors, self.topic_matrix = vectors, topic_matrix
+        self.page_size = page_size
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index : index + 1][0]
+        start, stop, _ = index.indices(len(self))
+        order = ranking.rank(
+            relevance=self.relevance,
+            vectors=self.vectors,
+            topic_matrix=self.topic_matrix,
+            rows=self.rows,
+            diversity=settings.RECOMMENDER_DIVERSITY,
+            topic_cap=settings.RECOMMENDER_TOPIC_CAP,
+            page_size=self.page_size,
+            stop=stop,
+        )
+        return [int(self.rows[i]) for i in order[start:stop]]
+
+
+def _reader_reads(*, user, profile: ReaderProfile) -> list[HistoryRead]:
+    """The reader's own reads, newest first, only at "Topics + reading history" (the privacy
+    chokepoint decrypts them; nothing else in this app touches history). Enough of them to
+    leave out everything read in the candidate window, for all but the heaviest readers."""
+    if not profile.personalized or profile.level != Preferences.Level.TOPICS_HISTORY:
+        return []
+    return history_reads_for_user(
+        user=user,
+        limit=max(settings.RECOMMENDER_HISTORY_LIMIT, settings.RECOMMENDER_EXCLUDED_READS),
+    )
+
+
+def feed_page(
+    *,
+    user,
+    page_number=1,
+    page_size: int | None = None,
+    profile: ReaderProfile | None = None,
+    now: datetime | None = None,
+) -> Page:
+    """One page of the feed for this visitor; each item is a FeedItem (article + reason).
+
+    Personal for a signed-in reader with personalization on and topics chosen; otherwise
+    the non-personal feed (editors' picks, fresh, DP popular). A signed-in reader's blocked
+    topics are left out either way. `page_number` may be anything a visitor typed.
+    """
+    now = now or timezone.now()
+    page_size = page_size or settings.NEWS_PAGE_SIZE
+    profile = profile if profile is not None else reader_profile(user=user)
+    try:
+        return _feed_page(
+            user=user, profile=profile, page_number=page_number, page_size=page_size, now=now
+        )
+    except Exception:
+        # The front page must not fail because ranking did: serve the latest stories.
+        logger.exception("Feed ranking failed; serving the latest stories instead.")
+        page = Paginator(articles_latest(), page_size).get_page(page_number)
+        page.object_list = [
+            FeedItem(article=a, reason=explanations.just_in(signed_in=user.is_authenticated))
+            for a in page.object_list
+        ]
+        return page
+
+
+def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now: datetime) -> Page:
+    pool = candidate_pool(loaded=active_model(), now=now)
+    reads = _reader_reads(user=user, profile=profile)
+    keep = pool.published <= now.timestamp()
+    if reads:
+        read_rows = pool.rows_of(np.array([read.article_id for read in reads], dtype=np.int64))
+        keep[read_rows[read_rows >= 0]] = False
+    columns = pool.column_of()
+    blocked = [columns[t] for t in profile.blocked_topic_ids if t in columns]
+    if blocked:
+        keep &= ~pool.topic_matrix[:, blocked].any(axis=1)
+    scores = feed_scores(
+        pool=pool, profile=profile, reads=reads[: settings.RECOMMENDER_HISTORY_LIMIT], now=now
+    )
+    visible = np.flatnonzero(keep)
+    ranked = _RankedFeed(
+        relevance=scores.relevance,
+        rows=visible,
+        vectors=pool.vectors,
+        topic_matrix=pool.topic_matrix,
+        page_size=page_size,
+    )
+    page = Paginator(ranked, page_size).get_page(page_number)
+    rows = list(page.object_list)
+    wanted = [int(pool.ids[row]) for row in rows]
+    top = pool.popularity[visible].max() if len(visible) else 0.0
+    kinds = {
+        row: explanations.reason_kind(
+            topic=scores.topic[row],
+            related=scores.related[row],
+            history=scores.history[row],
+            popularity=scores.popularity[row],
+            pick=scores.pick[row],
+            freshness=scores.freshness[row],
+            # "Popular today" only for a story's own counts, never its topic's.
+            popularity_share=float(pool.popularity[row] / top)
+            if top > 0 and pool.counted[row]
+            else 0.0,
+        )
+        for row in rows
+    }
+    # The reads a card names ("Because you read 'X'"), looked up with the page's stories: one
+    # query of live stories without their body (most of a row), source or topics. What shows them
+    # loads those (cards are rendered once per story version and kept; the API prefetches),
+    # and a prefetch per page costs more than the rest of the query. A read story withdrawn
+    # since is not named. Reasons name only followed topics, which the profile names.
+    named = {
+        reads[int(scores.history_source[row])].article_id
+        for row, kind in kinds.items()
+        if kind == explanations.ReasonKind.HISTORY
+    }
+    by_id = articles_live_by_id(ids=[*wanted, *named], now=now)
+    read_titles = {
+        article_id: by_id[article_id].title for article_id in named if article_id in by_id
+    }
+    topic_names = profile.topic_name_of
+    unnamed = [t for t in profile.topic_weights if t not in topic_names]
+    if unnamed and (scores.related_topic[rows] != -1).any():
+        topic_names.update(Topic.objects.filter(pk__in=unnamed).values_list("pk", "name"))
+    items = []
+    for row, article_id in zip(rows, wanted, strict=True):
+        article = by_id.get(article_id)
+        if article is None:  # unpublished since the pool was built
+            continue
+        kind = kinds[row]
+        if (
+            kind == explanations.ReasonKind.HISTORY
+            and reads[int(scores.history_source[row])].article_id not in read_titles
+        ):
+            kind = explanations.ReasonKind.FRESH  # the story read was removed meanwhile
+        reason = _reason(
+            kind=kind,
+            row=row,
+            scores=scores,
+            reads=reads,
+            read_titles=read_titles,
+            topic_names=topic_names,
+            vectors=pool.vectors,
+            signed_in=user.is_authenticated,
+            now=now,
+        )
+        followed = int(scores.followed_topic[row])
+        if followed >= 0 and reason.show_less_topic_id is None:
+            # Whatever brought it here, "Show less like this" lowers the topic it is in.
+            reason = replace(
+                reason, show_less_topic_id=followed, show_less_topic_name=topic_names[followed]
+            )
+        items.append(
+            FeedItem(
+                article=article,
+                reason=reason,
+                list_type=PERSONAL if profile.personalized else EDITORIAL,
+            )
+        )
+    page.object_list = items
+    return page
