@@ -1,15 +1,29 @@
 """The accounts app's categories of personal data: the account and what signs it in
 (sessions, email addresses, second factor, API tokens), the reader's preferences, and the
-admin's log of a staff member's actions."""
+admin log entries made by them (staff) or about their account and data."""
 
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.db.models import Q
+from django.db.models.functions import Cast
 
-from privacy.registry import DataCategory, LegalBasis, register, until_account_deleted
+from privacy.registry import (
+    DataCategory,
+    LegalBasis,
+    categories,
+    register,
+    until_account_deleted,
+)
 
-from .models import Preferences, ReaderSession
+from .models import Preferences, ReaderSession, User
 from .selectors import preferences_region
+
+# What an admin log entry about an erased reader says instead of naming them.
+ERASED_OBJECT_REPR = "(an erased reader's account or data)"
 
 
 def _preferences_rows(*, user) -> list[dict]:
@@ -33,6 +47,59 @@ def _preferences_rows(*, user) -> list[dict]:
             "browser_signal_seen_at": preferences.browser_signal_seen_at,
         }
     ]
+
+
+def _admin_log_of(*, user):
+    """Admin log entries by the reader (staff) or about them: their account, any row a
+    registered category links to them by key, or an entry naming their email address (a row
+    of theirs deleted in the admin is gone, but its entry still names it).
+
+    One query: the reader's rows are subqueries, so the privacy center's overview costs one
+    query here however many categories there are."""
+    about = Q(user_id=user.pk) | Q(
+        content_type=ContentType.objects.get_for_model(User), object_id=str(user.pk)
+    )
+    for entry in categories():
+        if entry.user_path is None or not entry.models or entry.main_model is User:
+            continue
+        model = entry.main_model
+        own_ids = (
+            model._default_manager.filter(**{entry.user_path: user.pk})
+            .annotate(object_id_text=Cast("pk", output_field=models.TextField()))
+            .values("object_id_text")
+        )
+        about |= Q(content_type=ContentType.objects.get_for_model(model), object_id__in=own_ids)
+    if user.email:
+        # The whole name, never a part: "ann@example.org" must not match "joann@example.org".
+        # A change message is JSON, where a name Django quotes stands between double quotes.
+        about |= Q(object_repr__iexact=user.email) | Q(change_message__icontains=f'"{user.email}"')
+    return LogEntry.objects.filter(about)
+
+
+def _admin_log_rows(*, user) -> list[dict]:
+    return [
+        {
+            "action_time": entry.action_time,
+            "by": "you" if entry.user_id == user.pk else "a staff member",
+            "action": entry.get_action_flag_display(),
+            "object": entry.object_repr,
+            "change": entry.get_change_message(),
+        }
+        for entry in _admin_log_of(user=user).order_by("action_time", "pk")
+    ]
+
+
+@transaction.atomic
+def _admin_log_erase(*, user) -> int:
+    """The reader's own entries (staff) go; a staff member's entry about the reader stays as
+    that staff member's record of what they did and when, naming nobody: the object's id, its
+    name and the change message (which can quote a name or an address) are cleared."""
+    entries = _admin_log_of(user=user)
+    by_reader = entries.filter(user_id=user.pk).delete()[0]
+    about_reader = entries.exclude(user_id=user.pk).update(
+        object_id=None, object_repr=ERASED_OBJECT_REPR, change_message=""
+    )
+    return by_reader + about_reader
 
 
 def _sessions_purge(*, now: datetime) -> dict[str, int]:
@@ -94,13 +161,13 @@ register(
         key="api_tokens",
         title="API tokens",
         position=50,
-        # TokenProxy is the admin's view of the same rows.
-        models=("authtoken.Token", "authtoken.TokenProxy"),
+        models=("knox.AuthToken",),
         user_path="user",
         purpose="To let apps you authorise use your account.",
         legal_basis=LegalBasis.CONTRACT,
         retention=lambda: "until you revoke it or delete your account",
-        # Never the key: it is a password to the account.
+        # Only the date: the token itself is not stored, and its digest and lookup prefix are
+        # of no use to the reader.
         export_fields=("created",),
     ),
     DataCategory(
@@ -120,13 +187,21 @@ register(
     ),
     DataCategory(
         key="staff_actions",
-        title="Editing actions (staff only)",
+        title="Admin log entries by you or about you",
         position=140,
         models=("admin.LogEntry",),
         user_path="user",
-        purpose="To keep a record of changes staff made in the admin.",
+        purpose=(
+            "To keep a record of changes made in the admin: those you made (staff only) and "
+            "those staff made to your account or your data."
+        ),
         legal_basis=LegalBasis.CONTRACT,
         retention=until_account_deleted,
-        export_fields=("action_time", "object_repr", "change_message"),
+        exporter=_admin_log_rows,
+        counter=lambda *, user: _admin_log_of(user=user).count(),
+        eraser=_admin_log_erase,
+        # Before every other category: entries about the reader's rows are found by those
+        # rows' ids, which are gone once their own categories are erased.
+        erase_order=-100,
     ),
 )

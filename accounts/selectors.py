@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from newsite.db_functions import ANY_READER, one_reader_sql
 from privacy.crypto import LoadedDataKey, data_key_loaded_with, decrypt_for_user
@@ -108,10 +108,10 @@ def preferences_detail(*, user) -> Preferences | None:
 
 
 def personalization_level_counts() -> dict[str, int]:
-    """How many readers (not staff) chose each personalization level, every level included:
-    one count per level for the editors' dashboard, never a list of people."""
-    from django.db.models import Count
-
+    """How many readers (not staff) chose each personalization level, every level included,
+    each reader at exactly one: the exact counts the nightly release noises
+    (`privacy.aggregation`, registered in AccountsConfig.ready). Never shown as they are:
+    editors see only the released noisy counts, never a list of people."""
     rows = (
         Preferences.objects.filter(user__is_staff=False)
         .values("level")

@@ -1,5 +1,6 @@
-"""Reads behind the editors' dashboard: differentially private counts, the privacy budget,
-aggregate preference counts and the recommender's record, shaped into charts.
+"""Reads behind the editors' dashboard: differentially private counts (reads, and readers at
+each personalization level), the privacy budget and the recommender's record, shaped into
+charts.
 
 Everything here is an aggregate. Counts under the suppression threshold k are shown as "<k"
 and drawn as empty bars, so neither the number nor the bar length reveals a handful of
@@ -14,10 +15,10 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from accounts.models import Preferences
-from accounts.selectors import personalization_level_counts
-from privacy.models import AggregateSignal, PrivacyBudgetLedger
+from privacy.models import AggregateSignal, LevelCountRelease, PrivacyBudgetLedger
 from privacy.releases import (
     ARTICLE_QUERY,
+    LEVEL_QUERY,
     LIST_TYPE_QUERY,
     TOPIC_QUERY,
     noise_margin,
@@ -166,15 +167,36 @@ class LevelShare:
     share_text: str
 
 
+def _levels_released() -> tuple[date | None, dict[str, int]]:
+    """The latest released readers per level (day, {level: noisy count}), in the levels'
+    order; (None, {}) before any release. Never the live counts: one reader changing level
+    would show as a ±1 between two page loads."""
+    latest = LevelCountRelease.objects.order_by("-day").values_list("day", flat=True).first()
+    if latest is None:
+        return None, {}
+    released = dict(
+        LevelCountRelease.objects.filter(day=latest).values_list("level", "noisy_count")
+    )
+    order = {level: position for position, level in enumerate(Preferences.Level.values)}
+    return latest, dict(sorted(released.items(), key=lambda item: order.get(item[0], len(order))))
+
+
 def personalization_levels() -> tuple[charts.Chart, list[LevelShare]]:
-    counts = personalization_level_counts()
+    day, counts = _levels_released()
     labels = dict(Preferences.Level.choices)
-    total = sum(counts.values())
+    scale = (
+        PrivacyBudgetLedger.objects.filter(day=day, query=LEVEL_QUERY)
+        .values_list("mechanism", "noise_scale")
+        .first()
+    )
+    noise = noise_variance(mechanism=scale[0], scale=scale[1]) if scale and scale[1] else 0.0
+    # Noise can push a small count below zero: it is shown as "<k" like any small one.
+    total = sum(max(n, 0) for n in counts.values())
     # A share next to suppressed counts would let anyone work the hidden count back out.
     any_suppressed = any(n < _k() for n in counts.values())
     shares = [
         LevelShare(
-            label=labels[level],
+            label=labels.get(level, level),
             count_text=display_count(n),
             share_text="-" if any_suppressed or not total else f"{100 * n / total:.0f}%",
         )
@@ -184,12 +206,13 @@ def personalization_levels() -> tuple[charts.Chart, list[LevelShare]]:
         slug="levels",
         title="Readers at each personalization level",
         description=(
-            "How many readers chose each level, counted together (never listed); counts under "
-            f"{_k()} are shown as <{_k()}."
+            "How many readers chose each level, counted together (never listed) and released "
+            f"with differential privacy{day.strftime(' for %d %b') if day else ''}; counts "
+            f"under {_k()} are shown as <{_k()}." + _margin(noise, of="each count")
         ),
         label_header="Level",
-        value_header="Readers",
-        points=[_point(labels[level], n) for level, n in counts.items()],
+        value_header="Readers (DP)",
+        points=[_point(labels.get(level, level), n) for level, n in counts.items()],
     )
     return chart, shares
 

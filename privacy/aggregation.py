@@ -1,10 +1,13 @@
 """Daily differentially private popularity counts (design flow 3): bound, count, add OpenDP
 noise, record the epsilon spent, then destroy the day's raw events and salt.
 
-Three queries per day: reads per article, reads per topic, and reads per feed list type
-(personalised or editorial feed cards, for the editors' click-through rates)."""
+Four queries per day: reads per article, reads per topic, reads per feed list type
+(personalised or editorial feed cards, for the editors' click-through rates), and readers at
+each personalization level (a snapshot of the accounts' preferences, which privacy does not
+import: accounts registers the counting function, `level_counts_source_register`)."""
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
@@ -12,24 +15,43 @@ from functools import lru_cache
 
 import opendp.prelude as dp
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
 from news.models import Article, Topic
 
-from .models import AggregateSignal, DailySalt, PrivacyBudgetLedger, SignalEvent
-from .releases import ARTICLE_QUERY, LIST_TYPE_QUERY, MECHANISMS, TOPIC_QUERY
+from .models import (
+    AggregateSignal,
+    DailySalt,
+    LevelCountRelease,
+    PrivacyBudgetLedger,
+    SignalEvent,
+)
+from .releases import ARTICLE_QUERY, LEVEL_QUERY, LIST_TYPE_QUERY, MECHANISMS, TOPIC_QUERY
 
 dp.enable_features("contrib")
 
-# Each query's share of the day's budget (basic composition: the three add up to the day's
+# Each query's share of the day's budget (basic composition: the four add up to the day's
 # epsilon). Most goes to the per-article counts: one article's daily count is a handful of
 # reads, and its noise decides which stories rank as popular (measured in bench/README.md,
 # "The site's day"). Topic counts are sums over many articles and list-type counts two
 # sums over the whole site: large enough to stay useful at a far larger noise scale.
 ARTICLE_SHARE = 0.9
 TOPIC_SHARE = 0.05
+# Readers per personalization level: three counts of the whole readership, each moved by
+# one reader's change of level by 1 (so 2 in all), against list-type sums moved by up to
+# 20: a fiftieth of the budget gives them a tenth of the list types' noise scale. Taken from
+# the list types' share, so the popularity counts, and the offline evaluation that releases
+# exactly as they do (ARTICLE_SHARE, TOPIC_SHARE), are unchanged. List types get the rest:
+# 0.03 of the budget on a day that releases the levels, 0.05 on one that does not.
+LEVEL_SHARE = 0.02
+# One reader is counted at exactly one level: adding or removing them moves one count by 1,
+# changing their level moves two. The sensitivity covers the change, the case an editor
+# watching the chart day by day would otherwise see as a ±1.
+LEVEL_SENSITIVITY = 2
+LEVEL_CONTRIBUTION_BOUND = 1
 # Only reads that came from a feed card are released per list type, in this fixed order.
 LIST_TYPES = (SignalEvent.ListType.PERSONAL, SignalEvent.ListType.EDITORIAL)
 
@@ -50,7 +72,41 @@ class AggregationResult:
     articles_released: int = 0
     topics_released: int = 0
     list_types_released: int = 0
+    levels_released: int = 0
     epsilon_spent: float = 0.0
+
+
+# `{level: readers}` for every level, zeros included, in a fixed order: registered by the app
+# that holds the preferences (accounts), which privacy may not import.
+LevelCounts = Callable[[], dict[str, int]]
+_level_counts_source: list[LevelCounts] = []
+
+
+def level_counts_source_register(counts: LevelCounts) -> None:
+    """Declare how readers per personalization level are counted; called once, from the
+    accounts app's `ready()`. Each reader must be counted at exactly one level (the release's
+    sensitivity, LEVEL_SENSITIVITY, assumes it), and every level must be present, so the
+    shape of the release says nothing."""
+    if _level_counts_source and _level_counts_source[0] is not counts:
+        raise ValueError("A source of level counts is registered already.")
+    _level_counts_source[:] = [counts]
+
+
+def _level_counts() -> dict[str, int]:
+    if not _level_counts_source:
+        raise ImproperlyConfigured(
+            "No source of readers per personalization level is registered "
+            "(accounts registers one in AccountsConfig.ready)."
+        )
+    return _level_counts_source[0]()
+
+
+def levels_released_with(*, day: date, today: date | None = None) -> bool:
+    """Whether releasing `day` also releases the readers per level. They are a snapshot of
+    now, so only the day that has just closed carries them: a night that catches up several
+    days, or a day released again by hand, does not spend budget on the same snapshot twice
+    nor date it to a day it does not describe."""
+    return day == (today or timezone.localdate()) - timedelta(days=1)
 
 
 def _laplace(sensitivity: int, epsilon: float) -> tuple[dp.Measurement, float]:
@@ -245,7 +301,8 @@ def aggregate_day(
     click_through_bound: int | None = None,
 ) -> AggregationResult:
     """Release one closed day's per-article, per-topic and per-list-type counts with
-    differential privacy.
+    differential privacy, and, when it is the day just closed, the readers at each
+    personalization level (each reader at one level: sensitivity LEVEL_SENSITIVITY).
 
     A reader is one pseudonym. In the popularity counts they count for at most
     `contribution_bound` (L) distinct articles, so per-article counts have L1 sensitivity L
@@ -296,12 +353,28 @@ def aggregate_day(
             sensitivity=bound * max(max_topics, 1),
             epsilon=epsilon * TOPIC_SHARE,
         )
-        # The rest of the day's budget, so the three add up to it exactly.
+        releases = [(ARTICLE_QUERY, article_release, bound), (TOPIC_QUERY, topic_release, bound)]
+        levels: dict[str, int] = {}
+        level_epsilon = 0.0
+        if levels_released_with(day=day):
+            levels = _level_counts()
+            level_epsilon = epsilon * LEVEL_SHARE
+            level_release = release_counts(
+                counts=list(levels.values()), sensitivity=LEVEL_SENSITIVITY, epsilon=level_epsilon
+            )
+            LevelCountRelease.objects.bulk_create(
+                LevelCountRelease(day=day, level=level, noisy_count=noisy)
+                for level, noisy in zip(levels, level_release.noisy_counts, strict=True)
+            )
+            releases.append((LEVEL_QUERY, level_release, LEVEL_CONTRIBUTION_BOUND))
+        # The rest of the day's budget, so the day's queries add up to it exactly (a day
+        # released without the levels gives their share to the list types).
         list_type_release = release_counts(
             counts=[per_list_type.get(list_type, 0) for list_type in LIST_TYPES],
             sensitivity=click_bound,
-            epsilon=epsilon - article_epsilon - epsilon * TOPIC_SHARE,
+            epsilon=epsilon - article_epsilon - epsilon * TOPIC_SHARE - level_epsilon,
         )
+        releases.insert(2, (LIST_TYPE_QUERY, list_type_release, click_bound))
 
         AggregateSignal.objects.bulk_create(
             [
@@ -337,11 +410,7 @@ def aggregate_day(
                 contribution_bound=query_bound,
                 noise_scale=release.scale,
             )
-            for query, release, query_bound in (
-                (ARTICLE_QUERY, article_release, bound),
-                (TOPIC_QUERY, topic_release, bound),
-                (LIST_TYPE_QUERY, list_type_release, click_bound),
-            )
+            for query, release, query_bound in releases
         )
         # The point of the exercise: after this, nothing links any read to anyone.
         SignalEvent.objects.filter(day=day).delete()
@@ -353,7 +422,8 @@ def aggregate_day(
         articles_released=len(article_ids),
         topics_released=len(topic_ids),
         list_types_released=len(LIST_TYPES),
-        epsilon_spent=article_release.epsilon + topic_release.epsilon + list_type_release.epsilon,
+        levels_released=len(levels),
+        epsilon_spent=sum(release.epsilon for _, release, _ in releases),
     )
 
 

@@ -1,6 +1,7 @@
 """Privacy: data registry, consent, signal collection, retention, export and erasure."""
 
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class PrivacyConfig(AppConfig):
@@ -23,4 +24,13 @@ class PrivacyConfig(AppConfig):
         )
         post_delete.connect(
             purpose_changes_forget, sender=PolicyVersion, dispatch_uid="purpose-changes-delete"
+        )
+        # The key store is another database: no foreign key cascades a reader's deletion to
+        # their data key, so it is shredded once the deletion is committed.
+        from .crypto import data_key_destroy_after_reader_deletion
+
+        post_delete.connect(
+            data_key_destroy_after_reader_deletion,
+            sender=settings.AUTH_USER_MODEL,
+            dispatch_uid="reader-deleted-shred-key",
         )

@@ -1,5 +1,6 @@
-"""Encryption at rest with a data key per reader, wrapped under the site's master key; destroying
-a reader's data key (crypto-shredding) makes every copy of their sealed data unreadable."""
+"""Encryption at rest with a data key per reader, wrapped under the site's master key and kept
+in the key store (a database of its own); destroying a reader's data key (crypto-shredding)
+makes every copy of their sealed data unreadable, in every backup of the main database too."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import BinaryField, CharField, QuerySet, Value
 from django.utils import timezone
 
-from .models import UserDataKey
+from .models import KeyStoreSecret, UserDataKey
 
 # The first byte of every ciphertext, so a future format can be told apart from this one.
 FORMAT_VERSION = b"\x01"
@@ -130,27 +131,24 @@ class LoadedDataKey:
 
 
 def data_key_loaded_with(user) -> LoadedDataKey | None:
-    """The reader's wrapped key as it was read with their session (`accounts.sessions`), so
-    a signed-in page opens their data without asking for it again; None when it was not."""
-    related = user.__class__.data_key
-    if not related.is_cached(user):
+    """A stand-in for the reader's key as read with their session (`accounts.sessions`): the
+    key store is another database, so no query of the main one can bring the key along; the
+    key is looked up in the key store when something is opened. None when the reader was not
+    read with their session (the session's join of the empty `LegacyUserDataKey` marks it)."""
+    related = getattr(user.__class__, "data_key", None)
+    if getattr(user, "pk", None) is None or related is None or not related.is_cached(user):
         return None
-    row = related.related.get_cached_value(user)
-    if row is None:
-        return LoadedDataKey(user_id=user.pk, wrapped_key=None, master_key_id=None)
-    return LoadedDataKey.of(
-        user_id=user.pk, wrapped=row.wrapped_key, master_key_id=row.master_key_id
-    )
+    return LoadedDataKey(user_id=user.pk, wrapped_key=None, master_key_id=None)
 
 
 def with_data_key(queryset: QuerySet, *, user_field: str = "user") -> QuerySet:
-    """`queryset`, of rows that belong to one reader, with that reader's wrapped data key as
-    two more columns (`data_key_wrapped`, `data_key_master_id`) for a LoadedDataKey: for a
-    page that reads such a row anyway and then opens something sealed for them."""
-    # An empty `user_field`: the rows are the readers themselves.
-    key = f"{user_field}__data_key" if user_field else "data_key"
+    """`queryset` with the two columns a LoadedDataKey is made from (`data_key_wrapped`,
+    `data_key_master_id`), both empty: the key lives in the key store, which no join of the
+    main database reaches, so opening data looks it up there (one indexed query)."""
+    del user_field  # kept for callers written when the key could be joined
     return queryset.annotate(
-        data_key_wrapped=F(f"{key}__wrapped_key"), data_key_master_id=F(f"{key}__master_key_id")
+        data_key_wrapped=Value(None, output_field=BinaryField()),
+        data_key_master_id=Value(None, output_field=CharField()),
     )
 
 
@@ -174,10 +172,11 @@ def _data_key_get_or_create(*, user_id: int) -> bytes:
     row = _data_key_row(user_id=user_id)
     if row is not None:
         return _unwrap(row, master_keys=master_keys)
+    key_check_ensure()
     data_key = AESGCM.generate_key(bit_length=256)
     try:
         # A savepoint, so losing the race does not break the caller's transaction.
-        with transaction.atomic():
+        with transaction.atomic(using=_key_store()):
             UserDataKey.objects.create(
                 user_id=user_id,
                 wrapped_key=_wrap(
@@ -271,9 +270,149 @@ def decrypt_many_for_user(
 
 
 def data_key_destroy(*, user_id: int) -> bool:
-    """Crypto-shred a reader: delete their data key. Returns whether they had one."""
+    """Crypto-shred a reader: delete their data key. Returns whether they had one.
+
+    The key store commits on its own (outside the caller's transaction on the main database):
+    a shred is never rolled back. On PostgreSQL the key table is then vacuumed, so the dead
+    row's space is marked for reuse rather than kept for the next routine vacuum.
+    """
     deleted, _ = UserDataKey.objects.filter(user_id=user_id).delete()
+    if deleted:
+        transaction.on_commit(_key_table_vacuum, using=_key_store())
     return deleted > 0
+
+
+def data_key_destroy_after_reader_deletion(sender, instance, using, **kwargs) -> None:
+    """post_delete of the user model: shred the deleted reader's key once that commits."""
+    user_id = instance.pk
+    transaction.on_commit(lambda: data_key_destroy(user_id=user_id), using=using)
+
+
+def _key_store() -> str:
+    return router.db_for_write(UserDataKey)
+
+
+def _key_table_vacuum() -> None:
+    connection = connections[_key_store()]
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return  # VACUUM cannot run inside a transaction block (a test's, or a caller's)
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM {UserDataKey._meta.db_table}")
+
+
+# --- Key-store secrets --------------------------------------------------------------------
+
+KEY_CHECK = "key-check"
+# Sealed under the master key once; opening it proves the configured key is the store's own.
+KEY_CHECK_PLAINTEXT = b"newsite key store: the master key is the right one"
+CONSENT_CHAIN_KEY = "consent-chain"
+
+
+def _secret_associated_data(name: str) -> bytes:
+    return f"key-store-secret:{name}".encode()
+
+
+def _secret_seal(*, name: str, value: bytes, master_key: bytes) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(master_key).encrypt(nonce, value, _secret_associated_data(name))
+
+
+def _secret_open(row: KeyStoreSecret, *, master_keys: dict[str, bytes]) -> bytes:
+    master_key = master_keys.get(row.master_key_id)
+    if master_key is None:
+        raise MasterKeyMissing(
+            f"The key store's {row.name} is sealed under master key {row.master_key_id}, which "
+            "is neither NEWSITE_MASTER_KEY nor in NEWSITE_OLD_MASTER_KEYS."
+        )
+    wrapped = bytes(row.wrapped_value)
+    try:
+        return AESGCM(master_key).decrypt(
+            wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _secret_associated_data(row.name)
+        )
+    except InvalidTag as error:
+        raise DecryptionFailed(f"The key store's {row.name} does not open.") from error
+
+
+def _secret_get_or_create(*, name: str, make: Callable[[], bytes]) -> bytes:
+    current_id, master_keys = _master_keys()
+    row = KeyStoreSecret.objects.filter(name=name).first()
+    if row is not None:
+        return _secret_open(row, master_keys=master_keys)
+    value = make()
+    try:
+        with transaction.atomic(using=_key_store()):
+            KeyStoreSecret.objects.create(
+                name=name,
+                wrapped_value=_secret_seal(
+                    name=name, value=value, master_key=master_keys[current_id]
+                ),
+                master_key_id=current_id,
+            )
+    except IntegrityError:  # another process made it first: theirs is the one
+        return _secret_open(KeyStoreSecret.objects.get(name=name), master_keys=master_keys)
+    return value
+
+
+def key_check_ensure() -> None:
+    """Seal the key-check value under the current master key, once per key store."""
+    _secret_get_or_create(name=KEY_CHECK, make=lambda: KEY_CHECK_PLAINTEXT)
+
+
+def consent_chain_key() -> bytes:
+    """The key of the consent receipts' HMAC chain, made on first use; never leaves the key
+    store except in this process's memory, so a writer of the main database cannot forge a
+    receipt that verifies."""
+    key_check_ensure()
+    return _secret_get_or_create(name=CONSENT_CHAIN_KEY, make=lambda: os.urandom(32))
+
+
+@dataclass(frozen=True)
+class MasterKeyProblem:
+    """Why the configured master key cannot serve: `malformed` (not a key at all) or `wrong`
+    (a key, but not the one the key store was made with)."""
+
+    kind: str
+    message: str
+
+
+def master_key_problem() -> MasterKeyProblem | None:
+    """Check NEWSITE_MASTER_KEY (and the old keys) against the key store's check value.
+
+    With no check value yet (a new store, or one made before it was kept), one data key is
+    opened instead. Raises django.db.DatabaseError when the key store cannot be read.
+    """
+    try:
+        current_id, master_keys = _master_keys()
+    except ImproperlyConfigured as error:
+        return MasterKeyProblem("malformed", f"The master key is malformed: {error}")
+    check = KeyStoreSecret.objects.filter(name=KEY_CHECK).first()
+    row = None
+    try:
+        if check is not None:
+            opened = _secret_open(check, master_keys=master_keys)
+            if opened != KEY_CHECK_PLAINTEXT:
+                raise DecryptionFailed("The key-check value is not the expected one.")
+            return None
+        row = _data_key_row_any()
+        if row is not None:
+            _unwrap(row, master_keys=master_keys)
+    except (MasterKeyMissing, DecryptionFailed):
+        sealed_under = check.master_key_id if check is not None else row.master_key_id
+        return MasterKeyProblem(
+            "wrong",
+            f"NEWSITE_MASTER_KEY (fingerprint {current_id}) is not the master key the key store "
+            f"was made with (fingerprint {sealed_under}): it cannot open the store's "
+            f"{'key-check value' if check is not None else 'data keys'}. Set the right key, or "
+            "list the old one in NEWSITE_OLD_MASTER_KEYS and run `manage.py rotate_master_key`.",
+        )
+    return None
+
+
+def _data_key_row_any() -> LoadedDataKey | None:
+    row = UserDataKey.objects.values_list("user_id", "wrapped_key", "master_key_id").first()
+    if row is None:
+        return None
+    return LoadedDataKey.of(user_id=row[0], wrapped=row[1], master_key_id=row[2])
 
 
 MAX_ROTATION_BATCH = 100_000
@@ -293,19 +432,37 @@ def master_keys_rotate(
         raise ValueError(f"The batch size must be from 1 to {MAX_ROTATION_BATCH:,}.")
     current_id, master_keys = _master_keys()
     stale = UserDataKey.objects.exclude(master_key_id=current_id)
-    unknown = set(stale.values_list("master_key_id", flat=True).distinct()) - master_keys.keys()
+    stale_secrets = KeyStoreSecret.objects.exclude(master_key_id=current_id)
+    unknown = (
+        set(stale.values_list("master_key_id", flat=True).distinct())
+        | set(stale_secrets.values_list("master_key_id", flat=True).distinct())
+    ) - master_keys.keys()
     if unknown:
         raise MasterKeyMissing(
             f"Data keys are wrapped under master key {', '.join(sorted(unknown))}, which is "
             "neither NEWSITE_MASTER_KEY nor in NEWSITE_OLD_MASTER_KEYS; nothing was re-wrapped."
         )
+    with transaction.atomic(using=_key_store()):
+        # The key-check value and the consent-chain key: a handful of rows, in one go.
+        for secret in stale_secrets.select_for_update():
+            value = _secret_open(secret, master_keys=master_keys)
+            secret.wrapped_value = _secret_seal(
+                name=secret.name, value=value, master_key=master_keys[current_id]
+            )
+            secret.master_key_id = current_id
+            secret.rotated_at = timezone.now()
+            KeyStoreSecret.objects.filter(pk=secret.pk).update(
+                wrapped_value=secret.wrapped_value,
+                master_key_id=current_id,
+                rotated_at=secret.rotated_at,
+            )
     total = stale.count()
     if progress is not None:
         progress(0, total)
     done = 0
     last_pk = 0
     while True:
-        with transaction.atomic():
+        with transaction.atomic(using=_key_store()):
             # Locked, so a data_key_destroy running meanwhile waits and its delete still wins.
             batch = list(
                 stale.filter(pk__gt=last_pk).order_by("pk").select_for_update()[:batch_size]

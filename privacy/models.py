@@ -1,6 +1,7 @@
 """Personal data held by the privacy core: consent receipts, keys, history, signals, exports,
 the activity log; and the public policy versions and DP releases."""
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -8,6 +9,12 @@ from django.db import models
 from django.utils import timezone
 
 from .purposes import PURPOSES
+
+
+def random_event_id() -> int:
+    # 63 random bits: a collision among a day's events is a one-in-billions event, and unlike
+    # a sequence the id says nothing of when, or in which order, events were written.
+    return secrets.randbits(63)
 
 
 class ConsentRecord(models.Model):
@@ -28,7 +35,15 @@ class ConsentRecord(models.Model):
     source = models.CharField(max_length=20, choices=Source.choices)
     created_at = models.DateTimeField(default=timezone.now)
     previous_hash = models.CharField(max_length=64, blank=True)
+    # HMAC-SHA256 under the consent-chain key (in the key store) of the receipt and its
+    # predecessor's hash: nobody without that key can write a receipt that verifies.
     record_hash = models.CharField(max_length=64, unique=True)
+    unkeyed_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The unkeyed SHA-256 this receipt had before the chain was keyed (migration "
+        "0010); empty on receipts written since.",
+    )
 
     class Meta:
         ordering = ["user_id", "created_at", "id"]
@@ -45,16 +60,41 @@ class ConsentRecord(models.Model):
         super().save(*args, **kwargs)
 
 
-class UserDataKey(models.Model):
-    """A reader's AES-256 data key, stored only wrapped under the master key.
+class ConsentChainDigest(models.Model):
+    """One day's published digest of every reader's consent-receipt chain head.
 
-    Deleting the row crypto-shreds the reader: everything sealed with the key, backups included,
-    becomes unreadable.
+    Public on the transparency page: anyone who kept a copy can later show that a receipt
+    written before it was rewritten or removed. `heads` maps a keyed code of each reader's id
+    (not the id) to their chain's head then, so a later check can tell an erased reader's
+    chain (gone with their account) from a removed one.
     """
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="data_key"
-    )
+    day = models.DateField(unique=True, help_text="The day whose end the digest covers.")
+    covers_until = models.DateTimeField(help_text="Receipts written before this are covered.")
+    published_at = models.DateTimeField(default=timezone.now)
+    chains = models.PositiveIntegerField()
+    receipts = models.PositiveIntegerField()
+    heads = models.JSONField(default=dict, blank=True)
+    digest = models.CharField(max_length=64)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"Consent-chain digest of {self.day}: {self.digest[:16]}"
+
+
+class UserDataKey(models.Model):
+    """A reader's AES-256 data key, stored only wrapped under the master key, in the key store
+    (a database of its own, `newsite.db_routers`).
+
+    Deleting the row crypto-shreds the reader: everything sealed with the key, in every backup
+    of the main database, becomes unreadable. The reader is named by id only: no foreign key
+    crosses databases, so `data_key_destroy` is called by erasure and on a reader's deletion.
+    """
+
+    user_id = models.BigIntegerField(unique=True)
     wrapped_key = models.BinaryField(help_text="Nonce, then the data key sealed with AES-GCM.")
     master_key_id = models.CharField(
         max_length=16, help_text="Fingerprint of the master key that wrapped the data key."
@@ -62,8 +102,42 @@ class UserDataKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     rotated_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        db_table = "keystore_data_key"
+
     def __str__(self) -> str:
         return f"Data key of reader {self.user_id} (master key {self.master_key_id})"
+
+
+class LegacyUserDataKey(models.Model):
+    """Empty, never written, and holds no key material (migration 0010 emptied it and dropped
+    its key columns): it only keeps the join `accounts.sessions` still asks for
+    (`user__data_key`) valid until that join is dropped; then delete this model."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="data_key"
+    )
+
+    def __str__(self) -> str:
+        return f"Placeholder for reader {self.user_id}"
+
+
+class KeyStoreSecret(models.Model):
+    """A site secret kept in the key store, wrapped under the master key like the data keys:
+    the key-check value (proves the configured master key is the one the store was made with)
+    and the consent-chain key (keys the receipts' hash chain)."""
+
+    name = models.CharField(max_length=40, unique=True)
+    wrapped_value = models.BinaryField(help_text="Nonce, then the secret sealed with AES-GCM.")
+    master_key_id = models.CharField(max_length=16)
+    created_at = models.DateTimeField(default=timezone.now)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "keystore_secret"
+
+    def __str__(self) -> str:
+        return f"Key-store secret {self.name} (master key {self.master_key_id})"
 
 
 class ReadingHistoryEntry(models.Model):
@@ -101,6 +175,10 @@ class DailySalt(models.Model):
     day = models.DateField(unique=True)
     salt = models.BinaryField()
 
+    class Meta:
+        # In the key store: a stolen main database cannot recompute anyone's pseudonym.
+        db_table = "keystore_daily_salt"
+
     def __str__(self) -> str:
         return f"Salt of {self.day}"
 
@@ -109,8 +187,12 @@ class SignalEvent(models.Model):
     """ "This pseudonym read this article on this day", for popularity counts only.
 
     The pseudonym is HMAC-SHA256(user id) under the day's salt: it links a reader's reads within
-    one day (needed to bound each reader's contribution) and to nothing else.
+    one day (needed to bound each reader's contribution) and to nothing else. No time finer
+    than the day: not even the id, which is random rather than a sequence that would order the
+    events and so match them to the time-stamped history entries written alongside.
     """
+
+    id = models.BigIntegerField(primary_key=True, default=random_event_id, editable=False)
 
     class ListType(models.TextChoices):
         NONE = "", "Not from a feed"
@@ -335,3 +417,22 @@ class ExportRequest(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+
+class LevelCountRelease(models.Model):
+    """A differentially private count of readers at one personalization level, as the nightly
+    release saw them when it released `day` (its ledger line is `readers_per_level`). The
+    levels are the accounts app's choices, stored as it names them: privacy imports no app."""
+
+    day = models.DateField()
+    level = models.CharField(max_length=20)
+    noisy_count = models.IntegerField(help_text="Released count; may be negative or zero.")
+
+    class Meta:
+        ordering = ["-day", "level"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "level"], name="level_count_once_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"Readers at level {self.level} on {self.day}: {self.noisy_count}"

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from .crypto import data_key_destroy
 from .exports import exports_erase
 from .models import (
     DailySalt,
@@ -57,7 +58,7 @@ def _signal_purge(*, now: datetime) -> dict[str, int]:
 
 def _data_key_rows(*, user) -> list[dict]:
     # The key itself is never exported: only that it exists.
-    return list(UserDataKey.objects.filter(user=user).values("created_at", "rotated_at"))
+    return list(UserDataKey.objects.filter(user_id=user.pk).values("created_at", "rotated_at"))
 
 
 def _exports_purge(*, now: datetime) -> dict[str, int]:
@@ -127,12 +128,15 @@ register(
         key="data_key",
         title="Your encryption key",
         position=110,
-        models=("privacy.UserDataKey",),
-        user_path="user",
+        # In the key store, named by a plain id (no path any query of the main database can
+        # follow); the placeholder in the main database is empty.
+        models=("privacy.UserDataKey", "privacy.LegacyUserDataKey"),
+        user_path=None,
         purpose="To encrypt your history and region; destroying it makes every copy unreadable.",
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
         retention=until_account_deleted,
         exporter=_data_key_rows,
+        eraser=lambda *, user: int(data_key_destroy(user_id=user.pk)),
     ),
     DataCategory(
         key="exports",

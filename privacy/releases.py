@@ -7,6 +7,7 @@ import math
 ARTICLE_QUERY = "reads_per_article"
 TOPIC_QUERY = "reads_per_topic"
 LIST_TYPE_QUERY = "reads_per_list_type"
+LEVEL_QUERY = "readers_per_level"
 MECHANISM = "discrete Laplace"
 GAUSSIAN_MECHANISM = "discrete Gaussian"
 # The names `release_counts` takes, and the mechanism each one records in the ledger.

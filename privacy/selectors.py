@@ -16,6 +16,7 @@ from newsite.sitewide import SiteWide
 from .browser_signals import BrowserSignals
 from .crypto import data_key_loaded_with, decrypt_many_for_user
 from .models import (
+    ConsentChainDigest,
     ConsentRecord,
     ExportRequest,
     PolicyVersion,
@@ -500,3 +501,14 @@ def export_for_user(*, user, export_id) -> ExportRequest | None:
     """One export of this reader; None for an unknown id and for anyone else's export alike, so
     a guessed id tells nothing about other readers."""
     return ExportRequest.objects.filter(pk=export_id, user=user).first()
+
+
+def consent_digests_published(*, days: int = 90) -> list[ConsentChainDigest]:
+    """The daily digests of the consent-receipt chain heads, newest first (the public part:
+    the day, the counts and the digest, never the heads themselves)."""
+    since = timezone.localdate() - timedelta(days=days)
+    return list(
+        ConsentChainDigest.objects.filter(day__gte=since)
+        .order_by("-day")
+        .only("day", "published_at", "chains", "receipts", "digest", "note")
+    )

@@ -6,11 +6,11 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -18,9 +18,10 @@ from accounts.models import Preferences
 from news.models import Article
 
 from .browser_signals import BrowserSignals
-from .crypto import encrypt_for_user
+from .crypto import consent_chain_key, encrypt_for_user
 from .exports import export_file_delete, export_orphans_delete
 from .models import (
+    ConsentChainDigest,
     ConsentRecord,
     DailySalt,
     ExportRequest,
@@ -47,8 +48,8 @@ from .signals import reader_data_changed_send
 logger = logging.getLogger(__name__)
 
 
-def _receipt_hash(record: ConsentRecord) -> str:
-    canonical = json.dumps(
+def _receipt_canonical(record) -> bytes:
+    return json.dumps(
         {
             "user": record.user_id,
             "purpose": record.purpose,
@@ -62,8 +63,19 @@ def _receipt_hash(record: ConsentRecord) -> str:
         },
         sort_keys=True,
         separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    ).encode("utf-8")
+
+
+def receipt_hash(record, *, key: bytes) -> str:
+    """The receipt's link in its reader's chain: HMAC-SHA256 under the consent-chain key (kept
+    in the key store) of its content and its predecessor's hash. Without the key nobody, a
+    writer of the main database included, can make a receipt or a chain that verifies."""
+    return hmac.new(key, _receipt_canonical(record), hashlib.sha256).hexdigest()
+
+
+def unkeyed_receipt_hash(record) -> str:
+    """The hash receipts had before the chain was keyed (kept in `unkeyed_hash`)."""
+    return hashlib.sha256(_receipt_canonical(record)).hexdigest()
 
 
 # --- Activity log -------------------------------------------------------------------------
@@ -159,7 +171,7 @@ def consent_set(
         created_at=timezone.now(),
         previous_hash=previous.record_hash if previous else "",
     )
-    record.record_hash = _receipt_hash(record)
+    record.record_hash = receipt_hash(record, key=consent_chain_key())
     record.full_clean()
     record.save()
     reader_data_changed_send(user_id=user.pk)
@@ -174,29 +186,125 @@ def consent_set(
 
 @dataclass(frozen=True)
 class ChainProblem:
-    user_id: int
-    record_id: int
+    user_id: int | None
+    record_id: int | None
     problem: str
 
 
-def consent_chains_verify() -> tuple[int, list[ChainProblem]]:
-    """Recompute every reader's receipt chain. Returns (receipts checked, problems)."""
+@dataclass(frozen=True)
+class ChainReport:
+    """What `consent_chains_verify` found: receipts and digests checked, receipts re-keyed
+    from the unkeyed chain (migration 0010), and every problem."""
+
+    checked: int
+    digests: int
+    rekeyed: int
+    problems: list[ChainProblem]
+
+
+def _chain_code(*, user_id: int, key: bytes) -> str:
+    # A reader's chain in a published digest is named by a keyed code, never by their id.
+    return hmac.new(key, f"chain:{user_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def _digest_of(heads: dict[str, str]) -> str:
+    canonical = "\n".join(f"{code}:{head}" for code, head in sorted(heads.items()))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _chain_heads(*, until: datetime, key: bytes) -> tuple[dict[str, str], int]:
+    """Each reader's chain head among the receipts written before `until`, and how many."""
+    heads: dict[str, str] = {}
+    count = 0
+    receipts = ConsentRecord.objects.filter(created_at__lt=until).order_by(
+        "user_id", "created_at", "id"
+    )
+    for user_id, record_hash in receipts.values_list("user_id", "record_hash").iterator():
+        heads[_chain_code(user_id=user_id, key=key)] = record_hash
+        count += 1
+    return heads, count
+
+
+def consent_digest_publish(*, day: date) -> ConsentChainDigest:
+    """Publish the digest of every receipt chain's head at the end of `day` (idempotent: the
+    day's digest, once published, is never recomputed)."""
+    existing = ConsentChainDigest.objects.filter(day=day).first()
+    if existing is not None:
+        return existing
+    until = timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+    heads, receipts = _chain_heads(until=until, key=consent_chain_key())
+    digest = ConsentChainDigest(
+        day=day,
+        covers_until=until,
+        chains=len(heads),
+        receipts=receipts,
+        heads=heads,
+        digest=_digest_of(heads),
+    )
+    digest.full_clean()
+    try:
+        with transaction.atomic():
+            digest.save()
+    except IntegrityError:  # published meanwhile by another run
+        return ConsentChainDigest.objects.get(day=day)
+    return digest
+
+
+def consent_chains_verify() -> ChainReport:
+    """Recompute every reader's keyed receipt chain and check it against every published
+    digest: a receipt rewritten, inserted or removed since shows, even with its chain
+    recomputed, unless whoever did it also held the chain key and rewrote every digest (which
+    anyone's earlier copy of the transparency page would then contradict)."""
+    key = consent_chain_key()
     problems: list[ChainProblem] = []
-    checked = 0
+    checked = rekeyed = 0
     previous_by_user: dict[int, str] = {}
     for record in ConsentRecord.objects.order_by("user_id", "created_at", "id").iterator():
         checked += 1
+        rekeyed += bool(record.unkeyed_hash)
         expected_previous = previous_by_user.get(record.user_id, "")
         if record.previous_hash != expected_previous:
             problems.append(
                 ChainProblem(record.user_id, record.pk, "does not follow the previous receipt")
             )
-        if _receipt_hash(record) != record.record_hash:
+        if not hmac.compare_digest(receipt_hash(record, key=key), record.record_hash):
             problems.append(
-                ChainProblem(record.user_id, record.pk, "content does not match its hash")
+                ChainProblem(record.user_id, record.pk, "content does not match its keyed hash")
             )
         previous_by_user[record.user_id] = record.record_hash
-    return checked, problems
+    digests = 0
+    user_ids = set(get_user_model().objects.values_list("pk", flat=True))
+    code_to_user = {_chain_code(user_id=user_id, key=key): user_id for user_id in user_ids}
+    for published in ConsentChainDigest.objects.order_by("day"):
+        digests += 1
+        problems.extend(_digest_problems(published, key=key, code_to_user=code_to_user))
+    return ChainReport(checked=checked, digests=digests, rekeyed=rekeyed, problems=problems)
+
+
+def _digest_problems(
+    published: ConsentChainDigest, *, key: bytes, code_to_user: dict[str, int]
+) -> list[ChainProblem]:
+    day = f"the digest of {published.day:%Y-%m-%d}"
+    if _digest_of(published.heads) != published.digest:
+        return [ChainProblem(None, None, f"{day} does not match the chain heads it lists")]
+    problems = []
+    now_heads, _ = _chain_heads(until=published.covers_until, key=key)
+    for code in published.heads.keys() | now_heads.keys():
+        then, now = published.heads.get(code), now_heads.get(code)
+        if then == now:
+            continue
+        user_id = code_to_user.get(code)
+        if now is None and user_id is None:
+            continue  # the reader's account was erased since, and their receipts with it
+        problems.append(
+            ChainProblem(
+                user_id,
+                None,
+                f"the receipts written before {day} was published differ from it "
+                "(rewritten, inserted or removed since)",
+            )
+        )
+    return problems
 
 
 # --- Recording reads ----------------------------------------------------------------------
@@ -211,7 +319,7 @@ def daily_salt(*, day: date) -> bytes:
     existing = DailySalt.objects.filter(day=day).values_list("salt", flat=True).first()
     if existing is None:
         try:
-            with transaction.atomic():
+            with transaction.atomic(using=router.db_for_write(DailySalt)):
                 existing = DailySalt.objects.create(day=day, salt=os.urandom(32)).salt
         except IntegrityError:  # another process created it first
             existing = DailySalt.objects.get(day=day).salt
@@ -283,8 +391,12 @@ def read_store(
     if user is None or not Article.objects.filter(pk=article_id).exists():
         return NOTHING_RECORDED  # erased or deleted since: nothing left to record against
     when = datetime.fromisoformat(read_at)
-    with transaction.atomic():  # one commit for both writes: never half-recorded
-        if outcome.history_kept:
+    # Two transactions, never one: on PostgreSQL every row carries the id of the transaction
+    # that wrote it (xmin), and a shared one would link the sealed history entry to the
+    # signal's article and pseudonym. A crash in between leaves half a read; the redelivered
+    # task writes the missing half (each write ignores its own duplicate).
+    if outcome.history_kept:
+        with transaction.atomic():
             ReadingHistoryEntry.objects.bulk_create(
                 [
                     ReadingHistoryEntry(
@@ -297,17 +409,16 @@ def read_store(
                 ],
                 ignore_conflicts=True,  # one entry per reader and instant: redelivery is a no-op
             )
-            # Again after the write: a page computed since the read still showed the story.
-            reader_data_changed_send(user_id=user_id)
-        if outcome.counted:
-            day = when.date()
+        # Again after the write: a page computed since the read still showed the story.
+        reader_data_changed_send(user_id=user_id)
+    if outcome.counted:
+        day = when.date()
+        pseudonym = pseudonym_for(user_id=user_id, salt=daily_salt(day=day))
+        with transaction.atomic():
             SignalEvent.objects.bulk_create(
                 [
                     SignalEvent(
-                        day=day,
-                        pseudonym=pseudonym_for(user_id=user_id, salt=daily_salt(day=day)),
-                        article_id=article_id,
-                        list_type=list_type,
+                        day=day, pseudonym=pseudonym, article_id=article_id, list_type=list_type
                     )
                 ],
                 ignore_conflicts=True,  # one event per reader, article and day

@@ -1,6 +1,11 @@
 """Periodic privacy work run by Celery beat."""
 
+from datetime import timedelta
+
 from celery import shared_task
+from celery.signals import worker_init
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 
 from . import aggregation, exports, read_queue, services
 from .exports import export_build
@@ -43,3 +48,21 @@ def build_pending_exports() -> int:
 def expire_exports() -> int:
     """Delete export files past their expiry; returns how many went."""
     return services.exports_purge()
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def publish_consent_digest() -> str:
+    """Publish yesterday's digest of the consent-receipt chain heads; returns it."""
+    yesterday = timezone.localdate() - timedelta(days=1)
+    return services.consent_digest_publish(day=yesterday).digest
+
+
+@worker_init.connect(dispatch_uid="privacy-master-key-check")
+def refuse_a_wrong_master_key(**kwargs) -> None:
+    """A worker with a wrong or malformed master key would fail every task that opens a
+    reader's data: it refuses to start instead, naming the problem."""
+    from .checks import master_key_messages
+
+    errors = [message for message in master_key_messages() if message.is_serious()]
+    if errors:
+        raise ImproperlyConfigured(errors[0].msg)

@@ -33,12 +33,14 @@ def gpc_json(request):
 
 @require_GET
 def transparency(request):
-    """The public privacy budget ledger: every differentially private release, in plain words."""
+    """The public privacy budget ledger: every differentially private release, in plain words;
+    and the daily digests of the consent-receipt chains."""
     return render(
         request,
         "privacy/transparency.html",
         {
             "ledger": selectors.ledger_summary(days=LEDGER_DAYS),
+            "consent_digests": selectors.consent_digests_published(days=LEDGER_DAYS),
             "days": LEDGER_DAYS,
             "epsilon_per_day": settings.DP_EPSILON_PER_DAY,
             "contribution_bound": settings.DP_CONTRIBUTION_BOUND,

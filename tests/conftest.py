@@ -52,6 +52,33 @@ def pytest_sessionstart(session):
         pytest.exit(f"REQUIRE_SERVICES=1 but PostgreSQL is unreachable: {error}", 3)
 
 
+DB_FIXTURES = frozenset(
+    {
+        "db",
+        "transactional_db",
+        "live_server",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+    }
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Every test that uses the database uses the key store too (a second database, see
+    newsite.db_routers): a reader's first sealed data creates their key there. A test that
+    names its databases itself is left as it is."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is None and not DB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            continue
+        args, kwargs = (marker.args, dict(marker.kwargs)) if marker else ((), {})
+        if kwargs.get("databases") is not None:
+            continue
+        kwargs["databases"] = "__all__"
+        item.add_marker(pytest.mark.django_db(*args, **kwargs), append=False)
+
+
 # NEWSITE_TEST_CLOCK=2027-01-01T00:20:00Z runs the whole suite with the clock starting at that
 # moment (and ticking), to show no test's outcome depends on the hour or the date it runs at.
 TEST_CLOCK = os.environ.get("NEWSITE_TEST_CLOCK", "")

@@ -14,7 +14,8 @@ class _Rollback(Exception):
 @contextmanager
 def _rolled_back():
     try:
-        with transaction.atomic():
+        # Both databases: the key store's rows (data keys, salts) go back with the rest.
+        with transaction.atomic(), transaction.atomic(using="keys"):
             yield
             raise _Rollback
     except _Rollback:

@@ -4,7 +4,7 @@ that tells whether anything at all was written."""
 import os
 
 from django.apps import apps
-from django.db import connection
+from django.db import connections, router
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -85,26 +85,27 @@ WRONG_TYPES = st.one_of(
 ANY_VALUE = st.one_of(JUNK_TEXT, WRONG_TYPES)
 
 
-def _model_tables() -> list[str]:
-    return sorted(
-        {
-            model._meta.db_table
-            for model in apps.get_models(include_auto_created=True)
-            if model._meta.managed and not model._meta.proxy
-        }
-    )
+def _model_tables() -> dict[str, list[str]]:
+    """Every model's table, by the database it lives in (the key store is one of its own)."""
+    by_database: dict[str, set[str]] = {}
+    for model in apps.get_models(include_auto_created=True):
+        if model._meta.managed and not model._meta.proxy:
+            by_database.setdefault(router.db_for_write(model), set()).add(model._meta.db_table)
+    return {alias: sorted(tables) for alias, tables in sorted(by_database.items())}
 
 
 def database_snapshot() -> dict[str, int]:
-    """Rows per table of every model (one query): equal snapshots mean no row was added or
-    removed anywhere."""
-    tables = _model_tables()
-    quote = connection.ops.quote_name
-    sql = "SELECT " + ", ".join(f"(SELECT count(*) FROM {quote(t)})" for t in tables)
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-        counts = cursor.fetchone()
-    return dict(zip(tables, counts, strict=True))
+    """Rows per table of every model (one query per database): equal snapshots mean no row
+    was added or removed anywhere."""
+    snapshot: dict[str, int] = {}
+    for alias, tables in _model_tables().items():
+        quote = connections[alias].ops.quote_name
+        sql = "SELECT " + ", ".join(f"(SELECT count(*) FROM {quote(t)})" for t in tables)
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql)
+            counts = cursor.fetchone()
+        snapshot.update(zip(tables, counts, strict=True))
+    return snapshot
 
 
 def changed_tables(before: dict[str, int], after: dict[str, int], *, allowed=()) -> dict:

@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from news.models import EditorAction
-from privacy.models import AggregateSignal, PrivacyBudgetLedger
+from privacy.aggregation import aggregate_day
+from privacy.models import AggregateSignal, LevelCountRelease, PrivacyBudgetLedger, SignalEvent
 from recommendations.models import ActiveModel, FeedImpressionCount, ModelVersion
 from recommendations.services import model_retrain
 from tests.factories import (
@@ -49,6 +50,13 @@ def list_type_count(list_type, n, *, day=1):
     AggregateSignal.objects.create(
         day=days_ago(day), kind=AggregateSignal.Kind.LIST_TYPE, list_type=list_type, noisy_count=n
     )
+
+
+def levels_released(*, day=1, noise_scale=None, **counts):
+    """One night's release of readers per level, with its ledger line."""
+    for level, n in counts.items():
+        LevelCountRelease.objects.create(day=days_ago(day), level=level, noisy_count=n)
+    ledger(0.02, day=day, query="readers_per_level", noise_scale=noise_scale)
 
 
 def shown(list_type, n, *, day=1):
@@ -107,6 +115,7 @@ def released(k):
     shown("personal", 400)
     shown("editorial", 300)
     shown("personal", 9999, day=0)  # today: no released reads to divide yet
+    levels_released(off=40, topics=120, topics_history=15)
     return {"big": big, "small": small, "old": old}
 
 
@@ -216,28 +225,59 @@ def test_the_privacy_budget_per_day_adds_up_each_days_releases(client, editor, r
     html = client.get(DASHBOARD).content.decode()
 
     rows = hidden_rows(section(html, "budget"))
-    assert rows == {days_ago(2).strftime("%d %b"): "0.667", days_ago(1).strftime("%d %b"): "0.667"}
+    # Day 1 also released the readers per level (0.02).
+    assert rows == {days_ago(2).strftime("%d %b"): "0.667", days_ago(1).strftime("%d %b"): "0.687"}
 
 
-def test_personalization_levels_are_counts_with_small_ones_hidden(client, editor, settings):
+def test_levels_show_the_last_released_noisy_counts_not_the_live_ones(client, editor, settings):
     settings.DP_SUPPRESSION_THRESHOLD = 3
     for _ in range(3):
         reader_choices(ReaderFactory(), level="topics")
     reader_choices(ReaderFactory(), level="topics_history")
+    levels_released(day=2, off=50, topics=60, topics_history=70)
+    levels_released(day=1, off=-2, topics=14, topics_history=3)
     client.force_login(editor)
 
     html = client.get(DASHBOARD).content.decode()
 
+    # The latest release, small (and negative) ones hidden; never the live 0, 3 and 1.
     assert hidden_rows(section(html, "levels")) == {
         "Off": "<3",
-        "Topics only": "3",
-        "Topics + reading history": "<3",
+        "Topics only": "14",
+        "Topics + reading history": "3",
     }
+    assert "released with differential privacy for " + days_ago(1).strftime("%d %b") in html
     # With a count hidden, shares would let it be worked out: none is shown.
-    assert '<th scope="row">Topics only</th><td>3</td><td>-</td>' in html
+    assert '<th scope="row">Topics only</th><td>14</td><td>-</td>' in html
 
 
-def test_level_shares_appear_once_every_level_reaches_k(client, editor, settings):
+def test_level_shares_are_of_the_released_counts_once_every_level_reaches_k(
+    client, editor, settings
+):
+    settings.DP_SUPPRESSION_THRESHOLD = 1
+    levels_released(off=10, topics=20, topics_history=10)
+    client.force_login(editor)
+
+    html = client.get(DASHBOARD).content.decode()
+
+    assert '<th scope="row">Topics only</th><td>20</td><td>50%</td>' in html
+    assert '<th scope="row">Off</th><td>10</td><td>25%</td>' in html
+
+
+def test_levels_say_how_far_noise_moves_them(client, editor, settings):
+    settings.DP_SUPPRESSION_THRESHOLD = 1
+    levels_released(off=400, topics=900, topics_history=300, noise_scale=100.0)
+    client.force_login(editor)
+
+    html = unescape(client.get(DASHBOARD).content.decode())
+
+    # Discrete Laplace of scale 100: variance about 2 x 100^2, two deviations about 283.
+    assert "Noise moves each count by less than about ±283, 19 times in 20." in section(
+        html, "levels"
+    )
+
+
+def test_before_any_release_no_level_count_is_shown(client, editor, settings):
     settings.DP_SUPPRESSION_THRESHOLD = 1
     for level in ("off", "topics", "topics", "topics_history"):
         reader_choices(ReaderFactory(), level=level)
@@ -245,8 +285,31 @@ def test_level_shares_appear_once_every_level_reaches_k(client, editor, settings
 
     html = client.get(DASHBOARD).content.decode()
 
-    assert '<th scope="row">Topics only</th><td>2</td><td>50%</td>' in html
-    assert '<th scope="row">Off</th><td>1</td><td>25%</td>' in html
+    levels = section(html, "levels")
+    assert "Nothing released yet." in levels and "<svg" not in levels
+    assert "Topics only</th><td>" not in html
+
+
+def test_one_reader_changing_level_shows_nowhere_until_the_next_release(
+    client, editor, settings, article
+):
+    from accounts.services import preferences_set_level
+    from privacy.browser_signals import NO_SIGNALS
+
+    settings.DP_SUPPRESSION_THRESHOLD = 1
+    readers = [reader_choices(ReaderFactory(), level="topics") for _ in range(4)]
+    # The night's release (a budget so large the noise is 0, to compare with what was true).
+    SignalEvent.objects.create(day=days_ago(1), pseudonym="p1", article=article)
+    aggregate_day(day=days_ago(1), epsilon=1e6)
+    client.force_login(editor)
+    before = hidden_rows(section(client.get(DASHBOARD).content.decode(), "levels"))
+    assert before == {"Off": "<1", "Topics only": "4", "Topics + reading history": "<1"}
+    assert PrivacyBudgetLedger.objects.filter(query="readers_per_level").count() == 1
+
+    preferences_set_level(user=readers[0], level="off", source="preferences", signals=NO_SIGNALS)
+
+    after = hidden_rows(section(client.get(DASHBOARD).content.decode(), "levels"))
+    assert after == before
 
 
 def test_the_dashboard_never_names_a_reader(client, editor, released, settings):

@@ -10,6 +10,7 @@ import opendp.prelude as dp
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -17,10 +18,22 @@ from hypothesis import strategies as st
 
 from news.models import Article
 from privacy import aggregation, releases
-from privacy.models import AggregateSignal, DailySalt, PrivacyBudgetLedger, SignalEvent
+from privacy.models import (
+    AggregateSignal,
+    DailySalt,
+    LevelCountRelease,
+    PrivacyBudgetLedger,
+    SignalEvent,
+)
 from privacy.selectors import display_count
 from privacy.tasks import aggregate_signals
-from tests.factories import ArticleFactory, TopicFactory
+from tests.factories import (
+    ArticleFactory,
+    EditorFactory,
+    ReaderFactory,
+    TopicFactory,
+    reader_choices,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -247,11 +260,11 @@ def test_each_query_is_noised_for_its_own_sensitivity_with_its_share_of_the_budg
 
     # Per article: one reader moves the vector by at most 2; per topic by 2 x 3 topics; per
     # list type by the click-through bound, 20 (each read came from one kind of feed card, or
-    # none).
-    assert [sensitivity for sensitivity, _ in calls] == [2, 6, 20]
+    # none); per personalization level by 2 (a reader changing level leaves one, joins one).
+    assert [sensitivity for sensitivity, _ in calls] == [2, 6, 2, 20]
     # Most of the day's budget goes to the per-article counts, the noisiest relative to
-    # their size; the two large sums make do with a twentieth each.
-    assert [epsilon for _, epsilon in calls] == pytest.approx([0.9, 0.05, 0.05])
+    # their size; the large sums make do with a few hundredths each.
+    assert [epsilon for _, epsilon in calls] == pytest.approx([0.9, 0.05, 0.02, 0.03])
     assert sum(epsilon for _, epsilon in calls) <= 1.0
 
 
@@ -266,6 +279,7 @@ def test_the_ledger_adds_up_to_the_configured_epsilon_per_day(settings, article)
 
     entries = PrivacyBudgetLedger.objects.filter(day=day)
     assert sorted(entries.values_list("query", flat=True)) == [
+        "readers_per_level",
         "reads_per_article",
         "reads_per_list_type",
         "reads_per_topic",
@@ -280,6 +294,7 @@ def test_the_ledger_adds_up_to_the_configured_epsilon_per_day(settings, article)
         "reads_per_article": 3,
         "reads_per_topic": 3,
         "reads_per_list_type": 12,
+        "readers_per_level": 1,
     }
     # Each line keeps its noise scale, sensitivity / epsilon, for the editors' dashboard: the
     # one article has one topic, so topic counts move by 3 too.
@@ -287,7 +302,8 @@ def test_the_ledger_adds_up_to_the_configured_epsilon_per_day(settings, article)
         {
             "reads_per_article": 3 / (0.9 * 0.7),
             "reads_per_topic": 3 / (0.05 * 0.7),
-            "reads_per_list_type": 12 / (0.05 * 0.7),
+            "reads_per_list_type": 12 / (0.03 * 0.7),
+            "readers_per_level": 2 / (0.02 * 0.7),
         },
         rel=1e-6,
     )
@@ -422,7 +438,7 @@ def test_the_nightly_task_releases_pending_days(article, settings):
 
     assert aggregate_signals.delay().get() == 1
 
-    assert PrivacyBudgetLedger.objects.filter(day=days_ago(1)).count() == 3
+    assert PrivacyBudgetLedger.objects.filter(day=days_ago(1)).count() == 4
     beat = settings.CELERY_BEAT_SCHEDULE["aggregate-popularity-signals"]
     assert beat["task"] == "privacy.tasks.aggregate_signals"
 
@@ -496,3 +512,107 @@ def test_reads_from_feed_cards_are_released_per_list_type(catalogue):
     # One of p1's three reads is past the bound of 2, in this query as in the others.
     assert dict(rows.values_list("list_type", "noisy_count")) == {"personal": 2, "editorial": 2}
     assert sum(released(day=day, kind=AggregateSignal.Kind.ARTICLE).values()) == 6
+
+
+# --- Readers per personalization level ----------------------------------------------------
+
+
+def readers_at(*levels: str) -> None:
+    for level in levels:
+        reader_choices(ReaderFactory(), level=level)
+
+
+def test_readers_per_level_are_released_with_yesterdays_counts(article):
+    readers_at("off", "topics", "topics", "topics_history")
+    reader_choices(EditorFactory(), level="topics")  # staff are not readers
+    read(day=days_ago(1), pseudonym="p1", articles=[article])
+
+    result = aggregation.aggregate_day(day=days_ago(1), epsilon=NO_NOISE)
+
+    assert result.levels_released == 3
+    released_levels = dict(
+        LevelCountRelease.objects.filter(day=days_ago(1)).values_list("level", "noisy_count")
+    )
+    assert released_levels == {"off": 1, "topics": 2, "topics_history": 1}
+    line = PrivacyBudgetLedger.objects.get(day=days_ago(1), query=releases.LEVEL_QUERY)
+    assert (line.mechanism, line.delta, line.contribution_bound) == ("discrete Laplace", 0.0, 1)
+    assert line.epsilon == pytest.approx(NO_NOISE * aggregation.LEVEL_SHARE)
+    assert line.noise_scale == pytest.approx(2 / (NO_NOISE * aggregation.LEVEL_SHARE), rel=1e-6)
+
+
+def test_level_counts_are_noised_through_opendp_not_released_exactly(settings, article):
+    settings.DP_EPSILON_PER_DAY = 1.0
+    readers_at(*["topics"] * 30)
+    read(day=days_ago(1), pseudonym="p1", articles=[article])
+
+    aggregation.aggregate_day(day=days_ago(1))
+
+    # At epsilon 0.02 and sensitivity 2 the noise scale is 100: an exact 30 would be a miracle
+    # (P = (1 - e^-0.01) / (1 + e^-0.01), about 0.5%); the ledger says how far it moves.
+    line = PrivacyBudgetLedger.objects.get(day=days_ago(1), query=releases.LEVEL_QUERY)
+    assert line.noise_scale == pytest.approx(100, rel=1e-6)
+    assert set(LevelCountRelease.objects.values_list("level", flat=True)) == {
+        "off",
+        "topics",
+        "topics_history",
+    }
+
+
+def test_running_the_nightly_task_twice_releases_the_levels_once(article):
+    readers_at("topics", "topics_history")
+    read(day=days_ago(1), pseudonym="p1", articles=[article])
+
+    assert aggregate_signals.delay().get() == 1
+    first = list(LevelCountRelease.objects.values_list("pk", "level", "noisy_count"))
+    assert aggregate_signals.delay().get() == 0
+    aggregation.aggregate_day(day=days_ago(1))  # and by hand: already released
+
+    assert list(LevelCountRelease.objects.values_list("pk", "level", "noisy_count")) == first
+    assert PrivacyBudgetLedger.objects.filter(query=releases.LEVEL_QUERY).count() == 1
+
+
+def test_a_catch_up_releases_the_level_snapshot_once_with_the_day_just_closed(article):
+    readers_at("topics")
+    for days in (3, 2, 1):
+        read(day=days_ago(days), pseudonym="p1", articles=[article])
+
+    aggregation.aggregate_pending()
+
+    # A snapshot of now describes the day just closed, not the days before it.
+    assert set(LevelCountRelease.objects.values_list("day", flat=True)) == {days_ago(1)}
+    assert list(
+        PrivacyBudgetLedger.objects.filter(query=releases.LEVEL_QUERY).values_list("day", flat=True)
+    ) == [days_ago(1)]
+
+
+def test_no_day_spends_more_than_the_daily_epsilon(settings, article):
+    settings.DP_EPSILON_PER_DAY = 0.8
+    readers_at("off", "topics")
+    for days in (3, 2, 1):
+        read(day=days_ago(days), pseudonym="p1", articles=[article])
+
+    aggregation.aggregate_pending()
+
+    spent = {
+        row["day"]: row["total"]
+        for row in PrivacyBudgetLedger.objects.values("day").annotate(total=Sum("epsilon"))
+    }
+    assert set(spent) == {days_ago(3), days_ago(2), days_ago(1)}
+    # Every day spends its whole budget and no more: without the level snapshot, the list
+    # types have its share.
+    assert all(total <= 0.8 and total == pytest.approx(0.8) for total in spent.values()), spent
+    assert PrivacyBudgetLedger.objects.get(
+        day=days_ago(2), query="reads_per_list_type"
+    ).epsilon == pytest.approx(0.8 * 0.05)
+
+
+def test_privacy_reads_the_level_counts_only_through_what_accounts_registered():
+    # The layering (news < privacy < accounts): privacy imports no accounts module.
+    import inspect
+
+    for module in (aggregation, releases):
+        lines = [line.strip() for line in inspect.getsource(module).splitlines()]
+        assert not [line for line in lines if line.startswith(("from accounts", "import accounts"))]
+    from accounts.selectors import personalization_level_counts
+
+    assert aggregation._level_counts_source == [personalization_level_counts]

@@ -50,7 +50,8 @@ def test_an_operator_who_shortens_history_retention_changes_every_promise_and_th
     assert [(now - e.read_at).days for e in ReadingHistoryEntry.objects.all()] == [29]
 
 
-def test_the_shipped_notices_pass_the_check():
+def test_the_shipped_notices_pass_the_check(db):
+    # `check` also opens the key store with the master key (privacy.E011): a database test.
     call_command("check")  # raises SystemCheckError on any error
     assert notices_state_the_settings_periods() == []
     assert level_explanations_state_the_settings_periods() == []

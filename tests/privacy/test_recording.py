@@ -222,18 +222,21 @@ def test_queued_reads_are_stored_in_a_batch_by_the_drain_task(
 def test_a_malformed_queued_read_is_dropped_without_blocking_the_others(
     reader, article, read_queue, settings
 ):
-    from privacy.read_queue import reads_store_queued
+    from privacy.read_queue import read_seal, reads_store_queued
 
     reader_choices(reader)
     key = settings.PRIVACY_READ_QUEUE_KEY
-    read_queue.rpush(key, b"{not json", b'{"unexpected": 1}')
-    read_queue.rpush(
-        key,
-        json.dumps(
-            {"user_id": reader.pk, "article_id": article.pk, "read_at": timezone.now().isoformat()}
-        ),
-    )
-    assert reads_store_queued() == 3
+    payload = {
+        "user_id": reader.pk,
+        "article_id": article.pk,
+        "read_at": timezone.now().isoformat(),
+    }
+    # Not sealed by the site (nor in the plain form it once queued), or sealed and altered.
+    altered = bytearray(read_seal(payload))
+    altered[-5] ^= 1
+    read_queue.rpush(key, b"{not json", b'{"unexpected": 1}', json.dumps(payload), bytes(altered))
+    read_queue.rpush(key, read_seal(payload))
+    assert reads_store_queued() == 5
     assert [item.article for item in history_for_user(user=reader)] == [article]
 
 
