@@ -5,7 +5,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from newsite.api_throttles import rate_limits_available
+from common.api_throttles import rate_limits_available
 
 from .selectors import reader_profile
 

@@ -26,7 +26,7 @@ urlpatterns = [
 ]
 
 # Under /api/ these answer in the API's JSON error format; elsewhere with the site's pages.
-handler400 = "newsite.api_errors.bad_request"
-handler403 = "newsite.api_errors.permission_denied"
-handler404 = "newsite.api_errors.page_not_found"
-handler500 = "newsite.api_errors.server_error"
+handler400 = "common.api_errors.bad_request"
+handler403 = "common.api_errors.permission_denied"
+handler404 = "common.api_errors.page_not_found"
+handler500 = "common.api_errors.server_error"

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
-from news.views import error_page
+from common.error_pages import error_page
 
 from . import exports, selectors
 from .forms import ConfirmPasswordForm

@@ -9,9 +9,9 @@ from django.db.models import QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from accounts.models import Preferences
+from common.db_functions import ANY_READER, EpochSeconds, one_reader_sql
+from common.sitewide import SiteWide
 from news.models import Article
-from newsite.db_functions import ANY_READER, EpochSeconds, one_reader_sql
-from newsite.sitewide import SiteWide
 
 from .browser_signals import BrowserSignals
 from .crypto import data_key_loaded_with, decrypt_many_for_user

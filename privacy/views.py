@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import services as accounts_services
 from accounts.forms import PurposesForm
 from accounts.selectors import preferences_region, reader_profile
-from news.views import error_page
+from common.error_pages import error_page
 
 from . import erasure, selectors, services
 from .browser_signals import signals_for

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from newsite.reversing import cached_reverse
+from common.reversing import cached_reverse
 
 
 class ReasonKind:

@@ -26,9 +26,9 @@ from django.utils import timezone
 
 from accounts.models import Preferences
 from accounts.selectors import ReaderProfile, reader_profile
+from common.db_functions import EpochSeconds
 from news.models import Article, Topic
 from news.selectors import articles_for_topic, articles_latest, articles_live_by_id
-from newsite.db_functions import EpochSeconds
 from privacy.selectors import HistoryRead, history_reads_for_user
 
 from . import explanations, ranking

@@ -80,7 +80,7 @@ def clean_cache():
     """Rate limits and cached pages live in the cache; every test starts with an empty one."""
     from django.core.cache import cache
 
-    from newsite.sitewide import forget_all_in_process
+    from common.sitewide import forget_all_in_process
 
     cache.clear()
     forget_all_in_process()

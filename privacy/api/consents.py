@@ -9,7 +9,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from newsite.api_errors import error_body
+from common.api_errors import error_body
 
 from .. import selectors, services
 from ..browser_signals import signals_for

@@ -20,8 +20,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from newsite.api_errors import error_response
-from newsite.api_throttles import ExportRateThrottle, PasswordRateThrottle
+from common.api_errors import error_response
+from common.api_throttles import ExportRateThrottle, PasswordRateThrottle
 
 from .. import exports, selectors
 from ..models import ExportRequest
