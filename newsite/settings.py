@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "news",
     "recommendations",
     "privacy",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -10,11 +10,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api_errors import error_body
+from privacy import selectors, services
+from privacy.browser_signals import signals_for
+from privacy.models import ConsentRecord
+from privacy.purposes import PURPOSES
 
-from .. import selectors, services
-from ..browser_signals import signals_for
-from ..models import ConsentRecord
-from ..purposes import PURPOSES
 from .schema import CONSENTS_EXAMPLE
 
 

@@ -14,13 +14,13 @@ from accounts import services as accounts_services
 from accounts.forms import PurposesForm
 from accounts.selectors import preferences_region, reader_profile
 from common.error_pages import error_page
-
-from . import erasure, selectors, services
-from .browser_signals import signals_for
-from .forms import DeleteAccountForm, DisplayNameForm, NoticeCheckedForm, PersonalizationForm
-from .models import ConsentRecord
-from .purposes import PURPOSES, READING_HISTORY, REGION, SWITCHABLE_PURPOSES
-from .reauth import password_checks_limited
+from privacy import erasure, selectors, services
+from privacy.browser_signals import signals_for
+from privacy.forms import DeleteAccountForm, DisplayNameForm, NoticeCheckedForm, PersonalizationForm
+from privacy.models import ConsentRecord
+from privacy.purposes import PURPOSES, READING_HISTORY, REGION, SWITCHABLE_PURPOSES
+from privacy.reauth import password_checks_limited
+from privacy.registry import categories
 
 LEDGER_DAYS = 90
 
@@ -428,7 +428,6 @@ def policy(request, version: str | None = None):
 
 @require_GET
 def what_we_collect(request):
-    from .registry import categories
 
     return render(
         request,

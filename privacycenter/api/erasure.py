@@ -12,8 +12,7 @@ from rest_framework.views import APIView
 
 from common.api_errors import error_body
 from common.api_throttles import PasswordRateThrottle
-
-from ..erasure import CONFIRMATION_WORD, account_erase
+from privacy.erasure import CONFIRMATION_WORD, account_erase
 
 
 class AccountEraseApi(APIView):

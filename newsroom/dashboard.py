@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Preferences
 from accounts.selectors import personalization_level_counts
+from news.models import Article, EditorAction, Topic
 from privacy.models import AggregateSignal, PrivacyBudgetLedger
 from privacy.releases import (
     ARTICLE_QUERY,
@@ -29,7 +30,6 @@ from recommendations.selectors import model_versions_recent, retrain_last_failur
 from recommendations.services import model_active_version
 
 from . import charts
-from .models import Article, EditorAction, Topic
 
 TOPIC_DAYS = 14
 DAILY_DAYS = 14

@@ -5,15 +5,14 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
 from common.error_pages import error_page
+from news import selectors
+from news.cards import card_bodies, feed_cards_html
+from news.models import Topic
 from privacy.browser_signals import navigation_is_own, signals_for
 from privacy.services import read_record
 from recommendations.feed_cache import home_feed, more_like_this_cached
 from recommendations.selectors import EDITORIAL, PERSONAL
 from recommendations.services import feed_impressions_record
-
-from . import selectors
-from .cards import card_bodies, feed_cards_html
-from .models import Topic
 
 
 def _page(request, queryset):
