@@ -31,6 +31,7 @@ demo: install .env
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 # Benchmarks against their own PostgreSQL database (BENCH_DATABASE_URL; the load test:

@@ -12,9 +12,8 @@ import logging
 from functools import lru_cache
 
 import redis
+from celery import current_app as celery_app
 from django.conf import settings
-
-from newsite.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 

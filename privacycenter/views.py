@@ -22,6 +22,8 @@ from privacy.purposes import PURPOSES, READING_HISTORY, REGION, SWITCHABLE_PURPO
 from privacy.reauth import password_checks_limited
 from privacy.registry import categories
 
+from .selectors import interest_profile
+
 LEDGER_DAYS = 90
 
 
@@ -57,12 +59,11 @@ ACTIVITY_PAGE_SIZE = 50
 @require_GET
 def center(request):
     """Everything held about the reader on one screen, with a shortcut to every right."""
-    snapshots = selectors.data_held(user=request.user)
     return render(
         request,
         "privacy/center.html",
         {
-            "snapshots": snapshots,
+            "snapshots": selectors.data_counts(user=request.user),
             "profile": reader_profile(user=request.user),
             "to_reconfirm": selectors.purposes_to_reconfirm(user=request.user),
         },
@@ -115,7 +116,7 @@ def category_erase(request, key: str):
 @login_required
 @require_GET
 def profile(request):
-    interest = selectors.interest_profile(user=request.user)
+    interest = interest_profile(user=request.user)
     return render(
         request, "privacy/profile.html", {"interest": interest, "chart": _chart(interest)}
     )
@@ -152,7 +153,7 @@ def _chart(interest) -> dict:
 @login_required
 @require_POST
 def profile_reset(request):
-    removed = services.recommendations_reset(user=request.user)
+    removed = accounts_services.recommendations_reset(user=request.user)
     messages.success(
         request,
         f"Recommendations reset: {removed} history entr{'ies' if removed != 1 else 'y'} deleted, "
@@ -261,7 +262,7 @@ def _consents_save(request, form, on_file, in_effect, region_now) -> bool | None
             signals=signals,
         )
         for key in despite_signal:
-            services.purpose_choose(
+            accounts_services.purpose_choose(
                 user=user,
                 purpose=key,
                 granted=True,
@@ -304,7 +305,7 @@ def consent_choice(request):
         return redirect("privacy:consents")
     purpose, turn_on = form.cleaned_data["purpose"], form.cleaned_data["turn_on"]
     try:
-        receipt = services.purpose_choose(
+        receipt = accounts_services.purpose_choose(
             user=request.user,
             purpose=purpose,
             granted=turn_on,
@@ -381,7 +382,7 @@ def delete_account(request):
     return render(
         request,
         "privacy/delete_account.html",
-        {"form": form, "snapshots": selectors.data_held(user=request.user)},
+        {"form": form, "snapshots": selectors.data_counts(user=request.user)},
     )
 
 

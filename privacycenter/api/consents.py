@@ -9,8 +9,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import services as accounts_services
 from common.api_errors import error_body
-from privacy import selectors, services
+from privacy import selectors
 from privacy.browser_signals import signals_for
 from privacy.models import ConsentRecord
 from privacy.purposes import PURPOSES
@@ -140,7 +141,7 @@ class ConsentsApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.purpose_choose(
+        accounts_services.purpose_choose(
             user=request.user,
             purpose=data.validated_data["purpose"],
             granted=data.validated_data["granted"],
