@@ -25,6 +25,21 @@ def _redis_reachable(url: str) -> str | None:
     return None
 
 
+# Fixtures that use the real Redis server's fixed test databases: under pytest-xdist their
+# tests all run on one worker (`--dist loadgroup`), so two workers never empty each other's.
+REDIS_FIXTURES = {"scratch_broker", "redis_cache", "read_queue"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if REDIS_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker(
+            "redis"
+        ):
+            item.add_marker(pytest.mark.xdist_group("redis"))
+        if item.get_closest_marker("slow") is None and "e2e" in item.nodeid.split("/"):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_sessionstart(session):
     if not REQUIRE_SERVICES:
         return
