@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# pytest-xdist workers for `make test` (auto: one per core; 0: all in this process).
+TEST_WORKERS ?= auto
 
 .PHONY: install demo test bench lint serve worker beat clean
 
@@ -32,7 +34,8 @@ demo: install .env
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/lint-imports
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # Benchmarks against their own PostgreSQL database (BENCH_DATABASE_URL; the load test:
 # LOAD_DATABASE_URL, Redis dbs 2 and 3, and wrk) and Redis db 9;

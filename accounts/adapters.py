@@ -7,7 +7,7 @@ from allauth.mfa.adapter import DefaultMFAAdapter
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from newsite.api_throttles import rate_limits_available
+from common.api_throttles import rate_limits_available
 
 from . import mfa_secrets
 from .selectors import reader_profile

@@ -13,13 +13,13 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from news.models import Topic
-from newsite.api_errors import error_body, error_response
-from newsite.api_throttles import (
+from common.api_errors import error_body, error_response
+from common.api_throttles import (
     UNAVAILABLE_RETRY_SECONDS,
     PasswordRateThrottle,
     rate_limits_available,
 )
+from news.models import Topic
 from privacy.browser_signals import signals_for
 
 from . import selectors, services

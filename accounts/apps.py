@@ -9,10 +9,18 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from privacy.aggregation import level_counts_source_register
+        from privacy.levels import level_source_register
 
         from . import checks  # noqa: F401  (registers the system checks)
+        from .models import Preferences
         from .selectors import personalization_level_counts
 
-        # The nightly DP release counts readers per level through this: privacy, a layer
-        # below, may not import accounts.
+        # Privacy, a layer below, may not import accounts: it learns where the levels are
+        # kept (to decide what a read may record) and how to count readers per level (for
+        # the nightly DP release) from what accounts registers here.
+        level_source_register(
+            table=Preferences._meta.db_table,
+            user_column=Preferences._meta.get_field("user").column,
+            level_column=Preferences._meta.get_field("level").column,
+        )
         level_counts_source_register(personalization_level_counts)

@@ -4,6 +4,8 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 
+from privacy.levels import Level
+
 
 class EmailUserManager(UserManager):
     use_in_migrations = True
@@ -56,10 +58,7 @@ class User(AbstractUser):
 class Preferences(models.Model):
     """What a reader chose: topics, how much personalization, and a region if they want one."""
 
-    class Level(models.TextChoices):
-        OFF = "off", "Off"
-        TOPICS = "topics", "Topics only"
-        TOPICS_HISTORY = "topics_history", "Topics + reading history"
+    Level = Level  # privacy's recording rules read the same levels
 
     class Region(models.TextChoices):
         NORTH = "north", "North"

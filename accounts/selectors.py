@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.db.models import Count, QuerySet
 
-from newsite.db_functions import ANY_READER, one_reader_sql
+from common.db_functions import ANY_READER, one_reader_sql
 from privacy.crypto import LoadedDataKey, data_key_loaded_with, decrypt_for_user
 
 from .models import Preferences

@@ -17,8 +17,9 @@ from news.permissions import EDITORS_GROUP
 from privacy.browser_signals import BrowserSignals
 from privacy.crypto import encrypt_for_user
 from privacy.models import ConsentRecord
-from privacy.purposes import READING_HISTORY, REGION, SWITCHABLE_PURPOSES
-from privacy.services import Action, audit_record, consent_set
+from privacy.purposes import PURPOSES, READING_HISTORY, REGION, SWITCHABLE_PURPOSES
+from privacy.selectors import consent_latest
+from privacy.services import Action, audit_record, consent_set, history_entries_delete_all
 from privacy.signals import reader_data_changed_send
 
 from .models import DEFAULT_TOPIC_WEIGHT, Preferences, PreferredTopic, User
@@ -436,3 +437,63 @@ def api_token_issue(*, user: User) -> IssuedToken:
 def api_token_revoke(*, user: User) -> bool:
     """Delete the reader's API token; apps using it are signed out at once."""
     return bool(AuthToken.objects.filter(user=user).delete()[0])
+
+
+# --- One purpose chosen on its own (privacy center switch, API) --------------------------
+# Here, not in privacy: reading history is the top personalization level, so one choice
+# coordinates the reader's preferences with their consent receipts.
+
+
+def purpose_choose(
+    *, user, purpose: str, granted: bool, notice_sha256: str, source: str, signals: BrowserSignals
+) -> ConsentRecord | None:
+    """Turn one optional purpose on or off, as the reader saw it explained.
+
+    The notice hash must be the current notice's: a stale or forged one is refused (code
+    "stale_notice") and changes nothing. Reading history is the top personalization level,
+    so choosing it sets the level (Topics + reading history, or back to Topics only).
+    Returns the new receipt, or None when nothing changed.
+    """
+    if purpose not in PURPOSES:
+        raise ValidationError(f"Unknown purpose: {purpose}.", code="unknown_purpose")
+    if notice_sha256 != PURPOSES[purpose].notice_sha256:
+        raise ValidationError(
+            "The explanation of this choice has changed since it was shown. Read it again "
+            "and resubmit. Nothing was changed.",
+            code="stale_notice",
+        )
+    if purpose == READING_HISTORY.key:
+        before = consent_latest(user=user, purpose=purpose)
+        preferences_set_level(
+            user=user,
+            level=Level.TOPICS_HISTORY if granted else Level.TOPICS,
+            source=source,
+            signals=signals,
+            despite_signal=True,
+        )
+        after = consent_latest(user=user, purpose=purpose)
+        return after if after is not None and after != before else None
+    return consent_set(
+        user=user,
+        purpose=purpose,
+        granted=granted,
+        source=source,
+        signals=signals,
+        notice_sha256=notice_sha256,
+        despite_signal=True,
+    )
+
+
+@transaction.atomic
+def recommendations_reset(*, user: User) -> int:
+    """Forget what the recommender learned from the reader: their reading history and any
+    "show less" adjustments. The topics they chose stay. Returns history entries removed."""
+    deleted = history_entries_delete_all(user=user)
+    preferences_reset_topic_weights(user=user)
+    audit_record(
+        user=user,
+        action=Action.PROFILE_RESET,
+        category="reading_history",
+        detail=f"{deleted} history entries; topic weights back to equal",
+    )
+    return deleted

@@ -18,7 +18,7 @@ from django.core.exceptions import SuspiciousOperation
 from django.db import connection
 from django.utils import timezone
 
-from newsite.db_functions import CompiledOnce
+from common.db_functions import CompiledOnce
 
 # The session whose reader Django's login check is verifying, only for the length of that
 # check (`reader_check_scope`): a reader loaded by another request can never be handed out.

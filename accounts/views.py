@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from news.views import error_page
+from common.error_pages import error_page
 from privacy.browser_signals import signals_for
 from privacy.purposes import SWITCHABLE_PURPOSES
 from privacy.selectors import consents_current

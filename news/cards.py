@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
-from newsite.sitewide import SiteWide
+from common.sitewide import SiteWide
 
 from .models import Article
 from .selectors import articles_latest

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from newsite.sitewide import SiteWide
+from common.sitewide import SiteWide
 
 from .selectors import topics_all
 

@@ -10,7 +10,7 @@ from drf_spectacular.views import (
 
 from accounts import api as accounts_api
 from news import api as news_api
-from privacy import api as privacy_api
+from privacycenter import api as privacy_api
 from recommendations import api as recommendations_api
 
 v1 = [

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "news",
     "recommendations",
     "privacy",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -377,7 +378,7 @@ INGEST_ERROR_RETENTION_DAYS = env.int("INGEST_ERROR_RETENTION_DAYS", default=30)
 # --- Privacy ------------------------------------------------------------------------------
 # The date our GPC handling last changed, published in /.well-known/gpc.json.
 GPC_LAST_UPDATE = "2026-11-23"
-CSRF_FAILURE_VIEW = "news.views.csrf_failure"
+CSRF_FAILURE_VIEW = "common.error_pages.csrf_failure"
 
 # Encryption at rest: the master key (url-safe base64 of 32 random bytes) wraps every reader's
 # data key; keep it out of the database and its backups, or crypto-shredding proves nothing.
@@ -490,15 +491,15 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["newsite.api_parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "newsite.api_pagination.PageNumberPagination",
-    "DEFAULT_SCHEMA_CLASS": "newsite.api_schema.AutoSchema",
-    "EXCEPTION_HANDLER": "newsite.api_errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["common.api_parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "common.api_pagination.PageNumberPagination",
+    "DEFAULT_SCHEMA_CLASS": "common.api_schema.AutoSchema",
+    "EXCEPTION_HANDLER": "common.api_errors.exception_handler",
     # Every caller is limited per address; a signed-in caller also per account, so neither
     # many accounts behind one address nor one account from many addresses escapes a limit.
     "DEFAULT_THROTTLE_CLASSES": [
-        "newsite.api_throttles.AddressRateThrottle",
-        "newsite.api_throttles.AccountRateThrottle",
+        "common.api_throttles.AddressRateThrottle",
+        "common.api_throttles.AccountRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "address": env("API_THROTTLE_ADDRESS", default="600/minute"),

@@ -1,4 +1,4 @@
-"""Top-level URL map: one include per app."""
+"""Top-level URL map: one include per app or screen."""
 
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
@@ -20,13 +20,13 @@ urlpatterns = [
     path("api/", include("newsite.api_urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
-    path("", include("privacy.urls")),
+    path("", include("privacycenter.urls")),
     path("", include("recommendations.urls")),
-    path("", include("news.urls")),
+    path("", include("frontpage.urls")),
 ]
 
 # Under /api/ these answer in the API's JSON error format; elsewhere with the site's pages.
-handler400 = "newsite.api_errors.bad_request"
-handler403 = "newsite.api_errors.permission_denied"
-handler404 = "newsite.api_errors.page_not_found"
-handler500 = "newsite.api_errors.server_error"
+handler400 = "common.api_errors.bad_request"
+handler403 = "common.api_errors.permission_denied"
+handler404 = "common.api_errors.page_not_found"
+handler500 = "common.api_errors.server_error"

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
-from newsite.queueing import enqueue_on_commit
+from common.queueing import enqueue_on_commit
 
 from .models import ExportRequest, PrivacyAuditEvent
 from .registry import categories, category

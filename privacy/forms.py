@@ -36,7 +36,7 @@ class NoticeCheckedForm(forms.Form):
     turn_on = forms.TypedChoiceField(
         choices=[("1", "On"), ("0", "Off")], coerce=lambda value: value == "1"
     )
-    # The notice hash is checked by the service (privacy.services.purpose_choose).
+    # The notice hash is checked by the service (accounts.services.purpose_choose).
 
 
 class PersonalizationForm(forms.Form):

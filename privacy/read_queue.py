@@ -25,14 +25,13 @@ from collections import defaultdict
 from functools import lru_cache
 
 import redis
+from celery import current_app as celery_app
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.contrib.auth import get_user_model
-
-from newsite.celery import app as celery_app
 
 from .crypto import (
     DataKeyDestroyed,

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.shortcuts import render
 from django.utils import timezone
 
-from newsite.api_throttles import (
+from common.api_throttles import (
     PasswordAttemptsRefused,
     password_attempt_start,
     rate_limits_available,

@@ -1,20 +1,22 @@
-"""Reads of consent state: the only way other apps learn what a reader agreed to."""
+"""Reads of personal data that views, API, tasks and other apps share: consent state and
+what a read may record, the reader's history (decrypted here, nowhere else), the data held
+per registry category, the activity log, policy versions and the public DP releases."""
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet, prefetch_related_objects
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import Preferences
+from common.db_functions import ANY_READER, EpochSeconds, one_reader_sql
+from common.sitewide import SiteWide
 from news.models import Article
-from newsite.db_functions import ANY_READER, EpochSeconds, one_reader_sql
-from newsite.sitewide import SiteWide
 
 from .browser_signals import BrowserSignals
 from .crypto import data_key_loaded_with, decrypt_many_for_user
+from .levels import Level, level_source
 from .models import (
     ConsentChainDigest,
     ConsentRecord,
@@ -25,6 +27,7 @@ from .models import (
     ReadingHistoryEntry,
 )
 from .purposes import POPULAR_COUNTING, PURPOSES, READING_HISTORY
+from .registry import categories
 from .releases import noise_margin, noise_variance
 
 # --- Policy versions ----------------------------------------------------------------------
@@ -142,15 +145,15 @@ NOTHING_RECORDED = ReadOutcome(history_kept=False, counted=False)
 
 
 def _read_permissions_sql() -> str:
-    consent, preferences = ConsentRecord._meta.db_table, Preferences._meta.db_table
-    policy = PolicyVersion._meta.db_table
+    consent, policy = ConsentRecord._meta.db_table, PolicyVersion._meta.db_table
+    levels = level_source()
     # A grant given before the latest policy that changed purposes does not count any more.
     return (
         f"SELECT c.purpose, c.granted AND c.created_at >= COALESCE(("
         f"SELECT MAX(v.published_at) FROM {policy} v "
         f"WHERE v.changes_purposes AND v.published_at <= %s), c.created_at), "
-        f"c.source, c.browser_signal, p.level "
-        f"FROM {consent} c LEFT JOIN {preferences} p ON p.user_id = c.user_id "
+        f"c.source, c.browser_signal, p.{levels.level_column} "
+        f"FROM {consent} c LEFT JOIN {levels.table} p ON p.{levels.user_column} = c.user_id "
         f"WHERE c.user_id = %s AND c.purpose IN (%s, %s) ORDER BY c.created_at, c.id"
     )
 
@@ -186,11 +189,10 @@ def read_permissions(*, user_id: int, signals: BrowserSignals) -> ReadOutcome:
     # Off (also what a reader without preferences has) records nothing at all, whatever else
     # is switched on: the level's own words promise "we store nothing about your reading", so
     # "count my reads toward popular" waits, switched on but idle, until personalization is.
-    if level in (None, Preferences.Level.OFF):
+    if level in (None, Level.OFF):
         return NOTHING_RECORDED
     return ReadOutcome(
-        history_kept=level == Preferences.Level.TOPICS_HISTORY
-        and allowed.get(READING_HISTORY.key, False),
+        history_kept=level == Level.TOPICS_HISTORY and allowed.get(READING_HISTORY.key, False),
         counted=allowed.get(POPULAR_COUNTING.key, False),
     )
 
@@ -376,8 +378,6 @@ class CategorySnapshot:
 
 def data_held(*, user) -> list[CategorySnapshot]:
     """Everything held about the reader, category by category, straight from the registry."""
-    from .registry import categories
-
     return [
         CategorySnapshot(
             key=entry.key,
@@ -392,74 +392,32 @@ def data_held(*, user) -> list[CategorySnapshot]:
     ]
 
 
+@dataclass(frozen=True)
+class CategoryCount:
+    """One registry category in the privacy center's overview: how much, and for how long."""
+
+    key: str
+    title: str
+    retention: str
+    count: int
+
+
+def data_counts(*, user) -> list[CategoryCount]:
+    """How many rows of each category are held about the reader, counted where they are
+    kept (nothing is decrypted: the overview needs no history item's content)."""
+    return [
+        CategoryCount(
+            key=entry.key,
+            title=entry.title,
+            retention=entry.retention(),
+            count=entry.count_for(user=user),
+        )
+        for entry in categories()
+    ]
+
+
 def activity_for_user(*, user):
     return PrivacyAuditEvent.objects.filter(user=user).order_by("-created_at", "-id")
-
-
-@dataclass(frozen=True)
-class InterestBar:
-    topic: str
-    chosen_weight: float  # 0..1, from the topics the reader follows
-    history_share: float  # 0..1, share of their recent reads in this topic
-    blocked: bool = False
-
-    @property
-    def total(self) -> float:
-        return self.chosen_weight + self.history_share
-
-
-@dataclass(frozen=True)
-class InterestProfile:
-    level: str
-    bars: list[InterestBar]
-    history_used: bool
-    history_entries: int
-
-
-def interest_profile(*, user) -> InterestProfile:
-    """What the recommender uses about the reader: chosen topics and their weights, plus, at
-    the top level, which topics their own reading history leans to."""
-    from collections import Counter
-
-    preferences = (
-        Preferences.objects.filter(user=user)
-        .prefetch_related("preferred_topics__topic", "blocked_topics")
-        .first()
-    )
-    if preferences is None:
-        return InterestProfile(
-            level=Preferences.Level.OFF, bars=[], history_used=False, history_entries=0
-        )
-    # The same recent reads the feed uses, no more.
-    history = history_for_user(user=user, limit=settings.RECOMMENDER_HISTORY_LIMIT)
-    history_used = preferences.level == Preferences.Level.TOPICS_HISTORY
-    reads_per_topic: Counter[str] = Counter()
-    if history_used:
-        # Each article read counts once, however often it was read.
-        read = list({item.article.pk: item.article for item in history if item.article}.values())
-        prefetch_related_objects(read, "topics")
-        for article in read:
-            reads_per_topic.update(topic.name for topic in article.topics.all())
-    total_reads = sum(reads_per_topic.values()) or 1
-    chosen = {p.topic.name: p.weight for p in preferences.preferred_topics.all()}
-    blocked = {t.name for t in preferences.blocked_topics.all()}
-    names = sorted(set(chosen) | set(reads_per_topic) | blocked)
-    bars = [
-        InterestBar(
-            topic=name,
-            chosen_weight=0.0 if name in blocked else chosen.get(name, 0.0),
-            history_share=0.0 if name in blocked else reads_per_topic[name] / total_reads,
-            blocked=name in blocked,
-        )
-        for name in names
-    ]
-    bars.sort(key=lambda bar: (bar.blocked, -bar.total, bar.topic))
-    return InterestProfile(
-        level=preferences.level,
-        bars=bars,
-        history_used=history_used,
-        history_entries=len(history),
-    )
 
 
 def consent_receipts(*, user):

@@ -9,12 +9,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from accounts.models import Preferences
 from news.models import Article
 
 from .browser_signals import BrowserSignals
@@ -29,7 +27,7 @@ from .models import (
     ReadingHistoryEntry,
     SignalEvent,
 )
-from .purposes import POLICY_VERSION, PURPOSES, READING_HISTORY
+from .purposes import POLICY_VERSION, PURPOSES
 from .read_queue import read_enqueue
 from .registry import categories
 from .selectors import (
@@ -500,10 +498,16 @@ def history_entry_delete(*, user, entry_id: int) -> bool:
     return bool(deleted)
 
 
+def history_entries_delete_all(*, user) -> int:
+    """Delete every entry of the reader's history and announce it; the caller audits why."""
+    deleted = ReadingHistoryEntry.objects.filter(user=user).delete()[0]
+    reader_data_changed_send(user_id=user.pk)
+    return deleted
+
+
 def history_clear(*, user) -> int:
     with transaction.atomic():
-        deleted = ReadingHistoryEntry.objects.filter(user=user).delete()[0]
-        reader_data_changed_send(user_id=user.pk)
+        deleted = history_entries_delete_all(user=user)
         audit_record(
             user=user,
             action=Action.HISTORY_CLEARED,
@@ -513,72 +517,8 @@ def history_clear(*, user) -> int:
     return deleted
 
 
-def recommendations_reset(*, user) -> int:
-    """Forget what the recommender learned from the reader: their reading history and any
-    "show less" adjustments. The topics they chose stay. Returns history entries removed."""
-    from accounts.services import preferences_reset_topic_weights
-
-    with transaction.atomic():
-        deleted = ReadingHistoryEntry.objects.filter(user=user).delete()[0]
-        preferences_reset_topic_weights(user=user)
-        reader_data_changed_send(user_id=user.pk)
-        audit_record(
-            user=user,
-            action=Action.PROFILE_RESET,
-            category="reading_history",
-            detail=f"{deleted} history entries; topic weights back to equal",
-        )
-    return deleted
-
-
 def exports_purge(*, now: datetime | None = None) -> int:
     """Expire the exports past their expiry and delete files no ready export owns (left by a
     killed build); returns how many exports or files went."""
     now = now or timezone.now()
     return exports_expire(now=now) + export_orphans_delete(now=now)
-
-
-# --- One purpose chosen on its own (privacy center switch, API) ---------------------------
-
-
-def purpose_choose(
-    *, user, purpose: str, granted: bool, notice_sha256: str, source: str, signals: BrowserSignals
-) -> ConsentRecord | None:
-    """Turn one optional purpose on or off, as the reader saw it explained.
-
-    The notice hash must be the current notice's: a stale or forged one is refused (code
-    "stale_notice") and changes nothing. Reading history is the top personalization level,
-    so choosing it sets the level (Topics + reading history, or back to Topics only).
-    Returns the new receipt, or None when nothing changed.
-    """
-    from accounts.services import preferences_set_level  # accounts.services imports this module
-
-    if purpose not in PURPOSES:
-        raise ValidationError(f"Unknown purpose: {purpose}.", code="unknown_purpose")
-    if notice_sha256 != PURPOSES[purpose].notice_sha256:
-        raise ValidationError(
-            "The explanation of this choice has changed since it was shown. Read it again "
-            "and resubmit. Nothing was changed.",
-            code="stale_notice",
-        )
-    if purpose == READING_HISTORY.key:
-        before = consent_latest(user=user, purpose=purpose)
-        level = Preferences.Level
-        preferences_set_level(
-            user=user,
-            level=level.TOPICS_HISTORY if granted else level.TOPICS,
-            source=source,
-            signals=signals,
-            despite_signal=True,
-        )
-        after = consent_latest(user=user, purpose=purpose)
-        return after if after is not None and after != before else None
-    return consent_set(
-        user=user,
-        purpose=purpose,
-        granted=granted,
-        source=source,
-        signals=signals,
-        notice_sha256=notice_sha256,
-        despite_signal=True,
-    )

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from newsite.reversing import cached_reverse
+from common.reversing import cached_reverse
 
 # Popular enough to say so: at least this share of the most popular story's prior.
 POPULAR_FLOOR = 0.5

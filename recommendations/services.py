@@ -19,9 +19,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from common.queueing import enqueue_on_commit
 from news.models import Article, EditorAction
 from news.services import editor_action_record
-from newsite.queueing import enqueue_on_commit
 
 from . import training
 from .active import active_model, announce_activation

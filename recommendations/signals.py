@@ -6,9 +6,9 @@ from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
+from common.queueing import enqueue_on_commit
 from news.models import Article, Topic
 from news.signals import articles_changed, articles_published
-from newsite.queueing import enqueue_on_commit
 from privacy.signals import reader_data_changed
 
 from .feed_cache import public_feed_forget, reader_feed_forget_now

@@ -9,8 +9,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.services import preferences_show_less
+from common.error_pages import error_page
 from news.models import Topic
-from news.views import error_page
 
 
 def _back(request) -> str:

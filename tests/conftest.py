@@ -25,6 +25,21 @@ def _redis_reachable(url: str) -> str | None:
     return None
 
 
+# Fixtures that use the real Redis server's fixed test databases: under pytest-xdist their
+# tests all run on one worker (`--dist loadgroup`), so two workers never empty each other's.
+REDIS_FIXTURES = {"scratch_broker", "redis_cache", "read_queue"}
+
+
+def _group_redis_tests_and_mark_slow(items) -> None:
+    for item in items:
+        if REDIS_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker(
+            "redis"
+        ):
+            item.add_marker(pytest.mark.xdist_group("redis"))
+        if item.get_closest_marker("slow") is None and "e2e" in item.nodeid.split("/"):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_sessionstart(session):
     if not REQUIRE_SERVICES:
         return
@@ -77,6 +92,7 @@ def pytest_collection_modifyitems(items):
             continue
         kwargs["databases"] = "__all__"
         item.add_marker(pytest.mark.django_db(*args, **kwargs), append=False)
+    _group_redis_tests_and_mark_slow(items)
 
 
 # NEWSITE_TEST_CLOCK=2027-01-01T00:20:00Z runs the whole suite with the clock starting at that
@@ -107,7 +123,7 @@ def clean_cache():
     """Rate limits and cached pages live in the cache; every test starts with an empty one."""
     from django.core.cache import cache
 
-    from newsite.sitewide import forget_all_in_process
+    from common.sitewide import forget_all_in_process
 
     cache.clear()
     forget_all_in_process()

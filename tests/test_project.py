@@ -69,7 +69,7 @@ def test_pages_carry_a_strict_content_security_policy_and_security_headers(clien
 def test_a_written_out_reader_query_answers_for_each_reader_and_refuses_other_filters(db):
     from accounts.selectors import reader_profile
     from accounts.services import preferences_set_topics
-    from newsite.db_functions import ANY_READER, one_reader_sql
+    from common.db_functions import ANY_READER, one_reader_sql
     from tests.factories import ReaderFactory, TopicFactory
 
     space, food = TopicFactory(name="Space"), TopicFactory(name="Food")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from newsite.queueing import enqueue_on_commit
+from common.queueing import enqueue_on_commit
 
 from .. import revisions, topic_suggestions
 from ..models import Article, EditorAction, Topic

@@ -1,9 +1,9 @@
 """`{% link 'name' %}`: `{% url 'name' %}` for the site's fixed pages (no arguments), worked out
-once per process (newsite.reversing). Used by the templates every page renders."""
+once per process (common.reversing). Used by the templates every page renders."""
 
 from django import template
 
-from newsite.reversing import cached_reverse
+from common.reversing import cached_reverse
 
 register = template.Library()
 

@@ -17,8 +17,8 @@ from django.db import connections
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from common.db_functions import EpochSeconds
 from news.models import Article
-from newsite.db_functions import EpochSeconds
 
 from ..active import LoadedModel
 from ..models import ArticleVector

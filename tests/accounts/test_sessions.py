@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import ReaderSession
 from accounts.sessions import SessionStore, reader_loaded_with_session
-from newsite.db_functions import CompiledOnce
+from common.db_functions import CompiledOnce
 from privacy.crypto import data_key_loaded_with, decrypt_for_user, encrypt_for_user
 from privacy.models import ReadingHistoryEntry
 from privacy.selectors import HISTORY_CONTEXT, history_reads_for_user

@@ -126,7 +126,7 @@ def test_wrong_method_is_a_json_405(api):
 
 
 def test_site_error_handlers_answer_json_under_api_and_html_elsewhere(rf):
-    from newsite import api_errors
+    from common import api_errors
 
     api_response = api_errors.server_error(rf.get("/api/v1/articles/"))
     assert api_response.status_code == 500

@@ -117,8 +117,8 @@ def test_health_check_answers(client):
 def test_the_topic_navigation_follows_topics_without_asking_the_cache_on_every_page(client):
     from django.core.cache import cache
 
+    from common.sitewide import forget_all_in_process
     from news.context_processors import NAV_TOPICS_KEY
-    from newsite.sitewide import forget_all_in_process
 
     def nav(html: str) -> list[str]:
         section = html.split('aria-label="Topics"', 1)[1].split("</nav>", 1)[0]

@@ -10,7 +10,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import selectors
+from privacy import selectors
+
 from .schema import POLICY_EXAMPLE
 
 

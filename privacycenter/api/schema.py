@@ -1,6 +1,6 @@
 """Example bodies shown in the privacy API's OpenAPI schema (drf-spectacular)."""
 
-from ..purposes import PURPOSES
+from privacy.purposes import PURPOSES
 
 CONSENTS_EXAMPLE = {
     "purposes": [

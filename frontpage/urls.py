@@ -1,6 +1,8 @@
 from django.urls import path
 
-from . import editor_views, views
+from newsroom import views as editor_views
+
+from . import views
 
 app_name = "news"
 

@@ -13,14 +13,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import services as accounts_services
 from accounts.forms import PurposesForm
 from accounts.selectors import preferences_region, reader_profile
-from news.views import error_page
+from common.error_pages import error_page
+from privacy import erasure, selectors, services
+from privacy.browser_signals import signals_for
+from privacy.forms import DeleteAccountForm, DisplayNameForm, NoticeCheckedForm, PersonalizationForm
+from privacy.models import ConsentRecord
+from privacy.purposes import PURPOSES, READING_HISTORY, REGION, SWITCHABLE_PURPOSES
+from privacy.reauth import password_checks_limited
+from privacy.registry import categories
 
-from . import erasure, selectors, services
-from .browser_signals import signals_for
-from .forms import DeleteAccountForm, DisplayNameForm, NoticeCheckedForm, PersonalizationForm
-from .models import ConsentRecord
-from .purposes import PURPOSES, READING_HISTORY, REGION, SWITCHABLE_PURPOSES
-from .reauth import password_checks_limited
+from .selectors import interest_profile
 
 LEDGER_DAYS = 90
 
@@ -59,12 +61,11 @@ ACTIVITY_PAGE_SIZE = 50
 @require_GET
 def center(request):
     """Everything held about the reader on one screen, with a shortcut to every right."""
-    snapshots = selectors.data_held(user=request.user)
     return render(
         request,
         "privacy/center.html",
         {
-            "snapshots": snapshots,
+            "snapshots": selectors.data_counts(user=request.user),
             "profile": reader_profile(user=request.user),
             "to_reconfirm": selectors.purposes_to_reconfirm(user=request.user),
         },
@@ -117,7 +118,7 @@ def category_erase(request, key: str):
 @login_required
 @require_GET
 def profile(request):
-    interest = selectors.interest_profile(user=request.user)
+    interest = interest_profile(user=request.user)
     return render(
         request, "privacy/profile.html", {"interest": interest, "chart": _chart(interest)}
     )
@@ -154,7 +155,7 @@ def _chart(interest) -> dict:
 @login_required
 @require_POST
 def profile_reset(request):
-    removed = services.recommendations_reset(user=request.user)
+    removed = accounts_services.recommendations_reset(user=request.user)
     messages.success(
         request,
         f"Recommendations reset: {removed} history entr{'ies' if removed != 1 else 'y'} deleted, "
@@ -263,7 +264,7 @@ def _consents_save(request, form, on_file, in_effect, region_now) -> bool | None
             signals=signals,
         )
         for key in despite_signal:
-            services.purpose_choose(
+            accounts_services.purpose_choose(
                 user=user,
                 purpose=key,
                 granted=True,
@@ -306,7 +307,7 @@ def consent_choice(request):
         return redirect("privacy:consents")
     purpose, turn_on = form.cleaned_data["purpose"], form.cleaned_data["turn_on"]
     try:
-        receipt = services.purpose_choose(
+        receipt = accounts_services.purpose_choose(
             user=request.user,
             purpose=purpose,
             granted=turn_on,
@@ -383,7 +384,7 @@ def delete_account(request):
     return render(
         request,
         "privacy/delete_account.html",
-        {"form": form, "snapshots": selectors.data_held(user=request.user)},
+        {"form": form, "snapshots": selectors.data_counts(user=request.user)},
     )
 
 
@@ -430,7 +431,6 @@ def policy(request, version: str | None = None):
 
 @require_GET
 def what_we_collect(request):
-    from .registry import categories
 
     return render(
         request,

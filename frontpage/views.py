@@ -1,19 +1,18 @@
-"""Public news pages: home, article, topic, search, and the site's error pages."""
+"""Public news pages: home, article, topic and search."""
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponseServerError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
-from django.template import loader
 
+from common.error_pages import error_page
+from news import selectors
+from news.cards import card_bodies, feed_cards_html
+from news.models import Topic
 from privacy.browser_signals import navigation_is_own, signals_for
 from privacy.services import read_record
 from recommendations.feed.page import EDITORIAL, PERSONAL
 from recommendations.feed_cache import home_feed, more_like_this_cached
 from recommendations.services import feed_impressions_record
-
-from . import selectors
-from .cards import card_bodies, feed_cards_html
-from .models import Topic
 
 
 def _page(request, queryset):
@@ -75,37 +74,3 @@ def search(request):
         )
     results = _page(request, selectors.articles_search(query=query)) if query.strip() else None
     return render(request, "news/search.html", {"query": query, "page": results})
-
-
-def error_page(request, status: int, title: str, message: str):
-    """The site's one error page, for handlers and for views refusing bad input."""
-    return render(
-        request, "error.html", {"title": title, "message": message, "status": status}, status=status
-    )
-
-
-def bad_request(request, exception=None):
-    return error_page(request, 400, "Bad request", "The request could not be understood.")
-
-
-def permission_denied(request, exception=None):
-    return error_page(request, 403, "Not allowed", "You do not have permission to see this page.")
-
-
-def page_not_found(request, exception=None):
-    return error_page(request, 404, "Page not found", "There is nothing at this address.")
-
-
-def server_error(request):
-    # Rendered without context processors: the database may be what failed.
-    return HttpResponseServerError(loader.get_template("500.html").render())
-
-
-def csrf_failure(request, reason=""):
-    return error_page(
-        request,
-        403,
-        "Form expired or not sent from this site",
-        "The form could not be checked (missing or outdated security token), so nothing was "
-        "saved. Go back, reload the page and try again.",
-    )

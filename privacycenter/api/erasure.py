@@ -10,10 +10,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from newsite.api_errors import error_body
-from newsite.api_throttles import PasswordRateThrottle
-
-from ..erasure import CONFIRMATION_WORD, account_erase
+from common.api_errors import error_body
+from common.api_throttles import PasswordRateThrottle
+from privacy.erasure import CONFIRMATION_WORD, account_erase
 
 
 class AccountEraseApi(APIView):

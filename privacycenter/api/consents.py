@@ -9,12 +9,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from newsite.api_errors import error_body
+from accounts import services as accounts_services
+from common.api_errors import error_body
+from privacy import selectors
+from privacy.browser_signals import signals_for
+from privacy.models import ConsentRecord
+from privacy.purposes import PURPOSES
 
-from .. import selectors, services
-from ..browser_signals import signals_for
-from ..models import ConsentRecord
-from ..purposes import PURPOSES
 from .schema import CONSENTS_EXAMPLE
 
 
@@ -140,7 +141,7 @@ class ConsentsApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.purpose_choose(
+        accounts_services.purpose_choose(
             user=request.user,
             purpose=data.validated_data["purpose"],
             granted=data.validated_data["granted"],

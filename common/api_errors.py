@@ -10,6 +10,8 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from . import error_pages
+
 NON_FIELD_KEYS = ("non_field_errors", "__all__")
 
 
@@ -99,36 +101,28 @@ def page_not_found(request, exception):
     if _is_api(request):
         body = error_body(code="not_found", message="Not found.")
         return JsonResponse(body, status=404)
-    from news.views import page_not_found as site_page_not_found
-
-    return site_page_not_found(request, exception)
+    return error_pages.page_not_found(request, exception)
 
 
 def bad_request(request, exception):
     if _is_api(request):
         body = error_body(code="bad_request", message="The request could not be understood.")
         return JsonResponse(body, status=400)
-    from news.views import bad_request as site_bad_request
-
-    return site_bad_request(request, exception)
+    return error_pages.bad_request(request, exception)
 
 
 def permission_denied(request, exception):
     if _is_api(request):
         body = error_body(code="permission_denied", message="You may not do this.")
         return JsonResponse(body, status=403)
-    from news.views import permission_denied as site_permission_denied
-
-    return site_permission_denied(request, exception)
+    return error_pages.permission_denied(request, exception)
 
 
 def server_error(request):
     if _is_api(request):
         body = error_body(code="server_error", message="Something went wrong on our side.")
         return JsonResponse(body, status=500)
-    from news.views import server_error as site_server_error
-
-    return site_server_error(request)
+    return error_pages.server_error(request)
 
 
 # --- The format in the OpenAPI schema -----------------------------------------------------

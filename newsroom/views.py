@@ -9,11 +9,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from news.permissions import can_manage_model, is_editor
+from news.revisions import editor_label
 from recommendations.services import model_retrain_request, model_rollback_by_editor
 
 from .dashboard import dashboard_build
-from .permissions import can_manage_model, is_editor
-from .revisions import editor_label
 
 
 def _guarded(check):

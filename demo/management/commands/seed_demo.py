@@ -13,7 +13,8 @@ from news.services import demo_content_load
 from recommendations.models import ModelVersion
 from recommendations.services import model_active_version, model_retrain
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
+# The demo content ships with the news app.
+DEMO_DIR = Path(__file__).resolve().parents[3] / "news" / "fixtures" / "demo"
 
 
 def read_demo_documents(directory: Path) -> dict:

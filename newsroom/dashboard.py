@@ -15,6 +15,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from accounts.models import Preferences
+from news.models import Article, EditorAction, Topic
 from privacy.models import AggregateSignal, LevelCountRelease, PrivacyBudgetLedger
 from privacy.releases import (
     ARTICLE_QUERY,
@@ -30,7 +31,6 @@ from recommendations.selectors import model_versions_recent, retrain_last_failur
 from recommendations.services import model_active_version
 
 from . import charts
-from .models import Article, EditorAction, Topic
 
 TOPIC_DAYS = 14
 DAILY_DAYS = 14

@@ -13,8 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from news.serializers import ArticleOutputSerializer
-
-from .. import selectors, services
+from privacy import selectors, services
 
 
 class HistoryItemSerializer(serializers.Serializer):

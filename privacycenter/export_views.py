@@ -13,11 +13,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
-from news.views import error_page
-
-from . import exports, selectors
-from .forms import ConfirmPasswordForm
-from .reauth import ReauthResult, reauth_confirm, reauth_is_fresh, too_many_attempts_message
+from common.error_pages import error_page
+from privacy import exports, selectors
+from privacy.forms import ConfirmPasswordForm
+from privacy.reauth import ReauthResult, reauth_confirm, reauth_is_fresh, too_many_attempts_message
 
 WRONG_PASSWORD_MESSAGE = "That is not your password. Nothing was downloaded."
 

@@ -20,12 +20,12 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from newsite.api_errors import error_response
-from newsite.api_throttles import ExportRateThrottle, PasswordRateThrottle
+from common.api_errors import error_response
+from common.api_throttles import ExportRateThrottle, PasswordRateThrottle
+from privacy import exports, selectors
+from privacy.models import ExportRequest
+from privacy.reauth import ReauthResult, reauth_check_password, reauth_confirm, reauth_is_fresh
 
-from .. import exports, selectors
-from ..models import ExportRequest
-from ..reauth import ReauthResult, reauth_check_password, reauth_confirm, reauth_is_fresh
 from .common import CONFIRM_PASSWORD_HEADER, Conflict, Gone
 from .schema import EXPORT_EXAMPLE
 

@@ -1,0 +1,1 @@
+"""The demo site: `seed_demo` loads demo content and accounts and trains the first model."""

@@ -1,0 +1,1 @@
+"""Pages that compose several apps: the home, article, topic and search pages."""

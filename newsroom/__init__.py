@@ -1,0 +1,1 @@
+"""The editors' screens: the dashboard of privacy-safe aggregates and the model buttons."""
