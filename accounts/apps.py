@@ -10,8 +10,10 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from privacy.aggregation import level_counts_source_register
         from privacy.levels import level_source_register
+        from privacy.signals import master_key_rotated
 
         from . import checks  # noqa: F401  (registers the system checks)
+        from .mfa_secrets import mfa_secrets_follow_master_key
         from .models import Preferences
         from .selectors import personalization_level_counts
 
@@ -24,3 +26,8 @@ class AccountsConfig(AppConfig):
             level_column=Preferences._meta.get_field("level").column,
         )
         level_counts_source_register(personalization_level_counts)
+        # Two-factor secrets are sealed under a subkey of the master key: re-sealed with the
+        # data keys, or retiring the old key would lock every reader with two-factor out.
+        master_key_rotated.connect(
+            mfa_secrets_follow_master_key, dispatch_uid="accounts-mfa-secrets-follow-master-key"
+        )

@@ -19,8 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.db import transaction
 
-from privacy.crypto import DecryptionFailed, MasterKeyMissing
-from privacy.crypto import _master_keys as master_keys
+from privacy.crypto import DecryptionFailed, MasterKeyMissing, master_keys_configured
 
 # "mfa1$<master key fingerprint>$<url-safe base64 of nonce + ciphertext + tag>". A TOTP secret
 # (base32), a seed (hex) or a recovery code (digits) never contains "$", so a sealed value is
@@ -48,7 +47,7 @@ def is_sealed(value: str) -> bool:
 
 def seal(plaintext: str) -> str:
     """Encrypt a secret under the current master key's subkey."""
-    current_id, keys = master_keys()
+    current_id, keys = master_keys_configured()
     nonce = os.urandom(NONCE_BYTES)
     sealed = AESGCM(_subkey(keys[current_id])).encrypt(nonce, plaintext.encode(), ASSOCIATED_DATA)
     body = base64.urlsafe_b64encode(nonce + sealed).decode()
@@ -61,7 +60,7 @@ def unseal(value: str) -> str:
     if len(parts) != 3 or parts[0] != PREFIX:
         raise DecryptionFailed("This second-factor secret is not sealed.")
     _, key_id, body = parts
-    master_key = master_keys()[1].get(key_id)
+    master_key = master_keys_configured()[1].get(key_id)
     if master_key is None:
         raise MasterKeyMissing(
             f"A second-factor secret is sealed under master key {key_id}, which is neither "
@@ -84,7 +83,7 @@ def _sealed_under_current_key(value: str, current_id: str) -> bool:
 def data_sealed(data: dict) -> tuple[dict, bool]:
     """`Authenticator.data` with every secret sealed under the current master key (plain ones
     sealed, ones under an old key re-sealed); returns it and whether anything changed."""
-    current_id, _ = master_keys()
+    current_id, _ = master_keys_configured()
 
     def reseal(value: str) -> str:
         if _sealed_under_current_key(value, current_id):
@@ -127,3 +126,10 @@ def mfa_secrets_rewrap(*, authenticators) -> int:
                 changed_rows.append(authenticator)
         authenticators.model.objects.bulk_update(changed_rows, ["data"], batch_size=500)
     return len(changed_rows)
+
+
+def mfa_secrets_follow_master_key(**kwargs) -> int:
+    """On `privacy.signals.master_key_rotated`: every two-factor secret under the new key."""
+    from allauth.mfa.models import Authenticator
+
+    return mfa_secrets_rewrap(authenticators=Authenticator.objects.all())

@@ -42,3 +42,14 @@ control_socket_disable = not control_socket_path
 if control_socket_path:
     control_socket = control_socket_path
     control_socket_mode = 0o600
+
+
+def on_starting(server):
+    """Refuse to serve with a wrong or malformed NEWSITE_MASTER_KEY (or any other failed
+    system check): every signed-in page of a reader with a key would be an error otherwise.
+    The Celery worker refuses the same way (privacy.checks)."""
+    import django
+    from django.core.management import call_command
+
+    django.setup()  # already done when the app is preloaded; harmless then
+    call_command("check")  # raises SystemCheckError, naming the problem, and gunicorn stops

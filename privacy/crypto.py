@@ -20,6 +20,7 @@ from django.db.models import BinaryField, CharField, QuerySet, Value
 from django.utils import timezone
 
 from .models import KeyStoreSecret, UserDataKey
+from .signals import master_key_rotated
 
 # The first byte of every ciphertext, so a future format can be told apart from this one.
 FORMAT_VERSION = b"\x01"
@@ -53,7 +54,7 @@ def _fingerprint(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:16]
 
 
-def _master_keys() -> tuple[str, dict[str, bytes]]:
+def master_keys_configured() -> tuple[str, dict[str, bytes]]:
     """Return the current master key's fingerprint and every configured key by fingerprint.
 
     Read from settings on every call, so a changed setting (or a test's override) takes effect.
@@ -74,7 +75,7 @@ def _master_keys() -> tuple[str, dict[str, bytes]]:
 
 def master_key_fingerprint() -> str:
     """The fingerprint of the current master key, as stored in `UserDataKey.master_key_id`."""
-    return _master_keys()[0]
+    return master_keys_configured()[0]
 
 
 def _wrap_associated_data(user_id: int) -> bytes:
@@ -168,7 +169,7 @@ def _data_key_row(*, user_id: int) -> LoadedDataKey | None:
 # No cache of unwrapped keys: a cached key would outlive data_key_destroy in every other process
 # (web workers, Celery), and could outlive a rolled-back key row. One indexed lookup is cheaper.
 def _data_key_get_or_create(*, user_id: int) -> bytes:
-    current_id, master_keys = _master_keys()
+    current_id, master_keys = master_keys_configured()
     row = _data_key_row(user_id=user_id)
     if row is not None:
         return _unwrap(row, master_keys=master_keys)
@@ -255,7 +256,7 @@ def decrypt_many_for_user(
         row = _data_key_row(user_id=user_id)
     if row is None or row.wrapped_key is None:
         raise DataKeyDestroyed(f"The data key of reader {user_id} has been destroyed.")
-    _, master_keys = _master_keys()
+    _, master_keys = master_keys_configured()
     cipher = AESGCM(_unwrap(row, master_keys=master_keys))
     plaintexts = []
     for ciphertext in opened:
@@ -334,7 +335,7 @@ def _secret_open(row: KeyStoreSecret, *, master_keys: dict[str, bytes]) -> bytes
 
 
 def _secret_get_or_create(*, name: str, make: Callable[[], bytes]) -> bytes:
-    current_id, master_keys = _master_keys()
+    current_id, master_keys = master_keys_configured()
     row = KeyStoreSecret.objects.filter(name=name).first()
     if row is not None:
         return _secret_open(row, master_keys=master_keys)
@@ -382,7 +383,7 @@ def master_key_problem() -> MasterKeyProblem | None:
     opened instead. Raises django.db.DatabaseError when the key store cannot be read.
     """
     try:
-        current_id, master_keys = _master_keys()
+        current_id, master_keys = master_keys_configured()
     except ImproperlyConfigured as error:
         return MasterKeyProblem("malformed", f"The master key is malformed: {error}")
     check = KeyStoreSecret.objects.filter(name=KEY_CHECK).first()
@@ -430,7 +431,7 @@ def master_keys_rotate(
     if not 1 <= batch_size <= MAX_ROTATION_BATCH:
         # Beyond PostgreSQL's LIMIT range a huge batch would fail inside the query instead.
         raise ValueError(f"The batch size must be from 1 to {MAX_ROTATION_BATCH:,}.")
-    current_id, master_keys = _master_keys()
+    current_id, master_keys = master_keys_configured()
     stale = UserDataKey.objects.exclude(master_key_id=current_id)
     stale_secrets = KeyStoreSecret.objects.exclude(master_key_id=current_id)
     unknown = (
@@ -483,4 +484,6 @@ def master_keys_rotate(
         done += len(batch)
         if progress is not None:
             progress(done, total)
+    # Every key is under the current master key now; what other apps seal under it follows.
+    master_key_rotated.send(sender=master_keys_rotate)
     return done

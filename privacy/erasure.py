@@ -52,6 +52,11 @@ KEPT_AFTER_ERASURE: tuple[tuple[str, str], ...] = (
         'Reads you counted toward "popular" on days already counted.',
         "They exist only inside noisy daily totals that cannot be linked to anyone.",
     ),
+    (
+        "Your encryption key, in backups of our key store taken before today.",
+        "Those backups are kept at most {key_store_backup_days} days; once they are gone, no "
+        "copy of your encrypted data in any backup can be read by anyone, us included.",
+    ),
 )
 
 
@@ -105,7 +110,13 @@ def category_erase(*, user, key: str) -> int:
 
 def _kept() -> tuple[tuple[str, str], ...]:
     return tuple(
-        (what, why.format(audit_days=settings.PRIVACY_AUDIT_RETENTION_DAYS))
+        (
+            what,
+            why.format(
+                audit_days=settings.PRIVACY_AUDIT_RETENTION_DAYS,
+                key_store_backup_days=settings.KEY_STORE_BACKUP_RETENTION_DAYS,
+            ),
+        )
         for what, why in KEPT_AFTER_ERASURE
     )
 
@@ -176,6 +187,7 @@ def _receipt_send(*, email: str, receipt: ErasureReceipt) -> None:
         "receipt": receipt,
         "site_name": settings.SITE_NAME,
         "key_destroyed": receipt.erased.get(category(DATA_KEY_CATEGORY).title, 0) > 0,
+        "key_store_backup_days": settings.KEY_STORE_BACKUP_RETENTION_DAYS,
     }
     send_mail(
         subject=f"{settings.SITE_NAME}: your account has been erased",

@@ -38,8 +38,8 @@ from .crypto import (
     DecryptionFailed,
     decrypt_many_for_user,
     encrypt_for_user,
+    master_keys_configured,
 )
-from .crypto import _master_keys as master_keys
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def read_seal(payload: dict) -> bytes:
         user=get_user_model()(pk=user_id), plaintext=json.dumps(what), context=READ_QUEUE_CONTEXT
     )
     envelope = json.dumps({"user_id": user_id, "read": base64.b64encode(inner).decode()})
-    current_id, keys = master_keys()
+    current_id, keys = master_keys_configured()
     nonce = os.urandom(NONCE_BYTES)
     sealed = AESGCM(_subkey(keys[current_id])).encrypt(nonce, envelope.encode(), ASSOCIATED_DATA)
     return SEPARATOR.join(
@@ -99,7 +99,7 @@ def _envelope_open(raw: bytes) -> tuple[int, bytes]:
     parts = bytes(raw).split(SEPARATOR)
     if len(parts) != 3 or parts[0] != ENVELOPE_PREFIX:
         raise UnreadableQueuedRead("Not a read queued by this site.")
-    _, keys = master_keys()
+    _, keys = master_keys_configured()
     master_key = keys.get(parts[1].decode(errors="replace"))
     if master_key is None:
         raise UnreadableQueuedRead("Sealed under a master key that is not configured.")

@@ -275,6 +275,7 @@ QUERY_LABELS = {
     "reads_per_article": "reads per article",
     "reads_per_topic": "reads per topic",
     "reads_per_list_type": "reads from personalised and non-personal feed cards",
+    "readers_per_level": "readers at each personalization level",
 }
 
 

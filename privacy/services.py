@@ -11,7 +11,6 @@ from datetime import date, datetime, time, timedelta
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, router, transaction
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 
 from news.models import Article
 
@@ -96,12 +95,6 @@ def audit_record(
     event.full_clean()
     event.save()
     return event
-
-
-def erased_subject_hash(*, user_id: int) -> str:
-    """A keyed hash of an erased account's id: lets us answer "was account N erased?" if asked
-    with the id, but names nobody by itself."""
-    return salted_hmac("privacy.erased-account", str(user_id), algorithm="sha256").hexdigest()
 
 
 def _policy_version_now() -> str:

@@ -11,6 +11,10 @@ from django.dispatch import Signal
 
 # Receivers get `user_id`.
 reader_data_changed = Signal()
+# Sent once every data key is re-wrapped under the current master key: apps that seal their
+# own secrets under a subkey of it (accounts: two-factor secrets) re-seal them, so the old key
+# can be retired. No arguments.
+master_key_rotated = Signal()
 
 
 def reader_data_changed_send(*, user_id: int) -> None:

@@ -384,7 +384,11 @@ def delete_account(request):
     return render(
         request,
         "privacy/delete_account.html",
-        {"form": form, "snapshots": selectors.data_counts(user=request.user)},
+        {
+            "form": form,
+            "snapshots": selectors.data_counts(user=request.user),
+            "key_store_backup_days": settings.KEY_STORE_BACKUP_RETENTION_DAYS,
+        },
     )
 
 
@@ -396,6 +400,9 @@ def erased(request):
     receipt = request.session.get(ERASURE_RECEIPT_KEY)
     if receipt is None:
         return redirect("news:home")
+    if receipt.get("receipt_id"):
+        # Shown once: the visitor's session keeps the counts, not the number (the email has it).
+        request.session[ERASURE_RECEIPT_KEY] = {**receipt, "receipt_id": ""}
     return render(request, "privacy/erased.html", {"receipt": receipt})
 
 

@@ -23,8 +23,3 @@ def retrain_last_failure() -> ModelVersion | None:
     if latest_bad and (latest_good is None or latest_bad.version > latest_good.version):
         return latest_bad
     return None
-
-
-# tests/conftest.py (another engineer's file) still imports it from here; it belongs to
-# `recommendations.feed.pool`. Remove once that import moves.
-from .feed.pool import forget_candidate_pool  # noqa: E402, F401

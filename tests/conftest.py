@@ -6,7 +6,9 @@ from datetime import datetime
 
 import pytest
 import time_machine
+from django.apps import apps
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from newsite.celery import app as celery_app
 
@@ -137,7 +139,7 @@ def recommender_isolation(settings, tmp_path):
     """Model artifacts go to the test's own folder, and no model loaded by one test is still
     held by the process in the next."""
     from recommendations.active import forget_loaded_model
-    from recommendations.selectors import forget_candidate_pool
+    from recommendations.feed.pool import forget_candidate_pool
 
     settings.RECOMMENDER_ARTIFACT_DIR = tmp_path / "models"
     # Each test's rows are visible to its own connection only, not to a refresh thread's.
@@ -252,3 +254,38 @@ def scratch_broker():
 def fast_password_hashing(settings):
     """Hashing is not under test here; the production hasher costs ~0.3 s per reader made."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def models_relating_to_user() -> set:
+    """Every installed model that points at the user, directly or through such a model."""
+    user_model = get_user_model()
+    related = {user_model}
+    all_models = apps.get_models(include_auto_created=True)
+    changed = True
+    while changed:
+        changed = False
+        for model in all_models:
+            if model in related:
+                continue
+            for field in model._meta.get_fields():
+                if field.is_relation and field.concrete and field.related_model in related:
+                    related.add(model)
+                    changed = True
+                    break
+    return related
+
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"
+
+# The production cache configuration, pointed at a Redis that is not there.
+DEAD_CACHE = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": DEAD_REDIS,
+        "OPTIONS": {
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": 0.5,
+            "SOCKET_TIMEOUT": 0.5,
+        },
+    }
+}

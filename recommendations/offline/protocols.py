@@ -9,7 +9,6 @@ and a seeded random ranking. Each seed is a new draw of the releases' noise."""
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -388,9 +387,10 @@ def _summary(runs: list[dict[str, dict[str, float]]]) -> tuple[dict, dict]:
     for method in runs[0]:
         means[method], spreads[method] = {}, {}
         for metric in runs[0][method]:
-            values = [run[method][metric] for run in runs]
-            means[method][metric] = statistics.fmean(values)
-            spreads[method][metric] = statistics.stdev(values) if len(values) > 1 else 0.0
+            # As plain floats: a metric can be a NumPy scalar, which statistics.stdev refuses.
+            values = np.array([run[method][metric] for run in runs], dtype=np.float64)
+            means[method][metric] = float(values.mean())
+            spreads[method][metric] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
     return means, spreads
 
 

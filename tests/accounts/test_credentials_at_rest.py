@@ -248,6 +248,28 @@ def test_secrets_survive_a_master_key_rotation(settings, frozen_clock):
     assert response.status_code == 200, response.content
 
 
+def test_the_rotation_command_reseals_two_factor_secrets_so_the_old_key_can_go(
+    settings, frozen_clock
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    reader = verified_reader()
+    secret = with_totp(reader)
+    old_key = settings.NEWSITE_MASTER_KEY
+    settings.NEWSITE_MASTER_KEY = new_master_key()
+    settings.NEWSITE_OLD_MASTER_KEYS = [old_key]
+    before = authenticator_rows()
+
+    call_command("rotate_master_key", stdout=StringIO())
+    assert authenticator_rows() != before
+    settings.NEWSITE_OLD_MASTER_KEYS = []  # what the operator does once the command is done
+
+    response = ask_token(email=reader.email, password=DEFAULT_PASSWORD, code=current_code(secret))
+    assert response.status_code == 200, response.content
+
+
 # --- The admin --------------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from recommendations.explanations import ReasonKind
 from recommendations.models import ArticleVector, ModelVersion
 from recommendations.services import RETRAIN_REQUEST_GRACE, model_retrain
 from recommendations.tasks import retrain_if_requested, vectorise_fresh_articles
-from tests.conftest import celery_broker
+from tests.conftest import DEAD_CACHE, DEAD_REDIS, celery_broker
 from tests.factories import (
     DEFAULT_PASSWORD,
     ArticleFactory,
@@ -30,23 +30,10 @@ from tests.factories import (
     reader_choices,
     verified_reader,
 )
-from tests.news.test_topic_suggestions import labelled_stories, sport_feed
+from tests.news.conftest import labelled_stories, sport_feed
 from tests.recommendations.conftest import STORIES, story
 
 pytestmark = pytest.mark.django_db
-DEAD_REDIS = "redis://127.0.0.1:1/0"
-# The production cache configuration, pointed at a Redis that is not there.
-DEAD_CACHE = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": DEAD_REDIS,
-        "OPTIONS": {
-            "IGNORE_EXCEPTIONS": True,
-            "SOCKET_CONNECT_TIMEOUT": 0.5,
-            "SOCKET_TIMEOUT": 0.5,
-        },
-    }
-}
 
 
 @contextmanager

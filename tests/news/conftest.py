@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from news.ingest import IncomingEntry, ParsedFeed
+from tests.factories import ArticleFactory, TopicFactory
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PUBLIC_IP = "93.184.216.34"
 
@@ -25,6 +28,13 @@ class FakeResponse(io.BytesIO):
 
     def geturl(self):
         return "https://news.example/feed"
+
+
+VOCABULARY = {
+    "space": "rocket orbit satellite astronaut telescope comet launch planet galaxy booster",
+    "food": "recipe pasta tomato oven bread garlic olive sauce baking flour",
+    "sport": "football goal match penalty marathon runner tennis trophy coach league",
+}
 
 
 @pytest.fixture
@@ -63,3 +73,33 @@ def feed_bytes():
         return (FIXTURES / "feeds" / name).read_bytes()
 
     return read
+
+
+def labelled_stories() -> dict:
+    """Eight stories per topic, each written with its topic's words: what editors labelled.
+    Returns the topics by name."""
+    topics = {name: TopicFactory(name=name.title(), slug=name) for name in VOCABULARY}
+    for name, words in VOCABULARY.items():
+        words = words.split()
+        for n in range(8):
+            chosen = [words[(n + i) % len(words)] for i in range(5)]
+            ArticleFactory(
+                title=f"{chosen[0].title()} and {chosen[1]} news {n}",
+                summary=" ".join(chosen[2:]),
+                body=f"A story about {' '.join(chosen)}.\n\nMore on the {chosen[0]}.",
+                topics=[topics[name]],
+            )
+    return topics
+
+
+def sport_feed() -> ParsedFeed:
+    """A feed with one football story and no topics, written with the sport words."""
+    entry = IncomingEntry(
+        reference="e1",
+        external_id="e1",
+        title="Penalty drama as the football league match ends",
+        summary="The coach praised the runner-up after the penalty.",
+        body="The match went to penalties and the league trophy was decided.",
+        canonical_url="https://gazette.example/penalty",
+    )
+    return ParsedFeed(kind="rss", title="Gazette", entries=[entry])

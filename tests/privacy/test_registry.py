@@ -1,33 +1,14 @@
 """The data registry covers every model that can hold a reader's personal data."""
 
 import pytest
-from django.apps import apps
 from django.contrib.auth import get_user_model
 
 from accounts.models import Preferences
 from accounts.services import preferences_set_purposes, preferences_set_topics
 from privacy.browser_signals import NO_SIGNALS
 from privacy.registry import LegalBasis, categories, category, registered_models
+from tests.conftest import models_relating_to_user
 from tests.factories import TopicFactory
-
-
-def models_relating_to_user() -> set:
-    """Every installed model that points at the user, directly or through such a model."""
-    user_model = get_user_model()
-    related = {user_model}
-    all_models = apps.get_models(include_auto_created=True)
-    changed = True
-    while changed:
-        changed = False
-        for model in all_models:
-            if model in related:
-                continue
-            for field in model._meta.get_fields():
-                if field.is_relation and field.concrete and field.related_model in related:
-                    related.add(model)
-                    changed = True
-                    break
-    return related
 
 
 def test_every_model_that_relates_to_a_user_is_registered():

@@ -1,14 +1,25 @@
 """A small newsroom to train on: stories in three topics whose words tell them apart."""
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from io import StringIO
+from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
+from accounts import services as accounts_services
+from accounts.models import Preferences
 from news.models import Article, Topic
+from privacy.browser_signals import NO_SIGNALS
 from privacy.models import AggregateSignal, PrivacyBudgetLedger
+from recommendations.offline.protocols import BASELINES, METHODS
 from tests.factories import ArticleFactory, TopicFactory
+
+Level = Preferences.Level
+ROOT = Path(__file__).resolve().parents[2]
 
 STORIES = {
     "space": [
@@ -108,3 +119,36 @@ def release_counts(
         contribution_bound=20,
         noise_scale=noise_scale,
     )
+
+
+def follow(user, *topics, level=Level.TOPICS, blocked=()):
+    accounts_services.preferences_set_topics(
+        user=user, topic_ids=[t.pk for t in topics], blocked_ids=[t.pk for t in blocked]
+    )
+    accounts_services.preferences_set_level(
+        user=user, level=level, source="preferences", signals=NO_SIGNALS
+    )
+    return user
+
+
+def cards(html: str) -> list[str]:
+    return re.findall(r'<article class="card">.*?</article>', html, flags=re.S)
+
+
+TINY = ROOT / "tests" / "fixtures" / "mind_tiny"
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command("evaluate_recommender", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def tables(output: str) -> dict[str, list[float]]:
+    """Rows of both printed tables, keyed "loo recommender", "imp popularity", ..."""
+    table = {}
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) > 2 and parts[0] in {"loo", "imp"} and parts[1] in (*METHODS, *BASELINES):
+            table[f"{parts[0]} {parts[1]}"] = [float(p) for p in parts[2:]]
+    return table

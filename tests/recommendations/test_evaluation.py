@@ -6,19 +6,19 @@ import shutil
 import subprocess
 import sys
 from datetime import date
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from recommendations.models import ModelVersion
 from recommendations.offline.metrics import impression_metrics
 from recommendations.offline.mind import Read, mind_load, reader_reads
 from recommendations.offline.protocols import BASELINES, METHODS, without_held_out
 
+from .conftest import TINY, run, tables
+
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ROOT / "tests" / "fixtures" / "mind_tiny"
 
 
 def test_metrics_match_a_hand_computed_impression():
@@ -31,22 +31,6 @@ def test_metrics_match_a_hand_computed_impression():
     assert metrics["mrr"] == pytest.approx(2 / 3)
     # 3 of the 4 (click, skip) pairs are ordered right.
     assert metrics["auc"] == pytest.approx(0.75)
-
-
-def run(*args) -> str:
-    out = StringIO()
-    call_command("evaluate_recommender", *args, stdout=out, stderr=StringIO())
-    return out.getvalue()
-
-
-def tables(output: str) -> dict[str, list[float]]:
-    """Rows of both printed tables, keyed "loo recommender", "imp popularity", ..."""
-    table = {}
-    for line in output.splitlines():
-        parts = line.split()
-        if len(parts) > 2 and parts[0] in {"loo", "imp"} and parts[1] in (*METHODS, *BASELINES):
-            table[f"{parts[0]} {parts[1]}"] = [float(p) for p in parts[2:]]
-    return table
 
 
 # Protocol v2 on the fixture. Reads (history first, one a day before the reader's first

@@ -27,7 +27,8 @@ from recommendations.synthetic import (
     synthetic_data,
     synthetic_readers,
 )
-from tests.recommendations.test_evaluation import TINY, run, tables
+
+from .conftest import TINY, run, tables
 
 
 def released_by_category(data, *, plan):

@@ -18,7 +18,8 @@ from recommendations.offline.release import (
     release_aggregates,
 )
 from recommendations.synthetic import demo_news, synthetic_readers
-from tests.recommendations.test_evaluation import TINY
+
+from .conftest import TINY
 
 DAY1, DAY2 = date(2019, 11, 14), date(2019, 11, 15)
 

@@ -20,20 +20,10 @@ from recommendations.feed.pool import candidate_refresh_wait
 from recommendations.services import model_retrain
 from tests.factories import TopicFactory
 
-from .conftest import release_counts, story
+from .conftest import follow, release_counts, story
 
 pytestmark = pytest.mark.django_db
 Level = Preferences.Level
-
-
-def follow(user, *topics, level=Level.TOPICS, blocked=()):
-    accounts_services.preferences_set_topics(
-        user=user, topic_ids=[t.pk for t in topics], blocked_ids=[t.pk for t in blocked]
-    )
-    accounts_services.preferences_set_level(
-        user=user, level=level, source="preferences", signals=NO_SIGNALS
-    )
-    return user
 
 
 def titles(page) -> list[str]:

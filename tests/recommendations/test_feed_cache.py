@@ -26,9 +26,7 @@ from recommendations.services import model_retrain
 from tests.conftest import redis_url_for_tests
 from tests.factories import DEFAULT_PASSWORD, ReaderFactory
 
-from .conftest import story
-from .test_feed import follow
-from .test_views import cards
+from .conftest import cards, follow, story
 
 pytestmark = pytest.mark.django_db
 # Not db 3, where the load benchmark keeps its cache.

@@ -24,8 +24,7 @@ from recommendations.offline.protocols import offline_reader
 from recommendations.services import model_retrain
 from tests.factories import TopicFactory
 
-from .conftest import story
-from .test_feed import follow
+from .conftest import follow, story
 
 pytestmark = pytest.mark.django_db
 APP = Path(score.__code__.co_filename).resolve().parents[1]

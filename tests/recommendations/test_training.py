@@ -19,8 +19,8 @@ from privacy.models import ReadingHistoryEntry, SignalEvent
 from recommendations import training
 from recommendations.models import ModelVersion
 from recommendations.services import model_retrain
+from tests.conftest import models_relating_to_user
 from tests.factories import reader_choices
-from tests.privacy.test_registry import models_relating_to_user
 
 from .conftest import release_counts
 

@@ -8,14 +8,10 @@ from django.urls import reverse
 from accounts.models import PreferredTopic
 from recommendations.services import model_retrain
 
-from .test_feed import follow
+from .conftest import cards, follow
 
 pytestmark = pytest.mark.django_db
 SHOW_LESS = reverse("recommendations:show_less")
-
-
-def cards(html: str) -> list[str]:
-    return re.findall(r'<article class="card">.*?</article>', html, flags=re.S)
 
 
 @pytest.mark.parametrize("signed_in", [False, True])

@@ -20,8 +20,8 @@ from accounts.services import api_token_issue
 from privacy.exports import export_build, export_request_create
 from privacy.reauth import SESSION_KEY
 from tests.api.conftest import assert_error
+from tests.conftest import DEAD_CACHE
 from tests.factories import DEFAULT_PASSWORD, EditorFactory, verified_reader
-from tests.faults.test_redis_down import DEAD_CACHE
 
 pytestmark = pytest.mark.django_db
 

@@ -267,3 +267,13 @@ def test_a_relative_control_socket_path_stops_gunicorn_from_starting(monkeypatch
     with pytest.raises(SystemExit):
         gunicorn_settings(monkeypatch, GUNICORN_CONTROL_SOCKET="gunicorn.ctl")
     assert "must be an absolute path" in capsys.readouterr().err
+
+
+def test_gunicorn_refuses_to_start_with_a_wrong_master_key(monkeypatch, settings, db):
+    from django.core.management.base import SystemCheckError
+
+    on_starting = gunicorn_settings(monkeypatch).on_starting
+    on_starting(None)  # the site's own key: starts
+    settings.NEWSITE_MASTER_KEY = "not a key!"
+    with pytest.raises(SystemCheckError, match="malformed"):
+        on_starting(None)
