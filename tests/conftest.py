@@ -27,17 +27,14 @@ def _redis_reachable(url: str) -> str | None:
     return None
 
 
-# Fixtures that use the real Redis server's fixed test databases: under pytest-xdist their
-# tests all run on one worker (`--dist loadgroup`), so two workers never empty each other's.
-REDIS_FIXTURES = {"scratch_broker", "redis_cache", "read_queue"}
+# Tests on the real Redis server's fixed test databases (the feed cache, the scratch broker,
+# real Celery workers) carry `xdist_group("redis")` in their modules: under pytest-xdist
+# (`--dist loadgroup`) one worker runs them all, so no two empty each other's databases. The
+# mark must be in the module itself: xdist reads it before this file's collection hook runs.
 
 
-def _group_redis_tests_and_mark_slow(items) -> None:
+def _mark_slow(items) -> None:
     for item in items:
-        if REDIS_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker(
-            "redis"
-        ):
-            item.add_marker(pytest.mark.xdist_group("redis"))
         if item.get_closest_marker("slow") is None and "e2e" in item.nodeid.split("/"):
             item.add_marker(pytest.mark.slow)
 
@@ -94,7 +91,7 @@ def pytest_collection_modifyitems(items):
             continue
         kwargs["databases"] = "__all__"
         item.add_marker(pytest.mark.django_db(*args, **kwargs), append=False)
-    _group_redis_tests_and_mark_slow(items)
+    _mark_slow(items)
 
 
 # NEWSITE_TEST_CLOCK=2027-01-01T00:20:00Z runs the whole suite with the clock starting at that

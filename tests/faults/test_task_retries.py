@@ -16,7 +16,8 @@ from privacy.exports import export_request_create, exports_root
 from privacy.models import ExportRequest
 from tests.factories import ReaderFactory, reader_choices
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Real Celery workers on the real broker: one xdist worker runs every such test.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("redis")]
 
 
 class JitterAtCeiling:

@@ -30,7 +30,8 @@ from tests.factories import (
     reader_with_data_everywhere,
 )
 
-pytestmark = pytest.mark.django_db
+# On the real Redis server's fixed test databases: one xdist worker runs them all.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("redis")]
 
 
 @pytest.fixture(autouse=True)

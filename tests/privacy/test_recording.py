@@ -17,7 +17,8 @@ from privacy.models import DailySalt, ReadingHistoryEntry, SignalEvent
 from privacy.selectors import history_for_user
 from tests.factories import ArticleFactory, reader_choices
 
-pytestmark = pytest.mark.django_db
+# On the real Redis server's fixed test databases: one xdist worker runs them all.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("redis")]
 Level = Preferences.Level
 GPC = {"HTTP_SEC_GPC": "1"}
 

@@ -28,7 +28,8 @@ from tests.factories import DEFAULT_PASSWORD, ReaderFactory
 
 from .conftest import cards, follow, story
 
-pytestmark = pytest.mark.django_db
+# On the real Redis server's fixed test databases: one xdist worker runs them all.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("redis")]
 # Not db 3, where the load benchmark keeps its cache.
 REDIS_CACHE = redis_url_for_tests(os.environ.get("TEST_CACHE_REDIS_DB", "13"))
 
