@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from . import revisions, selectors, services, topic_suggestions
@@ -151,6 +152,18 @@ class ArticleAdminForm(forms.ModelForm):
             "title", "slug", "summary", "body", "author", "topics", "status", "published_at",
             "editors_pick_until", "source", "canonical_url",
         )  # fmt: skip
+
+    def clean(self):
+        cleaned = super().clean()
+        status, published_at = cleaned.get("status"), cleaned.get("published_at")
+        if published_at is None and status == Article.Status.PUBLISHED:
+            # Publishing with the time left empty means "now", as the Publish action does.
+            cleaned["published_at"] = timezone.now()
+        elif published_at is None and status == Article.Status.SCHEDULED:
+            self.add_error(
+                "published_at", "Give the date and time to publish it at, or choose Published."
+            )
+        return cleaned
 
     def clean_status(self):
         status = self.cleaned_data["status"]

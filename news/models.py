@@ -1,12 +1,15 @@
 """Topics, sources and articles, their revision history and the feed error log. Nothing here
 relates to a reader (or to any account: editors are recorded by name, as text)."""
 
+import re
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+
+PARAGRAPH_BREAK = re.compile(r"(?:\r\n|\r|\n)[ \t]*(?:\r\n|\r|\n)\s*")
 
 
 class Topic(models.Model):
@@ -180,7 +183,9 @@ class Article(models.Model):
         )
 
     def paragraphs(self) -> list[str]:
-        return [p.strip() for p in self.body.split("\n\n") if p.strip()]
+        # Blank lines separate paragraphs, whatever the line endings: a browser's form posts
+        # "\r\n", a feed or a file "\n".
+        return [p.strip() for p in PARAGRAPH_BREAK.split(self.body) if p.strip()]
 
 
 class ArticleRevision(models.Model):

@@ -149,3 +149,17 @@ def test_with_personalization_off_the_front_page_uses_nothing_personal(
 
 def test_preferences_need_a_signed_in_reader(client):
     assert client.get(URL)["Location"].startswith(reverse("account_login"))
+
+
+def test_each_purpose_box_is_described_by_its_explanation_for_screen_readers(client, reader):
+    import re
+
+    client.force_login(reader)
+    html = client.get(reverse("accounts:preferences")).content.decode()
+    boxes = re.findall(r'<input type="checkbox" name="(\w+)"[^>]*aria-describedby="([^"]+)"', html)
+    assert boxes, "no purpose box found"
+    for name, described_by in boxes:
+        for target in described_by.split():
+            # Every id a box points at exists, and the one for the purpose holds its notice.
+            assert f'id="{target}"' in html, (name, target)
+        assert f'id="id_{name}_helptext"' in html, name

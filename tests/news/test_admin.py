@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from news.models import Article, Source
@@ -65,23 +66,41 @@ def test_admin_change_page_links_to_the_preview(client, editor):
     assert f'href="{draft.get_absolute_url()}"' in html
 
 
-def test_publishing_without_a_date_in_the_admin_form_is_refused(client, editor):
-    draft = ArticleFactory(status=Article.Status.DRAFT, published_at=None)
-    client.force_login(editor)
-    response = client.post(
-        reverse("admin:news_article_change", args=[draft.pk]),
+def _post_status_without_a_date(client, article, status: str):
+    return client.post(
+        reverse("admin:news_article_change", args=[article.pk]),
         {
-            "title": draft.title,
-            "slug": draft.slug,
+            "title": article.title,
+            "slug": article.slug,
             "summary": "",
-            "body": draft.body,
+            "body": article.body,
             "author": "",
-            "status": "published",
+            "status": status,
             "published_at_0": "",
             "published_at_1": "",
         },
     )
-    assert response.status_code == 200  # the form is shown again with the error
+
+
+def test_publishing_with_the_date_left_empty_publishes_it_now(client, editor):
+    draft = ArticleFactory(status=Article.Status.DRAFT, published_at=None)
+    client.force_login(editor)
+    with time_machine.travel("2026-12-02T09:30:00Z", tick=False):
+        response = _post_status_without_a_date(client, draft, "published")
+    assert response.status_code == 302, response.content.decode()[:2000]
+    draft.refresh_from_db()
+    assert draft.status == Article.Status.PUBLISHED
+    assert draft.published_at.isoformat() == "2026-12-02T09:30:00+00:00"
+
+
+def test_scheduling_without_a_date_says_so_in_plain_words(client, editor):
+    draft = ArticleFactory(status=Article.Status.DRAFT, published_at=None)
+    client.force_login(editor)
+    response = _post_status_without_a_date(client, draft, "scheduled")
+    assert response.status_code == 200  # the form again, with the reason
+    html = response.content.decode()
+    assert "Give the date and time to publish it at" in html
+    assert "Constraint" not in html and "article_live_needs_published_at" not in html
     draft.refresh_from_db()
     assert draft.status == Article.Status.DRAFT
 

@@ -152,3 +152,11 @@ def test_a_renamed_topic_shows_its_new_name_on_every_card_at_once(client):
     space.name = "Astronomy"
     space.save()
     assert tags() == ["Astronomy", "Astronomy"]
+
+
+def test_paragraphs_typed_in_a_browser_form_stay_paragraphs_on_the_article_page(client):
+    # A browser posts "\r\n" line endings; the body's blank lines must still split it.
+    article = ArticleFactory(body="First paragraph.\r\n\r\nSecond paragraph.\r\n \r\nThird.")
+    html = client.get(article.get_absolute_url()).content.decode()
+    for text in ("First paragraph.", "Second paragraph.", "Third."):
+        assert f"<p>{text}</p>" in html
