@@ -195,7 +195,7 @@ register(
             "To keep a record of changes made in the admin: those you made (staff only) and "
             "those staff made to your account or your data."
         ),
-        legal_basis=LegalBasis.CONTRACT,
+        legal_basis=LegalBasis.LEGITIMATE_INTEREST,
         retention=until_account_deleted,
         exporter=_admin_log_rows,
         counter=lambda *, user: _admin_log_of(user=user).count(),

@@ -133,7 +133,7 @@ register(
         models=("privacy.UserDataKey", "privacy.LegacyUserDataKey"),
         user_path=None,
         purpose="To encrypt your history and region; destroying it makes every copy unreadable.",
-        legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        legal_basis=LegalBasis.CONTRACT,
         retention=until_account_deleted,
         exporter=_data_key_rows,
         eraser=lambda *, user: int(data_key_destroy(user_id=user.pk)),
@@ -145,7 +145,7 @@ register(
         models=("privacy.ExportRequest",),
         user_path="user",
         purpose="To build the copy of your data you asked for and let only you download it.",
-        legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        legal_basis=LegalBasis.RIGHTS_REQUESTS,
         retention=lambda: (
             f"{settings.PRIVACY_EXPORT_RETENTION_HOURS} hours for the file; the request "
             f"record, without the file, {settings.PRIVACY_EXPORT_RECORD_DAYS} days"
@@ -162,7 +162,7 @@ register(
         models=("privacy.PrivacyAuditEvent",),
         user_path="user",
         purpose="To show you, and prove, every privacy action taken on your data.",
-        legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        legal_basis=LegalBasis.RIGHTS_REQUESTS,
         retention=days("PRIVACY_AUDIT_RETENTION_DAYS"),
         export_fields=("created_at", "actor", "action", "category", "detail"),
         purger=_activity_purge,

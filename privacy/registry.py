@@ -22,7 +22,15 @@ from django.utils.module_loading import autodiscover_modules
 class LegalBasis:
     CONTRACT = "Contract: needed to provide the service you signed up for"
     CONSENT = "Consent: only while you have it turned on"
+    # For consent receipts only: the obligation is to prove consent.
     LEGAL_OBLIGATION = "Legal obligation: we must be able to prove what you agreed to"
+    RIGHTS_REQUESTS = (
+        "Legal obligation: we must carry out your requests about your data, and be able to "
+        "show we did"
+    )
+    LEGITIMATE_INTEREST = (
+        "Legitimate interest: a record of who changed what protects your account and the site"
+    )
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,20 @@ def test_every_category_states_purpose_basis_and_retention():
             LegalBasis.CONTRACT,
             LegalBasis.CONSENT,
             LegalBasis.LEGAL_OBLIGATION,
+            LegalBasis.RIGHTS_REQUESTS,
+            LegalBasis.LEGITIMATE_INTEREST,
         }
         assert entry.retention()
+
+
+def test_each_category_states_the_basis_that_is_true_of_it():
+    # "We must be able to prove what you agreed to" is true of consent receipts alone; the
+    # key that seals your data, your copies and your activity log rest on other grounds.
+    proving = [e.key for e in categories() if e.legal_basis == LegalBasis.LEGAL_OBLIGATION]
+    assert proving == ["consent_receipts"]
+    assert category("data_key").legal_basis == LegalBasis.CONTRACT
+    assert category("exports").legal_basis == LegalBasis.RIGHTS_REQUESTS
+    assert category("privacy_activity").legal_basis == LegalBasis.RIGHTS_REQUESTS
 
 
 def test_retention_shown_follows_the_settings(settings):
