@@ -1,5 +1,7 @@
 """The privacy center and the public privacy pages. Thin: parse, call a service, render."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -403,7 +405,9 @@ def erased(request):
     if receipt.get("receipt_id"):
         # Shown once: the visitor's session keeps the counts, not the number (the email has it).
         request.session[ERASURE_RECEIPT_KEY] = {**receipt, "receipt_id": ""}
-    return render(request, "privacy/erased.html", {"receipt": receipt})
+    # Kept in the session as text; shown in the site's date format, not as ISO.
+    shown = {**receipt, "erased_at": datetime.fromisoformat(receipt["erased_at"])}
+    return render(request, "privacy/erased.html", {"receipt": shown})
 
 
 # --- Public pages -------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Account erasure: refused without the password and the typed confirmation; when done, no
 table and no private file holds anything of the reader, and another reader is untouched."""
 
+import re
+
 import pytest
 from django.apps import apps
 from django.conf import settings
@@ -113,6 +115,9 @@ def test_the_receipt_shows_zero_everywhere_and_what_is_kept(client, doomed, mail
     assert "Your account was erased" in html
     assert "One activity-log entry" in html
     receipt = client.session["privacy_erasure_receipt"]
+    # When, in the site's date format: never the raw ISO text kept in the session.
+    assert receipt["erased_at"] not in html.split("<time datetime=")[1].split(">", 1)[1]
+    assert re.search(r"Done at <time[^>]*>\d{1,2} \w+ \d{4}, \d{2}:\d{2} ", html)
     assert set(receipt["remaining"]) == {entry.title for entry in categories()}
     assert all(count == 0 for count in receipt["remaining"].values())
     assert receipt["erased"]["Reading history"] == 1
