@@ -6,20 +6,13 @@ check codes; no admin page shows a token, a secret or a seed."""
 import base64
 import importlib
 import os
-import time
-from datetime import UTC, datetime
 
 import pytest
-import time_machine
-from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.adapter import get_adapter as get_mfa_adapter
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import (
-    TOTP,
-    format_hotp_value,
     generate_totp_secret,
-    hotp_value,
 )
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -35,24 +28,9 @@ from privacy.registry import category
 from tests.api.conftest import assert_error
 from tests.factories import DEFAULT_PASSWORD, AdminFactory, verified_reader
 
+from .conftest import ask_token, current_code, with_totp
+
 pytestmark = pytest.mark.django_db
-
-TOKEN_URL = "/api/v1/auth/token/"
-NOW = datetime(2026, 11, 23, 9, 0, 7, tzinfo=UTC)
-
-
-@pytest.fixture
-def frozen_clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-def current_code(secret: str) -> str:
-    return format_hotp_value(hotp_value(secret, int(time.time()) // mfa_settings.TOTP_PERIOD))
-
-
-def ask_token(**data):
-    return APIClient().post(TOKEN_URL, data, format="json")
 
 
 def api_as(token: str) -> APIClient:
@@ -75,12 +53,6 @@ def token_table() -> str:
 
 def authenticator_rows() -> str:
     return "\n".join(raw_rows(Authenticator._meta.db_table))
-
-
-def with_totp(user) -> str:
-    secret = generate_totp_secret()
-    TOTP.activate(user, secret)
-    return secret
 
 
 def new_master_key() -> str:

@@ -2,20 +2,9 @@
 API tokens ask for the authenticator code (or a recovery code), checked by allauth's own
 code, and the admin signs in only through allauth's login with its two-factor step."""
 
-import time
-from datetime import UTC, datetime
-
 import pytest
-import time_machine
 from allauth.account.models import EmailAddress
-from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
-from allauth.mfa.totp.internal.auth import (
-    TOTP,
-    format_hotp_value,
-    generate_totp_secret,
-    hotp_value,
-)
 from django.urls import reverse
 from knox.models import AuthToken
 from rest_framework.test import APIClient
@@ -23,31 +12,9 @@ from rest_framework.test import APIClient
 from tests.api.conftest import assert_error
 from tests.factories import DEFAULT_PASSWORD, EditorFactory, verified_reader
 
+from .conftest import ask_token, current_code, with_totp
+
 pytestmark = pytest.mark.django_db
-
-TOKEN_URL = "/api/v1/auth/token/"
-NOW = datetime(2026, 11, 23, 9, 0, 7, tzinfo=UTC)
-
-
-@pytest.fixture
-def frozen_clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-def with_totp(user) -> str:
-    """Turn on an authenticator app for `user` as allauth stores it; returns its secret."""
-    secret = generate_totp_secret()
-    TOTP.activate(user, secret)
-    return secret
-
-
-def current_code(secret: str) -> str:
-    return format_hotp_value(hotp_value(secret, int(time.time()) // mfa_settings.TOTP_PERIOD))
-
-
-def ask_token(**data):
-    return APIClient().post(TOKEN_URL, data, format="json")
 
 
 def test_a_reader_with_two_factor_gets_no_token_for_the_password_alone(frozen_clock):
