@@ -1,6 +1,7 @@
 """The site's one settings module: every value that differs between machines comes from the
 environment (or a local `.env` that git ignores), documented in `.env.example`."""
 
+import os
 from pathlib import Path
 
 import environ
@@ -56,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "common.password_slots.PasswordChecksBusyMiddleware",
     "accounts.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -175,6 +177,19 @@ ALLAUTH_TRUSTED_CLIENT_IP_HEADER = None
 PASSWORD_FAILURES_PER_ACCOUNT = env.int("PASSWORD_FAILURES_PER_ACCOUNT", default=5)
 PASSWORD_FAILURES_PER_ADDRESS = env.int("PASSWORD_FAILURES_PER_ADDRESS", default=20)
 PASSWORD_FAILURE_WINDOW_SECONDS = env.int("PASSWORD_FAILURE_WINDOW_SECONDS", default=600)
+# Password hashing costs about a second of one core by design; at most this many hashes run
+# at once across the whole site (counted in the cache's Redis; per process without it), so
+# sign-in attempts cannot take every core from the pages. Beyond it: 429 with Retry-After.
+# Only the capped hasher: any other listed would hash uncapped.
+PASSWORD_HASHERS = ["common.password_slots.SlotLimitedPBKDF2PasswordHasher"]
+PASSWORD_HASH_SLOTS = env.int("PASSWORD_HASH_SLOTS", default=max(1, (os.cpu_count() or 2) // 2))
+if PASSWORD_HASH_SLOTS < 1:
+    raise ImproperlyConfigured("PASSWORD_HASH_SLOTS must be 1 or more.")
+# How long a password check may wait for a free slot before it is refused. 0 by default: a
+# waiting request holds a worker, and under a flood that starves the pages (bench/README.md,
+# "Password flood": 0.5 s of waiting kept the home page at 1.6 s instead of 0.04 s).
+PASSWORD_HASH_WAIT_SECONDS = env.float("PASSWORD_HASH_WAIT_SECONDS", default=0.0)
+PASSWORD_HASH_RETRY_AFTER_SECONDS = env.int("PASSWORD_HASH_RETRY_AFTER_SECONDS", default=2)
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": (
