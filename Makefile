@@ -26,11 +26,35 @@ install: $(VENV)/.installed
 	$(PY) -c "import secrets, base64; print('DEBUG=1'); print('SECRET_KEY=' + secrets.token_urlsafe(50)); print('NEWSITE_MASTER_KEY=' + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())" > .env
 	@echo "Wrote .env with new local secrets."
 
+# The demo runs as production does, on this machine alone: DEBUG off (the site's own error
+# pages), and a Celery worker with beat beside the web server (scheduled publishing, the nightly
+# privacy releases, retraining, retention purges) on a broker and a cache kept in files under
+# $(DEMO_DIR), so no Redis is needed. Plain HTTP here: no redirect to HTTPS, cookies not limited
+# to it. Emails are printed on the console. Ctrl-C stops the web server and the worker.
+DEMO_DIR ?= .demo
+# Days of simulated readers' reads released as the nightly job releases them (seed_demo).
+DEMO_DAYS ?= 21
+DEMO_ENV = DEBUG=0 SECURE_SSL_REDIRECT=0 SECURE_COOKIES=0 \
+	STATIC_MANIFEST=0 WHITENOISE_AUTOREFRESH=1 \
+	EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend \
+	CELERY_BROKER_URL=filesystem://localhost/ CELERY_BROKER_FOLDER='$(DEMO_DIR)/broker' \
+	CACHE_URL='filecache://$(CURDIR)/$(DEMO_DIR)/cache?max_entries=10000' \
+	SITE_URL='http://$(HOST):$(PORT)'
+
 demo: install .env
-	$(PY) manage.py migrate --noinput --database=keys
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	mkdir -p $(DEMO_DIR)/broker/queue $(DEMO_DIR)/broker/control $(DEMO_DIR)/broker/processed \
+		$(DEMO_DIR)/cache
+	$(DEMO_ENV) $(PY) manage.py migrate --noinput --database=keys
+	$(DEMO_ENV) $(PY) manage.py migrate --noinput
+	$(DEMO_ENV) $(PY) manage.py seed_demo --demo-passwords --simulated-days $(DEMO_DAYS)
+	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops the site and its worker)"
+	@echo "Celery worker and beat: their log is $(DEMO_DIR)/worker.log"
+	@# The worker in the background, stopped by the trap however the web server ends.
+	@export $(DEMO_ENV); \
+	$(BIN)/celery -A newsite worker --beat --pool solo --concurrency 1 \
+		--schedule $(DEMO_DIR)/celerybeat-schedule --without-gossip --without-mingle \
+		--loglevel INFO --logfile $(DEMO_DIR)/worker.log & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install

@@ -1,16 +1,37 @@
 """allauth adapters. The account adapter sends new readers to onboarding until they finish or
-skip it, and counts wrong passwords per account and per client address on every path that
-checks one. The MFA adapter keeps second-factor secrets encrypted in the database."""
+skip it, counts wrong passwords per account and per client address on every path that checks
+one, and builds allauth's emails on the site's settings (name and SITE_URL), not on the Host
+header of the request that sent them. The MFA adapter keeps second-factor secrets encrypted in
+the database."""
 
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from allauth.account import app_settings as allauth_account_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.mfa.adapter import DefaultMFAAdapter
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from common.api_throttles import rate_limits_available
+from common.site_links import site_url
 
 from . import mfa_secrets
 from .selectors import reader_profile
+
+
+@dataclass(frozen=True)
+class EmailSite:
+    """What allauth's email templates read as `current_site` ("Hello from {{ name }}!",
+    "{{ domain }}"): without the sites framework allauth would use the request's host for both."""
+
+    name: str
+    domain: str
+
+
+def email_site() -> EmailSite:
+    return EmailSite(name=settings.SITE_NAME, domain=urlsplit(settings.SITE_URL).netloc)
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -23,12 +44,42 @@ class AccountAdapter(DefaultAccountAdapter):
     }
 
     def get_login_redirect_url(self, request):
-        if not reader_profile(user=request.user).onboarding_done:
+        # Editors and admins sign in to work: the reader onboarding stays open to them, unforced.
+        if not request.user.is_staff and not reader_profile(user=request.user).onboarding_done:
             return reverse("accounts:onboarding")
         return super().get_login_redirect_url(request)
 
     def get_signup_redirect_url(self, request):
         return reverse("accounts:onboarding")
+
+    # --- Emails: every link on SITE_URL, the site's name in the greeting and the subject ---
+
+    def get_email_confirmation_url(self, request, emailconfirmation):
+        return site_url(super().get_email_confirmation_url(request, emailconfirmation))
+
+    def get_reset_password_from_key_url(self, key):
+        return site_url(super().get_reset_password_from_key_url(key))
+
+    def format_email_subject(self, subject):
+        prefix = allauth_account_settings.EMAIL_SUBJECT_PREFIX
+        if prefix is None:
+            prefix = f"[{settings.SITE_NAME}] "
+        return prefix + str(subject)
+
+    def send_mail(self, template_prefix, email, context):
+        """allauth builds some links in place from the request (the sign-up and password-reset
+        links of "unknown account" and "account already exists"): every `*_url` is put on
+        SITE_URL here, whichever path built it."""
+        context = {
+            **context,
+            **{
+                key: site_url(value)
+                for key, value in context.items()
+                if key.endswith("_url") and isinstance(value, str)
+            },
+            "current_site": email_site(),
+        }
+        super().send_mail(template_prefix, email, context)
 
     def _get_login_attempts_cache_key(self, request, **credentials):
         # allauth prefixes the address with the current site's domain, which here (no sites

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from news.models import Topic
+from privacy.levels import SERVER_PERSONALIZED_LEVELS
 from privacy.purposes import REGION, SWITCHABLE_PURPOSES
 
 from .levels import LEVEL_EXPLANATIONS
@@ -58,7 +59,7 @@ class LevelForm(forms.Form):
         choices=level_choices,
         widget=forms.RadioSelect,
         label="How much personalization do you want?",
-        error_messages={"invalid_choice": "Choose one of the three levels shown."},
+        error_messages={"invalid_choice": "Choose one of the levels shown."},
     )
 
 
@@ -110,7 +111,7 @@ class PurposesForm(forms.Form):
 
 class PreferencesForm(TopicsForm, LevelForm, PurposesForm):
     """The preferences page: every choice from onboarding on one form. With personalization
-    Off, no topic is needed."""
+    Off or "On this device only", no topic is needed (at the latter none is kept)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -118,6 +119,7 @@ class PreferencesForm(TopicsForm, LevelForm, PurposesForm):
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("level") not in (None, Preferences.Level.OFF) and not cleaned.get("topics"):
+        level = cleaned.get("level")
+        if level in SERVER_PERSONALIZED_LEVELS and not cleaned.get("topics"):
             self.add_error("topics", "Pick at least one topic, or set personalization to Off.")
         return cleaned

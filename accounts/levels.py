@@ -25,6 +25,12 @@ LEVEL_TEMPLATES: dict[str, str] = {
         "reading history, encrypted and visible to you, for {PRIVACY_HISTORY_RETENTION_DAYS} "
         "days."
     ),
+    Level.DEVICE: (
+        "Your topics and what you read stay in this browser, which orders your front page "
+        "itself; nothing about them is sent to us. We keep only this choice: topics you chose "
+        "here and any reading history we kept are deleted. It needs JavaScript, and each "
+        "browser keeps its own."
+    ),
 }
 
 

@@ -7,6 +7,7 @@ from django.db.models import Count, QuerySet
 
 from common.db_functions import ANY_READER, one_reader_sql
 from privacy.crypto import LoadedDataKey, data_key_loaded_with, decrypt_for_user
+from privacy.levels import SERVER_PERSONALIZED_LEVELS
 
 from .models import Preferences
 
@@ -30,7 +31,9 @@ class ReaderProfile:
 
     @property
     def personalized(self) -> bool:
-        return self.level != Preferences.Level.OFF and bool(self.topic_weights)
+        """Whether the server ranks this reader's page from their topics (at "On this device
+        only" their browser does, from the public bundle)."""
+        return self.level in SERVER_PERSONALIZED_LEVELS and bool(self.topic_weights)
 
 
 ANONYMOUS_PROFILE = ReaderProfile()

@@ -16,9 +16,10 @@ from news.models import Topic
 from news.permissions import EDITORS_GROUP
 from privacy.browser_signals import BrowserSignals
 from privacy.crypto import encrypt_for_user
+from privacy.levels import SERVER_PERSONALIZED_LEVELS
 from privacy.models import ConsentRecord
 from privacy.purposes import PURPOSES, READING_HISTORY, REGION, SWITCHABLE_PURPOSES
-from privacy.selectors import consent_latest
+from privacy.selectors import consent_latest, purposes_to_reconfirm
 from privacy.services import Action, audit_record, consent_set, history_entries_delete_all
 from privacy.signals import reader_data_changed_send
 
@@ -28,6 +29,10 @@ from .selectors import REGION_CONTEXT
 Level = Preferences.Level
 Source = ConsentRecord.Source
 ONBOARDING_STEPS = 3
+_TOPICS_STAY_ON_DEVICE = (
+    "At “On this device only” your topics stay in your browser and we keep none: pick them "
+    "on the private mode page, or choose another level first. Nothing was changed."
+)
 
 
 @transaction.atomic
@@ -155,8 +160,10 @@ def preferences_set_level(
     if level not in Level.values:
         raise ValidationError(f"Unknown personalization level: {level!r}.")
     preferences = preferences_for(user=user)
-    if level != Level.OFF and not preferences.preferred_topics.exists():
+    if level in SERVER_PERSONALIZED_LEVELS and not preferences.preferred_topics.exists():
         raise ValidationError("Pick at least one topic before turning personalization on.")
+    if level == Level.DEVICE:
+        _interests_forget(user=user, preferences=preferences)
     changed = preferences.level != level
     preferences.level = level
     preferences.full_clean()
@@ -180,6 +187,15 @@ def preferences_set_level(
     return preferences
 
 
+def _interests_forget(*, user: User, preferences: Preferences) -> None:
+    """At "On this device only" the reader's topics and reads live in their browser, so the
+    server keeps the level and nothing about their interests (the level's explanation says
+    so): chosen and blocked topics and any reading history kept are deleted."""
+    preferences.preferred_topics.all().delete()
+    preferences.blocked_topics.clear()
+    history_entries_delete_all(user=user)
+
+
 @transaction.atomic
 def preferences_set_purposes(
     *,
@@ -188,8 +204,14 @@ def preferences_set_purposes(
     region: str,
     source: str,
     signals: BrowserSignals,
+    left_as_they_are: frozenset[str] = frozenset(),
 ) -> Preferences:
-    """Turn the optional purposes on or off; a region is kept only while its purpose is on."""
+    """Turn the optional purposes on or off; a region is kept only while its purpose is on.
+
+    `left_as_they_are`: purposes awaiting confirmation after a policy change that this save
+    leaves off as shown: nothing is written for them (neither a grant nor a withdrawal), so
+    the reader is still asked, with what changed, and a kept region stays until they answer.
+    """
     allowed = {p.key for p in SWITCHABLE_PURPOSES}
     unknown = set(wanted) - allowed
     if unknown:
@@ -199,6 +221,8 @@ def preferences_set_purposes(
         raise ValidationError("Pick a region to get local news, or turn local news off.")
     preferences = preferences_for(user=user)
     for purpose in SWITCHABLE_PURPOSES:
+        if purpose.key in left_as_they_are and not wanted.get(purpose.key, False):
+            continue
         consent_set(
             user=user,
             purpose=purpose.key,
@@ -206,6 +230,8 @@ def preferences_set_purposes(
             source=source,
             signals=signals,
         )
+    if REGION.key in left_as_they_are and not region_on:
+        return preferences
     preferences.region_sealed = (
         encrypt_for_user(user=user, plaintext=region, context=REGION_CONTEXT) if region_on else None
     )
@@ -224,13 +250,30 @@ def preferences_update(
     region: str,
     signals: BrowserSignals,
 ) -> Preferences:
-    """Everything the preferences page edits, applied together or not at all."""
-    preferences_set_topics(
-        user=user, topic_ids=topic_ids, blocked_ids=blocked_ids, require_one=level != Level.OFF
-    )
-    preferences_set_level(user=user, level=level, source=Source.PREFERENCES, signals=signals)
+    """Everything the preferences page edits, applied together or not at all.
+
+    A purpose awaiting confirmation after a policy change is shown off, and a save that
+    leaves it so (the level "Topics + reading history" left chosen, for reading history) is
+    no answer to the change: it stays awaiting, asked with what changed, in the privacy center.
+    """
+    awaiting = frozenset(purposes_to_reconfirm(user=user))
+    level_untouched = preferences_for(user=user).level == level
+    if level != Level.DEVICE:  # at "On this device only" no topic is kept here
+        preferences_set_topics(
+            user=user,
+            topic_ids=topic_ids,
+            blocked_ids=blocked_ids,
+            require_one=level in SERVER_PERSONALIZED_LEVELS,
+        )
+    if not (level_untouched and level == Level.TOPICS_HISTORY and READING_HISTORY.key in awaiting):
+        preferences_set_level(user=user, level=level, source=Source.PREFERENCES, signals=signals)
     return preferences_set_purposes(
-        user=user, wanted=wanted, region=region, source=Source.PREFERENCES, signals=signals
+        user=user,
+        wanted=wanted,
+        region=region,
+        source=Source.PREFERENCES,
+        signals=signals,
+        left_as_they_are=awaiting,
     )
 
 
@@ -296,6 +339,8 @@ def onboarding_save_topics(
 ) -> Preferences:
     preferences = preferences_for(user=user)
     _ensure_step_open(preferences, 1)
+    if preferences.level == Level.DEVICE:
+        raise ValidationError(_TOPICS_STAY_ON_DEVICE)
     preferences_note_browser_signal(user=user, signals=signals)
     preferences = preferences_set_topics(user=user, topic_ids=topic_ids, blocked_ids=blocked_ids)
     if preferences.level == Level.OFF and preferences.onboarding_step == 1:
@@ -389,6 +434,8 @@ def preferences_change(
     preferences = preferences_for(user=user)
     preferences_note_browser_signal(user=user, signals=signals)
     new_level = preferences.level if level is None else level
+    if new_level == Level.DEVICE and (topic_ids or blocked_ids):
+        raise ValidationError(_TOPICS_STAY_ON_DEVICE)
     if topic_ids is not None or blocked_ids is not None:
         if topic_ids is None:
             topic_ids = preferences.preferred_topics.values_list("topic_id", flat=True)
@@ -398,7 +445,7 @@ def preferences_change(
             user=user,
             topic_ids=list(topic_ids),
             blocked_ids=list(blocked_ids),
-            require_one=new_level != Level.OFF,
+            require_one=new_level in SERVER_PERSONALIZED_LEVELS,
         )
     if level is not None:
         preferences_set_level(user=user, level=level, source=Source.PREFERENCES, signals=signals)

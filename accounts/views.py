@@ -1,4 +1,4 @@
-"""Onboarding wizard and the preferences page."""
+"""Onboarding wizard, the account overview and the preferences page."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -119,6 +119,13 @@ def onboarding_step(request, step: int):
             "level_explanations": LEVEL_EXPLANATIONS,
         },
     )
+
+
+@login_required
+@require_http_methods(["GET"])
+def account_overview(request):
+    """The "Account" page: sign-in details and where each is changed (allauth's pages)."""
+    return render(request, "accounts/account.html")
 
 
 @login_required

@@ -61,9 +61,14 @@ def _fresh_database(env: dict[str, str]) -> None:
     subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    # DEBUG for the seed only: the demo accounts get their known '<role>-demo-pass' passwords.
-    seed_env = {**env, "DEBUG": "1"}
-    subprocess.run([*manage, "seed_demo"], cwd=ROOT, env=seed_env, check=True, capture_output=True)
+    # The demo accounts with their known '<role>-demo-pass' passwords.
+    subprocess.run(
+        [*manage, "seed_demo", "--demo-passwords"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 def _get(url: str) -> float:

@@ -1,8 +1,9 @@
-"""Public news pages: home, article, topic and search."""
+"""Public news pages: home, article (and the old addresses of renamed ones), topic and
+search. The RSS/Atom feeds are in frontpage.feeds, the sitemap in frontpage.sitemaps."""
 
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 
 from common.error_pages import error_page
 from news import selectors
@@ -34,9 +35,10 @@ def home(request):
 
 
 def article_detail(request, slug: str):
-    article = selectors.article_visible_to(slug=slug, user=request.user)
+    # Archived stories stay readable at their address (the page says they are archived).
+    article = selectors.article_visible_to(slug=slug, user=request.user, include_archived=True)
     if article is None:
-        raise Http404("No such article.")
+        return _renamed_article_redirect(request, old_slug=slug)
     # Editors' previews are not reads, nor is a visit another site sent: the page is the same
     # for everyone, but only the reader's own navigation may record anything about them.
     if article.is_live and navigation_is_own(request):
@@ -53,6 +55,15 @@ def article_detail(request, slug: str):
         "news/article_detail.html",
         {"article": article, "more_like_this": list(zip(related, bodies, strict=True))},
     )
+
+
+def _renamed_article_redirect(request, *, old_slug: str):
+    """An address a story had before its slug changed leads to its current one: permanently
+    for a story readers may open, temporarily for an editor's preview of one that is not."""
+    article = selectors.article_renamed_from(old_slug=old_slug, user=request.user)
+    if article is None:
+        raise Http404("No such article.")
+    return redirect(article.get_absolute_url(), permanent=article.is_readable)
 
 
 def topic_detail(request, slug: str):
@@ -72,5 +83,17 @@ def search(request):
             "The search words contain a character that cannot be searched for (a NUL byte). "
             "Remove it and search again.",
         )
-    results = _page(request, selectors.articles_search(query=query)) if query.strip() else None
-    return render(request, "news/search.html", {"query": query, "page": results})
+    if not query.strip():
+        return render(request, "news/search.html", {"query": query, "page": None})
+    page = _page(request, selectors.articles_search(query=query))
+    marked = selectors.search_highlights(query=query, articles=page.object_list)
+    return render(
+        request,
+        "news/search.html",
+        {
+            "query": query,
+            "page": page,
+            "results": [(article, marked.get(article.pk)) for article in page.object_list],
+            "words": selectors.search_words(query=query),
+        },
+    )

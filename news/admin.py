@@ -1,10 +1,11 @@
 """The editors' admin for topics, sources (with their error log) and articles (with their
-revision history and suggested topics)."""
+revision history, comparing and restoring versions, and suggested topics)."""
 
 from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -13,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from . import revisions, selectors, services, topic_suggestions
-from .models import Article, Source, SourceError, Topic
+from .models import Article, ArticleRevision, Source, SourceError, Topic
 
 
 @admin.register(Topic)
@@ -119,6 +120,60 @@ def unpublish_selected(modeladmin, request, queryset):
     _bulk(modeladmin, request, queryset, services.article_unpublish, "Unpublished")
 
 
+class ScheduleForm(forms.Form):
+    """The time the "Schedule" action publishes the chosen articles at."""
+
+    publish_at = forms.DateTimeField(
+        label="Publish at",
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        error_messages={
+            "required": "Give the date and time to publish them at.",
+            "invalid": "Give the date and time as in 2026-12-24 18:30.",
+        },
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["publish_at"].help_text = (
+            f"Time zone: {timezone.get_current_timezone_name()}. They go live when scheduled "
+            f"publishing next runs after that time (every minute with Celery beat)."
+        )
+
+    def clean_publish_at(self):
+        publish_at = self.cleaned_data["publish_at"]
+        refusal = services.schedule_time_refusal(publish_at=publish_at)
+        if refusal:
+            raise ValidationError(refusal)
+        return publish_at
+
+
+@admin.action(description="Schedule selected articles…", permissions=["change"])
+def schedule_selected(modeladmin, request, queryset):
+    """First shows a page asking for the time; its form posts the same action back."""
+    form = ScheduleForm(request.POST if "apply" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        schedule = partial(services.article_schedule, publish_at=form.cleaned_data["publish_at"])
+        _bulk(modeladmin, request, queryset, schedule, "Scheduled")
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "opts": modeladmin.model._meta,
+        "title": "Schedule articles",
+        "articles": queryset,
+        "form": form,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/news/article/schedule.html", context)
+
+
+@admin.action(
+    description="Archive selected articles (kept readable, off the lists)", permissions=["change"]
+)
+def archive_selected(modeladmin, request, queryset):
+    _bulk(modeladmin, request, queryset, services.article_archive, "Archived")
+
+
 @admin.action(description="Pin as editor's pick for 24 h", permissions=["change"])
 def pin_selected(modeladmin, request, queryset):
     pin = partial(services.article_pin, hours=services.EDITORS_PICK_HOURS)
@@ -149,8 +204,8 @@ class ArticleAdminForm(forms.ModelForm):
     class Meta:
         model = Article
         fields = (
-            "title", "slug", "summary", "body", "author", "topics", "status", "published_at",
-            "editors_pick_until", "source", "canonical_url",
+            "title", "slug", "summary", "body", "correction_note", "author", "topics", "status",
+            "published_at", "editors_pick_until", "source", "canonical_url",
         )  # fmt: skip
 
     def clean(self):
@@ -159,11 +214,28 @@ class ArticleAdminForm(forms.ModelForm):
         if published_at is None and status == Article.Status.PUBLISHED:
             # Publishing with the time left empty means "now", as the Publish action does.
             cleaned["published_at"] = timezone.now()
-        elif published_at is None and status == Article.Status.SCHEDULED:
-            self.add_error(
-                "published_at", "Give the date and time to publish it at, or choose Published."
-            )
+        elif status == Article.Status.SCHEDULED and self._scheduling(published_at):
+            refusal = services.schedule_time_refusal(publish_at=published_at)
+            if refusal:
+                self.add_error("published_at", refusal)
         return cleaned
+
+    def _scheduling(self, published_at) -> bool:
+        """Whether this save schedules the story (anew, or for another time). Saving a story
+        already scheduled, whose time came a moment ago, only edits it: the next run of
+        scheduled publishing publishes it."""
+        stored = self.instance
+        if not stored.pk or stored.status != Article.Status.SCHEDULED or published_at is None:
+            return True
+        # The form shows whole seconds; the stored time may carry microseconds.
+        return stored.published_at.replace(microsecond=0) != published_at.replace(microsecond=0)
+
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"]
+        refusal = services.article_slug_refusal(slug=slug, article_pk=self.instance.pk)
+        if refusal:
+            raise ValidationError(refusal)
+        return slug
 
     def clean_status(self):
         status = self.cleaned_data["status"]
@@ -187,15 +259,19 @@ class ArticleAdmin(admin.ModelAdmin):
     list_select_related = ("source",)
     readonly_fields = (
         "suggested_topics_box",
+        "content_updated_at",
         "preview_link",
         "history_link",
+        "previous_addresses",
         "external_id",
         "created_at",
         "updated_at",
     )
     actions = [
         publish_selected,
+        schedule_selected,
         unpublish_selected,
+        archive_selected,
         pin_selected,
         accept_suggested_topics,
         suggest_topics_now,
@@ -215,9 +291,29 @@ class ArticleAdmin(admin.ModelAdmin):
                 )  # fmt: skip
             },
         ),
+        (
+            "Corrections",
+            {
+                "fields": ("correction_note", "content_updated_at"),
+                "description": "When the title, summary, body or note of a published story "
+                'changes, readers see "Updated" with the time, and the note if there is one. '
+                "Other changes (topics, byline, slug, a save with no change) do not show.",
+            },
+        ),
         ("Publishing", {"fields": ("status", "published_at", "editors_pick_until")}),
         ("Origin", {"fields": ("source", "canonical_url", "external_id")}),
-        ("Record", {"fields": ("preview_link", "history_link", "created_at", "updated_at")}),
+        (
+            "Record",
+            {
+                "fields": (
+                    "preview_link",
+                    "history_link",
+                    "previous_addresses",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
     )
 
     def save_model(self, request, obj, form, change):
@@ -238,9 +334,21 @@ class ArticleAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         history = self.admin_site.admin_view(self.revisions_view)
+        compare = self.admin_site.admin_view(self.revisions_compare_view)
+        restore = self.admin_site.admin_view(self.revision_restore_view)
         accept = self.admin_site.admin_view(self.accept_topics_view)
         return [
             path("<int:object_id>/revisions/", history, name="news_article_revisions"),
+            path(
+                "<int:object_id>/revisions/compare/",
+                compare,
+                name="news_article_revisions_compare",
+            ),
+            path(
+                "<int:object_id>/revisions/<int:revision_id>/restore/",
+                restore,
+                name="news_article_revision_restore",
+            ),
             path(
                 "<int:object_id>/accept-suggested-topics/",
                 accept,
@@ -301,14 +409,115 @@ class ArticleAdmin(admin.ModelAdmin):
             (revision, revisions.field_diffs(revision.changes))
             for revision in selectors.article_revisions(article=article)
         ]
+        history = [revision for revision, _ in entries]
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": f"Revision history: {article.title}",
             "article": article,
             "entries": entries,
+            "compare_older": history[1].pk if len(history) > 1 else None,
+            "compare_newer": history[0].pk if history else None,
+            "can_restore": self.has_change_permission(request, article),
         }
         return TemplateResponse(request, "admin/news/article/revisions.html", context)
+
+    def _revision_of(self, article: Article, revision_id) -> ArticleRevision | None:
+        try:
+            return article.revisions.get(pk=int(revision_id))
+        except (TypeError, ValueError, ArticleRevision.DoesNotExist):
+            return None
+
+    def revisions_compare_view(self, request, object_id: int):
+        """Any two versions side by side: what changed between them, word by word."""
+        if not request.user.has_perm("news.view_articlerevision"):
+            raise PermissionDenied
+        article = get_object_or_404(Article, pk=object_id)
+        history_url = reverse("admin:news_article_revisions", args=[article.pk])
+        older = self._revision_of(article, request.GET.get("older"))
+        newer = self._revision_of(article, request.GET.get("newer"))
+        if older is None or newer is None:
+            self.message_user(
+                request, "Choose two versions of this article to compare.", messages.WARNING
+            )
+            return redirect(history_url)
+        if (older.created_at, older.pk) > (newer.created_at, newer.pk):
+            older, newer = newer, older  # always read from the earlier to the later
+        current = revisions.snapshot(article)
+        comparisons = revisions.compare(
+            revisions.state_after(older, current=current),
+            revisions.state_after(newer, current=current),
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Compare versions: {article.title}",
+            "article": article,
+            "older_label": f"Version of {older.label()}",
+            "newer_label": f"Version of {newer.label()}",
+            "comparisons": comparisons,
+            "restore": None,
+        }
+        return TemplateResponse(request, "admin/news/article/revision_compare.html", context)
+
+    def revision_restore_view(self, request, object_id: int, revision_id: int):
+        """GET: what restoring this version would change. POST: restore it, as a new revision."""
+        article = get_object_or_404(Article, pk=object_id)
+        if not (
+            request.user.has_perm("news.view_articlerevision")
+            and self.has_change_permission(request, article)
+        ):
+            raise PermissionDenied
+        revision = get_object_or_404(ArticleRevision, pk=revision_id, article=article)
+        history_url = reverse("admin:news_article_revisions", args=[article.pk])
+        if request.method == "POST":
+            return self._restore(request, article, revision, history_url)
+        current = revisions.snapshot(article)
+        target = revisions.state_after(revision, current=current)
+        restored = {**current, **{name: target.get(name) for name in revisions.RESTORED_FIELDS}}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Restore an earlier version: {article.title}",
+            "article": article,
+            "older_label": "Now",
+            "newer_label": f"After restoring the version of {revision.label()}",
+            "comparisons": revisions.compare(current, restored),
+            "restore": revision,
+        }
+        return TemplateResponse(request, "admin/news/article/revision_compare.html", context)
+
+    def _restore(self, request, article: Article, revision: ArticleRevision, history_url: str):
+        try:
+            result = services.article_revision_restore(
+                article=article, revision=revision, changed_by=revisions.editor_label(request.user)
+            )
+        except ValidationError as error:
+            self.message_user(request, f"Not restored: {' '.join(error.messages)}", messages.ERROR)
+            return redirect(history_url)
+        services.article_topic_suggestions_refresh(article=Article.objects.get(pk=article.pk))
+        if result.revision is None:
+            self.message_user(
+                request,
+                f"The article already reads as in the version of {revision.label()}; nothing "
+                f"changed.",
+                messages.INFO,
+            )
+        else:
+            self.message_user(
+                request,
+                f"Restored the version of {revision.label()} as a new revision. Status and "
+                f"dates were left as they were.",
+                messages.SUCCESS,
+            )
+        if result.missing_topics:
+            self.message_user(
+                request,
+                f"Not brought back, as they no longer exist: the topics "
+                f"{', '.join(result.missing_topics)}.",
+                messages.WARNING,
+            )
+        return redirect(history_url)
 
     @admin.display(description="Revision history")
     def history_link(self, obj: Article) -> str:
@@ -320,6 +529,15 @@ class ArticleAdmin(admin.ModelAdmin):
             reverse("admin:news_article_revisions", args=[obj.pk]),
             count,
         )
+
+    @admin.display(description="Earlier addresses")
+    def previous_addresses(self, obj: Article) -> str:
+        if not obj.pk:
+            return "-"
+        old = [reverse("news:article", kwargs={"slug": r.old_slug}) for r in obj.old_slugs.all()]
+        if not old:
+            return "None: the slug has not changed since the story went out."
+        return f"{', '.join(old)} (each leads readers here with a permanent redirect)"
 
     @admin.display(description="Preview")
     def preview_link(self, obj: Article) -> str:

@@ -8,12 +8,15 @@ then reduced to its paragraphs. The article page escapes the text, so no feed ma
 reaches a reader's browser, even if a sanitiser bug let something through.
 """
 
+import email.utils
 import hashlib
 import html
 import re
+import xml.sax
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
+from xml.parsers import expat
 
 import feedparser
 import nh3
@@ -113,12 +116,14 @@ class ParsedFeed:
     kind: str  # Source.Kind value: "rss" or "atom"
     title: str
     entries: list[IncomingEntry]
-    warning: str = ""  # a recoverable flaw of the whole document (feedparser's "bozo")
+    warning: str = ""  # a flaw of the whole document that every entry was read past
 
 
 def feed_parse(content: bytes) -> ParsedFeed:
-    """Parse RSS or Atom. A document with no recognisable feed raises FeedUnreadable; a feed
-    with flaws still yields its readable entries (broken ones carry a problem)."""
+    """Parse RSS or Atom. A document with no recognisable feed, or one that is not well-formed
+    XML (most often a file or download cut short), raises FeedUnreadable: its entries cannot be
+    trusted to be all there, so none is imported. A well-formed feed yields every entry; an
+    entry that cannot become an article carries a problem."""
     if not content or not content.strip():
         raise FeedUnreadable("The feed is empty.")
     parsed = feedparser.parse(content)
@@ -129,11 +134,53 @@ def feed_parse(content: bytes) -> ParsedFeed:
         raise FeedUnreadable(f"This is not an RSS or Atom feed{detail}.")
     warning = ""
     if parsed.get("bozo"):
-        warning = f"The feed is not well-formed: {_short(str(parsed.get('bozo_exception')))}"
+        problem = parsed.get("bozo_exception")
+        # feedparser's lenient parser reads on past any XML error, so a truncated feed would
+        # import the entries before the cut as if they were the whole feed.
+        if isinstance(problem, xml.sax.SAXException):
+            defect = xml_defect(content, encoding=parsed.get("encoding") or "utf-8")
+            if defect:
+                raise FeedUnreadable(
+                    f"The feed is not well-formed XML ({defect}); it may have been cut short "
+                    "or damaged."
+                )
+        if isinstance(problem, xml.sax.SAXParseException):
+            where = f"line {problem.getLineNumber()}, column {problem.getColumnNumber() + 1}: "
+            problem = where + problem.getMessage()
+        warning = f"The feed has a flaw that was worked around ({_short(str(problem))})."
     kind = "atom" if version.startswith("atom") else "rss"
     title = plain_text(parsed.feed.get("title", ""), limit=120)
     entries = [_entry_from_feed(raw, position) for position, raw in enumerate(parsed.entries, 1)]
     return ParsedFeed(kind=kind, title=title, entries=entries, warning=warning)
+
+
+# Characters XML forbids, raw or as references (&#0; &#x1F;), which feeds still carry.
+_XML_FORBIDDEN = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f]|&#0*(?:[0-8]|1[124-9]|2\d|3[01]);"
+    r"|&#[xX]0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]);"
+)
+
+
+def xml_defect(content: bytes, *, encoding: str) -> str | None:
+    """Where and why `content` is not well-formed XML, or None. Three flaws every feed reader
+    forgives are not defects here: HTML entities XML does not define (&nbsp;), namespace
+    prefixes (media:) the feed forgot to declare, and control characters. `encoding` is the one
+    feedparser settled on, which wins over a wrong declaration in the document."""
+    # No namespace processing: an undeclared prefix is then just part of a name.
+    parser = expat.ParserCreate(encoding="utf-8")
+    # As if the document had an external DTD: entities it could define are not errors.
+    parser.UseForeignDTD(True)
+    try:
+        text = content.decode(encoding, errors="replace")
+    except LookupError:
+        text = content.decode("utf-8", errors="replace")
+    # Replaced by a space, one for one, so the line and column reported stay true.
+    text = _XML_FORBIDDEN.sub(lambda found: " " * len(found.group()), text)
+    try:
+        parser.Parse(text.encode("utf-8"), True)
+    except expat.ExpatError as error:
+        return f"line {error.lineno}, column {error.offset + 1}: {expat.ErrorString(error.code)}"
+    return None
 
 
 def _entry_from_feed(raw, position: int) -> IncomingEntry:
@@ -169,13 +216,35 @@ def _entry_from_feed(raw, position: int) -> IncomingEntry:
 
 
 def _entry_time(raw) -> datetime | None:
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = raw.get(key)
-        if value:
+    """The entry's own date, in UTC: when it was published, else last updated, else created.
+    feedparser converts dates that carry a zone; one without a zone, which it gives up on, is
+    read here as UTC."""
+    for key in ("published", "updated", "created"):
+        # dict.get: feedparser's own get() answers "updated" with "published" when missing.
+        parsed = dict.get(raw, f"{key}_parsed")
+        if parsed:
             try:
-                return datetime(*value[:6], tzinfo=UTC)
+                return datetime(*parsed[:6], tzinfo=UTC)
             except (TypeError, ValueError):
-                continue
+                pass
+        found = _time_without_zone(dict.get(raw, key) or "")
+        if found:
+            return found
+    return None
+
+
+def _time_without_zone(text: str) -> datetime | None:
+    text = text.strip()
+    if not text:
+        return None
+    for parse in (email.utils.parsedate_to_datetime, datetime.fromisoformat):
+        try:
+            value = parse(text)
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+            return value.astimezone(UTC)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            continue
     return None
 
 

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 
 PARAGRAPH_BREAK = re.compile(r"(?:\r\n|\r|\n)[ \t]*(?:\r\n|\r|\n)\s*")
 
@@ -133,6 +134,17 @@ class Article(models.Model):
     published_at = models.DateTimeField(
         null=True, blank=True, help_text="When it went (or goes, if scheduled) live."
     )
+    # Set by news.services when a live story's title, summary, body or correction note changes
+    # (not for trivial saves): readers see "Updated <time>" with the note.
+    content_updated_at = models.DateTimeField(
+        "shown to readers as updated at", null=True, blank=True, editable=False
+    )
+    correction_note = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text='Optional. Shown to readers with the update time, e.g. "An earlier version '
+        'gave the wrong date of the vote." Leave empty for a fix that needs no note.',
+    )
     editors_pick_until = models.DateTimeField(
         null=True, blank=True, help_text="Pinned as an editor's pick until this time."
     )
@@ -182,15 +194,45 @@ class Article(models.Model):
             and self.published_at <= timezone.now()
         )
 
+    @property
+    def is_archived(self) -> bool:
+        return self.status == self.Status.ARCHIVED
+
+    @property
+    def is_readable(self) -> bool:
+        """Whether readers may open it: live, or archived after it was published (kept at its
+        address with a notice). Drafts and scheduled stories are for editors only."""
+        return self.is_live or (
+            self.is_archived
+            and self.published_at is not None
+            and self.published_at <= timezone.now()
+        )
+
     def paragraphs(self) -> list[str]:
         # Blank lines separate paragraphs, whatever the line endings: a browser's form posts
         # "\r\n", a feed or a file "\n".
         return [p.strip() for p in PARAGRAPH_BREAK.split(self.body) if p.strip()]
 
 
+class ArticleSlugRedirect(models.Model):
+    """An address a readable article had before its slug changed: the article page answers
+    it with a permanent redirect to the current address, so links out there keep working."""
+
+    old_slug = models.SlugField(max_length=120, unique=True)
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="old_slugs")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.old_slug} -> {self.article.slug}"
+
+
 class ArticleRevision(models.Model):
-    """One save of an article: who (a name, not an account), when, and each changed field's
-    old and new value, so editors can see how a story changed and by whom."""
+    """One save of an article: who (a name, not an account), when, each changed field's old
+    and new value, and the tracked fields as they were after the save, so editors can see how
+    a story changed and by whom, compare any two versions and restore one."""
 
     class Origin(models.TextChoices):
         EDITOR = "editor", "Editor"
@@ -205,12 +247,24 @@ class ArticleRevision(models.Model):
     # {"field": {"old": ..., "new": ...}}, values as text (lists for topics); a creation has
     # every old value null.
     changes = models.JSONField(default=dict)
+    # Every tracked field after this save (news.revisions.snapshot). Empty on revisions recorded
+    # before it existed: their state is worked out from the newer ones (revisions.states_after).
+    snapshot = models.JSONField(default=dict, blank=True)
+    # Set when this revision brought back an earlier version; history is never rewritten.
+    restored_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.article} ({self.created_at:%Y-%m-%d %H:%M}, {self.changed_by})"
+
+    def label(self) -> str:
+        """How editors pick a version in a list: when and by whom."""
+        when = date_format(timezone.localtime(self.created_at), "j M Y, H:i:s")
+        return f"{when} · {self.changed_by}"
 
 
 class EditorAction(models.Model):

@@ -32,6 +32,15 @@ class FetchRefused(FetchError):
     """The address is not one we are willing to contact."""
 
 
+# The guard keeps the site from being steered at its own network; it is not meant to stop an
+# editor importing a feed they can reach themselves.
+NOT_PUBLIC_HINT = (
+    "The site fetches feeds from public addresses only. To import a feed from your own "
+    "network, download it yourself (for instance with curl -o feed.xml ADDRESS) and give "
+    "the import the file instead of the address (python manage.py import_feed feed.xml)."
+)
+
+
 def resolve(host: str, port: int) -> list[str]:
     """Every IP address the host name resolves to. Tests replace socket.getaddrinfo."""
     try:
@@ -81,7 +90,7 @@ def url_check(url: str) -> list[str]:
     for address in addresses:
         refusal = address_refusal(address)
         if refusal:
-            raise FetchRefused(f"'{host}' is not a public address ({refusal}).")
+            raise FetchRefused(f"'{host}' is not a public address ({refusal}). {NOT_PUBLIC_HINT}")
     return addresses
 
 

@@ -4,12 +4,12 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from .models import Article, ArticleRevision, Topic
+from . import search
+from .models import Article, ArticleRevision, ArticleSlugRedirect, Topic
 
 
 def _with_topics(queryset: QuerySet[Article]) -> QuerySet[Article]:
@@ -60,41 +60,60 @@ def articles_live_by_id(*, ids: Iterable[int], now: datetime | None = None) -> d
     return {article.pk: article for article in rows}
 
 
-def article_visible_to(*, slug: str, user) -> Article | None:
-    """The article a visitor may read: published ones for everybody, any status for editors
+def _previews(user) -> bool:
+    return user.is_authenticated and user.has_perm("news.change_article")
+
+
+def article_visible_to(*, slug: str, user, include_archived: bool = False) -> Article | None:
+    """The article a visitor may read: published ones for everybody (archived ones too, with
+    `include_archived`: the article page keeps them readable), any status for editors
     previewing their work."""
     article = _with_topics(Article.objects.filter(slug=slug)).first()
     if article is None:
         return None
-    if article.is_live or (user.is_authenticated and user.has_perm("news.change_article")):
+    readable = article.is_readable if include_archived else article.is_live
+    if readable or _previews(user):
         return article
     return None
 
 
+def article_renamed_from(*, old_slug: str, user) -> Article | None:
+    """The story that had this address before its slug changed, if this visitor may read it.
+    A current slug always wins: while any article has it, no old address is looked at."""
+    if Article.objects.filter(slug=old_slug).exists():
+        return None
+    found = ArticleSlugRedirect.objects.select_related("article").filter(old_slug=old_slug).first()
+    if found is None:
+        return None
+    if found.article.is_readable or _previews(user):
+        return found.article
+    return None
+
+
+def articles_for_sitemap() -> QuerySet[Article]:
+    """Every published story (not archived ones), with only what a sitemap entry needs."""
+    return (
+        Article.objects.published()
+        .order_by("-published_at", "-id")
+        .only("slug", "published_at", "content_updated_at")
+    )
+
+
 def articles_search(*, query: str) -> QuerySet[Article]:
-    """Full-text search on PostgreSQL (weighted title > summary > body), substring match
-    elsewhere."""
-    query = query.strip()
-    if not query:
-        return Article.objects.none()
-    published = articles_latest()
-    if connection.vendor == "postgresql":
-        vector = (
-            SearchVector("title", weight="A", config="english")
-            + SearchVector("summary", weight="B", config="english")
-            + SearchVector("body", weight="C", config="english")
-        )
-        search_query = SearchQuery(query, search_type="websearch", config="english")
-        return (
-            published.annotate(rank=SearchRank(vector, search_query))
-            .filter(rank__gt=0)
-            .order_by("-rank", "-published_at")
-        )
-    terms = query.split()
-    condition = Q()
-    for term in terms:
-        condition &= Q(title__icontains=term) | Q(summary__icontains=term) | Q(body__icontains=term)
-    return published.filter(condition)
+    """Published stories matching the reader's words, best match first (news.search: whole
+    words, PostgreSQL full-text search or SQLite FTS5)."""
+    return search.ranked(articles_latest(), search.reader_query(query))
+
+
+def search_words(*, query: str) -> search.ReaderQuery:
+    """How the search reads the reader's words: what it looks for, which common words it left
+    out."""
+    return search.reader_query(query)
+
+
+def search_highlights(*, query: str, articles: Iterable[Article]) -> dict[int, search.Highlight]:
+    """One page of results' titles and excerpts with the reader's words marked."""
+    return search.highlights(articles, search.reader_query(query))
 
 
 def topics_all() -> QuerySet[Topic]:

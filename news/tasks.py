@@ -1,10 +1,12 @@
 """Periodic news work run by Celery beat."""
 
 from celery import shared_task
+from django.db import DatabaseError
 
 from . import services
 
 
+# Without beat, `manage.py publish_due` (cron, or by hand in the demo) runs the same service.
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
 def publish_due_articles() -> int:
     return services.articles_publish_due()
@@ -16,7 +18,9 @@ def poll_feed_sources() -> int:
     return services.sources_poll_due().polled
 
 
-@shared_task
+# One message per import or admin save, with every new untagged article of it: the classifier
+# is trained once for the batch.
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=3)
 def suggest_topics(article_ids: list[int]) -> int:
     """Idempotent: articles that got topics meanwhile are skipped, others re-suggested."""
     return services.article_topics_suggest(article_ids=article_ids).suggested

@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    # Only for its sitemap.xml template (frontpage.sitemaps); it has no models.
+    "django.contrib.sitemaps",
     "rest_framework",
     # Hashed API tokens; before accounts, whose admin replaces knox's.
     "knox",
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
     "recommendations",
     "privacy",
     "demo",
+    "privatemode",
 ]
 
 MIDDLEWARE = [
@@ -103,6 +106,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {}).update(
             {"server_side_binding": True, "prepare_threshold": 2}
         )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default is written by two processes in the demo (the web server and the
+    # Celery worker). A writer waits for the other up to the timeout instead of failing with
+    # "database is locked"; IMMEDIATE takes the write lock as a transaction begins, because a
+    # read lock upgraded later fails at once whatever the timeout; WAL lets pages read while
+    # the worker writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": env.int("SQLITE_TIMEOUT_SECONDS", default=20),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 # The key store: readers' wrapped data keys, the daily pseudonym salts and the consent-chain
 # key, in a database of its own with its own short backup retention (docs/operations.md), so a
 # main-database backup holds nothing that opens it. Default: beside the main database, named
@@ -239,6 +255,11 @@ _static_backend = (
 PRIVATE_STORAGE_ROOT = env.path("PRIVATE_STORAGE_ROOT", default=BASE_DIR / "var" / "private")
 # Without `collectstatic` (development, tests), serve straight from the app and static folders.
 WHITENOISE_USE_FINDERS = not env.bool("STATIC_MANIFEST", default=not DEBUG)
+# Files looked up on every request, so an edited stylesheet shows without a restart (debug, and
+# the demo's DEBUG-off server); never with hashed files, which only `collectstatic` changes.
+WHITENOISE_AUTOREFRESH = WHITENOISE_USE_FINDERS and env.bool(
+    "WHITENOISE_AUTOREFRESH", default=DEBUG
+)
 FORMS_URLFIELD_ASSUME_HTTPS = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -257,8 +278,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 # Database sessions that know their reader, so erasure can end them all.
 SESSION_ENGINE = "accounts.sessions"
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+# Cookies only over HTTPS whenever DEBUG is off. The local demo (`make demo`) runs with DEBUG off
+# over plain HTTP on this machine: it sets SECURE_COOKIES=0, or no browser could sign in.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
@@ -289,6 +311,17 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # `make demo`: a real worker and beat with no server to install. kombu's filesystem
+    # transport keeps each message as a file in one folder that the web server writes and the
+    # worker reads (one machine only; production uses Redis). `make demo` makes the folders.
+    _broker_folder = BASE_DIR / env("CELERY_BROKER_FOLDER", default=".demo/broker")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_folder / "queue"),
+        "data_folder_out": str(_broker_folder / "queue"),
+        "control_folder": str(_broker_folder / "control"),
+        "processed_folder": str(_broker_folder / "processed"),
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

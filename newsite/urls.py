@@ -2,8 +2,13 @@
 
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.http import HttpResponse
-from django.urls import include, path
+from django.contrib.sitemaps import views as sitemap_views
+from django.http import HttpResponse, HttpResponseRedirect
+from django.templatetags.static import static
+from django.urls import include, path, reverse
+from django.views.decorators.cache import cache_control
+
+from frontpage.sitemaps import SITEMAP_MAX_AGE_SECONDS, SITEMAPS
 
 # The admin's own login form checks the password alone. Sending it to allauth's sign-in instead
 # puts staff through the same second factor, rate limits and email verification as everyone.
@@ -14,14 +19,36 @@ def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
 
 
+@cache_control(public=True, max_age=86400)
+def favicon(request):
+    # Browsers ask for /favicon.ico whatever a page links (the admin's pages link none); the
+    # icon is a static file, under its hashed name in production.
+    return HttpResponseRedirect(static("favicon.ico"))
+
+
+@cache_control(public=True, max_age=SITEMAP_MAX_AGE_SECONDS)
+def robots_txt(request):
+    # Staff tools are no business of crawlers; everything else is, starting from the sitemap.
+    sitemap = request.build_absolute_uri(reverse("sitemap"))
+    lines = ["User-agent: *", "Disallow: /admin/", "Disallow: /editor/", "", f"Sitemap: {sitemap}"]
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain")
+
+
+sitemap = cache_control(public=True, max_age=SITEMAP_MAX_AGE_SECONDS)(sitemap_views.sitemap)
+
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
+    path("robots.txt", robots_txt, name="robots_txt"),
+    path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
     path("admin/", admin.site.urls),
     path("api/", include("newsite.api_urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("", include("privacycenter.urls")),
     path("", include("recommendations.urls")),
+    path("", include("privatemode.urls")),
     path("", include("frontpage.urls")),
 ]
 

@@ -27,7 +27,12 @@ from privacy.releases import (
 )
 from privacy.selectors import display_count
 from recommendations.models import FeedImpressionCount, ModelVersion
-from recommendations.selectors import model_versions_recent, retrain_last_failure
+from recommendations.selectors import (
+    model_held_back,
+    model_rollback_target,
+    model_versions_recent,
+    retrain_last_failure,
+)
 from recommendations.services import model_active_version
 
 from . import charts
@@ -303,6 +308,10 @@ class ModelPanel:
     versions: list[ModelVersion]
     metric_names: list[str]
     last_failure: ModelVersion | None
+    # What "Roll back" would serve (None: the button is not shown), and a newer version
+    # retraining kept from serving because it did worse on an offline check.
+    rollback_target: ModelVersion | None = None
+    held_back: ModelVersion | None = None
 
 
 def model_panel() -> ModelPanel:
@@ -310,11 +319,14 @@ def model_panel() -> ModelPanel:
     names: dict[str, None] = {}
     for version in versions:
         names.update(dict.fromkeys(version.metrics or {}))
+    active = model_active_version()
     return ModelPanel(
-        active=model_active_version(),
+        active=active,
         versions=versions,
         metric_names=list(names),
         last_failure=retrain_last_failure(),
+        rollback_target=model_rollback_target(active=active),
+        held_back=model_held_back(active=active),
     )
 
 

@@ -11,7 +11,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from news.permissions import can_manage_model, is_editor
 from news.revisions import editor_label
-from recommendations.services import model_retrain_request, model_rollback_by_editor
+from recommendations.services import (
+    model_active_version,
+    model_retrain_request,
+    model_rollback_by_editor,
+)
 
 from .dashboard import dashboard_build
 
@@ -60,6 +64,8 @@ def model_rollback(request):
     if raw and not (raw.isdigit() and len(raw) < 10):
         messages.error(request, "Choose a version number to roll back to.")
         return redirect("news:editor_dashboard")
+    active = model_active_version()
+    previous = active.version if active is not None else None
     try:
         version = model_rollback_by_editor(
             editor=editor_label(request.user), to_version=int(raw) if raw else None
@@ -67,5 +73,6 @@ def model_rollback(request):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"Rolled back: model v{version.version} now serves the feed.")
+        moved = "Rolled back" if previous is None or version.version < previous else "Moved forward"
+        messages.success(request, f"{moved}: model v{version.version} now serves the feed.")
     return redirect("news:editor_dashboard")

@@ -40,7 +40,7 @@ dp.enable_features("contrib")
 # sums over the whole site: large enough to stay useful at a far larger noise scale.
 ARTICLE_SHARE = 0.9
 TOPIC_SHARE = 0.05
-# Readers per personalization level: three counts of the whole readership, each moved by
+# Readers per personalization level: one count per level of the whole readership, each moved by
 # one reader's change of level by 1 (so 2 in all), against list-type sums moved by up to
 # 20: a fiftieth of the budget gives them a tenth of the list types' noise scale. Taken from
 # the list types' share, so the popularity counts, and the offline evaluation that releases

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from common.queueing import enqueue_on_commit
+from common.site_links import site_url
 
 from .models import ExportRequest, PrivacyAuditEvent
 from .registry import categories, category
@@ -373,7 +374,7 @@ def _export_ready_email(*, export: ExportRequest) -> None:
     """
     context = {
         "site_name": settings.SITE_NAME,
-        "export_url": settings.SITE_URL + reverse("privacy:export"),
+        "export_url": site_url(reverse("privacy:export")),
         "expires_at": timezone.localtime(export.expires_at) if export.expires_at else None,
         "hours": settings.PRIVACY_EXPORT_RETENTION_HOURS,
     }

@@ -14,6 +14,14 @@ class Level(models.TextChoices):
     OFF = "off", "Off"
     TOPICS = "topics", "Topics only"
     TOPICS_HISTORY = "topics_history", "Topics + reading history"
+    # Private mode: topics and reads stay in the reader's browser, which ranks the page from
+    # the public candidate bundle (privatemode); the server keeps the level and nothing else.
+    DEVICE = "device", "On this device only"
+
+
+# The levels at which the server ranks a reader's front page from what it keeps about them
+# (their topics, and at the top level their reads). At the others it keeps neither.
+SERVER_PERSONALIZED_LEVELS = frozenset({Level.TOPICS, Level.TOPICS_HISTORY})
 
 
 @dataclass(frozen=True)

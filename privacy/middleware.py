@@ -26,6 +26,10 @@ class BrowserPrivacySignalsMiddleware:
     def __call__(self, request):
         request.privacy_signals = BrowserSignals.from_headers(request.headers)
         response = self.get_response(request)
+        if getattr(response, "same_for_everyone", False):
+            # Public bytes that never depend on who asks (the private-mode bundle): their own
+            # cache headers stand, and no session is read to find out who asked.
+            return response
         if is_personal(request):
             # "no-store", not "private": a shared computer's browser cache and its
             # back-and-forward cache must not keep a copy of a reader's history either.

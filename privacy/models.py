@@ -5,6 +5,7 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -30,6 +31,18 @@ class ConsentRecord(models.Model):
     purpose = models.CharField(max_length=40, choices=[(k, p.title) for k, p in PURPOSES.items()])
     granted = models.BooleanField()
     policy_version = models.CharField(max_length=20)
+    # The version the receipt was given under, as `policy_version` names it (that name is in
+    # the keyed hash; `consent_chains_verify` checks the two agree). Whether a grant still
+    # counts compares this version with the ones that changed the purpose since, never times.
+    policy = models.ForeignKey(
+        "PolicyVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The policy version in effect when it was given; empty only on a receipt "
+        "naming a version that no longer exists (migration 0012).",
+    )
     notice_sha256 = models.CharField(max_length=64)
     browser_signal = models.BooleanField(help_text="A GPC or DNT signal was present.")
     source = models.CharField(max_length=20, choices=Source.choices)
@@ -282,32 +295,121 @@ class PrivacyBudgetLedger(models.Model):
         return f"{self.day} {self.query}: epsilon {self.epsilon}"
 
 
-class PolicyVersion(models.Model):
-    """One published version of the privacy policy, in plain language.
+POLICY_IS_FINAL = (
+    "Version {version} is published: what readers were told cannot be changed or deleted. "
+    "Write a new version instead (the add form starts from the current text)."
+)
 
-    Publishing a version that changes purposes asks every signed-in reader to re-confirm each
-    optional purpose; until they do, their earlier grants count as withdrawn.
+
+class PolicyVersion(models.Model):
+    """One version of the privacy policy, in plain language.
+
+    A draft until it is published (`privacy.services.policy_publish`); from then on a record of
+    what readers were told, which can be neither changed nor deleted. It takes effect at the
+    time asked for, never before it was published. Publishing keeps the notice of every
+    optional purpose as it reads then; the purposes whose notice differs from the previous
+    version's are its `changed_purposes`, and only those are asked again: until a reader
+    confirms one, their earlier grant of it counts as withdrawn.
     """
 
-    version = models.CharField(max_length=20, unique=True, help_text='For example "2026-11-01".')
+    version = models.CharField(max_length=20, unique=True, help_text='For example "2026-12-01".')
+    takes_effect_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When it takes effect. Left empty, or a time already past when it is "
+        "published, it takes effect at once; a later time schedules it.",
+    )
     published_at = models.DateTimeField(
-        default=timezone.now, help_text="When it takes effect; a future time schedules it."
+        null=True, blank=True, editable=False, help_text="Empty while it is a draft."
     )
     summary_of_changes = models.TextField(help_text="What changed since the previous version.")
     full_text = models.TextField(help_text="The whole policy. Blank lines separate paragraphs.")
-    changes_purposes = models.BooleanField(
-        default=False,
-        help_text="It changes what an optional purpose does: readers must turn each one on again.",
+    purpose_notices = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="Each optional purpose's notice when it was published, by purpose key.",
+    )
+    changed_purposes = models.JSONField(
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="The purposes whose notice differs from the previous version's.",
+    )
+    emails_queued_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the emails to readers who had a changed purpose on were queued.",
     )
 
     class Meta:
-        ordering = ["-published_at", "-id"]
+        ordering = [models.F("takes_effect_at").desc(nulls_first=True), "-id"]
+        constraints = [
+            # Published means in effect or scheduled, never before its publication.
+            models.CheckConstraint(
+                condition=models.Q(published_at__isnull=True)
+                | models.Q(
+                    takes_effect_at__isnull=False, takes_effect_at__gte=models.F("published_at")
+                ),
+                name="policy_takes_effect_once_published",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Privacy policy {self.version}"
 
+    def save(self, *args, **kwargs):
+        # A published version is a record of what readers were told: never rewritten.
+        if self._stored_is_published():
+            raise ValidationError(POLICY_IS_FINAL.format(version=self.version))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self._stored_is_published():
+            raise ValidationError(POLICY_IS_FINAL.format(version=self.version))
+        return super().delete(*args, **kwargs)
+
+    def _stored_is_published(self) -> bool:
+        return (
+            self.pk is not None
+            and type(self).objects.filter(pk=self.pk, published_at__isnull=False).exists()
+        )
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+    @property
+    def changes_purposes(self) -> bool:
+        return bool(self.changed_purposes)
+
     def paragraphs(self) -> list[str]:
-        return [p.strip() for p in self.full_text.split("\n\n") if p.strip()]
+        text = self.full_text.replace("\r\n", "\n")
+        return [p.strip() for p in text.split("\n\n") if p.strip()]
+
+
+class PolicyChangeEmail(models.Model):
+    """That a reader was emailed about a policy version which changed a purpose they had on.
+
+    One per reader and version (the constraint is what makes a retried or repeated task send
+    nothing twice); it holds no content, only which version and when.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="policy_change_emails"
+    )
+    policy = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
+    claimed_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "policy"], name="policy_email_once_per_reader")
+        ]
+
+    def __str__(self) -> str:
+        return f"Policy-change email to reader {self.user_id} about version {self.policy_id}"
 
 
 class PrivacyAuditEvent(models.Model):
@@ -337,6 +439,7 @@ class PrivacyAuditEvent(models.Model):
         EXPORT_FAILED = "export_failed", "Copy of the data failed"
         EXPORT_DOWNLOADED = "export_downloaded", "Downloaded the copy of the data"
         EXPORT_EXPIRED = "export_expired", "Copy of the data expired and was deleted"
+        POLICY_CHANGE_EMAILED = "policy_change_emailed", "Emailed about a policy change"
         ACCOUNT_ERASED = "account_erased", "Erased the account"
 
     user = models.ForeignKey(

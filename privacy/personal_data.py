@@ -10,6 +10,7 @@ from .exports import exports_erase
 from .models import (
     DailySalt,
     ExportRequest,
+    PolicyChangeEmail,
     PrivacyAuditEvent,
     ReadingHistoryEntry,
     SignalEvent,
@@ -96,6 +97,22 @@ register(
             "created_at",
             "record_hash",
         ),
+    ),
+    DataCategory(
+        key="policy_change_emails",
+        title="Emails about policy changes",
+        position=75,
+        models=("privacy.PolicyChangeEmail",),
+        user_path="user",
+        purpose="To tell you, once, when a new policy version changes a feature you had on.",
+        legal_basis=LegalBasis.CONTRACT,
+        retention=until_account_deleted,
+        exporter=lambda *, user: [
+            {"policy_version": version, "sent_at": sent_at}
+            for version, sent_at in PolicyChangeEmail.objects.filter(user=user)
+            .order_by("claimed_at")
+            .values_list("policy__version", "sent_at")
+        ],
     ),
     DataCategory(
         key="reading_history",

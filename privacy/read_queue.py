@@ -4,7 +4,8 @@ The request pushes one small JSON payload onto a Redis list (a fraction of a mil
 Celery message costs several times that). A task drains the list in batches: it reads a batch,
 stores it, and only then trims it from the list, so a crash in between delivers the batch
 again, and `read_store` is idempotent, so nothing is lost and nothing is counted twice.
-Without a broker (the embedded default) or when Redis is down, the read is stored at once.
+Without a Redis broker (none, or the demo's folder of files) or when Redis is down, the read is
+stored at once.
 
 A queued read is personal data sitting in Redis, whose dumps (RDB/AOF files, replicas) are
 not the key store's: each payload is sealed twice, so a stolen dump holds neither who read
@@ -55,6 +56,13 @@ def _client() -> redis.Redis:
 
 def _key() -> str:
     return settings.PRIVACY_READ_QUEUE_KEY
+
+
+def _queue_in_redis() -> bool:
+    """Whether the broker is Redis, where the queue is a list. Another broker (the demo's
+    folder of files) has no such list: each read is stored in the request, as without one."""
+    url = celery_app.conf.broker_write_url or celery_app.conf.broker_url or ""
+    return url.startswith(("redis://", "rediss://", "unix://"))
 
 
 # The field name sealed into the inner layer: it opens only as this reader's queued read.
@@ -163,7 +171,7 @@ def read_enqueue(payload: dict) -> None:
     """Queue a read decided in the request; store it here when there is no queue to use."""
     from .services import read_store
 
-    if celery_app.conf.task_always_eager:
+    if celery_app.conf.task_always_eager or not _queue_in_redis():
         read_store(**payload)
         return
     sealed = read_seal(payload)
@@ -186,6 +194,8 @@ def reads_store_queued(*, batch_size: int = 500) -> int:
     """
     from .services import read_store
 
+    if not _queue_in_redis():
+        return 0  # nothing is ever queued without Redis
     client = _client()
     lock = client.lock(f"{_key()}:lock", timeout=300, blocking=False)
     if not lock.acquire():

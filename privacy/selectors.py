@@ -14,9 +14,10 @@ from common.db_functions import ANY_READER, EpochSeconds, one_reader_sql
 from common.sitewide import SiteWide
 from news.models import Article
 
-from .browser_signals import BrowserSignals
+from .browser_signals import NO_SIGNALS, BrowserSignals
 from .crypto import data_key_loaded_with, decrypt_many_for_user
-from .levels import Level, level_source
+from .diffs import SAME, DiffPiece, Rewording, paragraphs_diff, rewordings, word_diff
+from .levels import SERVER_PERSONALIZED_LEVELS, Level, level_source
 from .models import (
     ConsentChainDigest,
     ConsentRecord,
@@ -26,57 +27,125 @@ from .models import (
     PrivacyBudgetLedger,
     ReadingHistoryEntry,
 )
-from .purposes import POPULAR_COUNTING, PURPOSES, READING_HISTORY
+from .purposes import POPULAR_COUNTING, PURPOSES, READING_HISTORY, Purpose
 from .registry import categories
 from .releases import noise_margin, noise_variance
 
 # --- Policy versions ----------------------------------------------------------------------
 
 
+def _published(now: datetime | None = None):
+    return PolicyVersion.objects.filter(
+        published_at__isnull=False, takes_effect_at__lte=now or timezone.now()
+    ).order_by("-takes_effect_at", "-id")
+
+
 def policy_versions(*, now: datetime | None = None) -> list[PolicyVersion]:
-    """Published versions, newest first (a version scheduled for later is not shown)."""
-    return list(PolicyVersion.objects.filter(published_at__lte=now or timezone.now()))
+    """Versions in effect or replaced since, newest first (a scheduled one is not shown)."""
+    return list(_published(now))
 
 
 def policy_current(*, now: datetime | None = None) -> PolicyVersion | None:
-    return PolicyVersion.objects.filter(published_at__lte=now or timezone.now()).first()
+    return _published(now).first()
 
 
-# When each policy version that changed purposes takes effect, newest first: asked on every
-# signed-in page (the re-consent banner), so kept in the shared cache and forgotten whenever a
-# policy version is saved or deleted (privacy.apps).
-PURPOSE_CHANGES_KEY = "privacy:purpose-changes"
-PURPOSE_CHANGES_SECONDS = 300
-
-
-def _purpose_changes_compute() -> list[datetime]:
-    return list(
-        PolicyVersion.objects.filter(changes_purposes=True)
-        .order_by("-published_at")
-        .values_list("published_at", flat=True)
+def policy_latest_published() -> PolicyVersion | None:
+    """The last version published, scheduled or in effect: a new one follows it."""
+    return (
+        PolicyVersion.objects.filter(published_at__isnull=False)
+        .order_by("-takes_effect_at", "-id")
+        .first()
     )
 
 
-purpose_changes = SiteWide(
-    key=PURPOSE_CHANGES_KEY, compute=_purpose_changes_compute, seconds=PURPOSE_CHANGES_SECONDS
+@dataclass(frozen=True)
+class PublishedVersion:
+    """What consent checks need of a published version: which it is, when it takes effect,
+    which purposes it changed."""
+
+    id: int
+    version: str
+    takes_effect_at: datetime
+    changed_purposes: tuple[str, ...]
+
+
+# Every published version, oldest first: consent is checked on every signed-in page (the
+# re-consent banner) and every article view, so the list is kept in the shared cache and
+# forgotten whenever a version is saved or deleted (privacy.apps). A scheduled version is in
+# it too: it counts from its time on, with nothing to forget then.
+PUBLISHED_VERSIONS_KEY = "privacy:published-policy-versions"
+PUBLISHED_VERSIONS_SECONDS = 300
+
+
+def _published_versions_compute() -> tuple[PublishedVersion, ...]:
+    rows = (
+        PolicyVersion.objects.filter(published_at__isnull=False)
+        .order_by("takes_effect_at", "id")
+        .values_list("id", "version", "takes_effect_at", "changed_purposes")
+    )
+    return tuple(
+        PublishedVersion(id=pk, version=name, takes_effect_at=at, changed_purposes=tuple(changed))
+        for pk, name, at, changed in rows
+    )
+
+
+published_versions = SiteWide(
+    key=PUBLISHED_VERSIONS_KEY,
+    compute=_published_versions_compute,
+    seconds=PUBLISHED_VERSIONS_SECONDS,
 )
 
 
 def purpose_changes_forget(**kwargs) -> None:
-    purpose_changes.forget()
+    published_versions.forget()
 
 
-def reconsent_since(*, now: datetime | None = None) -> datetime | None:
-    """When the latest policy that changed purposes took effect: grants given before then no
-    longer count until the reader confirms them again. A version published for later takes
-    effect when its time comes, with nothing forgotten."""
+@dataclass(frozen=True)
+class ConsentTimeline:
+    """The versions in effect now, oldest first, and for each purpose the versions whose
+    grants of it still count: those from the last version that changed it on.
+
+    A grant counts by the identity of the version it was given under (the receipt's
+    `policy`), never by its time: a version dated in the past cannot claim the receipts given
+    before it was published, and one published for later changes nothing until its time.
+    """
+
+    versions: tuple[PublishedVersion, ...]
+    # Purpose -> ids of the versions whose grants count; absent: never changed, every grant.
+    counting: dict[str, frozenset[int]]
+
+    @property
+    def current(self) -> PublishedVersion | None:
+        return self.versions[-1] if self.versions else None
+
+    @property
+    def any_change(self) -> bool:
+        return bool(self.counting)
+
+    def changed_in(self, purpose: str) -> PublishedVersion | None:
+        """The latest version in effect that changed the purpose."""
+        return next((v for v in reversed(self.versions) if purpose in v.changed_purposes), None)
+
+    def grant_counts(self, record: ConsentRecord | None) -> bool:
+        """Whether a receipt is a grant that still counts (given under the version that last
+        changed its purpose, or a later one)."""
+        return bool(record and record.granted) and self.version_counts(
+            purpose=record.purpose, policy_id=record.policy_id
+        )
+
+    def version_counts(self, *, purpose: str, policy_id: int | None) -> bool:
+        counting = self.counting.get(purpose)
+        return counting is None or policy_id in counting
+
+
+def consent_timeline(*, now: datetime | None = None) -> ConsentTimeline:
     now = now or timezone.now()
-    return next((at for at in purpose_changes.get() if at <= now), None)
-
-
-def grant_counts(record: ConsentRecord | None, since: datetime | None) -> bool:
-    """Whether a receipt is a grant that still counts (not from before a purpose change)."""
-    return bool(record and record.granted and (since is None or record.created_at >= since))
+    versions = tuple(v for v in published_versions.get() if v.takes_effect_at <= now)
+    counting: dict[str, frozenset[int]] = {}
+    for position, version in enumerate(versions):
+        for purpose in version.changed_purposes:
+            counting[purpose] = frozenset(v.id for v in versions[position:])
+    return ConsentTimeline(versions=versions, counting=counting)
 
 
 # --- Consent state ------------------------------------------------------------------------
@@ -91,7 +160,7 @@ def consent_latest(*, user, purpose: str) -> ConsentRecord | None:
 
 
 def consent_is_current(*, user, purpose: str) -> bool:
-    return grant_counts(consent_latest(user=user, purpose=purpose), reconsent_since())
+    return consent_timeline().grant_counts(consent_latest(user=user, purpose=purpose))
 
 
 def consents_latest(*, user) -> dict[str, ConsentRecord]:
@@ -102,22 +171,121 @@ def consents_latest(*, user) -> dict[str, ConsentRecord]:
     return latest
 
 
+@dataclass(frozen=True)
+class PurposeState:
+    """One optional purpose as it stands for a reader. Every page and the API say what a
+    purpose's state is from this, so none says "on" while nothing is recorded.
+
+    `on`: a grant that still counts is on file. `acting`: on, and acting on this request (a
+    GPC/DNT signal pauses a grant not given in the privacy center despite it).
+    `to_reconfirm`: the reader turned it on, but a later version changed its notice: it is
+    off until they confirm it again (or leave it off).
+    """
+
+    purpose: Purpose
+    on: bool
+    acting: bool
+    to_reconfirm: bool
+
+    @property
+    def paused_by_signal(self) -> bool:
+        return self.on and not self.acting
+
+
+def purpose_states(
+    *, user, signals: BrowserSignals = NO_SIGNALS, timeline: ConsentTimeline | None = None
+) -> dict[str, PurposeState]:
+    """Every optional purpose's state for the reader (one query), in the purposes' order."""
+    latest = consents_latest(user=user) if user.is_authenticated else {}
+    timeline = timeline or consent_timeline()
+    states = {}
+    for key, purpose in PURPOSES.items():
+        record = latest.get(key)
+        on = timeline.grant_counts(record)
+        states[key] = PurposeState(
+            purpose=purpose,
+            on=on,
+            acting=on
+            and receipt_in_effect(
+                granted=True,
+                source=record.source,
+                browser_signal=record.browser_signal,
+                signals=signals,
+            ),
+            to_reconfirm=bool(record and record.granted and not on),
+        )
+    return states
+
+
 def consents_current(*, user) -> dict[str, bool]:
     """Every optional purpose and whether the reader has it on now."""
-    latest, since = consents_latest(user=user), reconsent_since()
-    return {key: grant_counts(latest.get(key), since) for key in PURPOSES}
+    return {key: state.on for key, state in purpose_states(user=user).items()}
 
 
 def purposes_to_reconfirm(*, user) -> list[str]:
-    """Purposes the reader had on before a policy changed them, not yet confirmed again."""
-    since = reconsent_since()
-    if since is None or not user.is_authenticated:
+    """Purposes the reader had on before a version changed them, not yet confirmed again.
+    Asked on every signed-in page: no query at all while no version in effect changed one."""
+    timeline = consent_timeline()
+    if not timeline.any_change or not user.is_authenticated:
         return []
-    return [
+    states = purpose_states(user=user, timeline=timeline)
+    return [key for key, state in states.items() if state.to_reconfirm]
+
+
+@dataclass(frozen=True)
+class PurposeChange:
+    """What changed in one purpose the reader must confirm again: in which version, the
+    version's own summary, the notice word by word (from the words the reader agreed to, to
+    the words they are asked about now) and each change as a short excerpt."""
+
+    purpose: Purpose
+    version: str
+    summary_of_changes: str
+    diff: list[DiffPiece]
+    rewordings: list[Rewording]
+
+
+def reconsent_requests(*, user, purposes: list[str] | None = None) -> list[PurposeChange]:
+    """The purposes the reader must confirm again (or those of `purposes` among them), each
+    with what changed for it. Two queries, and none while nothing is to be confirmed."""
+    timeline = consent_timeline()
+    if not timeline.any_change or not user.is_authenticated:
+        return []
+    latest = consents_latest(user=user)
+    waiting = [
         key
-        for key, record in consents_latest(user=user).items()
-        if record.granted and record.created_at < since
+        for key in PURPOSES
+        if (purposes is None or key in purposes)
+        and key in latest
+        and latest[key].granted
+        and not timeline.grant_counts(latest[key])
     ]
+    if not waiting:
+        return []
+    changed_in = {key: timeline.changed_in(key) for key in waiting}
+    wanted_ids = {latest[key].policy_id for key in waiting} | {v.id for v in changed_in.values()}
+    versions = PolicyVersion.objects.in_bulk({pk for pk in wanted_ids if pk is not None})
+    first = timeline.versions[0].id if timeline.versions else None
+    if first is not None and first not in versions:
+        versions.update(PolicyVersion.objects.in_bulk([first]))
+    changes = []
+    for key in waiting:
+        agreed_under = versions.get(latest[key].policy_id) or versions.get(first)
+        before = agreed_under.purpose_notices.get(key, "") if agreed_under else ""
+        # The words asked about are the notice as it reads now: the very words the new
+        # receipt's hash will prove were shown.
+        after = PURPOSES[key].notice
+        version = versions[changed_in[key].id]
+        changes.append(
+            PurposeChange(
+                purpose=PURPOSES[key],
+                version=version.version,
+                summary_of_changes=version.summary_of_changes,
+                diff=word_diff(before, after) if before else [DiffPiece(SAME, after)],
+                rewordings=rewordings(before, after) if before else [],
+            )
+        )
+    return changes
 
 
 def receipt_in_effect(
@@ -145,14 +313,10 @@ NOTHING_RECORDED = ReadOutcome(history_kept=False, counted=False)
 
 
 def _read_permissions_sql() -> str:
-    consent, policy = ConsentRecord._meta.db_table, PolicyVersion._meta.db_table
-    levels = level_source()
-    # A grant given before the latest policy that changed purposes does not count any more.
+    consent, levels = ConsentRecord._meta.db_table, level_source()
     return (
-        f"SELECT c.purpose, c.granted AND c.created_at >= COALESCE(("
-        f"SELECT MAX(v.published_at) FROM {policy} v "
-        f"WHERE v.changes_purposes AND v.published_at <= %s), c.created_at), "
-        f"c.source, c.browser_signal, p.{levels.level_column} "
+        f"SELECT c.purpose, c.granted, c.policy_id, c.source, c.browser_signal, "
+        f"p.{levels.level_column} "
         f"FROM {consent} c LEFT JOIN {levels.table} p ON p.{levels.user_column} = c.user_id "
         f"WHERE c.user_id = %s AND c.purpose IN (%s, %s) ORDER BY c.created_at, c.id"
     )
@@ -161,35 +325,34 @@ def _read_permissions_sql() -> str:
 def read_permissions(*, user_id: int, signals: BrowserSignals) -> ReadOutcome:
     """What a read by this reader may record now, in one small query (it runs on every
     article view): the reader's level rides along with their receipts for the two purposes.
+    Whether a grant still counts (the versions that changed its purpose since) is read from
+    the cached list of versions, not from the database.
 
     Plain SQL on purpose: building this join through the ORM cost about a millisecond of
     Python per article view, ten times what the database spends on it.
     """
+    timeline = consent_timeline()
     with connection.cursor() as cursor:
         cursor.execute(
-            _read_permissions_sql(),
-            [
-                connection.ops.adapt_datetimefield_value(timezone.now()),
-                user_id,
-                READING_HISTORY.key,
-                POPULAR_COUNTING.key,
-            ],
+            _read_permissions_sql(), [user_id, READING_HISTORY.key, POPULAR_COUNTING.key]
         )
         rows = cursor.fetchall()
     allowed: dict[str, bool] = {}
     level = None
-    for purpose, granted, source, browser_signal, reader_level in rows:
-        allowed[purpose] = receipt_in_effect(
-            granted=bool(granted),
-            source=source,
-            browser_signal=bool(browser_signal),
-            signals=signals,
+    for purpose, granted, policy_id, source, browser_signal, reader_level in rows:
+        allowed[purpose] = (
+            bool(granted)
+            and timeline.version_counts(purpose=purpose, policy_id=policy_id)
+            and receipt_in_effect(
+                granted=True, source=source, browser_signal=bool(browser_signal), signals=signals
+            )
         )
         level = reader_level
     # Off (also what a reader without preferences has) records nothing at all, whatever else
     # is switched on: the level's own words promise "we store nothing about your reading", so
     # "count my reads toward popular" waits, switched on but idle, until personalization is.
-    if level in (None, Level.OFF):
+    # "On this device only" records nothing either: the reads stay in the reader's browser.
+    if level not in SERVER_PERSONALIZED_LEVELS:
         return NOTHING_RECORDED
     return ReadOutcome(
         history_kept=level == Level.TOPICS_HISTORY and allowed.get(READING_HISTORY.key, False),
@@ -427,25 +590,34 @@ def consent_receipts(*, user):
 
 
 @dataclass(frozen=True)
-class PolicyChange:
-    kind: str  # "added", "removed" or "same"
-    text: str
+class PurposeNoticeChange:
+    purpose: Purpose
+    diff: list[DiffPiece]
 
 
-def policy_changes(*, older: PolicyVersion, newer: PolicyVersion) -> list[PolicyChange]:
-    """Paragraph-level differences between two policy versions, in reading order."""
-    import difflib
+@dataclass(frozen=True)
+class PolicyChanges:
+    """What a version changed since the one before it: the text, paragraph by paragraph and
+    within a reworded paragraph word by word, and each purpose notice it changed."""
 
-    before, after = older.paragraphs(), newer.paragraphs()
-    changes: list[PolicyChange] = []
-    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
-    for op, a1, a2, b1, b2 in matcher.get_opcodes():
-        if op == "equal":
-            changes += [PolicyChange("same", text) for text in after[b1:b2]]
-            continue
-        changes += [PolicyChange("removed", text) for text in before[a1:a2]]
-        changes += [PolicyChange("added", text) for text in after[b1:b2]]
-    return changes
+    paragraphs: list[list[DiffPiece]]
+    purposes: list[PurposeNoticeChange]
+
+
+def policy_changes(*, older: PolicyVersion, newer: PolicyVersion) -> PolicyChanges:
+    return PolicyChanges(
+        paragraphs=paragraphs_diff(older.paragraphs(), newer.paragraphs()),
+        purposes=[
+            PurposeNoticeChange(
+                purpose=PURPOSES[key],
+                diff=word_diff(
+                    older.purpose_notices.get(key, ""), newer.purpose_notices.get(key, "")
+                ),
+            )
+            for key in newer.changed_purposes
+            if key in PURPOSES
+        ],
+    )
 
 
 # --- Copies of a reader's data ------------------------------------------------------------

@@ -8,10 +8,17 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, router, transaction
+from django.db.models import Exists, OuterRef, Subquery
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
+from common.queueing import enqueue_on_commit
 from news.models import Article
 
 from .browser_signals import BrowserSignals
@@ -22,6 +29,8 @@ from .models import (
     ConsentRecord,
     DailySalt,
     ExportRequest,
+    PolicyChangeEmail,
+    PolicyVersion,
     PrivacyAuditEvent,
     ReadingHistoryEntry,
     SignalEvent,
@@ -34,11 +43,10 @@ from .selectors import (
     NOTHING_RECORDED,
     ReadOutcome,
     consent_latest,
-    grant_counts,
-    policy_current,
+    consent_timeline,
     read_permissions,
     receipt_in_effect,
-    reconsent_since,
+    reconsent_requests,
 )
 from .signals import reader_data_changed_send
 
@@ -97,11 +105,6 @@ def audit_record(
     return event
 
 
-def _policy_version_now() -> str:
-    current = policy_current()
-    return current.version if current else POLICY_VERSION
-
-
 @transaction.atomic
 def consent_set(
     *,
@@ -147,15 +150,20 @@ def consent_set(
             signals=signals,
         )
     )
-    if granted and grant_counts(latest, reconsent_since()) and not paused_by_signal:
+    timeline = consent_timeline()
+    if granted and timeline.grant_counts(latest) and not paused_by_signal:
         return None
     if not granted and not (latest and latest.granted):
         return None
+    # Given under the version in effect now, by identity: that version, and no other, is what
+    # decides whether the grant still counts once later versions change the purpose.
+    current = timeline.current
     record = ConsentRecord(
         user=user,
         purpose=purpose,
         granted=granted,
-        policy_version=_policy_version_now(),
+        policy_version=current.version if current else POLICY_VERSION,
+        policy_id=current.id if current else None,
         notice_sha256=current_notice,
         browser_signal=signals.present,
         source=source,
@@ -250,6 +258,7 @@ def consent_chains_verify() -> ChainReport:
     problems: list[ChainProblem] = []
     checked = rekeyed = 0
     previous_by_user: dict[int, str] = {}
+    version_names = dict(PolicyVersion.objects.values_list("pk", "version"))
     for record in ConsentRecord.objects.order_by("user_id", "created_at", "id").iterator():
         checked += 1
         rekeyed += bool(record.unkeyed_hash)
@@ -261,6 +270,17 @@ def consent_chains_verify() -> ChainReport:
         if not hmac.compare_digest(receipt_hash(record, key=key), record.record_hash):
             problems.append(
                 ChainProblem(record.user_id, record.pk, "content does not match its keyed hash")
+            )
+        # The version a grant counts by is the key beside the hashed name: they must agree.
+        tied_to = version_names.get(record.policy_id) if record.policy_id else None
+        if record.policy_id is not None and tied_to != record.policy_version:
+            problems.append(
+                ChainProblem(
+                    record.user_id,
+                    record.pk,
+                    f"names policy version {record.policy_version} but is tied to "
+                    f"{tied_to or 'a missing version'}",
+                )
             )
         previous_by_user[record.user_id] = record.record_hash
     digests = 0
@@ -515,3 +535,191 @@ def exports_purge(*, now: datetime | None = None) -> int:
     killed build); returns how many exports or files went."""
     now = now or timezone.now()
     return exports_expire(now=now) + export_orphans_delete(now=now)
+
+
+# --- Policy versions, and the emails about the purposes they change ----------------------
+
+QUEUE_EMAILS_TASK = "privacy.tasks.queue_policy_change_emails"
+SEND_EMAIL_TASK = "privacy.tasks.send_policy_change_email"
+DUE_EMAILS_SWEEP = "privacy.tasks.queue_due_policy_change_emails"
+
+
+def _when(at: datetime) -> str:
+    return timezone.localtime(at).strftime("%d %B %Y, %H:%M %Z").lstrip("0")
+
+
+def policy_draft_save(*, draft: PolicyVersion) -> PolicyVersion:
+    """Save a new or edited draft. A published version is refused and stays as it was: it is
+    the record of what readers were told."""
+    draft.full_clean()
+    draft.save()  # the model refuses to rewrite a published version
+    return draft
+
+
+def policy_draft_delete(*, policy: PolicyVersion) -> None:
+    """Delete a draft; a published version is refused (and any receipt given under a version
+    protects it in the database too)."""
+    policy.delete()
+
+
+@transaction.atomic
+def policy_publish(*, policy: PolicyVersion, now: datetime | None = None) -> PolicyVersion:
+    """Publish a draft. It takes effect at the time it asks for, or now if that is empty or
+    past (never earlier than its publication), and after every version published before it.
+
+    It keeps each purpose's notice as it reads now; those that differ from the previous
+    version's are the purposes it changes, the only ones readers are asked about again. When
+    there are some, the readers who had one on are emailed once the version is in effect.
+    """
+    now = now or timezone.now()
+    # Every version locked: two publications at once would both follow the same last one.
+    versions = {v.pk: v for v in PolicyVersion.objects.select_for_update().order_by("pk")}
+    draft = versions.get(policy.pk)
+    if draft is None:
+        raise ValidationError("This draft was deleted meanwhile. Nothing was published.")
+    if draft.published_at is not None:
+        raise ValidationError(
+            f"Version {draft.version} was already published on {_when(draft.published_at)}. "
+            "Nothing changed."
+        )
+    published = [v for v in versions.values() if v.published_at is not None]
+    previous = max(published, key=lambda v: (v.takes_effect_at, v.pk), default=None)
+    takes_effect_at = max(draft.takes_effect_at or now, now)
+    if previous is not None and takes_effect_at <= previous.takes_effect_at:
+        raise ValidationError(
+            f"Version {previous.version} takes effect on {_when(previous.takes_effect_at)}, and "
+            "a new version must take effect after it. Set a later time, or publish this one "
+            f"once {previous.version} is in effect. Nothing was published."
+        )
+    notices = {key: purpose.notice for key, purpose in PURPOSES.items()}
+    draft.purpose_notices = notices
+    # The first version changes nothing: there was no earlier text to agree to.
+    draft.changed_purposes = (
+        [key for key in PURPOSES if previous.purpose_notices.get(key) != notices[key]]
+        if previous is not None
+        else []
+    )
+    draft.takes_effect_at = takes_effect_at
+    draft.published_at = now
+    draft.full_clean()
+    draft.save()
+    if draft.changed_purposes:
+        enqueue_on_commit(QUEUE_EMAILS_TASK, draft.pk, sweep=DUE_EMAILS_SWEEP)
+    return draft
+
+
+def _readers_to_email(*, policy: PolicyVersion):
+    """Readers whose latest choice of a purpose the version changed is a grant given under an
+    earlier version (so it no longer counts) and who were not emailed about it yet."""
+    since_this = PolicyVersion.objects.filter(
+        published_at__isnull=False, takes_effect_at__gte=policy.takes_effect_at
+    ).values("pk")
+    latest = (
+        ConsentRecord.objects.filter(user=OuterRef("user"), purpose=OuterRef("purpose"))
+        .order_by("-created_at", "-id")
+        .values("pk")[:1]
+    )
+    emailed = PolicyChangeEmail.objects.filter(user=OuterRef("user"), policy=policy)
+    return (
+        ConsentRecord.objects.filter(
+            purpose__in=policy.changed_purposes,
+            granted=True,
+            pk=Subquery(latest),
+            user__is_active=True,
+        )
+        .exclude(policy__in=since_this)
+        .exclude(Exists(emailed))
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+
+
+def policy_change_emails_queue(*, policy_id: int, now: datetime | None = None) -> int:
+    """Queue one email to each reader whom the version's purpose changes turned something
+    off; returns how many were queued. Nothing before the version takes effect (the periodic
+    sweep queues them then: a reader can only confirm under a version in effect).
+
+    Idempotent: a reader already emailed is not queued again, and the email task sends once
+    per reader and version whatever reaches it. With the broker down, the version is left for
+    the sweep to queue again.
+    """
+    now = now or timezone.now()
+    policy = PolicyVersion.objects.filter(pk=policy_id, published_at__isnull=False).first()
+    if policy is None or not policy.changed_purposes or policy.takes_effect_at > now:
+        return 0
+
+    def leave_for_the_sweep() -> None:
+        PolicyVersion.objects.filter(pk=policy.pk).update(emails_queued_at=None)
+
+    with transaction.atomic():
+        readers = list(_readers_to_email(policy=policy))
+        for user_id in readers:
+            enqueue_on_commit(
+                SEND_EMAIL_TASK, policy.pk, user_id, when_broker_down=leave_for_the_sweep
+            )
+        PolicyVersion.objects.filter(pk=policy.pk).update(emails_queued_at=now)
+    return len(readers)
+
+
+def policy_change_emails_queue_due(*, now: datetime | None = None) -> int:
+    """Queue the emails of every version in effect whose emails were not queued yet (one
+    scheduled for later, or published while the broker was down); returns how many."""
+    now = now or timezone.now()
+    due = PolicyVersion.objects.filter(
+        published_at__isnull=False, takes_effect_at__lte=now, emails_queued_at__isnull=True
+    ).values_list("pk", "changed_purposes")
+    return sum(policy_change_emails_queue(policy_id=pk, now=now) for pk, changed in due if changed)
+
+
+def policy_change_email_send(*, policy_id: int, user_id: int) -> bool:
+    """Email one reader what the version changed in each purpose they had on, which is off
+    until they confirm it, with a link to confirm. Returns whether an email went.
+
+    Once per reader and version, never twice: the reader's row is claimed (a unique
+    constraint) before sending, so a repeated or concurrent task finds it and sends nothing.
+    Only a failed send gives the claim back, for the task's retry. A worker killed between
+    the claim and the send leaves the reader unemailed rather than risk a second email; the
+    banner on every page and the privacy center still ask them.
+    """
+    policy = PolicyVersion.objects.filter(pk=policy_id, published_at__isnull=False).first()
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if policy is None or user is None or not user.email:
+        return False
+    changes = reconsent_requests(user=user, purposes=policy.changed_purposes)
+    if not changes:
+        return False  # confirmed or turned off meanwhile: nothing to ask
+    try:
+        with transaction.atomic():
+            claim = PolicyChangeEmail.objects.create(user=user, policy=policy)
+    except IntegrityError:
+        return False
+    context = {
+        "site_name": settings.SITE_NAME,
+        "version": policy.version,
+        "takes_effect_at": timezone.localtime(policy.takes_effect_at),
+        "summary_of_changes": policy.summary_of_changes,
+        "changes": changes,
+        "confirm_url": settings.SITE_URL + reverse("privacy:consents") + "#reconfirm",
+        "policy_url": settings.SITE_URL + reverse("privacy:policy_version", args=[policy.version]),
+    }
+    subject = " ".join(render_to_string("privacy/email/policy_change_subject.txt", context).split())
+    try:
+        send_mail(
+            subject,
+            render_to_string("privacy/email/policy_change_body.txt", context),
+            None,
+            [user.email],
+        )
+    except Exception:
+        PolicyChangeEmail.objects.filter(pk=claim.pk).delete()
+        raise
+    PolicyChangeEmail.objects.filter(pk=claim.pk).update(sent_at=timezone.now())
+    audit_record(
+        user=user,
+        action=Action.POLICY_CHANGE_EMAILED,
+        category="policy_change_emails",
+        detail=f"Policy version {policy.version}",
+        actor=PrivacyAuditEvent.Actor.SYSTEM,
+    )
+    return True

@@ -57,6 +57,27 @@ def publish_consent_digest() -> str:
     return services.consent_digest_publish(day=yesterday).digest
 
 
+# Queued by `policy_publish`, and by the sweep below for a version that takes effect later.
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def queue_policy_change_emails(policy_id: int) -> int:
+    """Queue the emails to readers a policy version turned purposes off for; returns how many."""
+    return services.policy_change_emails_queue(policy_id=policy_id)
+
+
+# Retrying is safe: a reader's email is claimed before it is sent, and only a failed send
+# gives the claim back, so no retry or repeat sends it twice.
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=600, max_retries=5)
+def send_policy_change_email(policy_id: int, user_id: int) -> bool:
+    """Email one reader what a policy version changed; returns whether an email went."""
+    return services.policy_change_email_send(policy_id=policy_id, user_id=user_id)
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def queue_due_policy_change_emails() -> int:
+    """Queue the emails of versions now in effect whose emails were not queued yet."""
+    return services.policy_change_emails_queue_due()
+
+
 @worker_init.connect(dispatch_uid="privacy-master-key-check")
 def refuse_a_wrong_master_key(**kwargs) -> None:
     """A worker with a wrong or malformed master key would fail every task that opens a

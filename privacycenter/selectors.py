@@ -7,7 +7,8 @@ from django.conf import settings
 from django.db.models import prefetch_related_objects
 
 from accounts.models import Preferences
-from privacy.selectors import history_for_user
+from privacy.purposes import READING_HISTORY
+from privacy.selectors import history_for_user, purposes_to_reconfirm
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class InterestProfile:
     bars: list[InterestBar]
     history_used: bool
     history_entries: int
+    # At the top level, but reading history awaits confirmation after a policy change: the
+    # feed leaves it out meanwhile, as the recording does.
+    history_awaits_confirmation: bool = False
 
 
 def interest_profile(*, user) -> InterestProfile:
@@ -44,7 +48,9 @@ def interest_profile(*, user) -> InterestProfile:
         )
     # The same recent reads the feed uses, no more.
     history = history_for_user(user=user, limit=settings.RECOMMENDER_HISTORY_LIMIT)
-    history_used = preferences.level == Preferences.Level.TOPICS_HISTORY
+    at_top_level = preferences.level == Preferences.Level.TOPICS_HISTORY
+    awaits = at_top_level and READING_HISTORY.key in purposes_to_reconfirm(user=user)
+    history_used = at_top_level and not awaits
     reads_per_topic: Counter[str] = Counter()
     if history_used:
         # Each article read counts once, however often it was read.
@@ -71,4 +77,5 @@ def interest_profile(*, user) -> InterestProfile:
         bars=bars,
         history_used=history_used,
         history_entries=len(history),
+        history_awaits_confirmation=awaits,
     )

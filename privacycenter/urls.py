@@ -12,6 +12,7 @@ app_name = "privacy"
 
 urlpatterns = [
     path(".well-known/gpc.json", views.gpc_json, name="gpc_json"),
+    path("privacy/global-privacy-control/", views.gpc_page, name="gpc"),
     path("privacy/transparency/", views.transparency, name="transparency"),
     path("privacy/policy/", views.policy, name="policy"),
     path("privacy/policy/<str:version>/", views.policy, name="policy_version"),

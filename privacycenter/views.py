@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from accounts import services as accounts_services
 from accounts.forms import PurposesForm
@@ -20,10 +21,17 @@ from privacy import erasure, selectors, services
 from privacy.browser_signals import signals_for
 from privacy.forms import DeleteAccountForm, DisplayNameForm, NoticeCheckedForm, PersonalizationForm
 from privacy.models import ConsentRecord
-from privacy.purposes import PURPOSES, READING_HISTORY, REGION, SWITCHABLE_PURPOSES
+from privacy.purposes import (
+    POPULAR_COUNTING,
+    PURPOSES,
+    READING_HISTORY,
+    REGION,
+    SWITCHABLE_PURPOSES,
+)
 from privacy.reauth import password_checks_limited
 from privacy.registry import categories
 
+from .data_display import readable_tables
 from .selectors import interest_profile
 
 LEDGER_DAYS = 90
@@ -33,6 +41,24 @@ LEDGER_DAYS = 90
 def gpc_json(request):
     """Global Privacy Control support statement (https://privacycg.github.io/gpc-spec/)."""
     return JsonResponse({"gpc": True, "lastUpdate": settings.GPC_LAST_UPDATE})
+
+
+@require_GET
+@vary_on_headers("Sec-GPC", "DNT")
+def gpc_page(request):
+    """Global Privacy Control in plain words: what the site does while a browser sends it, and
+    whether this browser sends it now (the footer's "We honour Global Privacy Control")."""
+    return render(
+        request,
+        "privacy/gpc.html",
+        {
+            "signals": signals_for(request),
+            "reading_history": READING_HISTORY,
+            "popular_counting": POPULAR_COUNTING,
+            "purposes": PURPOSES.values(),
+            "gpc_last_update": settings.GPC_LAST_UPDATE,
+        },
+    )
 
 
 @require_GET
@@ -63,13 +89,15 @@ ACTIVITY_PAGE_SIZE = 50
 @require_GET
 def center(request):
     """Everything held about the reader on one screen, with a shortcut to every right."""
+    states = selectors.purpose_states(user=request.user, signals=signals_for(request))
     return render(
         request,
         "privacy/center.html",
         {
             "snapshots": selectors.data_counts(user=request.user),
             "profile": reader_profile(user=request.user),
-            "to_reconfirm": selectors.purposes_to_reconfirm(user=request.user),
+            "purpose_states": states.values(),
+            "to_reconfirm": [state.purpose for state in states.values() if state.to_reconfirm],
         },
     )
 
@@ -77,11 +105,14 @@ def center(request):
 @login_required
 @require_GET
 def data(request):
+    snapshots = selectors.data_held(user=request.user)
+    tables = readable_tables(snapshots)
     return render(
         request,
         "privacy/data.html",
         {
-            "snapshots": selectors.data_held(user=request.user),
+            "snapshots": snapshots,
+            "sections": [(snapshot, tables[snapshot.key]) for snapshot in snapshots],
             "name_form": DisplayNameForm(initial={"display_name": request.user.display_name}),
         },
     )
@@ -169,12 +200,23 @@ def profile_reset(request):
 @login_required
 @require_GET
 def history(request):
-    entries = selectors.history_for_user(user=request.user)
+    user, signals = request.user, signals_for(request)
+    entries = selectors.history_for_user(user=user)
     page = Paginator(entries, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    # What the page says is what the recording code decides for a read now, from the same
+    # selector: it never says "we keep" while nothing is kept.
+    recording = selectors.read_permissions(user_id=user.pk, signals=signals).history_kept
+    state = selectors.purpose_states(user=user, signals=signals)[READING_HISTORY.key]
     return render(
         request,
         "privacy/history.html",
-        {"page": page, "profile": reader_profile(user=request.user)},
+        {
+            "page": page,
+            "profile": reader_profile(user=user),
+            "recording": recording,
+            "history_state": state,
+            "retention_days": settings.PRIVACY_HISTORY_RETENTION_DAYS,
+        },
     )
 
 
@@ -195,29 +237,15 @@ def history_clear(request):
     return redirect("privacy:history")
 
 
-def _purposes_in_effect(*, user, signals) -> dict[str, bool]:
-    """Each optional purpose as it acts on this request: on only when its grant still counts
-    and, under a GPC/DNT signal, was given in the privacy center despite the signal. The page
-    shows this, not what is on file, so it never says "on" while nothing is recorded."""
-    latest, since = selectors.consents_latest(user=user), selectors.reconsent_since()
-    return {
-        key: selectors.grant_counts(latest.get(key), since)
-        and selectors.receipt_in_effect(
-            granted=True,
-            source=latest[key].source,
-            browser_signal=latest[key].browser_signal,
-            signals=signals,
-        )
-        for key in PURPOSES
-    }
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def consents(request):
     user, signals = request.user, signals_for(request)
-    on_file = selectors.consents_current(user=user)
-    in_effect = _purposes_in_effect(user=user, signals=signals)
+    # The page shows each purpose as it acts on this request, not only what is on file, so it
+    # never says "on" while nothing is recorded.
+    states = selectors.purpose_states(user=user, signals=signals)
+    on_file = {key: state.on for key, state in states.items()}
+    in_effect = {key: state.acting for key, state in states.items()}
     region_now = preferences_region(preferences=accounts_services.preferences_for(user=user))
     if request.method == "POST":
         form = PurposesForm(request.POST)
@@ -284,6 +312,7 @@ def _consents_save(request, form, on_file, in_effect, region_now) -> bool | None
 def _consents_context(request, form, on_file: dict[str, bool], in_effect: dict[str, bool]):
     user, signals = request.user, signals_for(request)
     paused = [key for key in PURPOSES if on_file[key] and not in_effect[key]]
+    to_reconfirm = selectors.reconsent_requests(user=user)
     return {
         "form": form,
         "signals": signals,
@@ -292,7 +321,8 @@ def _consents_context(request, form, on_file: dict[str, bool], in_effect: dict[s
         "history_paused": READING_HISTORY.key in paused,
         "paused_titles": [PURPOSES[key].title for key in paused if key != READING_HISTORY.key],
         "reading_history": READING_HISTORY,
-        "to_reconfirm": [PURPOSES[key] for key in selectors.purposes_to_reconfirm(user=user)],
+        "to_reconfirm": to_reconfirm,
+        "history_to_reconfirm": any(c.purpose == READING_HISTORY for c in to_reconfirm),
         "policy": selectors.policy_current(),
         "receipts": selectors.consent_receipts(user=user),
     }
@@ -435,7 +465,7 @@ def policy(request, version: str | None = None):
             "is_current": position == 0,
             "versions": versions,
             "previous": previous,
-            "changes": selectors.policy_changes(older=previous, newer=shown) if previous else [],
+            "changes": selectors.policy_changes(older=previous, newer=shown) if previous else None,
         },
     )
 

@@ -2,13 +2,14 @@
 Anonymous callers (and readers with personalization Off) get the non-personal feed."""
 
 from django.db.models import prefetch_related_objects
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import reader_profile
+from common.api_pagination import MAX_PAGE_SIZE, page_size_field
 from news.api import ARTICLE_EXAMPLE
 from news.serializers import ArticleOutputSerializer
 
@@ -29,13 +30,17 @@ class FeedApi(APIView):
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer):
-        page = serializers.IntegerField(required=False, min_value=1, default=1)
+        page = serializers.IntegerField(
+            required=False, min_value=1, default=1, help_text="Page number, from 1."
+        )
+        page_size = page_size_field()
 
     class OutputSerializer(serializers.Serializer):
         personalized = serializers.BooleanField(
             help_text="Whether anything about the caller shaped this feed."
         )
         page = serializers.IntegerField()
+        page_size = serializers.IntegerField(help_text="Stories per page, as asked or the site's.")
         num_pages = serializers.IntegerField()
         count = serializers.IntegerField()
         results = FeedItemSerializer(many=True)
@@ -47,9 +52,12 @@ class FeedApi(APIView):
             "One page of the caller's feed. Signed in with personalization on: ordered by the "
             "topics they follow (and, at the top level, their own reads). Otherwise, and for "
             "anonymous callers, the non-personal feed: editors' picks, fresh and "
-            "privately-counted popular stories. A page past the end gives the last page."
+            "privately-counted popular stories. Paged: `page` from 1 (a page past the end gives "
+            f"the last page), `page_size` from 1 to {MAX_PAGE_SIZE} stories (the site's page size "
+            "when left out); any other value is a 400 that names the parameter."
         ),
-        parameters=[OpenApiParameter("page", int, description="Page number, from 1.")],
+        # The input serializer's own fields: their bounds are the schema's.
+        parameters=[InputSerializer],
         responses={200: OutputSerializer},
         examples=[
             OpenApiExample(
@@ -57,6 +65,7 @@ class FeedApi(APIView):
                 value={
                     "personalized": True,
                     "page": 1,
+                    "page_size": 20,
                     "num_pages": 1,
                     "count": 1,
                     "results": [
@@ -76,13 +85,17 @@ class FeedApi(APIView):
         params.is_valid(raise_exception=True)
         profile = reader_profile(user=request.user)
         page = feed_page(
-            user=request.user, page_number=params.validated_data["page"], profile=profile
+            user=request.user,
+            page_number=params.validated_data["page"],
+            page_size=params.validated_data.get("page_size"),
+            profile=profile,
         )
         prefetch_related_objects([item.article for item in page.object_list], "source", "topics")
         output = self.OutputSerializer(
             {
                 "personalized": profile.personalized,
                 "page": page.number,
+                "page_size": page.paginator.per_page,
                 "num_pages": page.paginator.num_pages,
                 "count": page.paginator.count,
                 "results": list(page.object_list),

@@ -23,3 +23,23 @@ def retrain_last_failure() -> ModelVersion | None:
     if latest_bad and (latest_good is None or latest_bad.version > latest_good.version):
         return latest_bad
     return None
+
+
+def model_rollback_target(*, active: ModelVersion | None) -> ModelVersion | None:
+    """The version "Roll back" would serve: the newest ready one older than the serving one
+    (None: there is nothing to roll back to)."""
+    if active is None:
+        return None
+    ready = ModelVersion.objects.filter(status=ModelVersion.Status.READY)
+    return ready.filter(version__lt=active.version).order_by("-version").first()
+
+
+def model_held_back(*, active: ModelVersion | None) -> ModelVersion | None:
+    """The newest version trained after the serving one that retraining kept from serving
+    (it did worse on an offline check), if any: editors see why, and may serve it anyway."""
+    held = ModelVersion.objects.filter(
+        status=ModelVersion.Status.READY, activated_at__isnull=True
+    ).exclude(error="")
+    if active is not None:
+        held = held.filter(version__gt=active.version)
+    return held.order_by("-version").first()

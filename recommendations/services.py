@@ -173,8 +173,15 @@ def model_retrain(*, trigger: str = ModelVersion.Trigger.MANUAL, now=None) -> Re
                 f"{type(error).__name__}: {error}\n\n" + traceback.format_exc()[-ERROR_TAIL_CHARS:]
             )
         run.duration_seconds = time.perf_counter() - started
-        run.save()
+        held_back = None
         if run.status == Status.READY:
+            held_back = activation_refusal(version=run, active=model_active_version())
+            if held_back:
+                # Kept ready, not served: an editor may still serve it from the panel.
+                run.error = f"Not activated: {held_back}."
+                logger.warning("Recommender v%s not activated: %s", run.version, held_back)
+        run.save()
+        if run.status == Status.READY and not held_back:
             try:
                 model_activate(version=run, now=now)
             except ValidationError as error:
@@ -182,7 +189,7 @@ def model_retrain(*, trigger: str = ModelVersion.Trigger.MANUAL, now=None) -> Re
                 logger.error("Recommender v%s not activated: %s", run.version, error.messages[0])
                 run.status, run.error = Status.FAILED, " ".join(error.messages)
                 run.save(update_fields=["status", "error"])
-        if run.status == Status.READY:
+        if run.status == Status.READY and not held_back:
             versions_prune()
             logger.info(
                 "Recommender v%s active: %s articles, %.1f s.",
@@ -193,7 +200,7 @@ def model_retrain(*, trigger: str = ModelVersion.Trigger.MANUAL, now=None) -> Re
         return RetrainResult(
             status=run.status,
             version=run.version,
-            activated=run.status == Status.READY,
+            activated=run.status == Status.READY and not held_back,
             article_count=run.article_count,
             seconds=run.duration_seconds,
             problems=[run.error] if run.error else [],
@@ -203,6 +210,25 @@ def model_retrain(*, trigger: str = ModelVersion.Trigger.MANUAL, now=None) -> Re
 
 
 # --- Activation, rollback, pruning --------------------------------------------------------
+
+# The offline checks a new version must not do worse on than the one serving, to serve
+# without an editor's say: how often an article's nearest neighbour shares its topic.
+NO_WORSE_CHECKS = ("topic_agreement",)
+
+
+def activation_refusal(*, version: ModelVersion, active: ModelVersion | None) -> str | None:
+    """Why a freshly trained version should not replace the serving one by itself: it does
+    worse on an offline check (None: it may serve)."""
+    if active is None or active.pk == version.pk:
+        return None
+    for name in NO_WORSE_CHECKS:
+        new, old = (version.metrics or {}).get(name), (active.metrics or {}).get(name)
+        if new is not None and old is not None and new < old:
+            return (
+                f"its {name.replace('_', ' ')} {new} is below {old}, the serving "
+                f"v{active.version}'s"
+            )
+    return None
 
 
 @transaction.atomic

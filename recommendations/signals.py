@@ -11,6 +11,7 @@ from news.models import Article, Topic
 from news.signals import articles_changed, articles_published
 from privacy.signals import reader_data_changed
 
+from .feed.pool import candidate_pool_published
 from .feed_cache import public_feed_forget, reader_feed_forget_now
 from .models import ActiveModel
 
@@ -19,6 +20,15 @@ from .models import ActiveModel
 def _reader_feed_forget(*, user_id: int, **kwargs) -> None:
     # Sent after the commit (privacy.signals): the next home page is computed anew.
     reader_feed_forget_now(user_id=user_id)
+
+
+@receiver(articles_published)
+@receiver(articles_changed)
+def _rank_with_published(**kwargs) -> None:
+    # Sent after the commit, when stories went live (published now, or scheduled and due):
+    # the next home page is ranked from candidates that hold them, not kept from before.
+    candidate_pool_published()
+    public_feed_forget()
 
 
 @receiver(articles_published)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -26,9 +27,19 @@ from .weights import (
     POPULARITY_SHARES,
 )
 
+# The chance that a stand-in reader's next read is one of their topic's stories rather than
+# anyone's (`blend_scores`): an even prior, for released counts cannot tell how loyal readers
+# are to their topics (every reader's reads add up the same either way).
+OWN_TOPIC_SHARE = 0.5
+# A count stands clear of its noise above this many standard deviations of it.
+NOISE_CLEARANCE = 2.0
+
 # The weight is judged on each of the last few released days (each against the days before
 # it), criterion averaged: one day's noisy counts alone swung it between 1 and 3.
 HELD_OUT_DAYS = 3
+# Those days are the newest that can judge among the last few released: a day whose reads do
+# not stand clear of its noise (a quiet day at epsilon 1) would pick a weight by chance.
+HELD_OUT_LOOKBACK = 7
 # Transforming a stored article's text again must give back its stored vector, or fresh
 # articles vectorised on publish would not be comparable with the rest.
 REPRODUCTION_MIN_COSINE = 0.99
@@ -141,14 +152,16 @@ def aggregates_load(*, now: datetime) -> Aggregates:
 def popularity_prior(
     *, article_ids: np.ndarray, aggregates: Aggregates, reference: date
 ) -> np.ndarray:
-    raw = np.array(
-        [
-            decayed_total(aggregates.article_days.get(int(a), {}), reference=reference)
-            for a in article_ids
-        ],
-        dtype=np.float64,
+    """Each article's decayed DP count as far as it stands clear of its noise (less
+    `NOISE_CLEARANCE` standard deviations of the noise summed into it, floored at 0), on
+    `log_scaled`'s 0..1. Post-processing of public numbers, so free. Clipped day by day
+    instead, every unread story kept the noise's positive half: at epsilon 1 on 2,000 real
+    stories a day, a fifth of the top story's score, so popularity had to weigh twice as much
+    to tell hits from nothing (bench/README.md, "Real readers")."""
+    counts, variances = decayed_with_noise(
+        article_ids=article_ids, aggregates=aggregates, reference=reference
     )
-    return log_scaled(raw)
+    return log_scaled(np.maximum(counts - NOISE_CLEARANCE * np.sqrt(variances), 0.0))
 
 
 def decayed_with_noise(
@@ -183,7 +196,7 @@ def popular_beyond_noise(
     counts, variances = decayed_with_noise(
         article_ids=article_ids, aggregates=aggregates, reference=reference
     )
-    return (counts > 0) & (counts > 2 * np.sqrt(variances))
+    return (counts > 0) & (counts > NOISE_CLEARANCE * np.sqrt(variances))
 
 
 def topic_affinity(
@@ -227,17 +240,6 @@ def freshness(*, published_at: list[datetime], at: datetime) -> np.ndarray:
     return (0.5 ** (hours / half_life)).astype(np.float32)
 
 
-def ndcg_at(gains: np.ndarray, scores: np.ndarray, k: int) -> float:
-    """nDCG@k of ranking by `scores` against graded `gains` (MIND's definition)."""
-    order = np.argsort(-scores, kind="stable")[:k]
-    ideal = np.sort(gains)[::-1][:k]
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    best = float(np.sum((2.0**ideal - 1) * discounts[: len(ideal)]))
-    if best == 0:
-        return 0.0
-    return float(np.sum((2.0 ** gains[order] - 1) * discounts[: len(order)])) / best
-
-
 def topic_groups(*, corpus: Corpus, topic_ids: np.ndarray) -> np.ndarray:
     """Each article's row in `topic_ids` (its first topic), -1 for an article with none."""
     groups = np.full(len(corpus.article_ids), -1, dtype=np.int64)
@@ -258,44 +260,61 @@ def blend_scores(
     aggregates: Aggregates,
     held_out: date,
     totals: tuple[float, ...] = POPULARITY_AND_FRESHNESS_TOTALS,
+    own_share: float = OWN_TOPIC_SHARE,
     k: int = 10,
 ) -> dict[tuple[float, float], float]:
     """For every (total, share) of the grid, how well a blend with popularity and freshness
     weighing `total` together, split `share` to popularity, ranks the `live` rows (popularity
     `prior` from the days before `held_out`, freshness `fresh`) against the DP counts of the
     day `held_out`; empty when the day cannot judge (no day before it, under two live
-    stories, no topic read that day). `groups` is each article's row in `centroids` (its
-    topic), -1 for none. `blend_choose` picks from one or more days' scores.
+    stories, no reads that stand clear of the day's noise). `groups` is each article's row
+    in `centroids` (its topic), -1 for none. `blend_choose` picks from one or more days'
+    scores.
 
     The blend ranks for one reader, but a day's counts add up every reader's clicks, and the
     topic and content parts weigh nothing in a ranking that is the same for everyone. So the
-    criterion stands in one reader per topic: all their reads in it (topic part 1), their
-    profile its centroid, their gains the day's counts of its stories (readers click mostly in
-    their topics); each counts by the topic's share of the reads of the days before. A weight
-    too small lets content outrank the day's hits within a topic; too large, it puts other
-    topics' hits above a reader's own stories. It cannot see readers of several topics nor
-    clicks outside one's topics, so the grid is small; ties go to an even split, then to the
-    usual total."""
+    criterion stands in one reader per topic: they follow it (topic part 1), their profile
+    its centroid, and each counts by the topic's share of the reads of the days before. Their
+    next read is one of the day's: with chance `own_share` one of their topic's stories, by
+    its share of the topic's reads, else anyone's, by its share of all the day's reads; the
+    criterion is the expected DCG@k of that read over the best possible. Real readers read
+    outside their topics (on MIND, 4 in 5 last reads fall outside the category a reader read
+    most), and a criterion that counted only their topic's stories rewarded the topic part
+    for outranking the day's hits. How far it may outrank them is then the counts' to say:
+    where a few stories take most of a day's reads, popularity wins; where reads spread
+    thin, the reader's topic does. Ties go to an even split, then to the usual total."""
     if not any(day < held_out for day in aggregates.days) or len(live) < 2:
         return {}
     ids = article_ids[live]
-    gains = np.array(
-        [max(aggregates.article_days.get(int(a), {}).get(held_out, 0), 0) for a in ids], float
+    # Not clipped at 0: the noise is centred and the criterion adds counts up, so it stays
+    # unbiased; clipped, noise alone would lift thousands of unread stories over the rest.
+    counts = np.array(
+        [aggregates.article_days.get(int(a), {}).get(held_out, 0) for a in ids], float
     )
-    # Graded gains on a log scale, so MIND's 2^gain stays finite for large counts.
-    gains = np.log1p(gains)
+    # The day's total against the noise summed over its stories (public, from the ledger).
+    noise = aggregates.article_noise.get(held_out, 0.0)
+    if counts.sum() <= NOISE_CLEARANCE * math.sqrt(noise * len(counts)):
+        return {}
     reads = np.zeros(len(centroids))
     for row, article_id in enumerate(article_ids):
         if groups[row] >= 0:
             days = aggregates.article_days.get(int(article_id), {})
             reads[groups[row]] += sum(c for day, c in days.items() if day < held_out)
+    topic_share = reads / reads[reads > 0].sum() if (reads > 0).any() else reads
     live_groups = groups[live]
-    # A topic's reader is judged only on a day some of its stories were read.
-    readers = [
-        (group, float(reads[group]))
-        for group in range(len(centroids))
-        if reads[group] > 0 and gains[live_groups == group].any()
-    ]
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    readers = []
+    for group in np.flatnonzero(reads > 0):
+        # Each story's chance to be their next read, times the day's total: anyone's read at
+        # (1 - own_share), their topic's stories own_share / (the topic's share) more.
+        gains = counts * (
+            np.where(live_groups == group, own_share / topic_share[group], 0.0) + 1 - own_share
+        )
+        # The best top k of these gains: a constant per reader and day, so noise in it only
+        # weighs readers and days, never favours a blend.
+        best = float(np.sort(np.clip(gains, 0, None))[::-1][:k] @ discounts[: min(k, len(gains))])
+        if best > 0:
+            readers.append((int(group), float(reads[group]), gains, best))
     if not readers:
         return {}
     # The live stories as the feed scores them: one topic column per group, its reader
@@ -314,23 +333,39 @@ def blend_scores(
         topic_centroids=centroids,
     )
     no_pick = np.zeros(len(live))
+    weight = sum(read for _, read, _, _ in readers)
 
     def judged(total: float, share: float) -> float:
         weights = {"popularity": total * share, "freshness": total * (1 - share)}
         value = 0.0
-        for group, read in readers:
+        for group, read, gains, best in readers:
             ranked = score(
                 candidates=candidates,
-                reader=Reader(topic_weights={int(group): 1.0}),
+                reader=Reader(topic_weights={group: 1.0}),
                 weights=weights,
                 freshness=fresh,
                 pick=no_pick,
             ).relevance
-            own = live_groups == group
-            value += read * ndcg_at(np.where(own, gains, 0.0), ranked, k)
-        return value / sum(read for _, read in readers)
+            top = np.argsort(-ranked, kind="stable")[:k]
+            value += read * float(gains[top] @ discounts[: len(top)]) / best
+        return value / weight
 
     return {(total, share): judged(total, share) for total in totals for share in POPULARITY_SHARES}
+
+
+def judging_days(
+    days: list[date], judge: Callable[[date], dict[tuple[float, float], float]]
+) -> list[dict[tuple[float, float], float]]:
+    """`judge` (a day's `blend_scores`) of the newest `days` first, until `HELD_OUT_DAYS`
+    of them could judge or `HELD_OUT_LOOKBACK` were tried."""
+    found = []
+    for day in reversed(days[-HELD_OUT_LOOKBACK:]):
+        scores = judge(day)
+        if scores:
+            found.append(scores)
+            if len(found) == HELD_OUT_DAYS:
+                break
+    return found
 
 
 def blend_choose(
@@ -372,12 +407,12 @@ def tune_blend(
     totals: tuple[float, ...] = POPULARITY_AND_FRESHNESS_TOTALS,
     k: int = 10,
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """`blend_choose` over the last `HELD_OUT_DAYS` released days, each with the stories live
-    that day and popularity from the days before it. Returns the weights and the held-out
-    metrics."""
+    """`blend_choose` over the last `HELD_OUT_DAYS` released days that can judge
+    (`judging_days`), each with the stories live that day and popularity from the days
+    before it. Returns the weights and the held-out metrics."""
     window = timedelta(days=settings.RECOMMENDER_CANDIDATE_DAYS)
-    days = []
-    for held_out in aggregates.days[1:][-HELD_OUT_DAYS:]:
+
+    def judge(held_out: date) -> dict[tuple[float, float], float]:
         day_end = timezone.make_aware(datetime.combine(held_out + timedelta(days=1), time.min))
         live = np.array(
             [
@@ -387,23 +422,23 @@ def tune_blend(
             ],
             dtype=np.int64,
         )
-        days.append(
-            blend_scores(
-                article_ids=corpus.article_ids,
-                groups=groups,
-                vectors=vectors,
-                centroids=centroids,
-                live=live,
-                prior=popularity_prior(
-                    article_ids=corpus.article_ids[live], aggregates=aggregates, reference=held_out
-                ),
-                fresh=freshness(published_at=[corpus.published_at[r] for r in live], at=day_end),
-                aggregates=aggregates,
-                held_out=held_out,
-                totals=totals,
-                k=k,
-            )
+        return blend_scores(
+            article_ids=corpus.article_ids,
+            groups=groups,
+            vectors=vectors,
+            centroids=centroids,
+            live=live,
+            prior=popularity_prior(
+                article_ids=corpus.article_ids[live], aggregates=aggregates, reference=held_out
+            ),
+            fresh=freshness(published_at=[corpus.published_at[r] for r in live], at=day_end),
+            aggregates=aggregates,
+            held_out=held_out,
+            totals=totals,
+            k=k,
         )
+
+    days = judging_days(aggregates.days[1:], judge)
     return blend_choose(days, k=k)
 
 

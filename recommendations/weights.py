@@ -15,9 +15,22 @@ DEFAULT_WEIGHTS = {
 POPULARITY_AND_FRESHNESS = DEFAULT_WEIGHTS["popularity"] + DEFAULT_WEIGHTS["freshness"]
 # The shares of popularity in (popularity + freshness) training tries.
 POPULARITY_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
-# How much popularity and freshness weigh together, against topic 1.0 and content 0.8: on a
-# long tail of stories the few hits are most of what anyone reads.
-POPULARITY_AND_FRESHNESS_TOTALS = (POPULARITY_AND_FRESHNESS, 1.0, 1.5, 2.0, 3.0)
+# How much popularity and freshness weigh together, against topic 1.0 and content 0.8: about
+# geometric from under the usual to far over topic and content together, for where a few hits
+# are most of what anyone reads (real readers, 2026-12-02: popularity about 6 served them best).
+POPULARITY_AND_FRESHNESS_TOTALS = (
+    0.5,
+    POPULARITY_AND_FRESHNESS,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    3.0,
+    4.0,
+    6.0,
+    8.0,
+    12.0,
+)
 # A topic the reader does not follow counts at this share of its affinity with one they do.
 RELATED_TOPIC_SHARE = 0.5
 # At the top level, this share of content similarity comes from the reader's own reads.

@@ -168,6 +168,14 @@ def reader_with_data_everywhere(*, email: str, client=None) -> User:
     exports_root().mkdir(parents=True, exist_ok=True)
     (exports_root() / export.file_name).write_text(f"data of {email}")
     accounts_services.api_token_issue(user=user)  # an app the reader authorised
+    # Emailed about a policy version that changed a purpose they had on.
+    from privacy.models import PolicyChangeEmail, PolicyVersion
+
+    PolicyChangeEmail.objects.create(
+        user=user,
+        policy=PolicyVersion.objects.filter(published_at__isnull=False).first(),
+        sent_at=timezone.now(),
+    )
     LogEntry.objects.create(
         user=user,
         content_type=ContentType.objects.get_for_model(Topic),

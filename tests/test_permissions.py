@@ -26,10 +26,17 @@ LOGIN = 302  # sent to sign in
 # name: (anonymous, owner, other reader, editor, admin)
 MATRIX: dict[str, tuple[int, ...]] = {
     "healthz": (200, 200, 200, 200, 200),
+    "favicon": (302, 302, 302, 302, 302),  # to the icon among the static files
     "news:home": (200, 200, 200, 200, 200),
     "news:article": (200, 200, 200, 200, 200),
     "news:topic": (200, 200, 200, 200, 200),
     "news:search": (200, 200, 200, 200, 200),
+    "news:feed_rss": (200, 200, 200, 200, 200),
+    "news:feed_atom": (200, 200, 200, 200, 200),
+    "news:topic_feed_rss": (200, 200, 200, 200, 200),
+    "news:topic_feed_atom": (200, 200, 200, 200, 200),
+    "sitemap": (200, 200, 200, 200, 200),
+    "robots_txt": (200, 200, 200, 200, 200),
     "news:editor_dashboard": (LOGIN, 403, 403, 200, 200),
     # POST only: a GET is refused before anything else is looked at.
     "news:editor_model_retrain": (405, 405, 405, 405, 405),
@@ -37,13 +44,19 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "recommendations:show_less": (LOGIN, 405, 405, 405, 405),
     "accounts:onboarding": (LOGIN, 302, 302, 302, 302),
     "accounts:onboarding_step": (LOGIN, 200, 200, 200, 200),  # none finished onboarding
+    "accounts:account": (LOGIN, 200, 200, 200, 200),
     "accounts:preferences": (LOGIN, 200, 200, 200, 200),
     "privacy:gpc_json": (200, 200, 200, 200, 200),
+    "privacy:gpc": (200, 200, 200, 200, 200),
     "privacy:transparency": (200, 200, 200, 200, 200),
     "privacy:policy": (200, 200, 200, 200, 200),
     "privacy:policy_version": (200, 200, 200, 200, 200),
     "privacy:what_we_collect": (200, 200, 200, 200, 200),
     "privacy:center": (LOGIN, 200, 200, 200, 200),
+    # Private mode: the public bundle and its page for everyone; the account switch is a POST.
+    "privatemode:bundle": (200, 200, 200, 200, 200),
+    "privatemode:start": (200, 200, 200, 200, 200),
+    "privatemode:account_level": (LOGIN, 405, 405, 405, 405),
     "privacy:data": (LOGIN, 200, 200, 200, 200),
     "privacy:data_correct": (LOGIN, 405, 405, 405, 405),
     "privacy:category_erase": (LOGIN, 405, 405, 405, 405),
@@ -132,6 +145,8 @@ def world(settings, tmp_path):
         "news:article": {"slug": article.slug},
         "api:article": {"slug": article.slug},
         "news:topic": {"slug": topic.slug},
+        "news:topic_feed_rss": {"slug": topic.slug},
+        "news:topic_feed_atom": {"slug": topic.slug},
         "accounts:onboarding_step": {"step": 1},
         "privacy:policy_version": {"version": "2026-11-01"},
         "api:policy": {"version": "2026-11-01"},
@@ -175,6 +190,7 @@ STATE_CHANGING = [
     "privacy:export",
     "privacy:export_confirm_password",
     "recommendations:show_less",
+    "privatemode:account_level",
     "news:editor_model_retrain",
     "news:editor_model_rollback",
 ]

@@ -88,3 +88,40 @@ def test_a_written_out_reader_query_answers_for_each_reader_and_refuses_other_fi
 
     with pytest.raises(ValueError, match="not only the reader's id"):
         with_another_filter()
+
+
+# --- The site's own error pages and icon (the demo runs with DEBUG off, as production does) --
+
+
+def test_an_unknown_address_gets_the_sites_own_404_page_not_a_list_of_url_patterns(
+    client, db, settings
+):
+    settings.DEBUG = False
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert "error.html" in [template.name for template in response.templates]
+    page = response.content.decode()
+    assert "Page not found" in page and 'rel="icon"' in page
+    assert "URLconf" not in page and "urlpatterns" not in page
+
+
+def test_a_server_error_gets_the_sites_own_page_with_its_stylesheet(rf, settings):
+    from django.urls import get_resolver
+
+    settings.DEBUG = False
+    handler = get_resolver().resolve_error_handler(500)
+    response = handler(rf.get("/"))
+    assert response.status_code == 500
+    page = response.content.decode()
+    assert "Something went wrong" in page and "css/site.css" in page and 'rel="icon"' in page
+
+
+def test_browsers_asking_for_favicon_ico_get_the_sites_icon(client, db, settings):
+    settings.DEBUG = False
+    asked = client.get("/favicon.ico")
+    assert asked.status_code == 302
+    icon = client.get(asked["Location"])
+    assert icon.status_code == 200
+    assert b"".join(icon.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    svg = client.get("/static/favicon.svg")
+    assert svg.status_code == 200 and svg["Content-Type"].startswith("image/svg+xml")

@@ -8,14 +8,18 @@ from .articles import (  # noqa: F401
     EDITORS_PICK_HOURS,
     SCHEDULER_LABEL,
     UNKNOWN_EDITOR,
+    RestoreResult,
     article_archive,
     article_pin,
     article_publish,
     article_revision_record,
+    article_revision_restore,
     article_schedule,
+    article_slug_refusal,
     article_unpublish,
     articles_publish_due,
     editor_action_record,
+    schedule_time_refusal,
     transition_refusal,
 )
 from .demo import (  # noqa: F401
@@ -24,10 +28,13 @@ from .demo import (  # noqa: F401
     demo_content_load,
 )
 from .ingest import (  # noqa: F401
+    BUSY_RETRY_DELAYS,
     MIND_SOURCE_NAME,
+    ImportAborted,
     ImportResult,
     PollSummary,
     feed_entries_import,
+    feed_import,
     feed_source_for_import,
     mind_rows_import,
     mind_source_get,

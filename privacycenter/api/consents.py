@@ -23,11 +23,33 @@ class PurposeStateSerializer(serializers.Serializer):
     purpose = serializers.CharField()
     title = serializers.CharField()
     granted = serializers.BooleanField(
-        help_text="On now (a grant from before a policy change "
-        "that altered purposes does not count)."
+        help_text="On now (a grant given before a policy version changed this purpose's "
+        "explanation does not count until confirmed again)."
     )
     notice = serializers.CharField(help_text="The explanation to show before asking.")
     notice_sha256 = serializers.CharField(help_text="Send it back when changing this purpose.")
+
+
+class DiffPieceSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["same", "removed", "added"])
+    text = serializers.CharField()
+
+
+class RewordingSerializer(serializers.Serializer):
+    before = serializers.CharField(help_text="As it was, with a few words around the change.")
+    after = serializers.CharField(help_text="As it is now, with the same words around it.")
+
+
+class PurposeChangeSerializer(serializers.Serializer):
+    purpose = serializers.CharField(source="purpose.key")
+    title = serializers.CharField(source="purpose.title")
+    version = serializers.CharField(help_text="The policy version that changed it.")
+    summary_of_changes = serializers.CharField()
+    diff = DiffPieceSerializer(
+        many=True,
+        help_text="The notice word by word, from the words you agreed to to those asked now.",
+    )
+    rewordings = RewordingSerializer(many=True)
 
 
 class ReceiptSerializer(serializers.ModelSerializer):
@@ -49,7 +71,11 @@ class ConsentsOutputSerializer(serializers.Serializer):
     purposes = PurposeStateSerializer(many=True)
     to_reconfirm = serializers.ListField(
         child=serializers.CharField(),
-        help_text="Purposes you had on before a policy change: confirm them again to keep them.",
+        help_text="Purposes you had on before a policy version changed their explanation: off "
+        "until you confirm them again (send a grant with the current notice_sha256).",
+    )
+    changes = PurposeChangeSerializer(
+        many=True, help_text="What changed in each purpose of `to_reconfirm`."
     )
     browser_signal = serializers.BooleanField(
         help_text="This request carried GPC or DNT: only choices made with it present count."
@@ -59,20 +85,21 @@ class ConsentsOutputSerializer(serializers.Serializer):
 
 def _consents_output(request) -> dict:
     user = request.user
-    current = selectors.consents_current(user=user)
+    states = selectors.purpose_states(user=user)
     return ConsentsOutputSerializer(
         {
             "purposes": [
                 {
                     "purpose": key,
                     "title": purpose.title,
-                    "granted": current[key],
+                    "granted": states[key].on,
                     "notice": purpose.notice,
                     "notice_sha256": purpose.notice_sha256,
                 }
                 for key, purpose in PURPOSES.items()
             ],
-            "to_reconfirm": selectors.purposes_to_reconfirm(user=user),
+            "to_reconfirm": [key for key, state in states.items() if state.to_reconfirm],
+            "changes": selectors.reconsent_requests(user=user),
             "browser_signal": signals_for(request).present,
             "receipts": selectors.consent_receipts(user=user),
         }

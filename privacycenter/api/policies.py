@@ -17,11 +17,19 @@ from .schema import POLICY_EXAMPLE
 
 class PolicySerializer(serializers.Serializer):
     version = serializers.CharField()
-    published_at = serializers.DateTimeField()
+    published_at = serializers.DateTimeField(help_text="When it was published.")
+    takes_effect_at = serializers.DateTimeField(
+        help_text="When it took effect: never before it was published."
+    )
     summary_of_changes = serializers.CharField()
     full_text = serializers.CharField()
     changes_purposes = serializers.BooleanField(
-        help_text="Readers had to turn optional purposes on again after it."
+        help_text="It changed the explanation of at least one optional purpose."
+    )
+    changed_purposes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The purposes whose explanation it changed: readers who had one on were "
+        "asked to confirm it again; the others stayed as they were.",
     )
 
 

@@ -13,6 +13,7 @@ CONSENTS_EXAMPLE = {
         }
     ],
     "to_reconfirm": [],
+    "changes": [],
     "browser_signal": False,
     "receipts": [
         {
@@ -46,7 +47,9 @@ EXPORT_EXAMPLE = {
 POLICY_EXAMPLE = {
     "version": "2026-11-01",
     "published_at": "2026-11-01T00:00:00Z",
+    "takes_effect_at": "2026-11-01T00:00:00Z",
     "summary_of_changes": "First version.",
     "full_text": "We collect only what you turn on.\n\nYou can take it all away.",
     "changes_purposes": False,
+    "changed_purposes": [],
 }

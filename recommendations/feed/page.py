@@ -19,7 +19,8 @@ from accounts.models import Preferences
 from accounts.selectors import ReaderProfile, reader_profile
 from news.models import Article, Topic
 from news.selectors import articles_latest, articles_live_by_id
-from privacy.selectors import HistoryRead, history_reads_for_user
+from privacy.purposes import READING_HISTORY
+from privacy.selectors import HistoryRead, history_reads_for_user, purposes_to_reconfirm
 
 from .. import explanations, ranking
 from ..active import LoadedModel, active_model
@@ -33,6 +34,11 @@ logger = logging.getLogger(__name__)
 # can be counted per list type for the editors' click-through rates.
 PERSONAL = "personal"
 EDITORIAL = "editorial"
+# The non-personal first page (anonymous visitors, level Off) keeps places halfway down for
+# the newest stories of the last hours that ranking put further down: a story just published
+# has no reads yet, and the day's hits must not keep it off the page most visitors see.
+FRESH_PLACES = 2
+FRESH_WITHIN_HOURS = 6
 
 
 @dataclass(frozen=True)
@@ -140,10 +146,12 @@ class _RankedFeed(Sequence):
     """The feed as a sequence a Paginator can slice: only the slice asked for is re-ranked.
     Items are pool rows; `rows` are the ones this visitor may see."""
 
-    def __init__(self, *, relevance, rows, vectors, topic_matrix, page_size: int) -> None:
+    def __init__(self, *, relevance, rows, vectors, topic_matrix, page_size: int, fresh=()) -> None:
         self.relevance, self.rows = relevance[rows], rows
         self.vectors, self.topic_matrix = vectors, topic_matrix
         self.page_size = page_size
+        # Items (indices into `rows`) that get a place on page 1, newest first.
+        self.fresh = [int(item) for item in fresh]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -160,9 +168,23 @@ class _RankedFeed(Sequence):
             diversity=settings.RECOMMENDER_DIVERSITY,
             topic_cap=settings.RECOMMENDER_TOPIC_CAP,
             page_size=self.page_size,
-            stop=stop,
+            stop=min(stop + len(self.fresh), len(self)),
         )
+        order = _with_fresh_places([int(i) for i in order], self.fresh, self.page_size)
         return [int(self.rows[i]) for i in order[start:stop]]
+
+
+def _with_fresh_places(order: list[int], fresh: list[int], page_size: int) -> list[int]:
+    """`order` with the `fresh` items it did not put on page 1 placed halfway down page 1;
+    the stories they displace open page 2, so no story is shown twice or lost."""
+    first = order[:page_size]
+    missing = [item for item in fresh if item not in first]
+    if not missing:
+        return order
+    keep = max(page_size - len(missing), 0)
+    middle = min(page_size // 2, keep)
+    rest = [item for item in order[keep:] if item not in missing]
+    return first[:middle] + missing + first[middle:keep] + rest
 
 
 def _reader_reads(*, user, profile: ReaderProfile) -> list[HistoryRead]:
@@ -170,6 +192,10 @@ def _reader_reads(*, user, profile: ReaderProfile) -> list[HistoryRead]:
     chokepoint decrypts them; nothing else in this app touches history). Enough of them to
     leave out everything read in the candidate window, for all but the heaviest readers."""
     if not profile.personalized or profile.level != Preferences.Level.TOPICS_HISTORY:
+        return []
+    # A policy change to reading history turns it off until the reader confirms it again:
+    # what was kept is not used meanwhile either (no query while no version changed one).
+    if READING_HISTORY.key in purposes_to_reconfirm(user=user):
         return []
     return history_reads_for_user(
         user=user,
@@ -224,12 +250,18 @@ def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now
         pool=pool, profile=profile, reads=reads[: settings.RECOMMENDER_HISTORY_LIMIT], now=now
     )
     visible = np.flatnonzero(keep)
+    fresh = np.zeros(0, dtype=np.int64)
+    if not profile.personalized:
+        published = pool.published[visible]
+        recent = np.flatnonzero(published >= now.timestamp() - FRESH_WITHIN_HOURS * 3600)
+        fresh = recent[np.argsort(-published[recent], kind="stable")][:FRESH_PLACES]
     ranked = _RankedFeed(
         relevance=scores.relevance,
         rows=visible,
         vectors=pool.vectors,
         topic_matrix=pool.topic_matrix,
         page_size=page_size,
+        fresh=fresh,
     )
     page = Paginator(ranked, page_size).get_page(page_number)
     rows = list(page.object_list)

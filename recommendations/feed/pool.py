@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connections
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -28,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 # How many older stories' topics a pool keeps at most (older_topics).
 OLDER_TOPICS_KEPT = 100_000
+# When a story last went live (time.time()), shared by every process: a pool whose build
+# began before it is rebuilt before it ranks again.
+PUBLISHED_AT_KEY = "recommendations:feed:published-at"
 
 
 def _fresh_vectors(*, loaded: LoadedModel, ids: Sequence[int]) -> dict[int, np.ndarray]:
@@ -90,6 +94,7 @@ class CandidatePool:
     freshness_at_build: np.ndarray
     # Topics of stories older than the window, as reads name them (see older_topics).
     older_topics: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    started_at: float = 0.0  # time.time() when its build began (what it may have missed)
 
     @property
     def vectors(self) -> np.ndarray:
@@ -163,6 +168,7 @@ def _popularity(loaded: LoadedModel | None, rows: np.ndarray, topic_matrix, topi
 
 def _pool_build(*, loaded: LoadedModel | None, now: datetime) -> CandidatePool:
     """One query (a row per article and topic), newest first, turned into arrays."""
+    started_at = time.time()
     since = now - timedelta(days=settings.RECOMMENDER_CANDIDATE_DAYS)
     rows = list(
         Article.objects.published(now=now)
@@ -223,6 +229,7 @@ def _pool_build(*, loaded: LoadedModel | None, now: datetime) -> CandidatePool:
         else np.zeros(len(ids), dtype=bool),
         id_order=id_order,
         freshness_at_build=freshness_at(published=published, at=now.timestamp()),
+        started_at=started_at,
     )
 
 
@@ -251,7 +258,11 @@ def candidate_pool(*, loaded: LoadedModel | None, now: datetime) -> CandidatePoo
     milliseconds at 20,000 of them, which no reader should wait for. Only the first pool of a
     process (or of a model version) is built in the request."""
     pool = _pool_cache.pool
-    if pool is None or pool.loaded is not loaded:
+    published_at = cache.get(PUBLISHED_AT_KEY)
+    missed = pool is not None and published_at is not None and pool.started_at < published_at
+    if pool is None or pool.loaded is not loaded or missed:
+        # A story went live since this pool was begun: the page asked for now (and the
+        # shared first page kept from it) must hold it, so this request waits for the build.
         pool = _pool_build(loaded=loaded, now=now)
         with _pool_cache.lock:
             _pool_cache.pool = pool
@@ -271,6 +282,11 @@ def candidate_pool(*, loaded: LoadedModel | None, now: datetime) -> CandidatePoo
             )
             _pool_cache.refresher.start()
     return pool
+
+
+def candidate_pool_published() -> None:
+    """Stories went live: every process's next feed is ranked from a pool built after now."""
+    cache.set(PUBLISHED_AT_KEY, time.time(), None)
 
 
 def _pool_refresh(*, loaded: LoadedModel | None) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 from django.conf import settings
 
 from ..feed.scoring import Candidates, Reader, score
-from ..training import HELD_OUT_DAYS, blend_choose, blend_scores, topic_affinity
+from ..training import blend_choose, blend_scores, judging_days, topic_affinity
 from ..vectors import fit_text_model, normalise_rows
 from ..weights import DEFAULT_WEIGHTS
 from .metrics import (
@@ -196,29 +196,28 @@ class Released:
 
     def blend(self, reference: date) -> dict[str, float]:
         """The weights training would use on `reference`: tuned on the last released days
-        before it, each against the days before it (every article live, freshness unknown),
-        then the caller's overrides."""
+        before it that can judge (`judging_days`), each against the days before it (every
+        article live, freshness unknown), then the caller's overrides."""
         if reference not in self._blends:
             tuned = dict(DEFAULT_WEIGHTS)
             before = [day for day in self.private.days if day < reference]
             if self.tune and before:
                 everything = np.arange(len(self.catalogue.ids))
-                tuned, _ = blend_choose(
-                    [
-                        blend_scores(
-                            article_ids=everything,
-                            groups=self.catalogue.primary,
-                            vectors=self.catalogue.vectors,
-                            centroids=self.catalogue.centroids,
-                            live=everything,
-                            prior=self.popularity(private=True, reference=day),
-                            fresh=np.zeros(len(everything)),
-                            aggregates=self.private,
-                            held_out=day,
-                        )
-                        for day in before[-HELD_OUT_DAYS:]
-                    ]
-                )
+
+                def judge(day: date) -> dict[tuple[float, float], float]:
+                    return blend_scores(
+                        article_ids=everything,
+                        groups=self.catalogue.primary,
+                        vectors=self.catalogue.vectors,
+                        centroids=self.catalogue.centroids,
+                        live=everything,
+                        prior=self.popularity(private=True, reference=day),
+                        fresh=np.zeros(len(everything)),
+                        aggregates=self.private,
+                        held_out=day,
+                    )
+
+                tuned, _ = blend_choose(judging_days(before, judge))
             self._blends[reference] = tuned | self.weights
         return self._blends[reference]
 

@@ -21,12 +21,14 @@ def sign_up(client, email="new.reader@example.org"):
     )
 
 
-def test_sign_up_sends_a_verification_email_and_the_link_leads_to_onboarding(client):
+def test_sign_up_sends_a_verification_email_and_the_link_leads_to_onboarding(client, settings):
     response = sign_up(client)
     assert response.status_code == 302
     assert User.objects.filter(email="new.reader@example.org").exists()
     assert len(mail.outbox) == 1
-    link = re.search(r"http://testserver(/accounts/confirm-email/\S+)", mail.outbox[0].body)
+    # On the site's public address (SITE_URL), never the request's host.
+    pattern = re.escape(settings.SITE_URL) + r"(/accounts/confirm-email/\S+)"
+    link = re.search(pattern, mail.outbox[0].body)
     assert link, mail.outbox[0].body
 
     confirm = client.post(link.group(1))

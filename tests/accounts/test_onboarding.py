@@ -122,7 +122,7 @@ def test_a_topic_both_wanted_and_blocked_is_refused(signed_in, reader, topics):
 def test_an_unknown_level_is_refused_and_writes_no_receipt(signed_in, reader, topics):
     signed_in.post(step_url(1), {"topics": [topics[0].pk]})
     response = signed_in.post(step_url(2), {"level": "everything"})
-    assert "Choose one of the three levels shown." in response.content.decode()
+    assert "Choose one of the levels shown." in response.content.decode()
     assert Preferences.objects.get(user=reader).level == Level.TOPICS
     assert not ConsentRecord.objects.exists()
 
@@ -201,3 +201,28 @@ def test_gpc_json_is_published(client):
     assert response.status_code == 200
     assert response.json()["gpc"] is True
     assert response.json()["lastUpdate"]
+
+
+def test_a_reader_who_joins_after_a_policy_change_is_not_asked_again(
+    signed_in, reader, topics, settings
+):
+    from privacy import services as privacy_services
+    from privacy.models import PolicyVersion
+    from privacy.selectors import purposes_to_reconfirm
+
+    settings.PRIVACY_HISTORY_RETENTION_DAYS = 60
+    draft = privacy_services.policy_draft_save(
+        draft=PolicyVersion(version="2026-12-01", summary_of_changes="Sooner.", full_text="Text.")
+    )
+    published = privacy_services.policy_publish(policy=draft)
+    assert published.changed_purposes == [READING_HISTORY.key]
+
+    signed_in.post(step_url(1), {"topics": [topics[0].pk]})
+    signed_in.post(step_url(2), {"level": Level.TOPICS_HISTORY})
+    signed_in.post(step_url(3), notices())
+    # Agreed to the new words, under the new version: nothing to confirm again.
+    receipt = ConsentRecord.objects.get(user=reader, purpose=READING_HISTORY.key)
+    assert receipt.policy == published and receipt.policy_version == "2026-12-01"
+    assert consents_current(user=reader)[READING_HISTORY.key] is True
+    assert purposes_to_reconfirm(user=reader) == []
+    assert "Our privacy policy changed" not in signed_in.get(reverse("news:home")).content.decode()

@@ -12,6 +12,7 @@ from knox.models import AuthToken
 
 from accounts.models import Preferences
 from accounts.services import preferences_set_level, preferences_set_topics
+from privacy import services as privacy_services
 from privacy.browser_signals import NO_SIGNALS
 from privacy.exports import export_build, export_request_create
 from privacy.models import ConsentRecord, ExportRequest, PolicyVersion, ReadingHistoryEntry
@@ -334,18 +335,44 @@ def test_erasure_removes_the_account_and_its_token(token_api):
 # --- Policy versions ----------------------------------------------------------------------
 
 
-def test_policies_are_public_and_scheduled_ones_hidden(api):
-    PolicyVersion.objects.create(
-        version="2026-01-01", summary_of_changes="First.", full_text="We collect little."
+def _publish(version: str, *, text: str, when=None) -> PolicyVersion:
+    draft = privacy_services.policy_draft_save(
+        draft=PolicyVersion(
+            version=version, summary_of_changes="Changes.", full_text=text, takes_effect_at=when
+        )
     )
-    PolicyVersion.objects.create(
-        version="2099-01-01",
-        summary_of_changes="Later.",
-        full_text="Not yet.",
-        published_at=timezone.now() + timedelta(days=30),
+    return privacy_services.policy_publish(policy=draft)
+
+
+def test_policies_are_public_and_drafts_and_scheduled_ones_hidden(api):
+    _publish("2026-12-01", text="We collect little.")
+    _publish("2099-01-01", text="Not yet.", when=timezone.now() + timedelta(days=30))
+    privacy_services.policy_draft_save(
+        draft=PolicyVersion(version="draft", summary_of_changes="x", full_text="Unfinished.")
     )
-    versions = [p["version"] for p in api.get("/api/v1/privacy/policies/").json()]
-    assert versions[0] == "2026-01-01"  # newest first (the site's first policy follows)
-    assert "2099-01-01" not in versions
-    assert api.get("/api/v1/privacy/policies/2026-01-01/").json()["full_text"]
+    listed = api.get("/api/v1/privacy/policies/").json()
+    versions = [p["version"] for p in listed]
+    assert versions == ["2026-12-01", "2026-11-01"]  # newest first; nothing unpublished
+    newest = listed[0]
+    assert newest["takes_effect_at"] >= newest["published_at"]
+    assert newest["changed_purposes"] == [] and newest["changes_purposes"] is False
+    assert api.get("/api/v1/privacy/policies/2026-12-01/").json()["full_text"]
     assert_error(api.get("/api/v1/privacy/policies/2099-01-01/"), 404)
+    assert_error(api.get("/api/v1/privacy/policies/draft/"), 404)
+
+
+def test_consents_say_what_to_confirm_again_and_what_changed(session_api, settings):
+    from tests.factories import reader_choices
+
+    reader_choices(session_api.user, counting=True)
+    settings.PRIVACY_SIGNAL_RETENTION_HOURS = 24
+    _publish("2026-12-01", text="Counting entries go sooner.")
+    body = session_api.get("/api/v1/privacy/consents/").json()
+    assert body["to_reconfirm"] == ["popular_counting"]
+    granted = {p["purpose"]: p["granted"] for p in body["purposes"]}
+    assert granted["popular_counting"] is False and granted["reading_history"] is True
+    [change] = body["changes"]
+    assert change["purpose"] == "popular_counting" and change["version"] == "2026-12-01"
+    assert {"kind": "removed", "text": "48"} in change["diff"]
+    assert {"kind": "added", "text": "24"} in change["diff"]
+    assert change["rewordings"][0]["after"].endswith("within 24 hours. If it stays…")

@@ -69,7 +69,25 @@ def migration_data(transactional_db):
     for app_config in apps.get_app_configs():
         create_contenttypes(app_config, verbosity=0)
         create_permissions(app_config, verbosity=0)
-    importlib.import_module("privacy.migrations.0006_first_policy_version").create(apps, None)
+    # The first policy version as migrations 0006 and 0013 leave it (0006's function is
+    # written for the migration state, which had no draft, no start time and no notices).
+    from datetime import UTC, datetime
+
+    from privacy.models import PolicyVersion
+    from privacy.purposes import PURPOSES
+
+    first = importlib.import_module("privacy.migrations.0006_first_policy_version")
+    since = datetime(2026, 11, 1, tzinfo=UTC)
+    PolicyVersion.objects.get_or_create(
+        version=first.FIRST_VERSION,
+        defaults={
+            "published_at": since,
+            "takes_effect_at": since,
+            "summary_of_changes": "First version.",
+            "full_text": first.FULL_TEXT,
+            "purpose_notices": {key: purpose.notice for key, purpose in PURPOSES.items()},
+        },
+    )
     # The Editors group's grants, from the migrations' own lists (their functions are written
     # for the migration state, not the live app registry).
     editors = importlib.import_module("news.migrations.0002_editors_group")

@@ -26,6 +26,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 COMMANDS = [
     "import_feed",
     "import_mind",
+    "publish_due",
     "seed_demo",
     "aggregate_signals",
     "purge_expired",

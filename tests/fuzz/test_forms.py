@@ -15,7 +15,7 @@ from accounts.forms import (
     UserAdminCreationForm,
 )
 from accounts.models import Preferences
-from news.admin import ArticleAdminForm
+from news.admin import ArticleAdminForm, ScheduleForm
 from privacy.forms import ConfirmPasswordForm, DeleteAccountForm, DisplayNameForm, NoticeCheckedForm
 from privacy.purposes import PURPOSES, REGION, SWITCHABLE_PURPOSES
 from tests.factories import ArticleFactory, ReaderFactory, TopicFactory
@@ -34,10 +34,11 @@ ALL_FORMS = [
     NoticeCheckedForm,
     ConfirmPasswordForm,
     ArticleAdminForm,
+    ScheduleForm,
     UserAdminCreationForm,
     UserAdminChangeForm,
 ]
-STRINGS_ONLY = {ArticleAdminForm, UserAdminChangeForm, UserAdminCreationForm}
+STRINGS_ONLY = {ArticleAdminForm, ScheduleForm, UserAdminChangeForm, UserAdminCreationForm}
 LEVELS = [value for value, _ in Preferences.Level.choices]
 REGIONS = [value for value, _ in Preferences.Region.choices]
 
@@ -135,7 +136,7 @@ def test_level_form_accepts_only_the_three_levels(level):
     form = LevelForm({"level": level})
     assert check(form) is (level in LEVELS)
     if level and level not in LEVELS:
-        assert form.errors["level"] == ["Choose one of the three levels shown."]
+        assert form.errors["level"] == ["Choose one of the levels shown."]
 
 
 NOTICE = st.one_of(st.just("RIGHT"), JUNK_TEXT)

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from news.models import Article, Source
 from tests.factories import ArticleFactory, SourceFactory
@@ -248,3 +249,49 @@ def test_the_admin_saves_a_public_feed_source(client, editor, dns):
     assert response.status_code == 302
     source = Source.objects.get()
     assert (source.poll_interval_minutes, source.auto_publish) == (15, False)
+
+
+def test_scheduling_in_the_past_says_so_in_plain_words(client, editor):
+    draft = ArticleFactory(status=Article.Status.DRAFT, published_at=None)
+    client.force_login(editor)
+    response = client.post(
+        reverse("admin:news_article_change", args=[draft.pk]),
+        {
+            "title": draft.title,
+            "slug": draft.slug,
+            "body": draft.body,
+            "status": "scheduled",
+            "published_at_0": "2001-01-01",
+            "published_at_1": "10:00:00",
+        },
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert (
+        "1 January 2001, 10:00 has already passed: a scheduled time must be in the future" in html
+    )
+    assert "Constraint" not in html
+    draft.refresh_from_db()
+    assert (draft.status, draft.published_at) == (Article.Status.DRAFT, None)
+
+
+def test_editing_a_scheduled_story_whose_time_just_came_is_not_refused(client, editor):
+    # Scheduled publishing runs every minute: the editor fixing a typo meanwhile is not
+    # scheduling it in the past, and the story goes out at the next run as planned.
+    when = (timezone.now() - timedelta(seconds=30)).replace(microsecond=0)
+    due = ArticleFactory(status=Article.Status.SCHEDULED, published_at=when)
+    client.force_login(editor)
+    response = client.post(
+        reverse("admin:news_article_change", args=[due.pk]),
+        {
+            "title": "Typo fixed",
+            "slug": due.slug,
+            "body": due.body,
+            "status": "scheduled",
+            "published_at_0": when.strftime("%Y-%m-%d"),
+            "published_at_1": when.strftime("%H:%M:%S"),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    due.refresh_from_db()
+    assert (due.title, due.status) == ("Typo fixed", Article.Status.SCHEDULED)

@@ -1,6 +1,12 @@
-"""seed_demo as someone setting up the site runs it."""
+"""seed_demo, import_feed and import_mind as someone running the site runs them."""
 
 import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
 from io import StringIO
 from pathlib import Path
 
@@ -143,16 +149,32 @@ def run_import(command: str, *args) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
-def test_import_feed_from_a_file_twice_creates_then_skips():
-    out, err = run_import("import_feed", str(FIXTURES / "feeds" / "rss.xml"), "--source", "Gazette")
+def run_import_refusing(command: str, *args) -> tuple[str, str, CommandError]:
+    """Run an import that must end in a CommandError; its output and the error."""
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError) as refused:
+        call_command(command, *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue(), refused.value
+
+
+def test_import_feed_imports_the_good_entries_and_exits_2_naming_the_refused_one():
+    rss = str(FIXTURES / "feeds" / "rss.xml")
+    out, err, error = run_import_refusing("import_feed", rss, "--source", "Gazette")
     assert out.strip().endswith("Gazette: created 2, updated 0, skipped 0, errors 1")
     assert "Refused gazette-1003: The entry has no title." in err
+    assert error.returncode == 2
+    assert str(error) == (
+        "Refused 1 of 3 entries, which were not imported: gazette-1003: The entry has no "
+        "title. The other 2 were imported."
+    )
     source = Source.objects.get(name="Gazette")
     assert not source.active  # a one-off import never starts polling by itself
     assert source.errors.count() == 1
+    assert Article.objects.count() == 2
 
-    out, _ = run_import("import_feed", str(FIXTURES / "feeds" / "rss.xml"), "--source", "Gazette")
+    out, _, error = run_import_refusing("import_feed", rss, "--source", "Gazette")
     assert out.strip().endswith("created 0, updated 0, skipped 2, errors 1")
+    assert error.returncode == 2
     assert Article.objects.count() == 2
 
 
@@ -162,10 +184,45 @@ def test_import_feed_shows_a_progress_bar(tmp_path):
     assert out.strip().endswith("created 2, updated 0, skipped 0, errors 0")
 
 
-def test_import_feed_from_an_address_goes_through_the_guard(dns):
+def test_import_feed_refuses_a_feed_cut_short_whole_and_writes_nothing():
+    truncated = FIXTURES / "feeds" / "truncated.xml"  # rss.xml cut in its second entry
+    out, err, error = run_import_refusing("import_feed", str(truncated), "--source", "Gazette")
+    assert error.returncode == 1
+    assert str(error) == (
+        "The feed is not well-formed XML (line 20, column 85: no element found); it may have "
+        "been cut short or damaged. Nothing imported."
+    )
+    assert not Source.objects.exists()
+    assert not Article.objects.exists()
+    assert "created" not in out
+
+
+def test_import_feed_reads_past_flaws_every_feed_reader_forgives():
+    out, err = run_import("import_feed", str(FIXTURES / "feeds" / "sloppy.xml"))
+    assert "Warning: The feed has a flaw that was worked around (line 4, column 18" in err
+    assert out.strip().endswith("Sloppy Weekly: created 2, updated 0, skipped 0, errors 0")
+    assert Article.objects.get(external_id="sloppy-1").title == "Harbour walk reopens"
+
+
+def test_a_feed_title_that_looks_like_markup_is_shown_as_text(tmp_path):
+    feed = (FIXTURES / "feeds" / "atom.xml").read_bytes()
+    odd = tmp_path / "odd.xml"
+    odd.write_bytes(feed.replace(b"Valley Science Notes", b"Notes [/x] and [bold]more"))
+    out, _ = run_import("import_feed", str(odd))
+    assert "Notes [/x] and [bold]more: created 2" in out
+
+
+def test_import_feed_from_a_private_address_says_how_to_import_it_from_a_file(dns):
     dns["intranet.example"] = ["10.0.0.8"]
-    with pytest.raises(CommandError, match="not a public address .* Nothing imported"):
-        run_import("import_feed", "http://intranet.example/rss")
+    _, _, error = run_import_refusing("import_feed", "http://intranet.example/rss")
+    message = str(error)
+    assert message.startswith(
+        "'intranet.example' is not a public address (10.0.0.8 is a private address). The site "
+        "fetches feeds from public addresses only. To import a feed from your own network, "
+        "download it yourself (for instance with curl -o feed.xml ADDRESS) and give the import "
+        "the file instead of the address (python manage.py import_feed feed.xml)."
+    )
+    assert message.endswith("Nothing imported.")
     assert not Source.objects.exists()
 
 
@@ -190,20 +247,32 @@ def test_import_feed_says_when_the_location_is_neither_file_nor_address():
         run_import("import_feed", "/no/such/feed.xml")
 
 
-def test_import_mind_imports_good_rows_and_reports_the_malformed_one():
-    out, err = run_import("import_mind", str(FIXTURES / "mind" / "news.tsv"))
+def test_import_mind_imports_good_rows_and_exits_2_naming_the_malformed_ones():
+    news = str(FIXTURES / "mind" / "news.tsv")
+    out, err, error = run_import_refusing("import_mind", news)
     assert out.strip().endswith("news.tsv: created 3, updated 0, skipped 0, errors 2")
     assert "Refused line 4 (N1004): Expected 8 tab-separated columns, found 3." in err
     assert "Refused line 5 (N1005): The row has no title." in err
+    assert error.returncode == 2
+    assert str(error) == (
+        "Refused 2 of 5 entries, which were not imported: line 4 (N1004): Expected 8 "
+        "tab-separated columns, found 3; line 5 (N1005): The row has no title. The other 3 "
+        "were imported."
+    )
     assert set(Topic.objects.values_list("slug", flat=True)) == {"news", "sports", "food-and-drink"}
     assert not Article.objects.published().exists()  # drafts unless --publish
 
-    out, _ = run_import("import_mind", str(FIXTURES / "mind" / "news.tsv"))
+    out, _, error = run_import_refusing("import_mind", news)
     assert out.strip().endswith("created 0, updated 0, skipped 3, errors 2")
+    assert error.returncode == 2
 
 
-def test_import_mind_with_publish_puts_articles_on_the_site():
-    run_import("import_mind", str(FIXTURES / "mind" / "news.tsv"), "--publish")
+def test_import_mind_of_a_clean_file_exits_0(tmp_path):
+    clean = tmp_path / "news.tsv"
+    rows = (FIXTURES / "mind" / "news.tsv").read_text(encoding="utf-8").splitlines()[:3]
+    clean.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out, _ = run_import("import_mind", str(clean), "--publish")
+    assert out.strip().endswith("news.tsv: created 3, updated 0, skipped 0, errors 0")
     assert Article.objects.published().count() == 3
 
 
@@ -230,3 +299,102 @@ def test_import_mind_refuses_a_file_over_the_size_limit_and_writes_nothing(setti
 def test_import_mind_on_a_missing_file_says_so(tmp_path):
     with pytest.raises(CommandError, match="Cannot read .*missing.tsv"):
         run_import("import_mind", str(tmp_path / "missing.tsv"))
+
+
+# --- An import on a busy SQLite database (the demo's) -----------------------------------------
+# The commands run in a subprocess on a SQLite file of their own, while this test holds the
+# database's write lock from a second connection, as the demo's web server or worker would.
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("sqlite-site")
+    database = folder / "site.sqlite3"
+    env = sqlite_environment(database)
+    for database_name in ("keys", "default"):
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", f"--database={database_name}"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    return database
+
+
+def sqlite_environment(database: Path) -> dict[str, str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("DATABASE_URL", "KEYS_DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")
+    }
+    # No waiting for the lock inside SQLite: the import's own retries are what is tested.
+    return env | {"DATABASE_URL": f"sqlite:///{database}", "SQLITE_TIMEOUT_SECONDS": "0"}
+
+
+@pytest.fixture
+def sqlite_site(migrated_sqlite, tmp_path) -> Path:
+    """A copy of the migrated SQLite site (and its key store) for one test."""
+    for name in (migrated_sqlite.name, migrated_sqlite.stem + "_keys.sqlite3"):
+        shutil.copy(migrated_sqlite.parent / name, tmp_path / name)
+    return tmp_path / migrated_sqlite.name
+
+
+def sqlite_rows(database: Path, table: str) -> int:
+    with closing(sqlite3.connect(database)) as reader:
+        return reader.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def import_on_sqlite(database: Path) -> subprocess.Popen:
+    atom = str(FIXTURES / "feeds" / "atom.xml")
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "import_feed", atom, "--source", "Valley"],
+        cwd=ROOT,
+        env=sqlite_environment(database),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_an_import_retries_while_sqlite_is_locked_and_then_imports_everything(sqlite_site):
+    writer = sqlite3.connect(sqlite_site, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another program writing: the lock is taken
+    process = import_on_sqlite(sqlite_site)
+    said = []
+    for line in process.stderr:
+        said.append(line)
+        if "database is busy" in line:
+            writer.execute("ROLLBACK")  # the other program is done
+            break
+    out, err = process.communicate(timeout=120)
+    writer.close()
+
+    assert process.returncode == 0, "".join(said) + err
+    assert "The database is busy (database is locked); nothing kept so far. Starting the " in (
+        "".join(said)
+    )
+    assert out.strip().endswith("Valley: created 2, updated 0, skipped 0, errors 0")
+    assert sqlite_rows(sqlite_site, "news_article") == 2
+
+
+@pytest.mark.slow
+def test_an_import_on_sqlite_locked_throughout_fails_loudly_and_keeps_nothing(sqlite_site):
+    with closing(sqlite3.connect(sqlite_site, isolation_level=None)) as writer:
+        writer.execute("BEGIN IMMEDIATE")
+        process = import_on_sqlite(sqlite_site)
+        out, err = process.communicate(timeout=120)
+        writer.execute("ROLLBACK")
+
+    assert process.returncode == 1
+    assert err.count("Starting the import again") == 5
+    assert (
+        "CommandError: The database stayed busy (database is locked) through 6 attempts: another "
+        "program is writing to it. Nothing imported; run the import again once it is done."
+    ) in err
+    assert "created" not in out
+    assert sqlite_rows(sqlite_site, "news_article") == 0
+    assert sqlite_rows(sqlite_site, "news_source") == 0

@@ -303,7 +303,12 @@ def test_one_reader_changing_level_shows_nowhere_until_the_next_release(
     aggregate_day(day=days_ago(1), epsilon=1e6)
     client.force_login(editor)
     before = hidden_rows(section(client.get(DASHBOARD).content.decode(), "levels"))
-    assert before == {"Off": "<1", "Topics only": "4", "Topics + reading history": "<1"}
+    assert before == {
+        "Off": "<1",
+        "Topics only": "4",
+        "Topics + reading history": "<1",
+        "On this device only": "<1",
+    }
     assert PrivacyBudgetLedger.objects.filter(query="readers_per_level").count() == 1
 
     preferences_set_level(user=readers[0], level="off", source="preferences", signals=NO_SIGNALS)

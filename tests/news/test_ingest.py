@@ -1,9 +1,11 @@
 """Feed and MIND ingest as editors see it: what arrives, what is cleaned away, what a second
 run does, and what lands in a source's error log."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
+import time_machine
 
 from news import services
 from news.ingest import (
@@ -14,6 +16,7 @@ from news.ingest import (
     sanitize_html,
 )
 from news.models import Article, ArticleRevision, Source, SourceError, Topic
+from news.safe_fetch import Fetched
 from tests.factories import EditorFactory, SourceFactory, TopicFactory
 
 from .conftest import FIXTURES
@@ -75,6 +78,46 @@ def test_a_document_that_is_not_a_feed_is_unreadable(content):
         feed_parse(content)
 
 
+def test_a_feed_cut_short_is_unreadable_and_the_message_says_where(feed_bytes):
+    with pytest.raises(FeedUnreadable) as refused:
+        feed_parse(feed_bytes("truncated.xml"))
+    assert str(refused.value) == (
+        "The feed is not well-formed XML (line 20, column 85: no element found); it may have "
+        "been cut short or damaged."
+    )
+
+
+@pytest.mark.parametrize(
+    "content, where",
+    [
+        (b"</channel></rss>", "junk after document element"),  # the feed ends twice
+        (b"<item><title>A & B</title>", "not well-formed (invalid token)"),  # a bare &
+    ],
+)
+def test_a_feed_with_broken_markup_is_unreadable(feed_bytes, content, where):
+    broken = feed_bytes("rss.xml").replace(b"</item>", b"</item>" + content, 1)
+    with pytest.raises(
+        FeedUnreadable, match=rf"not well-formed XML \(line \d+, column \d+: {re.escape(where)}"
+    ):
+        feed_parse(broken)
+
+
+def test_flaws_every_feed_reader_forgives_do_not_refuse_a_feed(feed_bytes):
+    # &nbsp; (an HTML entity XML does not define) and an undeclared media: prefix.
+    feed = feed_parse(feed_bytes("sloppy.xml"))
+    assert feed.title == "Sloppy Weekly"
+    assert [e.title for e in feed.entries] == ["Harbour walk reopens", "Ferry fares stay the same"]
+    assert feed.warning.startswith("The feed has a flaw that was worked around (line 4, column")
+
+
+def test_a_feed_that_misdeclares_its_encoding_is_read(feed_bytes):
+    content = feed_bytes("atom.xml").replace(b'encoding="utf-8"', b'encoding="us-ascii"')
+    content = content.replace(b"Otters counted", "Otters counted near Saint-Rémy".encode())
+    feed = feed_parse(content)
+    assert feed.entries[0].title == "Otters counted near Saint-Rémy along the river"
+    assert "declared as us-ascii" in feed.warning
+
+
 def test_a_link_that_is_not_http_is_never_kept():
     feed = feed_parse(
         b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item>'
@@ -120,6 +163,59 @@ def test_an_auto_publishing_source_publishes_with_the_entry_date(feed_bytes):
     ferry = Article.objects.get(external_id="gazette-1001")
     assert ferry.is_live
     assert ferry.published_at == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+IMPORTED_AT = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("auto_publish", [False, True])
+def test_imported_articles_keep_the_feeds_own_dates(gazette, feed_bytes, auto_publish):
+    gazette.auto_publish = auto_publish
+    gazette.save()
+    with time_machine.travel(IMPORTED_AT, tick=False):
+        services.feed_entries_import(source=gazette, feed=feed_parse(feed_bytes("dates.xml")))
+    dates = dict(Article.objects.values_list("external_id", "published_at"))
+    assert dates == {
+        # A date with a zone, in UTC; one without a zone read as UTC.
+        "courier-zone": datetime(2026, 3, 2, 8, 0, tzinfo=UTC),
+        "courier-no-zone": datetime(2026, 3, 3, 6, 30, tzinfo=UTC),
+        # No date: the import's time. A date in the future is not believed beyond now.
+        "courier-no-date": IMPORTED_AT,
+        "courier-future": IMPORTED_AT,
+    }
+
+
+def test_an_atom_entry_is_dated_when_published_not_when_last_updated():
+    feed = feed_parse(
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><entry><title>A</title>'
+        b"<id>urn:a</id><published>2026-03-01T09:00:00+01:00</published>"
+        b"<updated>2026-03-05T10:00:00Z</updated><summary>Text.</summary></entry></feed>"
+    )
+    assert feed.entries[0].published_at == datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+def test_a_draft_from_a_feed_keeps_the_feeds_date_when_an_editor_publishes_it(gazette, feed_bytes):
+    services.feed_entries_import(source=gazette, feed=feed_parse(feed_bytes("atom.xml")))
+    otters = Article.objects.get(external_id="urn:valley:otters-2026")
+    assert otters.status == Status.DRAFT
+    services.article_publish(article=otters, changed_by="Ada")
+    otters.refresh_from_db()
+    assert otters.is_live
+    assert otters.published_at == datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+def test_a_polled_feed_cut_short_is_logged_and_nothing_is_imported(feed_bytes):
+    source = SourceFactory(kind=Source.Kind.RSS, url="https://gazette.example/rss")
+    truncated = feed_bytes("truncated.xml")
+    result = services.source_poll(
+        source=source, fetcher=lambda url: Fetched(url=url, content=truncated)
+    )
+    assert (result.created, result.errors) == (0, 1)
+    assert not Article.objects.exists()
+    assert "may have been cut short" in SourceError.objects.get(source=source).message
 
 
 @pytest.mark.django_db
@@ -238,6 +334,9 @@ def test_revisions_name_the_editor_as_text_not_an_account(gazette, feed_bytes):
     article = Article.objects.filter(source=gazette).first()
     services.article_publish(article=article, changed_by=editor.get_short_name())
     assert article.revisions.first().changed_by == "Grace"
+    # A revision may point at its article or at another revision (the one it restored), never
+    # at an account.
     assert all(
-        not f.is_relation or f.related_model is Article for f in ArticleRevision._meta.fields
+        not f.is_relation or f.related_model in (Article, ArticleRevision)
+        for f in ArticleRevision._meta.fields
     )

@@ -153,7 +153,11 @@ def test_every_allowed_transition_succeeds_and_is_recorded(current, to):
     _move(article, to)
     article.refresh_from_db()
     assert article.status == to
-    assert article.revisions.get().changes["status"] == {"old": current, "new": to}
+    changes = article.revisions.get().changes
+    if current == to:  # a scheduled story moved to another time
+        assert set(changes) == {"published_at"}
+    else:
+        assert changes["status"] == {"old": current, "new": to}
 
 
 @pytest.mark.parametrize(
@@ -172,7 +176,7 @@ def test_every_refused_transition_changes_nothing(current, to):
 
 def test_the_transition_table_covers_all_sixteen_pairs():
     allowed = sum(len(targets) for targets in services.ALLOWED_TRANSITIONS.values())
-    assert (allowed, 16 - allowed) == (8, 8)
+    assert (allowed, 16 - allowed) == (9, 7)
 
 
 def test_a_pin_lasts_24_hours_and_needs_a_live_or_scheduled_article():

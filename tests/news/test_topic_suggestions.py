@@ -1,14 +1,19 @@
 """Articles that arrive without topics get suggestions from a classifier trained on articles
 editors labelled; editors see them in the admin and accept them with one click, or not."""
 
+import base64
+import json
+import logging
+
 import pytest
 from django.urls import reverse
 
-from news import services
+from news import services, tasks
+from news.ingest import IncomingEntry, ParsedFeed
 from news.models import Article, ArticleRevision, EditorAction
 from tests.factories import ArticleFactory, ReaderFactory, SourceFactory, TopicFactory
 
-from .conftest import labelled_stories, sport_feed
+from .conftest import VOCABULARY, labelled_stories, sport_feed
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +41,69 @@ def test_a_feed_entry_without_topics_gets_suggestions(labelled, django_capture_o
     assert 0.2 <= article.suggested_topics[0]["score"] <= 1
     # A suggestion is not an edit: the only revision is the feed's creation.
     assert list(article.revisions.values_list("origin", flat=True)) == ["feed"]
+
+
+def untagged_feed() -> ParsedFeed:
+    """One new story per labelled topic, none with a category: each needs suggestions."""
+    entries = [
+        IncomingEntry(
+            reference=f"new-{name}",
+            external_id=f"new-{name}",
+            title=f"Today: {' '.join(words.split()[:4])}",
+            body=f"A new story about {words}.",
+        )
+        for name, words in VOCABULARY.items()
+    ]
+    return ParsedFeed(kind="rss", title="Gazette", entries=entries)
+
+
+def test_an_import_asks_once_for_all_its_new_articles_with_one_classifier(
+    labelled, caplog, django_capture_on_commit_callbacks
+):
+    caplog.set_level(logging.INFO, logger="news.services.suggestions")
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.feed_entries_import(source=SourceFactory(), feed=untagged_feed())
+
+    assert result.created == 3
+    best = {
+        a.external_id: a.suggested_topics[0]["name"]
+        for a in Article.objects.filter(external_id__startswith="new-")
+    }
+    assert best == {"new-space": "Space", "new-food": "Food", "new-sport": "Sport"}
+    runs = [r.getMessage() for r in caplog.records if r.name == "news.services.suggestions"]
+    assert runs == ["Topic suggestions for 3 of 3 articles, from one classifier trained on 24."]
+
+
+def test_with_a_real_broker_an_import_queues_one_task_for_the_batch(
+    labelled, scratch_broker, django_capture_on_commit_callbacks
+):
+    source = SourceFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.feed_entries_import(source=source, feed=untagged_feed())
+
+    [message] = [json.loads(raw) for raw in scratch_broker.lrange("celery", 0, -1)]
+    assert message["headers"]["task"] == tasks.suggest_topics.name
+    (article_ids,), _, _ = json.loads(base64.b64decode(message["body"]))
+    assert sorted(article_ids) == sorted(source.articles.values_list("pk", flat=True))
+    assert not source.articles.exclude(suggested_topics=[]).exists()  # the worker's job
+
+    # What the worker runs; a message delivered twice changes nothing the second time.
+    assert tasks.suggest_topics.apply(args=[article_ids]).get() == 3
+    first = dict(source.articles.values_list("pk", "suggested_topics"))
+    assert tasks.suggest_topics.apply(args=[article_ids]).get() == 3
+    assert dict(source.articles.values_list("pk", "suggested_topics")) == first
+
+
+def test_an_import_whose_entries_are_all_refused_asks_for_nothing(
+    labelled, scratch_broker, django_capture_on_commit_callbacks
+):
+    feed = untagged_feed()
+    for entry in feed.entries:
+        entry.problem = "The entry has no title."
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.feed_entries_import(source=SourceFactory(), feed=feed)
+    assert result.errors == 3
+    assert scratch_broker.llen("celery") == 0
 
 
 def test_an_article_saved_in_the_admin_without_topics_gets_suggestions(

@@ -88,7 +88,7 @@ def test_search_finds_words_in_title_and_body(client):
     ArticleFactory(title="Hidden draft bridge", status=Article.Status.DRAFT, published_at=None)
 
     by_title = client.get(reverse("news:search"), {"q": "bridge"}).content.decode()
-    assert "Harbour bridge reopens" in by_title
+    assert "Harbour <mark>bridge</mark> reopens" in by_title
     assert "Orchard harvest" not in by_title
     assert "Hidden draft bridge" not in by_title
 

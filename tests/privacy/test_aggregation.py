@@ -523,17 +523,17 @@ def readers_at(*levels: str) -> None:
 
 
 def test_readers_per_level_are_released_with_yesterdays_counts(article):
-    readers_at("off", "topics", "topics", "topics_history")
+    readers_at("off", "topics", "topics", "topics_history", "device")
     reader_choices(EditorFactory(), level="topics")  # staff are not readers
     read(day=days_ago(1), pseudonym="p1", articles=[article])
 
     result = aggregation.aggregate_day(day=days_ago(1), epsilon=NO_NOISE)
 
-    assert result.levels_released == 3
+    assert result.levels_released == 4
     released_levels = dict(
         LevelCountRelease.objects.filter(day=days_ago(1)).values_list("level", "noisy_count")
     )
-    assert released_levels == {"off": 1, "topics": 2, "topics_history": 1}
+    assert released_levels == {"off": 1, "topics": 2, "topics_history": 1, "device": 1}
     line = PrivacyBudgetLedger.objects.get(day=days_ago(1), query=releases.LEVEL_QUERY)
     assert (line.mechanism, line.delta, line.contribution_bound) == ("discrete Laplace", 0.0, 1)
     assert line.epsilon == pytest.approx(NO_NOISE * aggregation.LEVEL_SHARE)
@@ -555,6 +555,7 @@ def test_level_counts_are_noised_through_opendp_not_released_exactly(settings, a
         "off",
         "topics",
         "topics_history",
+        "device",
     }
 
 

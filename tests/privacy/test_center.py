@@ -55,8 +55,8 @@ def test_every_center_page_renders_for_a_reader(client, signed_in, name):
 def test_the_overview_counts_every_category(client, signed_in, article):
     read(signed_in, article)
     html = client.get(reverse("privacy:center")).content.decode()
-    assert re.search(r"Reading history</a></th><td>1</td>", html)
-    assert re.search(r"Consent receipts</a></th><td>1</td>", html)
+    assert re.search(r"Reading history</a></th><td[^>]*>1</td>", html)
+    assert re.search(r"Consent receipts</a></th><td[^>]*>1</td>", html)
     assert "What the recommender thinks you like" in html
 
 

@@ -106,3 +106,18 @@ def test_verify_detects_a_removed_receipt_in_the_middle(reader):
     ConsentRecord.objects.filter(pk=first.pk).delete()
     with pytest.raises(CommandError, match="problem"):
         run_verify()
+
+
+def test_verify_detects_a_receipt_moved_to_another_policy_version(reader):
+    from privacy.models import PolicyVersion
+
+    receipt = grant(reader)
+    later = services.policy_publish(
+        policy=services.policy_draft_save(
+            draft=PolicyVersion(version="2026-12-01", summary_of_changes="x", full_text="y")
+        )
+    )
+    # Someone ties an old grant to a later version in the database, to make it count again.
+    ConsentRecord.objects.filter(pk=receipt.pk).update(policy=later)
+    with pytest.raises(CommandError, match="1 problem"):
+        run_verify()

@@ -12,15 +12,15 @@ from django.utils import timezone
 from accounts import services as accounts_services
 from accounts.models import Preferences
 from news.models import Article
-from news.services import article_unpublish
+from news.services import article_publish, article_unpublish
 from privacy.browser_signals import NO_SIGNALS
 from recommendations import ranking
 from recommendations.feed.page import feed_page
-from recommendations.feed.pool import candidate_refresh_wait
+from recommendations.feed.pool import candidate_refresh_wait, forget_candidate_pool
 from recommendations.services import model_retrain
 from tests.factories import TopicFactory
 
-from .conftest import follow, release_counts, story
+from .conftest import cards, follow, release_counts, story
 
 pytestmark = pytest.mark.django_db
 Level = Preferences.Level
@@ -319,3 +319,53 @@ def test_a_new_story_joins_every_feed_within_a_minute(newsroom, settings):
     assert settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS < 60
     with time_machine.travel(later + timedelta(seconds=1)):
         assert fresh in {item.article for item in feed_page(user=AnonymousUser())}
+
+
+def _crowded_front_page(newsroom, settings) -> list[Article]:
+    """A front page of 3 cards, filled by editors' picks (a pick outweighs freshness), and the
+    page served once: the candidates and the shared first page are held from before."""
+    settings.NEWS_PAGE_SIZE = 3
+    picks = newsroom.all()[:5]
+    Article.objects.filter(pk__in=[a.pk for a in picks]).update(
+        editors_pick_until=timezone.now() + timedelta(days=1)
+    )
+    model_retrain()
+    return picks
+
+
+def test_a_story_published_now_gets_a_place_on_the_anonymous_front_page(
+    newsroom, settings, client, django_capture_on_commit_callbacks
+):
+    picks = _crowded_front_page(newsroom, settings)
+    before = client.get("/").content.decode()
+    assert sum(pick.title in before for pick in picks) == 3
+    draft = story(title="Harbour bridge reopens tonight", body="The bridge reopens.")
+    Article.objects.filter(pk=draft.pk).update(status=Article.Status.DRAFT, published_at=None)
+    draft.refresh_from_db()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        article_publish(article=draft)
+
+    page = client.get("/").content.decode()
+    assert "Harbour bridge reopens tonight" in page
+    assert len(cards(page)) == 3
+    # Halfway down page 1; the pick it displaced opens page 2, so nothing is lost.
+    shown = [item.article for item in feed_page(user=AnonymousUser(), page_number=1)]
+    second = [item.article for item in feed_page(user=AnonymousUser(), page_number=2)]
+    assert shown[1] == draft and draft not in second
+    assert set(shown + second) >= set(picks) and len(shown + second) == len(set(shown + second))
+
+
+def test_only_the_newest_stories_get_the_fresh_places(newsroom, settings, reader):
+    _crowded_front_page(newsroom, settings)
+    yesterday = story(title="Yesterday's council vote", body="The vote.", hours_ago=30)
+    newest = story(title="Storm warning for the coast", body="A storm.", hours_ago=0.2)
+    newer = story(title="Train strike called off", body="No strike.", hours_ago=0.5)
+    # The pool is rebuilt for the stories just created (no publication signal here).
+    forget_candidate_pool()
+    shown = [item.article for item in feed_page(user=AnonymousUser(), page_number=1)]
+    assert shown[1:] == [newest, newer]
+    assert yesterday not in shown
+    # A reader's own feed ranks by their topics: no places are kept there.
+    follow(reader, newsroom.topics["space"])
+    assert newest not in [item.article for item in feed_page(user=reader, page_number=1)]

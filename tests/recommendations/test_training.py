@@ -19,6 +19,7 @@ from privacy.models import ReadingHistoryEntry, SignalEvent
 from recommendations import training
 from recommendations.models import ModelVersion
 from recommendations.services import model_retrain
+from recommendations.weights import POPULARITY_AND_FRESHNESS, POPULARITY_AND_FRESHNESS_TOTALS
 from tests.conftest import models_relating_to_user
 from tests.factories import reader_choices
 
@@ -245,10 +246,11 @@ def test_nothing_published_means_a_failed_run_not_a_model(db):
     assert "no published article" in ModelVersion.objects.get().error
 
 
-def _two_topics(held_out_counts: dict[int, int]) -> dict:
+def _two_topics(held_out_counts: dict[int, int], *, hit_prior: float = 1.0, **options) -> dict:
     """Four stories: 0 and 1 in a topic with 80% of the reads the day before, 2 and 3 in one
-    with 20%. Story 0 was that day's hit (prior 1, the others 0) but reads little like its
-    topic (closeness 0.25 to the centroid), story 1 reads just like it (1.0). All as fresh."""
+    with 20%. Story 0 was that day's hit (prior `hit_prior`, the others 0) but reads little
+    like its topic (closeness 0.25 to the centroid), story 1 reads just like it (1.0), and so
+    do 2 and 3 like theirs. All as fresh."""
     before, held_out = date(2026, 11, 25), date(2026, 11, 26)
     aggregates = training.Aggregates(
         article_days={
@@ -265,51 +267,136 @@ def _two_topics(held_out_counts: dict[int, int]) -> dict:
         "vectors": np.array([[0.25, 0], [1, 0], [0, 1], [0, 1]], np.float32),
         "centroids": np.eye(2, dtype=np.float32),
         "live": np.arange(4),
-        "prior": np.array([1.0, 0.0, 0.0, 0.0]),
+        "prior": np.array([hit_prior, 0.0, 0.0, 0.0]),
         "fresh": np.full(4, 0.5),
         "aggregates": aggregates,
         "held_out": held_out,
+        **options,
     }
 
 
+def _chosen(*days: dict) -> tuple[dict, dict]:
+    return training.blend_choose([training.blend_scores(**day) if day else {} for day in days])
+
+
 def test_training_weighs_popularity_more_when_the_held_out_day_follows_it():
-    # The hit was read again, more than the story that reads like its topic. For that topic's
-    # reader story 0 scores 1 + 0.8 x 0.25 + p and story 1 scores 1 + 0.8: popularity p must
-    # weigh over 0.6. Freshness ties every story, so the split stays at half and the smallest
-    # total that does it wins: 1.5, 0.75 each.
-    weights, metrics = training.blend_choose([training.blend_scores(**_two_topics({0: 9, 1: 1}))])
-    assert (weights["popularity"], weights["freshness"]) == (0.75, 0.75)
-    assert metrics["holdout_popularity_and_freshness"] == 1.5
-    assert metrics["holdout_ndcg@10"] == 1.0
+    # The hit was read again, by far the day's most read story. Each topic's stand-in reader
+    # reads anyone's story half the time: for the second topic's reader, story 0 (popularity
+    # 1, not their topic) must outrank their own stories (1 + 0.8): popularity over 1.8.
+    # Freshness ties every story, so the split stays at half: 4 in all, 2 each.
+    weights, metrics = _chosen(_two_topics({0: 9, 1: 1}))
+    assert (weights["popularity"], weights["freshness"]) == (2.0, 2.0)
+    assert metrics["holdout_popularity_and_freshness"] == 4.0
+    assert metrics["holdout_ndcg@10"] > metrics["holdout_ndcg@10_freshness_only"]
     assert (weights["topic"], weights["content"]) == (1.0, 0.8)
 
 
 def test_training_keeps_the_default_blend_when_the_held_out_day_follows_content():
-    # The story that reads like its topic was read most: the usual 0.3 + 0.3 already ranks
-    # the day perfectly, and a ranking no better does not move the weights.
-    weights, metrics = training.blend_choose(
-        [training.blend_scores(**_two_topics({0: 1, 1: 9, 2: 2}))]
-    )
+    # The story that reads like its topic was read most: the usual 0.3 + 0.3 ranks the day
+    # as well as any blend, and a ranking no better does not move the weights.
+    weights, metrics = _chosen(_two_topics({0: 1, 1: 9, 2: 2}))
     assert (weights["popularity"], weights["freshness"]) == (0.3, 0.3)
     assert metrics["holdout_popularity_and_freshness"] == 0.6
-    assert metrics["holdout_ndcg@10"] == 1.0
 
 
 def test_training_judges_the_weight_on_several_days_so_one_odd_day_does_not_decide():
-    # Two held-out days follow the hit, a third follows content: alone that day keeps 0.6
-    # (test above). Averaged, 1.5 split evenly ranks the two hit days perfectly and the odd
-    # one at 0.7735, (1 + 1 + 0.7735) / 3 = 0.9245, over 0.6's (0.7168 x 2 + 1) / 3 = 0.8112.
-    hit = training.blend_scores(**_two_topics({0: 9, 1: 1}))
-    odd = training.blend_scores(**_two_topics({0: 1, 1: 9, 2: 2}))
-    assert training.blend_choose([odd])[1]["holdout_popularity_and_freshness"] == 0.6
-    weights, metrics = training.blend_choose([hit, odd, hit])
-    assert (weights["popularity"], weights["freshness"]) == (0.75, 0.75)
-    assert (metrics["holdout_ndcg@10"], metrics["holdout_ndcg@10_freshness_only"]) == (
-        0.9245,
-        0.8112,
-    )
+    hit, odd = _two_topics({0: 9, 1: 1}), _two_topics({0: 1, 1: 9, 2: 2})
+    weights, metrics = _chosen(hit, odd, hit)
+    assert (weights["popularity"], weights["freshness"]) == (2.0, 2.0)
     assert metrics["holdout_days"] == 3
     # Two odd days out of three keep the usual total; a day that cannot judge is not counted.
-    weights, metrics = training.blend_choose([odd, {}, odd, hit])
+    weights, metrics = _chosen(odd, {}, odd, hit)
     assert (weights["popularity"], weights["freshness"]) == (0.3, 0.3)
     assert metrics["holdout_days"] == 3
+
+
+def test_popularity_weighs_more_when_the_days_reads_leave_their_topics():
+    # The same hit, the same prior. On one day the second topic's stories were read (its
+    # readers stayed in their topic); on the other nobody read them and the hit took those
+    # reads: the second topic's reader is then best served by the hit, over their own.
+    within, _ = _chosen(_two_topics({0: 9, 1: 1, 2: 3}))
+    spread, _ = _chosen(_two_topics({0: 12, 1: 1}))
+    assert within["popularity"] == 0.75
+    assert spread["popularity"] == 2.0
+
+
+def test_readers_who_stay_in_their_topic_want_less_popularity():
+    # Read as if a topic's readers read only its stories (the criterion before 2026-12-02),
+    # the same day asks only that the hit outrank its own topic's story (popularity over
+    # 0.6): 1.5 in all.
+    loyal, _ = _chosen(_two_topics({0: 9, 1: 1}, own_share=1.0))
+    mixed, _ = _chosen(_two_topics({0: 9, 1: 1}))
+    assert loyal["popularity"] == 0.75 < mixed["popularity"]
+
+
+def test_the_weight_grid_reaches_far_over_topic_and_content_but_no_further():
+    totals = POPULARITY_AND_FRESHNESS_TOTALS
+    assert min(totals) == 0.5 and max(totals) == 12.0 and POPULARITY_AND_FRESHNESS in totals
+    assert list(totals) == sorted(totals)
+    # A hit whose popularity is only 0.2 of the scale: to outrank the second topic's own
+    # stories (1.8) popularity must weigh over 9, so all of the grid's top goes to it.
+    weights, metrics = _chosen(_two_topics({0: 12, 1: 1}, hit_prior=0.2))
+    assert (weights["popularity"], weights["freshness"]) == (12.0, 0.0)
+    assert metrics["holdout_popularity_and_freshness"] == max(totals)
+
+
+def test_the_tuning_is_deterministic():
+    days = [_two_topics({0: 9, 1: 1}), _two_topics({0: 1, 1: 9, 2: 2})]
+    first = [training.blend_scores(**day) for day in days]
+    again = [training.blend_scores(**day) for day in days]
+    assert first == again
+    assert training.blend_choose(first) == training.blend_choose(again)
+
+
+def test_noise_on_the_held_out_day_does_not_pass_for_reads():
+    # A day whose noise sums to nothing read judges nothing; noise on unread stories is
+    # counted as it was released (negative too), so it lifts no blend on average.
+    assert training.blend_scores(**_two_topics({0: -2, 2: 1, 3: 1})) == {}
+    noisy, _ = _chosen(_two_topics({0: 9, 1: 1, 2: -1, 3: 1}))
+    assert noisy["popularity"] == 2.0
+
+
+def test_popularity_is_what_stands_clear_of_the_noise(settings):
+    settings.RECOMMENDER_POPULARITY_HALF_LIFE_DAYS = 2.0
+    reference = date(2026, 11, 27)
+    day = reference - timedelta(days=2)  # decay weight 0.5
+    aggregates = training.Aggregates(
+        article_days={1: {day: 60}, 2: {day: 20}, 3: {day: 6}, 4: {day: -4}},
+        topic_days={},
+        days=[day],
+        epsilon=1.0,
+        article_noise={day: 16.0},  # 0.5^2 x 16: a standard deviation of 2 after decay
+    )
+    prior = training.popularity_prior(
+        article_ids=np.array([1, 2, 3, 4]), aggregates=aggregates, reference=reference
+    )
+    # 30, 10 and 3 decayed, less 2 x 2: 26 and 6 stand clear, 3 does not, nor does noise.
+    assert prior[0] == pytest.approx(1.0)
+    assert prior[1] == pytest.approx(np.log1p(6) / np.log1p(26))
+    assert prior[2] == prior[3] == 0.0
+
+
+def test_a_quiet_day_lost_in_its_noise_does_not_judge_the_weight():
+    day = _two_topics({0: 9, 1: 1})
+    noise = day["aggregates"].article_noise
+    # 10 reads over 4 stories; noise of variance 16 sums to a standard deviation of 8 over
+    # them, 2 x 8 = 16 reads could be noise alone: the day cannot tell one blend from another.
+    noise[day["held_out"]] = 16.0
+    assert training.blend_scores(**day) == {}
+    noise[day["held_out"]] = 4.0  # 2 x 4 = 8 < 10: it can
+    assert training.blend_scores(**day)
+
+
+def test_training_judges_on_the_newest_days_that_can_and_looks_back_no_further_than_a_week():
+    days = [date(2026, 11, 1) + timedelta(days=n) for n in range(10)]
+    tried = []
+
+    def odd_days_judge(day):
+        tried.append(day)
+        return {(0.6, 0.5): 1.0} if day.day % 2 else {}
+
+    assert len(training.judging_days(days, odd_days_judge)) == training.HELD_OUT_DAYS
+    assert [d.day for d in tried] == [10, 9, 8, 7, 6, 5]
+    tried.clear()
+    assert training.judging_days(days, lambda day: tried.append(day) or {}) == []
+    assert len(tried) == training.HELD_OUT_LOOKBACK

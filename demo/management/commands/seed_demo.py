@@ -1,4 +1,5 @@
-"""Load the demo topics and articles shipped with the site, and the demo accounts."""
+"""Load the demo topics and articles shipped with the site and the demo accounts; for a local
+demo, also a few weeks of privacy-protected releases from simulated readers."""
 
 import json
 from pathlib import Path
@@ -6,8 +7,17 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from accounts.services import demo_accounts_ensure
+from accounts.services import DEMO_ACCOUNTS, demo_accounts_ensure
+from demo.services import (
+    SIMULATED_DOMAIN,
+    SIMULATED_READERS,
+    demo_reader_onboard,
+    simulated_days_release,
+    simulated_readers_ensure,
+)
 from news.models import Article
 from news.services import demo_content_load
 from recommendations.models import ModelVersion
@@ -15,6 +25,9 @@ from recommendations.services import model_active_version, model_retrain
 
 # The demo content ships with the news app.
 DEMO_DIR = Path(__file__).resolve().parents[3] / "news" / "fixtures" / "demo"
+DEMO_READER_EMAIL = next(email for role, email, *_ in DEMO_ACCOUNTS if role == "reader")
+# The transparency page lists the releases of the last 90 days.
+MAX_SIMULATED_DAYS = 90
 
 
 def read_demo_documents(directory: Path) -> dict:
@@ -64,8 +77,30 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-model", action="store_true", help="Skip training the first recommender model."
         )
+        parser.add_argument(
+            "--demo-passwords",
+            action="store_true",
+            help="Give new demo accounts the published passwords '<role>-demo-pass' (a local "
+            "demo only; the default with DEBUG on). Otherwise each gets a random one, shown once.",
+        )
+        parser.add_argument(
+            "--simulated-days",
+            type=int,
+            default=0,
+            metavar="DAYS",
+            help=f"A local demo only: {SIMULATED_READERS} simulated readers (addresses "
+            f"@{SIMULATED_DOMAIN}, no password) read over the last DAYS closed days, each day "
+            "released as the nightly job releases it (differential privacy, public ledger). "
+            f"At most {MAX_SIMULATED_DAYS}; days already released are left alone.",
+        )
 
     def handle(self, *args, **options):
+        days = options["simulated_days"]
+        if not 0 <= days <= MAX_SIMULATED_DAYS:
+            raise CommandError(
+                f"--simulated-days must be between 0 and {MAX_SIMULATED_DAYS}, not {days}. "
+                "Nothing was loaded."
+            )
         document = read_demo_documents(options["dir"])
         if (
             not options["no_model"]
@@ -84,7 +119,8 @@ class Command(BaseCommand):
                 f"Demo content refused, nothing loaded: {' '.join(error.messages)}"
             ) from error
         if not options["no_accounts"]:
-            for account in demo_accounts_ensure(fixed_passwords=settings.DEBUG):
+            fixed = options["demo_passwords"] or settings.DEBUG
+            for account in demo_accounts_ensure(fixed_passwords=fixed):
                 password = account.password or "(already existed, password unchanged)"
                 self.stdout.write(f"  {account.role:<7} {account.email:<22} {password}")
         self.stdout.write(
@@ -93,16 +129,71 @@ class Command(BaseCommand):
                 f"articles created, {result.articles_skipped} articles already present."
             )
         )
+        if not options["no_accounts"]:
+            self._onboard_demo_reader()
+        released = self._simulate(days) if days else 0
         if not options["no_model"]:
-            self._ensure_model()
+            self._ensure_model(counts_changed=released > 0)
 
-    def _ensure_model(self):
-        """The demo site gets a recommender model once; later runs leave it as it is."""
+    def _onboard_demo_reader(self):
+        reads = demo_reader_onboard(email=DEMO_READER_EMAIL)
+        if reads is None:
+            self.stdout.write("Demo reader: onboarded already, left as they are.")
+        else:
+            self.stdout.write(
+                f"Demo reader: onboarded (topics chosen, reading history on), {reads} reads."
+            )
+
+    def _simulate(self, days: int) -> int:
+        """The simulated readers, then their days released one by one, behind progress bars;
+        returns how many days were released now."""
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(file=self.stdout, highlight=False, soft_wrap=True),
+        )
+        with progress:
+            readers = progress.add_task("Simulated readers", total=SIMULATED_READERS)
+            made = simulated_readers_ensure(
+                count=SIMULATED_READERS, on_reader=lambda: progress.advance(readers)
+            )
+            released_days = progress.add_task("Their days, released", total=days)
+            result = simulated_days_release(
+                days=days, on_day=lambda day: progress.advance(released_days)
+            )
+        self.stdout.write(
+            f"Simulated readers: {made} made, {SIMULATED_READERS} in all (@{SIMULATED_DOMAIN}, "
+            "no password: nobody can sign in as them)."
+        )
+        if result.days_released:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Their reads: {result.reads} over {result.days_released} days, released "
+                    f"with differential privacy (epsilon {result.epsilon_spent:.3g} in all, in "
+                    "the public ledger)."
+                )
+            )
+        else:
+            self.stdout.write(f"Their reads: no day of the last {days} was left to release.")
+        return result.days_released
+
+    def _ensure_model(self, *, counts_changed: bool):
+        """The demo site gets a recommender model once; later runs leave it as it is, unless
+        they released new counts, which a model learns its popularity from."""
         active = model_active_version()
-        if active is not None:
+        if active is not None and not counts_changed:
             self.stdout.write(f"Recommender: model v{active.version} already active.")
             return
         trained = model_retrain(trigger=ModelVersion.Trigger.DEMO)
+        if not trained.activated and active is not None:
+            # The model serving now stays, as after a nightly retrain that fails its checks.
+            self.stdout.write(
+                f"Recommender: v{trained.version} was not activated ({trained.status}): "
+                f"{first_sentence(trained.problems)} v{active.version} still serves."
+            )
+            return
         if not trained.activated:
             raise CommandError(
                 f"The demo content loaded, but the first recommender model was not activated "

@@ -10,7 +10,10 @@ from django.core.management.base import BaseCommand, CommandError
 from news.ingest import FeedUnreadable, feed_parse
 from news.management.progress import entry_progress
 from news.safe_fetch import FetchError, fetch
-from news.services import feed_entries_import, feed_source_for_import
+from news.services import ImportAborted, feed_import
+
+# The exit code of an import that refused some entries and imported the others.
+SOME_REFUSED = 2
 
 
 def read_feed_file(path: Path) -> bytes:
@@ -36,8 +39,13 @@ def _is_file(path: Path) -> bool:
 class Command(BaseCommand):
     help = (
         "Import an RSS or Atom feed from a file or an http(s) address. New entries become "
-        "drafts (or published articles when the source auto-publishes); running it again "
-        "skips what is already there."
+        "drafts (or published articles when the source auto-publishes), dated as the feed "
+        "dates them; running it again skips what is already there. A document that is not a "
+        "well-formed RSS or Atom feed (a file cut short, say) is refused whole: nothing is "
+        "imported and the exit code is 1. In a well-formed feed, each entry that cannot become "
+        "an article (no title, no text...) is refused by name with its reason, the others are "
+        "imported, and the exit code is 2. Addresses inside the site's own network are "
+        "refused; download such a feed and give the file instead."
     )
 
     def add_arguments(self, parser):
@@ -71,15 +79,25 @@ class Command(BaseCommand):
             raise CommandError(f"{error} Nothing imported.") from error
         if feed.warning:
             self.stderr.write(f"Warning: {feed.warning}")
-        try:
-            source = feed_source_for_import(name=options["source"], url=url, feed=feed)
-        except ValidationError as error:
-            raise CommandError(
-                f"Cannot use that source: {' '.join(error.messages)} Nothing imported."
-            ) from error
 
+        label = options["source"] or feed.title or "Imported feed"
         with entry_progress(
-            stdout=self.stdout, stderr=self.stderr, total=len(feed.entries), label=source.name
-        ) as on_progress:
-            result = feed_entries_import(source=source, feed=feed, on_progress=on_progress)
-        self.stdout.write(f"{source.name}: {result.summary()}")
+            stdout=self.stdout, stderr=self.stderr, total=len(feed.entries), label=label
+        ) as progress:
+            try:
+                result = feed_import(
+                    feed=feed,
+                    source_name=options["source"],
+                    url=url,
+                    on_progress=progress,
+                    on_retry=progress.restart,
+                )
+            except ValidationError as error:
+                raise CommandError(
+                    f"Cannot use that source: {' '.join(error.messages)} Nothing imported."
+                ) from error
+            except ImportAborted as error:
+                raise CommandError(str(error)) from error
+        self.stdout.write(f"{result.source.name}: {result.summary()}")
+        if result.errors:
+            raise CommandError(result.refusals(), returncode=SOME_REFUSED)

@@ -7,14 +7,18 @@ from django.core.management.base import BaseCommand, CommandError
 
 from news.ingest import FeedUnreadable, mind_parse
 from news.management.progress import entry_progress
-from news.services import mind_rows_import
+from news.services import ImportAborted, mind_rows_import
+
+from .import_feed import SOME_REFUSED
 
 
 class Command(BaseCommand):
     help = (
         "Import a MIND news.tsv (NewsID, Category, SubCategory, Title, Abstract, URL, "
         "TitleEntities, AbstractEntities). Articles arrive as drafts unless --publish; rows "
-        "already imported are skipped. Malformed rows are reported and the rest imported."
+        "already imported are skipped. A file that is not a MIND news.tsv is refused whole "
+        "(nothing imported, exit code 1). Malformed rows are refused by line with their reason "
+        "and the others imported, with exit code 2."
     )
 
     def add_arguments(self, parser):
@@ -43,8 +47,16 @@ class Command(BaseCommand):
 
         with entry_progress(
             stdout=self.stdout, stderr=self.stderr, total=len(entries), label=path.name
-        ) as on_progress:
-            result = mind_rows_import(
-                entries=entries, publish=options["publish"], on_progress=on_progress
-            )
+        ) as progress:
+            try:
+                result = mind_rows_import(
+                    entries=entries,
+                    publish=options["publish"],
+                    on_progress=progress,
+                    on_retry=progress.restart,
+                )
+            except ImportAborted as error:
+                raise CommandError(f"{path.name}: {error}") from error
         self.stdout.write(f"{path.name}: {result.summary()}")
+        if result.errors:
+            raise CommandError(result.refusals(), returncode=SOME_REFUSED)

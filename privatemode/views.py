@@ -1,0 +1,97 @@
+"""Private mode's pages: the public candidate bundle (the same bytes for everyone, never
+reading who asks), the page that turns private mode on, and the switch of a signed-in
+reader's account level. The ranking itself runs in the browser (static/privatemode/)."""
+
+import re
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse, HttpResponseNotModified
+from django.shortcuts import redirect, render
+from django.utils.http import parse_etags
+from django.views.decorators.http import require_POST, require_safe
+
+from accounts import services as accounts_services
+from accounts.selectors import reader_profile
+from news.selectors import topics_all
+from privacy.browser_signals import signals_for
+from privacy.levels import Level
+from privacy.models import ConsentRecord
+
+from .services import bundle_current
+
+# An hour: a browser or a shared cache asks again at most hourly (a 304 when nothing
+# changed); a story withdrawn meanwhile is already left out of the page the server renders.
+BUNDLE_MAX_AGE_SECONDS = 3600
+_GZIP_REFUSED = re.compile(r"gzip\s*;\s*q\s*=\s*0(\.0*)?\s*(,|$)")
+
+
+def _accepts_gzip(request) -> bool:
+    accepted = request.headers.get("Accept-Encoding", "").lower()
+    return "gzip" in accepted and not _GZIP_REFUSED.search(accepted)
+
+
+@require_safe
+def bundle(request):
+    """The public candidate bundle. Nothing about the visitor is read (not the session, not
+    a cookie), so the answer depends on the URL and the accepted encoding alone."""
+    kept = bundle_current()
+    gzipped = _accepts_gzip(request)
+    etag = kept.gzip_etag if gzipped else kept.etag
+    if etag in parse_etags(request.headers.get("If-None-Match", "")):
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(
+            kept.gzipped if gzipped else kept.body, content_type="application/json"
+        )
+        if gzipped:
+            response["Content-Encoding"] = "gzip"
+    response["ETag"] = etag
+    response["Cache-Control"] = f"public, max-age={BUNDLE_MAX_AGE_SECONDS}"
+    response["Vary"] = "Accept-Encoding"
+    # Its cache headers stand for signed-in visitors too (privacy.middleware).
+    response.same_for_everyone = True
+    return response
+
+
+@require_safe
+def start(request):
+    """What private mode is and the switch that turns it on. The page is the same for every
+    anonymous visitor and sets no cookie: what they choose is kept by their browser."""
+    profile = reader_profile(user=request.user) if request.user.is_authenticated else None
+    return render(
+        request,
+        "privatemode/start.html",
+        {
+            "topics": topics_all(),
+            "profile": profile,
+            "account_private": profile is not None and profile.level == Level.DEVICE,
+            "level_label": Level(profile.level).label if profile is not None else "",
+        },
+    )
+
+
+@login_required
+@require_POST
+def account_level(request):
+    """A signed-in reader turns private mode on for their account (the level "On this device
+    only": the server keeps that and nothing about their interests) or off again (level Off)."""
+    turn_on = request.POST.get("private_mode") == "on"
+    try:
+        accounts_services.preferences_set_level(
+            user=request.user,
+            level=Level.DEVICE if turn_on else Level.OFF,
+            source=ConsentRecord.Source.PREFERENCES,
+            signals=signals_for(request),
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("privatemode:start")
+    messages.success(
+        request,
+        "Private mode is on: pick your topics below; they stay in this browser."
+        if turn_on
+        else "Private mode is off, and this browser's copy of your topics and reads is deleted.",
+    )
+    return redirect("privatemode:start")
