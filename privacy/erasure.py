@@ -100,8 +100,12 @@ def category_erase(*, user, key: str) -> int:
         )
     with transaction.atomic():
         removed = entry.erase_for(user=user)
+        items = "item" if removed == 1 else "items"
         audit_record(
-            user=user, action=Action.CATEGORY_ERASED, category=key, detail=f"{removed} rows"
+            user=user,
+            action=Action.CATEGORY_ERASED,
+            category=key,
+            detail=f"{entry.title}: {removed} {items} erased",
         )
         # A page ranked from the erased rows must not be served again.
         reader_data_changed_send(user_id=user.pk)
