@@ -38,6 +38,7 @@ def _environment() -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": FLOOD_DATABASE_URL,
+        "KEYS_DATABASE_URL": FLOOD_DATABASE_URL + "_keys",
         "CACHE_URL": FLOOD_CACHE_URL,
         "SECRET_KEY": "password-flood-benchmark-only-" + "x" * 30,
         "NEWSITE_MASTER_KEY": "cGFzc3dvcmQtZmxvb2QtYmVuY2htYXJrLW9ubHktMDA=",
@@ -57,10 +58,14 @@ def _environment() -> dict[str, str]:
 def _fresh_database(env: dict[str, str]) -> None:
     name = FLOOD_DATABASE_URL.rsplit("/", 1)[1]
     admin = FLOOD_DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
-    subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
-    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
+    # The site's database and its key store (newsite/db_routers.py).
+    for database in (name, f"{name}_keys"):
+        subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {database}"], check=True)
+        subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {database}"], check=True)
     manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    for database in ("keys", "default"):
+        migrate = [*manage, "migrate", "--noinput", "-v0", f"--database={database}"]
+        subprocess.run(migrate, cwd=ROOT, env=env, check=True)
     # The demo accounts with their known '<role>-demo-pass' passwords.
     subprocess.run(
         [*manage, "seed_demo", "--demo-passwords"],
