@@ -82,6 +82,8 @@ bench: install
 	BENCH_DATABASE_URL=$(SCALE_DATABASE_URL) $(PY) -m bench.scale --profile-reads 200
 	BENCH_DATABASE_URL=$(SCALE_DATABASE_URL) $(PY) -m bench.scale
 	$(PY) -m bench.load
+	$(PY) -m bench.password_flood
+	$(PY) -m bench.ingest --items 3000
 
 lint: install
 	$(BIN)/ruff check --fix .
