@@ -110,7 +110,12 @@ def sweep(page, paths: list[str], site: dict) -> list[str]:
     report, console_errors, failed = [], [], []
     page.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
     page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
-    page.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
+    # A load the browser itself cancelled (the next page started before the icon arrived) is
+    # not a failure of the site; any other network failure is.
+    page.on(
+        "requestfailed",
+        lambda r: "ERR_ABORTED" not in (r.failure or "") and failed.append(f"failed {r.url}"),
+    )
     for device, (width, height) in WIDTHS.items():
         page.set_viewport_size({"width": width, "height": height})
         for template in paths:
