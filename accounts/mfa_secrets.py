@@ -13,6 +13,7 @@ import base64
 import binascii
 import os
 
+from allauth.mfa.models import Authenticator
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -130,6 +131,4 @@ def mfa_secrets_rewrap(*, authenticators) -> int:
 
 def mfa_secrets_follow_master_key(**kwargs) -> int:
     """On `privacy.signals.master_key_rotated`: every two-factor secret under the new key."""
-    from allauth.mfa.models import Authenticator
-
     return mfa_secrets_rewrap(authenticators=Authenticator.objects.all())

@@ -1,5 +1,8 @@
 """The site's user: identified by email address, no username."""
 
+from importlib import import_module
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
@@ -132,6 +135,5 @@ class ReaderSession(AbstractBaseSession):
 
     @classmethod
     def get_session_store_class(cls):
-        from .sessions import SessionStore
-
-        return SessionStore
+        # The configured engine (this app's `sessions`), found as Django's middleware finds it.
+        return import_module(settings.SESSION_ENGINE).SessionStore

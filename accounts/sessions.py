@@ -20,6 +20,8 @@ from django.utils import timezone
 
 from common.db_functions import CompiledOnce
 
+from .models import ReaderSession
+
 # The session whose reader Django's login check is verifying, only for the length of that
 # check (`reader_check_scope`): a reader loaded by another request can never be handed out.
 _session_in_check: ContextVar["SessionStore | None"] = ContextVar("session_in_check", default=None)
@@ -31,8 +33,6 @@ class SessionStore(DatabaseSessionStore):
 
     @classmethod
     def get_model_class(cls):
-        from .models import ReaderSession
-
         return ReaderSession
 
     def create_model_instance(self, data):
@@ -58,8 +58,6 @@ class SessionStore(DatabaseSessionStore):
 
 
 def _session_with_reader():
-    from .models import ReaderSession
-
     never = datetime(2000, 1, 1, tzinfo=UTC)
     sessions = ReaderSession.objects.select_related("user__preferences", "user__data_key")
     return sessions.filter(session_key="", expire_date__gt=never), {

@@ -86,7 +86,7 @@ def measure() -> dict:
     from privacy.browser_signals import NO_SIGNALS
     from privacy.models import ReadingHistoryEntry
     from privacy.selectors import read_permissions
-    from privacy.tasks import store_queued_reads
+    from privacy.tasks import reads_store_queued
 
     setup_test_environment()
     topic, _ = Topic.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
@@ -135,7 +135,7 @@ def measure() -> dict:
 
     # Every read was really stored by the worker, not lost on the way.
     with celery_worker():
-        store_queued_reads.delay()  # the drains the requests scheduled ran before the worker
+        reads_store_queued.delay()  # the drains the requests scheduled ran before the worker
         stored = wait_for(
             lambda: ReadingHistoryEntry.objects.filter(user=recording).count() == WARM_UP + REPEAT,
             seconds=300,

@@ -4,7 +4,7 @@ outage undo or fail the work that asked for it."""
 import logging
 from collections.abc import Callable
 
-from celery import current_app
+from celery import Task, current_app, shared_task
 from django.db import transaction
 from kombu.exceptions import OperationalError as KombuOperationalError
 
@@ -35,3 +35,18 @@ def enqueue_on_commit(
                 when_broker_down()
 
     transaction.on_commit(queue, robust=True)
+
+
+def renamed_tasks_keep(*, module: str, renames: dict[str, Task]) -> None:
+    """Keep answering to tasks' former names: messages queued, and beat schedules saved,
+    before a deploy still name them. Each former name queues its task under the new one."""
+    for former, task in renames.items():
+        shared_task(name=f"{module}.{former}", ignore_result=True)(_forward_to(task))
+
+
+def _forward_to(task: Task) -> Callable[..., None]:
+    def forward(*args, **kwargs) -> None:
+        task.apply_async(args, kwargs)
+
+    forward.__doc__ = f"Former name of {task.name}."
+    return forward

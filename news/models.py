@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
+from .safe_fetch import FetchRefused, url_check
+
 PARAGRAPH_BREAK = re.compile(r"(?:\r\n|\r|\n)[ \t]*(?:\r\n|\r|\n)\s*")
 
 
@@ -65,8 +67,6 @@ class Source(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from .safe_fetch import FetchRefused, url_check
-
         if self.kind in self.FEED_KINDS and self.active and not self.url:
             raise ValidationError({"url": "A feed polled automatically needs the feed's address."})
         # Checked whenever it could be fetched; the fetch checks again, as DNS answers change.

@@ -1,7 +1,12 @@
 """Signals news sends so the apps above it (the recommender) learn what changed without
 news importing them; and news's own cache of topic names, forgotten when topics change."""
 
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import Signal
+
+from .cards import topics_version
+from .context_processors import nav_topics
+from .models import Topic
 
 # Sent after articles changed in bulk (no post_save), e.g. scheduled articles going live.
 articles_changed = Signal()
@@ -11,17 +16,10 @@ articles_published = Signal()
 
 
 def _topics_changed(**kwargs) -> None:
-    from .cards import topics_version
-    from .context_processors import nav_topics
-
     nav_topics.forget()
     topics_version.forget()
 
 
 def connect() -> None:
-    from django.db.models.signals import post_delete, post_save
-
-    from .models import Topic
-
     post_save.connect(_topics_changed, sender=Topic, dispatch_uid="news-nav-topics-save")
     post_delete.connect(_topics_changed, sender=Topic, dispatch_uid="news-nav-topics-delete")

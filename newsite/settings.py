@@ -330,60 +330,60 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "publish-scheduled-articles": {
-        "task": "news.tasks.publish_due_articles",
+        "task": "news.tasks.articles_publish_due",
         "schedule": 60.0,
     },
     # Each batch of queued reads schedules its own drain; this catches one that was lost.
     "store-queued-reads": {
-        "task": "privacy.tasks.store_queued_reads",
+        "task": "privacy.tasks.reads_store_queued",
         "schedule": 60.0,
     },
     # Every minute; each source is fetched only when its own poll interval has passed.
     "poll-feed-sources": {
-        "task": "news.tasks.poll_feed_sources",
+        "task": "news.tasks.sources_poll_due",
         "schedule": 60.0,
     },
     # Just after midnight (TIME_ZONE), when yesterday is closed and its counts can be released.
     # After midnight: yesterday's consent-receipt chain heads, published on the transparency
     # page, so a receipt rewritten later shows against the copy anyone kept.
     "publish-consent-chain-digest": {
-        "task": "privacy.tasks.publish_consent_digest",
+        "task": "privacy.tasks.consent_digest_publish",
         "schedule": crontab(hour=0, minute=5),
     },
     "aggregate-popularity-signals": {
-        "task": "privacy.tasks.aggregate_signals",
+        "task": "privacy.tasks.aggregate_pending",
         "schedule": crontab(hour=0, minute=15),
     },
     # Export files are personal data in one convenient file: deleted within minutes of expiry
     # rather than waiting for the nightly purge.
     # Exports asked for while the broker was down: their build message never reached a worker.
     "build-pending-exports": {
-        "task": "privacy.tasks.build_pending_exports",
+        "task": "privacy.tasks.exports_build_pending",
         "schedule": 300.0,
     },
     "expire-data-exports": {
-        "task": "privacy.tasks.expire_exports",
+        "task": "privacy.tasks.exports_purge",
         "schedule": 900.0,
     },
     # After the aggregation, so a day's raw events are released before they expire.
     "purge-expired-personal-data": {
-        "task": "privacy.tasks.purge_expired",
+        "task": "privacy.tasks.retention_purge",
         "schedule": crontab(hour=0, minute=45),
     },
     # After the aggregation, so the new model learns from yesterday's released counts.
     "retrain-recommender": {
-        "task": "recommendations.tasks.retrain_recommender",
+        "task": "recommendations.tasks.model_retrain",
         "schedule": crontab(hour=1, minute=15),
     },
     # An editor's "retrain now" asked while the broker was down: its message never got out.
     "retrain-if-requested": {
-        "task": "recommendations.tasks.retrain_if_requested",
+        "task": "recommendations.tasks.model_retrain_if_requested",
         "schedule": 300.0,
     },
     # Safety net for articles that went live without `article_publish` (admin form, importers):
     # they get a vector within a minute, so they can be recommended by content.
     "vectorise-fresh-articles": {
-        "task": "recommendations.tasks.vectorise_fresh_articles",
+        "task": "recommendations.tasks.articles_vectorise_fresh",
         "schedule": 60.0,
     },
 }

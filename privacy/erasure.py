@@ -27,10 +27,10 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from .audit import Action, audit_record
 from .crypto import data_key_destroy
 from .models import PrivacyAuditEvent
 from .registry import categories, category
-from .services import Action, audit_record
 from .signals import reader_data_changed_send
 
 CONFIRMATION_WORD = "DELETE"

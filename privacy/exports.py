@@ -26,8 +26,10 @@ from django.utils.dateformat import format as date_format
 from common.queueing import enqueue_on_commit
 from common.site_links import site_url
 
+from .audit import audit_record
 from .models import ExportRequest, PrivacyAuditEvent
 from .registry import categories, category
+from .selectors import export_for_user
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +80,6 @@ def exports_erase(*, user_id: int) -> int:
 
 
 def _audit(**kwargs) -> None:
-    # Imported here: services imports this module for the file helpers above.
-    from .services import audit_record
-
     audit_record(category="exports", **kwargs)
 
 
@@ -132,7 +131,7 @@ def export_request_create(*, user) -> ExportRequest:
         # A broker outage must not turn a saved request into an error page: the request stays
         # pending and the periodic sweep (`exports_build_pending`) builds it later.
         enqueue_on_commit(
-            "privacy.tasks.export_build_task", str(export.pk), sweep="build_pending_exports"
+            "privacy.tasks.export_build", str(export.pk), sweep="exports_build_pending"
         )
     return export
 
@@ -412,8 +411,6 @@ class ExportNotReady(ExportUnavailable):
 def export_downloadable(*, user, export_id, now: datetime | None = None) -> ExportRequest:
     """The reader's export if its file can be downloaded now; raises ExportUnavailable if not.
     Changes nothing: views call it before asking for the password."""
-    from .selectors import export_for_user
-
     now = now or timezone.now()
     export = export_for_user(user=user, export_id=export_id)
     if export is None:

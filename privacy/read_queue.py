@@ -23,6 +23,7 @@ import json
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from functools import lru_cache
 
 import redis
@@ -67,6 +68,8 @@ def _queue_in_redis() -> bool:
 
 # The field name sealed into the inner layer: it opens only as this reader's queued read.
 READ_QUEUE_CONTEXT = "read_queue"
+# The task that drains the queue, queued by name: the tasks module imports this one.
+DRAIN_TASK = "privacy.tasks.reads_store_queued"
 # "rq1$<master key fingerprint>$<url-safe base64 of nonce + ciphertext + tag>".
 ENVELOPE_PREFIX = b"rq1"
 SEPARATOR = b"$"
@@ -167,33 +170,27 @@ def _reads_open_one_by_one(*, user_id: int, sealed_reads: list[bytes]) -> list[s
     return opened
 
 
-def read_enqueue(payload: dict) -> None:
-    """Queue a read decided in the request; store it here when there is no queue to use."""
-    from .services import read_store
-
+def read_enqueue(payload: dict, *, store: Callable[..., object]) -> None:
+    """Queue a read decided in the request; `store` it here when there is no queue to use."""
     if celery_app.conf.task_always_eager or not _queue_in_redis():
-        read_store(**payload)
+        store(**payload)
         return
     sealed = read_seal(payload)
     try:
         waiting = _client().rpush(_key(), sealed)
         if waiting == 1:  # the first read of a batch schedules the drain
-            from .tasks import store_queued_reads
-
-            store_queued_reads.apply_async(countdown=settings.PRIVACY_READ_FLUSH_SECONDS)
+            celery_app.tasks[DRAIN_TASK].apply_async(countdown=settings.PRIVACY_READ_FLUSH_SECONDS)
     except (redis.RedisError, OSError) as error:
         # A read must neither be lost nor break the page: store it in the request instead.
         logger.warning("Read queue unavailable (%s); storing a read in the request.", error)
-        read_store(**payload)
+        store(**payload)
 
 
-def reads_store_queued(*, batch_size: int = 500) -> int:
-    """Store every queued read; returns how many payloads were handled.
+def reads_drain(*, store: Callable[..., object], batch_size: int = 500) -> int:
+    """`store` every queued read; returns how many payloads were handled.
 
     One drain at a time (a Redis lock): two would store the same batch twice before trimming.
     """
-    from .services import read_store
-
     if not _queue_in_redis():
         return 0  # nothing is ever queued without Redis
     client = _client()
@@ -205,7 +202,7 @@ def reads_store_queued(*, batch_size: int = 500) -> int:
         while batch := client.lrange(_key(), 0, batch_size - 1):
             for payload in _reads_open(batch):
                 try:
-                    read_store(**payload)
+                    store(**payload)
                 except (ValueError, TypeError) as error:
                     logger.error("Dropped a malformed queued read: %s", error)
             client.ltrim(_key(), len(batch), -1)

@@ -21,6 +21,7 @@ from django.utils import timezone
 from common.queueing import enqueue_on_commit
 from news.models import Article
 
+from .audit import Action, audit_record
 from .browser_signals import BrowserSignals
 from .crypto import consent_chain_key, encrypt_for_user
 from .exports import export_file_delete, export_orphans_delete
@@ -36,7 +37,7 @@ from .models import (
     SignalEvent,
 )
 from .purposes import POLICY_VERSION, PURPOSES
-from .read_queue import read_enqueue
+from .read_queue import read_enqueue, reads_drain
 from .registry import categories
 from .selectors import (
     HISTORY_CONTEXT,
@@ -81,28 +82,6 @@ def receipt_hash(record, *, key: bytes) -> str:
 def unkeyed_receipt_hash(record) -> str:
     """The hash receipts had before the chain was keyed (kept in `unkeyed_hash`)."""
     return hashlib.sha256(_receipt_canonical(record)).hexdigest()
-
-
-# --- Activity log -------------------------------------------------------------------------
-
-Action = PrivacyAuditEvent.Action
-
-
-def audit_record(
-    *,
-    user,
-    action: str,
-    category: str = "",
-    detail: str = "",
-    actor: str = PrivacyAuditEvent.Actor.READER,
-) -> PrivacyAuditEvent:
-    """Add one event to the reader's activity log: what was done, never the data itself."""
-    event = PrivacyAuditEvent(
-        user=user, action=action, category=category, detail=detail[:200], actor=actor
-    )
-    event.full_clean()
-    event.save()
-    return event
 
 
 @transaction.atomic
@@ -372,7 +351,7 @@ def read_record(
         }
 
         def after_commit() -> None:
-            read_enqueue(payload)
+            read_enqueue(payload, store=read_store)
             if outcome.history_kept:
                 # The story read leaves the reader's feed now, not after the queued write.
                 reader_data_changed_send(user_id=user.pk)
@@ -435,6 +414,11 @@ def read_store(
                 ignore_conflicts=True,  # one event per reader, article and day
             )
     return outcome
+
+
+def reads_store_queued() -> int:
+    """Store every read the article pages queued; returns how many were handled."""
+    return reads_drain(store=read_store)
 
 
 def signal_events_erase(*, user_id: int) -> int:
@@ -539,9 +523,9 @@ def exports_purge(*, now: datetime | None = None) -> int:
 
 # --- Policy versions, and the emails about the purposes they change ----------------------
 
-QUEUE_EMAILS_TASK = "privacy.tasks.queue_policy_change_emails"
-SEND_EMAIL_TASK = "privacy.tasks.send_policy_change_email"
-DUE_EMAILS_SWEEP = "privacy.tasks.queue_due_policy_change_emails"
+QUEUE_EMAILS_TASK = "privacy.tasks.policy_change_emails_queue"
+SEND_EMAIL_TASK = "privacy.tasks.policy_change_email_send"
+DUE_EMAILS_SWEEP = "privacy.tasks.policy_change_emails_queue_due"
 
 
 def _when(at: datetime) -> str:

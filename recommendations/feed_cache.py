@@ -35,6 +35,7 @@ from accounts.selectors import (
     preferences_loaded_with,
     reader_profile,
 )
+from news.selectors import articles_live_by_id
 from privacy.crypto import (
     DataKeyDestroyed,
     DecryptionFailed,
@@ -44,6 +45,7 @@ from privacy.crypto import (
     with_data_key,
 )
 
+from .active import active_marker
 from .feed.page import feed_page
 from .similar import more_like_this
 
@@ -300,11 +302,6 @@ def reader_feed_erase(*, user) -> int:
 
 def more_like_this_cached(*, article, limit: int = 4) -> list:
     """`more_like_this`, its story ids kept per article, change and model version."""
-
-    from news.selectors import articles_live_by_id
-
-    from .active import active_marker
-
     seconds = settings.MORE_LIKE_THIS_CACHE_SECONDS
     if seconds <= 0:
         return more_like_this(article=article, limit=limit)

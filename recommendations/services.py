@@ -115,12 +115,12 @@ def model_retrain_if_requested(*, now: datetime | None = None) -> RetrainResult 
 def model_retrain_request(*, editor: str) -> EditorAction:
     """An editor's "retrain now": logged, then run through the Celery task once that is
     committed, so the page answers at once and the work is recorded like the nightly retrain.
-    If the broker is down, the periodic `retrain_if_requested` sweep runs it later."""
+    If the broker is down, the periodic `model_retrain_if_requested` sweep runs it later."""
     entry = editor_action_record(editor=editor, action=EditorAction.Action.RETRAIN)
     enqueue_on_commit(
-        "recommendations.tasks.retrain_recommender",
+        "recommendations.tasks.model_retrain",
         ModelVersion.Trigger.MANUAL,
-        sweep="retrain_if_requested",
+        sweep="model_retrain_if_requested",
     )
     return entry
 

@@ -33,10 +33,11 @@ def _rank_with_published(**kwargs) -> None:
 
 @receiver(articles_published)
 def _vectorise_published(*, article_ids: list[int], **kwargs) -> None:
-    for article_id in article_ids:
-        enqueue_on_commit(
-            "recommendations.tasks.vectorise_article", article_id, sweep="vectorise_fresh_articles"
-        )
+    enqueue_on_commit(
+        "recommendations.tasks.articles_vectorise",
+        list(article_ids),
+        sweep="articles_vectorise_fresh",
+    )
 
 
 def _forget_after_commit(**kwargs) -> None:

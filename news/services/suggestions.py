@@ -35,7 +35,7 @@ def article_topics_suggest_later(*, article_ids: list[int]) -> None:
     them (an import asks once for its whole batch); with the broker down the suggestion is
     made here (a second or two), not lost."""
     enqueue_on_commit(
-        "news.tasks.suggest_topics",
+        "news.tasks.article_topics_suggest",
         article_ids,
         when_broker_down=lambda: article_topics_suggest(article_ids=article_ids),
     )

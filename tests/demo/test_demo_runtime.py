@@ -16,7 +16,7 @@ import pytest
 from django.utils import timezone
 
 from news.models import Article
-from news.tasks import publish_due_articles
+from news.tasks import articles_publish_due
 from newsite.celery import app as celery_app
 from privacy.models import SignalEvent
 from privacy.selectors import history_for_user
@@ -163,7 +163,7 @@ def test_a_due_article_is_published_by_a_worker_on_the_demos_broker(tmp_path, ea
         status=Article.Status.SCHEDULED, published_at=timezone.now() - timedelta(seconds=1)
     )
     with filesystem_broker(tmp_path / "broker"):
-        publish_due_articles.delay()  # what beat sends every minute
+        articles_publish_due.delay()  # what beat sends every minute
         assert list((tmp_path / "broker" / "queue").iterdir()), "no message was written"
         with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
             deadline = time.monotonic() + 20

@@ -16,11 +16,11 @@ from news.services import article_publish, feed_entries_import
 from privacy.browser_signals import NO_SIGNALS
 from privacy.exports import EXPORT_QUEUE_GRACE, export_file_path, export_request_create
 from privacy.models import ExportRequest, ReadingHistoryEntry
-from privacy.tasks import build_pending_exports
+from privacy.tasks import exports_build_pending
 from recommendations.explanations import ReasonKind
 from recommendations.models import ArticleVector, ModelVersion
 from recommendations.services import RETRAIN_REQUEST_GRACE, model_retrain
-from recommendations.tasks import retrain_if_requested, vectorise_fresh_articles
+from recommendations.tasks import articles_vectorise_fresh, model_retrain_if_requested
 from tests.conftest import DEAD_CACHE, DEAD_REDIS, celery_broker
 from tests.factories import (
     DEFAULT_PASSWORD,
@@ -119,15 +119,15 @@ def test_an_export_asked_for_while_redis_is_down_is_built_once_it_is_back(
     reader = reader_choices(verified_reader())
     with redis_stopped(), django_capture_on_commit_callbacks(execute=True):
         export = export_request_create(user=reader)  # the request itself does not fail
-    assert "the periodic sweep (build_pending_exports) will run it" in caplog.text
+    assert "the periodic sweep (exports_build_pending) will run it" in caplog.text
     export.refresh_from_db()
     assert export.status == ExportRequest.Status.PENDING
 
     # Redis is back. A message still on its way is given time before the sweep steps in.
-    assert build_pending_exports.apply().get() == 0
+    assert exports_build_pending.apply().get() == 0
     with time_machine.travel(timezone.now() + EXPORT_QUEUE_GRACE + timedelta(seconds=1)):
-        assert build_pending_exports.apply().get() == 1
-        assert build_pending_exports.apply().get() == 0  # built once, not again
+        assert exports_build_pending.apply().get() == 1
+        assert exports_build_pending.apply().get() == 0  # built once, not again
     export.refresh_from_db()
     assert export.status == ExportRequest.Status.READY
     assert export_file_path(export).is_file()
@@ -148,12 +148,12 @@ def test_an_article_published_while_redis_is_down_gets_its_vector_once_it_is_bac
     draft.refresh_from_db()
     assert draft.is_live
     assert not ArticleVector.objects.filter(article=draft).exists()
-    assert "vectorise_article" in caplog.text  # the lost message is logged
+    assert "articles_vectorise" in caplog.text  # the lost message is logged
 
     # Redis is back: the minutely sweep vectorises what the lost message would have.
-    assert vectorise_fresh_articles.apply().get() == 1
+    assert articles_vectorise_fresh.apply().get() == 1
     assert ArticleVector.objects.filter(article=draft).exists()
-    assert vectorise_fresh_articles.apply().get() == 0
+    assert articles_vectorise_fresh.apply().get() == 0
 
 
 def test_an_imported_story_gets_topic_suggestions_while_redis_is_down(
@@ -162,7 +162,7 @@ def test_an_imported_story_gets_topic_suggestions_while_redis_is_down(
     topics = labelled_stories()  # stories editors labelled, as in the topic-suggestion tests
     with redis_stopped(), django_capture_on_commit_callbacks(execute=True):
         feed_entries_import(source=SourceFactory(), feed=sport_feed())
-    assert "Could not queue news.tasks.suggest_topics" in caplog.text
+    assert "Could not queue news.tasks.article_topics_suggest" in caplog.text
     assert "doing it now instead" in caplog.text
     article = Article.objects.get(external_id="e1")
     assert article.suggested_topics[0]["topic_id"] == topics["sport"].pk
@@ -176,14 +176,14 @@ def test_a_retrain_asked_for_while_redis_is_down_runs_once_it_is_back(
     with redis_stopped(), django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("news:editor_model_retrain"))
     assert response.status_code == 302  # the editor's page answers
-    assert "the periodic sweep (retrain_if_requested) will run it" in caplog.text
+    assert "the periodic sweep (model_retrain_if_requested) will run it" in caplog.text
     assert list(ModelVersion.objects.all()) == [active]
 
     # Redis is back; the sweep leaves a request alone while its message may still arrive.
-    assert retrain_if_requested.apply().get() is None
+    assert model_retrain_if_requested.apply().get() is None
     with time_machine.travel(timezone.now() + RETRAIN_REQUEST_GRACE + timedelta(seconds=1)):
-        assert retrain_if_requested.apply().get() == ModelVersion.Status.READY
-        assert retrain_if_requested.apply().get() is None  # run once, not again
+        assert model_retrain_if_requested.apply().get() == ModelVersion.Status.READY
+        assert model_retrain_if_requested.apply().get() is None  # run once, not again
     latest = ModelVersion.objects.latest("version")
     assert latest.version == active.version + 1
     assert latest.trigger == ModelVersion.Trigger.MANUAL

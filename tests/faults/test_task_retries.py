@@ -11,6 +11,7 @@ from django.core import mail
 from django.db import OperationalError
 
 from newsite.celery import app as celery_app
+from privacy import exports as privacy_exports
 from privacy import tasks as privacy_tasks
 from privacy.exports import export_request_create, exports_root
 from privacy.models import ExportRequest
@@ -40,7 +41,7 @@ def wait_until(condition, *, seconds: float = 30) -> bool:
 @pytest.fixture
 def flaky_database(monkeypatch):
     """The database refuses the export task's connection twice, then works again."""
-    real_build = privacy_tasks.export_build
+    real_build = privacy_exports.export_build
     attempts = []
 
     def build(**kwargs):
@@ -49,7 +50,7 @@ def flaky_database(monkeypatch):
             raise OperationalError("connection to server at 127.0.0.1 refused")
         return real_build(**kwargs)
 
-    monkeypatch.setattr(privacy_tasks, "export_build", build)
+    monkeypatch.setattr(privacy_exports, "export_build", build)
     monkeypatch.setattr("celery.utils.time.random", JitterAtCeiling())
     return attempts
 
@@ -60,7 +61,7 @@ def requested_waits():
     waits = []
 
     def record(sender=None, reason=None, **kwargs):
-        if sender.name == privacy_tasks.export_build_task.name:
+        if sender.name == privacy_tasks.export_build.name:
             waits.append(reason.when)
 
     task_retry.connect(record, weak=False)
@@ -89,7 +90,7 @@ def test_an_export_build_is_retried_with_growing_waits_and_built_once(
 
     # Idempotent: a redelivered message builds nothing more and sends no second email.
     ready_at = export.ready_at
-    assert privacy_tasks.export_build_task.apply(args=[str(export.pk)]).get() is None
+    assert privacy_tasks.export_build.apply(args=[str(export.pk)]).get() is None
     export.refresh_from_db()
     assert export.ready_at == ready_at
     assert sorted(path.name for path in exports_root().iterdir()) == files
@@ -108,9 +109,9 @@ def test_a_fault_that_does_not_go_away_is_retried_with_doubling_waits_then_given
     def refused(**kwargs):
         raise OperationalError("connection to server at 127.0.0.1 refused")
 
-    monkeypatch.setattr(privacy_tasks, "export_build", refused)
+    monkeypatch.setattr(privacy_exports, "export_build", refused)
     monkeypatch.setattr("celery.utils.time.random", JitterAtCeiling())
-    task = privacy_tasks.export_build_task
+    task = privacy_tasks.export_build
     waits = []
     for attempt in range(task.max_retries):
         with pytest.raises(Retry) as retried:  # eager calls raise the retry they ask for

@@ -129,12 +129,12 @@ def test_the_beat_task_fetches_through_the_guard_and_imports(dns, feed_bytes, mo
         return FakeResponse(feed_bytes("rss.xml"))
 
     monkeypatch.setattr(safe_fetch, "open_url", fake_http)
-    assert tasks.poll_feed_sources.delay().get() == 1
+    assert tasks.sources_poll_due.delay().get() == 1
     assert requested == [("https://quick.example/rss", settings.INGEST_TIMEOUT_SECONDS)]
     assert Article.objects.count() == 2
 
 
 def test_beat_schedule_polls_feed_sources_every_minute():
     entry = settings.CELERY_BEAT_SCHEDULE["poll-feed-sources"]
-    assert entry["task"] == tasks.poll_feed_sources.name
+    assert entry["task"] == tasks.sources_poll_due.name
     assert entry["schedule"] == 60

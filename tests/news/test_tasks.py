@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from news.models import Article
-from news.tasks import publish_due_articles
+from news.tasks import articles_publish_due
 from newsite.celery import app as celery_app
 from tests.factories import ArticleFactory
 
@@ -21,14 +21,14 @@ def test_publish_task_publishes_due_articles():
     due = ArticleFactory(
         status=Article.Status.SCHEDULED, published_at=timezone.now() - timedelta(seconds=1)
     )
-    assert publish_due_articles.delay().get() == 1
+    assert articles_publish_due.delay().get() == 1
     due.refresh_from_db()
     assert due.status == Article.Status.PUBLISHED
 
 
 def test_beat_schedule_runs_scheduled_publishing_every_minute():
     entry = settings.CELERY_BEAT_SCHEDULE["publish-scheduled-articles"]
-    assert entry["task"] == publish_due_articles.name
+    assert entry["task"] == articles_publish_due.name
     assert entry["schedule"] <= 60
 
 
@@ -47,7 +47,7 @@ def test_a_real_worker_on_redis_publishes_a_due_article(eager_celery):
     )
     celery_app.conf.task_always_eager = False
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        publish_due_articles.delay()
+        articles_publish_due.delay()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             due.refresh_from_db()

@@ -82,15 +82,15 @@ def test_with_a_real_broker_an_import_queues_one_task_for_the_batch(
         services.feed_entries_import(source=source, feed=untagged_feed())
 
     [message] = [json.loads(raw) for raw in scratch_broker.lrange("celery", 0, -1)]
-    assert message["headers"]["task"] == tasks.suggest_topics.name
+    assert message["headers"]["task"] == tasks.article_topics_suggest.name
     (article_ids,), _, _ = json.loads(base64.b64decode(message["body"]))
     assert sorted(article_ids) == sorted(source.articles.values_list("pk", flat=True))
     assert not source.articles.exclude(suggested_topics=[]).exists()  # the worker's job
 
     # What the worker runs; a message delivered twice changes nothing the second time.
-    assert tasks.suggest_topics.apply(args=[article_ids]).get() == 3
+    assert tasks.article_topics_suggest.apply(args=[article_ids]).get() == 3
     first = dict(source.articles.values_list("pk", "suggested_topics"))
-    assert tasks.suggest_topics.apply(args=[article_ids]).get() == 3
+    assert tasks.article_topics_suggest.apply(args=[article_ids]).get() == 3
     assert dict(source.articles.values_list("pk", "suggested_topics")) == first
 
 

@@ -26,7 +26,7 @@ from privacy.models import (
     SignalEvent,
 )
 from privacy.selectors import display_count
-from privacy.tasks import aggregate_signals
+from privacy.tasks import aggregate_pending
 from tests.factories import (
     ArticleFactory,
     EditorFactory,
@@ -436,11 +436,11 @@ def test_pending_days_are_caught_up_oldest_first(article):
 def test_the_nightly_task_releases_pending_days(article, settings):
     read(day=days_ago(1), pseudonym="p1", articles=[article])
 
-    assert aggregate_signals.delay().get() == 1
+    assert aggregate_pending.delay().get() == 1
 
     assert PrivacyBudgetLedger.objects.filter(day=days_ago(1)).count() == 4
     beat = settings.CELERY_BEAT_SCHEDULE["aggregate-popularity-signals"]
-    assert beat["task"] == "privacy.tasks.aggregate_signals"
+    assert beat["task"] == "privacy.tasks.aggregate_pending"
 
 
 def test_the_command_aggregates_one_day_and_says_so(article):
@@ -563,9 +563,9 @@ def test_running_the_nightly_task_twice_releases_the_levels_once(article):
     readers_at("topics", "topics_history")
     read(day=days_ago(1), pseudonym="p1", articles=[article])
 
-    assert aggregate_signals.delay().get() == 1
+    assert aggregate_pending.delay().get() == 1
     first = list(LevelCountRelease.objects.values_list("pk", "level", "noisy_count"))
-    assert aggregate_signals.delay().get() == 0
+    assert aggregate_pending.delay().get() == 0
     aggregation.aggregate_day(day=days_ago(1))  # and by hand: already released
 
     assert list(LevelCountRelease.objects.values_list("pk", "level", "noisy_count")) == first

@@ -112,8 +112,8 @@ def test_an_erased_readers_chain_leaves_earlier_digests_valid(
 
 def test_the_daily_digest_is_published_once_and_shown_on_the_transparency_page(client, reader):
     receipts_for(reader)
-    yesterday_digest = tasks.publish_consent_digest()  # beat runs it just after midnight
-    assert tasks.publish_consent_digest() == yesterday_digest  # a second run changes nothing
+    yesterday_digest = tasks.consent_digest_publish()  # beat runs it just after midnight
+    assert tasks.consent_digest_publish() == yesterday_digest  # a second run changes nothing
     assert ConsentChainDigest.objects.count() == 1
 
     today = services.consent_digest_publish(day=timezone.localdate())

@@ -19,8 +19,8 @@ from privacy.erasure import (
 )
 from privacy.exports import export_document
 from privacy.models import PrivacyAuditEvent, ReadingHistoryEntry, SignalEvent
-from privacy.read_queue import reads_store_queued
 from privacy.registry import category
+from privacy.services import reads_store_queued
 from tests.factories import (
     DEFAULT_PASSWORD,
     AdminFactory,

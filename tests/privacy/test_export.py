@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from privacy import registry
+from privacy import registry, tasks
 from privacy.browser_signals import NO_SIGNALS
 from privacy.exports import (
     BUILD_FAILED_ERROR,
@@ -33,7 +33,6 @@ from privacy.exports import (
 from privacy.models import ConsentRecord, ExportRequest, PrivacyAuditEvent
 from privacy.reauth import SESSION_KEY
 from privacy.services import retention_purge
-from privacy.tasks import export_build_task
 from tests.factories import DEFAULT_PASSWORD, ArticleFactory, ReaderFactory, reader_choices
 
 pytestmark = pytest.mark.django_db
@@ -374,7 +373,7 @@ def test_building_again_changes_nothing(reader_with_data, request_export, mailou
     before = path.stat().st_mtime_ns
 
     assert export_build(export_id=export.pk) is None
-    assert export_build_task.delay(str(export.pk)).get() is None  # a redelivered task
+    assert tasks.export_build.delay(str(export.pk)).get() is None  # a redelivered task
 
     assert path.stat().st_mtime_ns == before and len(mailoutbox) == 1
     assert actions_of(reader_with_data) == [Action.EXPORT_REQUESTED, Action.EXPORT_READY]
@@ -584,14 +583,14 @@ def test_a_copy_past_its_expiry_is_gone_even_before_the_purge_runs(
 
 
 def test_expired_copies_are_deleted_by_a_frequent_task(reader_with_data, request_export, settings):
-    from privacy.tasks import expire_exports
+    from privacy.tasks import exports_purge
 
     export = request_export(reader_with_data)
     with time_machine.travel(timezone.now() + timedelta(hours=25), tick=False):
-        assert expire_exports.delay().get() == 1
+        assert exports_purge.delay().get() == 1
     assert not export_file_path(export) or not export_file_path(export).exists()
     schedule = settings.CELERY_BEAT_SCHEDULE["expire-data-exports"]
-    assert schedule["task"] == expire_exports.name and schedule["schedule"] <= 3600
+    assert schedule["task"] == exports_purge.name and schedule["schedule"] <= 3600
 
 
 def test_a_broker_outage_keeps_the_request_and_shows_no_error(

@@ -122,10 +122,10 @@ def test_running_the_tasks_again_sends_nothing_twice(
     published = publish(django_capture_on_commit_callbacks)
     assert len(mailoutbox) == 1
     with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.queue_policy_change_emails(published.pk) == 0  # nobody left to queue
-        assert tasks.queue_due_policy_change_emails() == 0
+        assert tasks.policy_change_emails_queue(published.pk) == 0  # nobody left to queue
+        assert tasks.policy_change_emails_queue_due() == 0
     # A redelivered message for the same reader finds the email already sent.
-    assert tasks.send_policy_change_email(published.pk, readers["counting"].pk) is False
+    assert tasks.policy_change_email_send(published.pk, readers["counting"].pk) is False
     assert len(mailoutbox) == 1
     assert PolicyChangeEmail.objects.count() == 1
 
@@ -144,11 +144,11 @@ def test_a_scheduled_version_emails_when_it_takes_effect(
     published = publish(django_capture_on_commit_callbacks, when=later)
     assert mailoutbox == []  # nothing to confirm yet: the words now in effect are unchanged
     with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.queue_due_policy_change_emails() == 0
+        assert tasks.policy_change_emails_queue_due() == 0
     after = time_machine.travel(later + timedelta(minutes=5))
     with after, django_capture_on_commit_callbacks(execute=True):
-        assert tasks.queue_due_policy_change_emails() == 1  # the beat's sweep
-        assert tasks.queue_due_policy_change_emails() == 0
+        assert tasks.policy_change_emails_queue_due() == 1  # the beat's sweep
+        assert tasks.policy_change_emails_queue_due() == 0
     assert [message.to for message in mailoutbox] == [["counting@example.org"]]
     published.refresh_from_db()
     assert published.emails_queued_at is not None
@@ -168,15 +168,15 @@ def test_a_refused_send_is_retried_and_still_sent_once(
     # The server refuses: the task asks to be retried, and its claim on the reader's email
     # is given back, so the retry can send it...
     with pytest.raises(Retry):
-        tasks.send_policy_change_email.apply(args=[published.pk, reader.pk])
+        tasks.policy_change_email_send.apply(args=[published.pk, reader.pk])
     assert FlakyMailServer.refused == 1
     assert not PolicyChangeEmail.objects.exists()
     assert mailoutbox == []
     # ...as the retry, run by the worker, does: once.
-    assert tasks.send_policy_change_email.apply(args=[published.pk, reader.pk]).get() is True
+    assert tasks.policy_change_email_send.apply(args=[published.pk, reader.pk]).get() is True
     assert len(mailoutbox) == 1
     # A redelivered message, or any later run, sends nothing more.
-    assert tasks.send_policy_change_email.apply(args=[published.pk, reader.pk]).get() is False
+    assert tasks.policy_change_email_send.apply(args=[published.pk, reader.pk]).get() is False
     assert len(mailoutbox) == 1
     assert PolicyChangeEmail.objects.get().sent_at is not None
 
@@ -191,8 +191,8 @@ def test_a_reader_who_answered_before_the_email_went_gets_none(
         published = services.policy_publish(policy=draft)
     grant(readers["counting"], POPULAR_COUNTING)  # confirmed under the new words
     with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.queue_policy_change_emails(published.pk) == 0
-    assert tasks.send_policy_change_email(published.pk, readers["counting"].pk) is False
+        assert tasks.policy_change_emails_queue(published.pk) == 0
+    assert tasks.policy_change_email_send(published.pk, readers["counting"].pk) is False
     assert mailoutbox == []
 
 
@@ -207,7 +207,7 @@ def test_with_the_broker_down_the_sweep_sends_them_later(
     assert published.is_published  # the publication stands
     assert published.emails_queued_at is None  # left for the sweep
     with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.queue_due_policy_change_emails() == 1
+        assert tasks.policy_change_emails_queue_due() == 1
     assert [message.to for message in mailoutbox] == [["counting@example.org"]]
 
 

@@ -197,7 +197,7 @@ def read_queue(scratch_broker):
 def test_queued_reads_are_stored_in_a_batch_by_the_drain_task(
     client, reader, article, read_queue, settings, django_capture_on_commit_callbacks
 ):
-    from privacy.tasks import store_queued_reads
+    from privacy.tasks import reads_store_queued
 
     reader_choices(reader, counting=True)
     client.force_login(reader)
@@ -210,20 +210,21 @@ def test_queued_reads_are_stored_in_a_batch_by_the_drain_task(
 
     # The first queued read scheduled one drain, a couple of seconds later.
     [message] = [json.loads(raw) for raw in read_queue.lrange("celery", 0, -1)]
-    assert message["headers"]["task"] == store_queued_reads.name
+    assert message["headers"]["task"] == reads_store_queued.name
     assert message["headers"]["eta"]
-    assert store_queued_reads.apply().get() == 3
+    assert reads_store_queued.apply().get() == 3
     assert {item.article for item in history_for_user(user=reader)} == {article, *others}
     assert SignalEvent.objects.count() == 3
     assert read_queue.llen(settings.PRIVACY_READ_QUEUE_KEY) == 0
-    assert store_queued_reads.apply().get() == 0  # draining again stores nothing more
+    assert reads_store_queued.apply().get() == 0  # draining again stores nothing more
     assert ReadingHistoryEntry.objects.count() == 3
 
 
 def test_a_malformed_queued_read_is_dropped_without_blocking_the_others(
     reader, article, read_queue, settings
 ):
-    from privacy.read_queue import read_seal, reads_store_queued
+    from privacy.read_queue import read_seal
+    from privacy.services import reads_store_queued
 
     reader_choices(reader)
     key = settings.PRIVACY_READ_QUEUE_KEY

@@ -57,7 +57,7 @@ def test_purge_command_reports_what_it_removed(recording_reader, article, record
 
 
 def test_purge_runs_daily_as_a_celery_task(recording_reader, article, settings, record_read):
-    from privacy.tasks import purge_expired
+    from privacy.tasks import retention_purge
 
     record_read(
         user=recording_reader,
@@ -65,10 +65,10 @@ def test_purge_runs_daily_as_a_celery_task(recording_reader, article, settings, 
         signals=NO_SIGNALS,
         now=timezone.now() - timedelta(days=200),
     )
-    assert purge_expired.delay().get() == 3  # the entry, the signal event and its day's salt
-    assert purge_expired.delay().get() == 0
+    assert retention_purge.delay().get() == 3  # the entry, the signal event and its day's salt
+    assert retention_purge.delay().get() == 0
     entry = settings.CELERY_BEAT_SCHEDULE["purge-expired-personal-data"]
-    assert entry["task"] == purge_expired.name
+    assert entry["task"] == retention_purge.name
 
 
 def test_purge_deletes_expired_export_files_then_their_records(reader, settings, tmp_path):
@@ -128,3 +128,19 @@ def test_purge_deletes_activity_events_after_two_years(reader, settings):
         (now - e.created_at).days
         for e in PrivacyAuditEvent.objects.filter(action="history_cleared")
     ] == [729]
+
+
+def test_a_purge_queued_under_the_tasks_former_name_still_runs(
+    recording_reader, article, record_read
+):
+    # A message queued (or a beat schedule saved) before the tasks took their services' names.
+    from celery import current_app
+
+    record_read(
+        user=recording_reader,
+        article=article,
+        signals=NO_SIGNALS,
+        now=timezone.now() - timedelta(days=200),
+    )
+    current_app.tasks["privacy.tasks.purge_expired"].delay()
+    assert not ReadingHistoryEntry.objects.exists()

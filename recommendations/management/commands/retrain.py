@@ -2,9 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from recommendations import tasks
 from recommendations.models import ModelVersion
 from recommendations.services import RetrainResult, model_retrain
-from recommendations.tasks import retrain_recommender
 
 
 class Command(BaseCommand):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["queue"]:
-            retrain_recommender.delay(ModelVersion.Trigger.MANUAL)
+            tasks.model_retrain.delay(ModelVersion.Trigger.MANUAL)
             self.stdout.write(self.style.SUCCESS("Retrain queued for a worker."))
             return
         self.stdout.write("Training the recommender...")
