@@ -35,7 +35,7 @@ DEMO_DIR ?= .demo
 # Days of simulated readers' reads released as the nightly job releases them (seed_demo).
 DEMO_DAYS ?= 21
 DEMO_ENV = DEBUG=0 SECURE_SSL_REDIRECT=0 SECURE_COOKIES=0 \
-	STATIC_MANIFEST=0 WHITENOISE_AUTOREFRESH=1 \
+	STATIC_MANIFEST=0 WHITENOISE_AUTOREFRESH=1 SERVE_MEDIA=1 \
 	EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend \
 	CELERY_BROKER_URL=filesystem://localhost/ CELERY_BROKER_FOLDER='$(DEMO_DIR)/broker' \
 	CACHE_URL='filecache://$(CURDIR)/$(DEMO_DIR)/cache?max_entries=10000' \

@@ -41,7 +41,7 @@ class SiteWide:
         cache.delete(self.key)
 
 
-def forget_all_in_process() -> None:
+def sitewide_forget_all_in_process() -> None:
     """Drop every process copy (tests: each starts with an empty cache and new rows)."""
     for value in _all:
         value._local.until = 0.0

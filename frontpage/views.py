@@ -11,9 +11,10 @@ from news.cards import card_bodies, feed_cards_html
 from news.models import Topic
 from privacy.browser_signals import navigation_is_own, signals_for
 from privacy.services import read_record
-from recommendations.feed.page import EDITORIAL, PERSONAL
+from recommendations.feed.page import EDITORIAL, HOLDOUT, PERSONAL
 from recommendations.feed_cache import home_feed, more_like_this_cached
 from recommendations.services import feed_impressions_record
+from trust.selectors import survey_offer
 
 
 def _page(request, queryset):
@@ -30,7 +31,12 @@ def home(request):
     return render(
         request,
         "news/home.html",
-        {"page": feed.page, "profile": feed.profile, "cards": feed.cards},
+        {
+            "page": feed.page,
+            "profile": feed.profile,
+            "cards": feed.cards,
+            "trust_survey": survey_offer(user=request.user, session=request.session),
+        },
     )
 
 
@@ -44,7 +50,7 @@ def article_detail(request, slug: str):
     if article.is_live and navigation_is_own(request):
         # Which feed card led here, if any; anything else typed into the address is ignored.
         via = request.GET.get("via", "")
-        list_type = via if via in (PERSONAL, EDITORIAL) else ""
+        list_type = via if via in (PERSONAL, EDITORIAL, HOLDOUT) else ""
         read_record(
             user=request.user, article=article, signals=signals_for(request), list_type=list_type
         )

@@ -1,5 +1,5 @@
 """The editors' admin for topics, sources (with their error log) and articles (with their
-revision history, comparing and restoring versions, and suggested topics)."""
+revision history, comparing and restoring versions, suggested topics and lead image)."""
 
 from functools import partial
 
@@ -11,10 +11,10 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 
-from . import revisions, selectors, services, topic_suggestions
-from .models import Article, ArticleRevision, Source, SourceError, Topic
+from . import images, revisions, selectors, services, topic_suggestions
+from .models import LEAD_IMAGE_ALT_REQUIRED, Article, ArticleRevision, Source, SourceError, Topic
 
 
 @admin.register(Topic)
@@ -199,17 +199,47 @@ def suggest_topics_now(modeladmin, request, queryset):
 
 
 class ArticleAdminForm(forms.ModelForm):
-    """Status changes typed into the form follow the same workflow as the bulk actions."""
+    """Status changes typed into the form follow the same workflow as the bulk actions. A lead
+    image upload is checked and resized here (news.images), and stored only when the whole
+    form is saved; the upload itself is never kept."""
+
+    lead_image_upload = forms.FileField(
+        label="Upload a lead image",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+        help_text=f"{images.ACCEPTED}, up to {images.MAX_BYTES // (1024 * 1024)} MB and "
+        f"{images.MAX_PIXELS // 1_000_000} megapixels. Resized once to at most "
+        f"{images.LARGE_BOX[0]} px wide for the article page and {images.CARD_BOX[0]} px for "
+        f"cards; its metadata (camera, time, GPS position) is removed. Replaces the current one.",
+    )
+    lead_image_remove = forms.BooleanField(
+        label="Remove the lead image",
+        required=False,
+        help_text="Also empties its alt text, caption and credit.",
+    )
 
     class Meta:
         model = Article
         fields = (
             "title", "slug", "summary", "body", "correction_note", "author", "topics", "status",
             "published_at", "editors_pick_until", "source", "canonical_url",
+            "lead_image_alt", "lead_image_caption", "lead_image_credit",
         )  # fmt: skip
+        help_texts = {
+            "body": escape(
+                "Plain text; a blank line starts a new paragraph. A link is written "
+                '<a href="https://example.org/page">its words</a> (https addresses only).'
+            )
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lead_image: images.LeadImage | None = None
+        self.lead_image_removed: list[str] = []
 
     def clean(self):
         cleaned = super().clean()
+        self._clean_lead_image(cleaned)
         status, published_at = cleaned.get("status"), cleaned.get("published_at")
         if published_at is None and status == Article.Status.PUBLISHED:
             # Publishing with the time left empty means "now", as the Publish action does.
@@ -219,6 +249,31 @@ class ArticleAdminForm(forms.ModelForm):
             if refusal:
                 self.add_error("published_at", refusal)
         return cleaned
+
+    def _clean_lead_image(self, cleaned) -> None:
+        upload, remove = cleaned.get("lead_image_upload"), cleaned.get("lead_image_remove")
+        if upload and remove:
+            self.add_error(
+                "lead_image_remove", "Either upload a new image or remove this one, not both."
+            )
+            return
+        if remove:
+            # Taken off the form's article now, so its checks see an article without an image;
+            # the files go only once the save is committed (ArticleAdmin.save_model).
+            self.lead_image_removed = images.lead_image_detach(article=self.instance)
+            for name in ("lead_image_alt", "lead_image_caption", "lead_image_credit"):
+                cleaned[name] = ""
+            return
+        if not upload:
+            return
+        try:
+            self.lead_image = images.lead_image_prepare(upload=upload)
+        except ValidationError as error:
+            self.add_error("lead_image_upload", error)
+            return
+        # With an image already there, the article's own check says it (Article.clean).
+        if not self.instance.lead_image and not (cleaned.get("lead_image_alt") or "").strip():
+            self.add_error("lead_image_alt", LEAD_IMAGE_ALT_REQUIRED)
 
     def _scheduling(self, published_at) -> bool:
         """Whether this save schedules the story (anew, or for another time). Saving a story
@@ -258,6 +313,7 @@ class ArticleAdmin(admin.ModelAdmin):
     date_hierarchy = "published_at"
     list_select_related = ("source",)
     readonly_fields = (
+        "lead_image_preview",
         "suggested_topics_box",
         "content_updated_at",
         "preview_link",
@@ -300,6 +356,21 @@ class ArticleAdmin(admin.ModelAdmin):
                 "Other changes (topics, byline, slug, a save with no change) do not show.",
             },
         ),
+        (
+            "Lead image",
+            {
+                "fields": (
+                    "lead_image_preview",
+                    "lead_image_upload",
+                    "lead_image_remove",
+                    "lead_image_alt",
+                    "lead_image_caption",
+                    "lead_image_credit",
+                ),
+                "description": "Optional. Shown on the story's cards and above its text; the "
+                "caption and credit under it on the article page.",
+            },
+        ),
         ("Publishing", {"fields": ("status", "published_at", "editors_pick_until")}),
         ("Origin", {"fields": ("source", "canonical_url", "external_id")}),
         (
@@ -319,7 +390,38 @@ class ArticleAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # The stored state before this save; topics are saved later, in save_related.
         form._revision_before = revisions.snapshot(obj) if change else None
+        if form.lead_image is not None:
+            images.lead_image_attach(article=obj, image=form.lead_image)
         super().save_model(request, obj, form, change)
+        images.lead_image_files_forget(names=form.lead_image_removed)
+
+    def delete_model(self, request, obj):
+        images.lead_image_files_forget(names=images.lead_image_names(article=obj))
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for article in queryset.exclude(lead_image=""):
+            images.lead_image_files_forget(names=images.lead_image_names(article=article))
+        super().delete_queryset(request, queryset)
+
+    @admin.display(description="Current image")
+    def lead_image_preview(self, obj: Article) -> str:
+        if not obj.lead_image_card:
+            return "None."
+        # Shown at half the card rendition's size: enough to recognise it.
+        width = min(240, obj.lead_image_card_width or 240)
+        height = round(width * (obj.lead_image_card_height or 0) / (obj.lead_image_card_width or 1))
+        return format_html(
+            '<img src="{}" width="{}" height="{}" alt="{}" class="lead-image-preview"> '
+            '<a href="{}" target="_blank" rel="noopener">Full size ({} × {} px)</a>',
+            obj.lead_image_card.url,
+            width,
+            height,
+            obj.lead_image_alt,
+            obj.lead_image.url,
+            obj.lead_image_width,
+            obj.lead_image_height,
+        )
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -1,6 +1,6 @@
-"""The part of a story card that is the same for every reader (title, date, topics, summary),
-rendered once per article version and kept in the shared cache; the reason under it can be
-personal and is rendered for each request, never cached here."""
+"""The part of a story card that is the same for every reader (lead image, title, date,
+topics, summary), rendered once per article version and kept in the shared cache; the reason
+under it can be personal and is rendered for each request, never cached here."""
 
 import secrets
 from collections.abc import Sequence
@@ -19,7 +19,18 @@ from .selectors import articles_latest
 CARD_SECONDS = 600
 # What a card shows. An article with any of it deferred (a cached feed page looks its stories
 # up by a few columns) is loaded in full before rendering; one without only its body is not.
-CARD_FIELDS = frozenset({"title", "slug", "summary", "published_at"})
+CARD_FIELDS = frozenset(
+    {
+        "title",
+        "slug",
+        "summary",
+        "published_at",
+        "lead_image_card",
+        "lead_image_card_width",
+        "lead_image_card_height",
+        "lead_image_alt",
+    }
+)
 
 
 # Cards name their topics: a renamed or removed topic makes every card anew (news.signals).

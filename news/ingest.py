@@ -3,9 +3,15 @@ news.tsv rows, and the HTML sanitising both rely on. Nothing here writes to the 
 writes are in news.services (feed_entries_import, mind_rows_import).
 
 Article bodies stay plain text (paragraphs separated by blank lines), like every article written
-here: feed HTML is first sanitised with nh3 (scripts, event handlers and javascript: links go),
-then reduced to its paragraphs. The article page escapes the text, so no feed markup ever
-reaches a reader's browser, even if a sanitiser bug let something through.
+here, with one exception: links to https addresses (news.models.BODY_LINK). Feed HTML is first
+sanitised with nh3 (scripts, event handlers, styles and every link but https go), then reduced
+to its paragraphs. The article page escapes the text and writes each kept link itself, with
+rel="nofollow noopener" and no other attribute, so no feed markup ever reaches a reader's
+browser, even if a sanitiser bug let something through.
+
+Images in feeds are dropped, their alt text kept as text: a picture from another server would
+be refused by the page's Content-Security-Policy (img-src 'self'), and fetching it would tell
+that server which reader opened which story. Lead images are uploaded by editors instead.
 """
 
 import email.utils
@@ -21,13 +27,18 @@ from xml.parsers import expat
 import feedparser
 import nh3
 
+from .models import body_link, body_without_links
+
 # Formatting kept by sanitize_html(); everything else is unwrapped (its text stays).
 SAFE_TAGS = {
     "p", "br", "b", "strong", "i", "em", "u", "a", "ul", "ol", "li", "blockquote",
     "h1", "h2", "h3", "h4", "h5", "h6", "pre", "code",
 }  # fmt: skip
-SAFE_ATTRIBUTES = {"a": {"href", "title"}}
-SAFE_URL_SCHEMES = {"http", "https", "mailto"}
+# "*": no attribute on every tag (nh3 would otherwise keep lang and title everywhere). Images
+# are let through the sanitiser only to be replaced by their alt text.
+SAFE_ATTRIBUTES = {"*": set(), "a": {"href"}, "img": {"alt"}}
+SAFE_URL_SCHEMES = {"https"}
+LINK_REL = "nofollow noopener"
 # Elements whose end starts a new paragraph of the plain-text body.
 BLOCK_TAGS = ("p", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "ul", "ol")
 _BLOCK_TAG = re.compile(rf"</?(?:{'|'.join(BLOCK_TAGS)})(?:\s[^>]*)?>", re.I)
@@ -42,22 +53,65 @@ class FeedUnreadable(Exception):
     """The document as a whole is not a feed (or not a MIND file): nothing can be imported."""
 
 
+# nh3 writes its output itself, so these see only its own well-formed tags and attributes.
+_IMAGE = re.compile(r'<img(?: alt="([^"]*)")?\s*/?>')
+_ANCHOR = re.compile(r'<a(?: href="([^"]*)")?(?: rel="[^"]*")?>(.*?)</a>', re.S)
+# Where a kept link stands while the text around it is reduced to plain text; removed from the
+# feed's own text first, so nothing else can be taken for one.
+_LINK_MARK = re.compile("\ue010(\\d+)\ue011")
+_MARK_CHARACTERS = re.compile("[\ue010\ue011]")
+
+
+def _image_as_text(found: re.Match) -> str:
+    alt = " ".join(html.unescape(found.group(1) or "").split())
+    return f" {html.escape(alt, quote=False)} " if alt else " "
+
+
 def sanitize_html(fragment: str) -> str:
     """Safe HTML with basic formatting: no scripts or styles (content included), no event
-    handlers or style attributes, links only to http(s)/mailto."""
-    return nh3.clean(
-        fragment or "",
-        tags=SAFE_TAGS,
+    handlers, style or other attributes, links only to https addresses (rel="nofollow
+    noopener"), images replaced by their alt text."""
+    cleaned = nh3.clean(
+        _MARK_CHARACTERS.sub("", fragment or ""),
+        tags=SAFE_TAGS | {"img"},
         attributes=SAFE_ATTRIBUTES,
         url_schemes=SAFE_URL_SCHEMES,
-        link_rel="noopener noreferrer nofollow",
+        url_relative="deny",
+        link_rel=LINK_REL,
         strip_comments=True,
     )
+    return _IMAGE.sub(_image_as_text, cleaned)
 
 
-def html_to_paragraphs(fragment: str) -> str:
-    """The text of an HTML fragment as paragraphs separated by blank lines (Article.body)."""
+def _text_of(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def _kept_link(url: str, words: str) -> str:
+    """The body's form of a link the sanitiser kept, or "" to keep only its words."""
+    url = html.unescape(url)
+    if len(url) > URL_MAX or _CONTROL.search(url) or not urlsplit(url).netloc:
+        return ""
+    return body_link(url=url, text=words)
+
+
+def html_to_paragraphs(fragment: str, *, links: bool = False) -> str:
+    """The text of an HTML fragment as paragraphs separated by blank lines (Article.body);
+    with `links`, its https links kept in the body's link form."""
     safe = sanitize_html(fragment)
+    kept: list[str] = []
+
+    def mark(found: re.Match) -> str:
+        url, inner = found.group(1), found.group(2)
+        words = _text_of(inner)
+        # A link around whole paragraphs cannot be one link in the text: its words stay.
+        link = _kept_link(url, words) if links and url and words else ""
+        if not link or _BLOCK_TAG.search(inner):
+            return inner
+        kept.append(link)
+        return f"\ue010{len(kept) - 1}\ue011"
+
+    safe = _ANCHOR.sub(mark, safe)
     safe = re.sub(r"<br\s*/?>", "\n", safe, flags=re.I)
     # Every block element's start and end is a paragraph boundary.
     safe = _BLOCK_TAG.sub("\n\n", safe)
@@ -67,7 +121,9 @@ def html_to_paragraphs(fragment: str) -> str:
         # Lines inside a paragraph (a <br>) are joined: the body format knows only paragraphs.
         cleaned = " ".join(block.split())
         if cleaned:
-            paragraphs.append(cleaned)
+            # Text that merely reads like a link (written escaped in the feed) is not one.
+            cleaned = body_without_links(cleaned)
+            paragraphs.append(_LINK_MARK.sub(lambda found: kept[int(found.group(1))], cleaned))
     return "\n\n".join(paragraphs)
 
 
@@ -198,7 +254,7 @@ def _entry_from_feed(raw, position: int) -> IncomingEntry:
     if raw.get("content"):
         content_html = "\n".join(part.get("value", "") for part in raw["content"])
     summary_html = raw.get("summary", "")
-    entry.body = html_to_paragraphs(content_html or summary_html)
+    entry.body = html_to_paragraphs(content_html or summary_html, links=True)
     entry.summary = plain_text(summary_html or content_html, limit=SUMMARY_MAX)
     entry.author = plain_text(raw.get("author", ""), limit=120)
     entry.published_at = _entry_time(raw)

@@ -9,10 +9,45 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from .safe_fetch import FetchRefused, url_check
 
 PARAGRAPH_BREAK = re.compile(r"(?:\r\n|\r|\n)[ \t]*(?:\r\n|\r|\n)\s*")
+# The one piece of markup a body may hold: a link to an https address, written exactly so.
+# Everything else in a body is plain text, escaped on the page (an editor's "<b>" shows as typed).
+BODY_LINK = re.compile(r'<a href="(https://[^"<>\s]+)">([^<>]+)</a>')
+LEAD_IMAGE_ALT_REQUIRED = (
+    "Describe the lead image in a few words (alt text) for readers who cannot see it: it is "
+    "required whenever the article has an image."
+)
+
+
+def body_link(*, url: str, text: str) -> str:
+    """A link as an article body stores it; empty when it could not be read back as one."""
+    link = f'<a href="{url}">{text}</a>'
+    return link if BODY_LINK.fullmatch(link) else ""
+
+
+def body_without_links(text: str) -> str:
+    """A body's words as a reader reads them: each link reduced to its text."""
+    return BODY_LINK.sub(lambda found: found.group(2), text)
+
+
+def paragraph_html(paragraph: str) -> SafeString:
+    """One paragraph of a body as HTML: the text escaped, its links (https only) made links
+    that pass on no referrer trust (rel="nofollow noopener")."""
+    parts, position = [], 0
+    for found in BODY_LINK.finditer(paragraph):
+        parts.append(escape(paragraph[position : found.start()]))
+        parts.append(
+            f'<a href="{escape(found.group(1))}" rel="nofollow noopener">'
+            f"{escape(found.group(2))}</a>"
+        )
+        position = found.end()
+    parts.append(escape(paragraph[position:]))
+    return mark_safe("".join(parts))  # noqa: S308 (every part escaped above)
 
 
 class Topic(models.Model):
@@ -148,6 +183,27 @@ class Article(models.Model):
     editors_pick_until = models.DateTimeField(
         null=True, blank=True, help_text="Pinned as an editor's pick until this time."
     )
+    # The lead image as readers get it: two renditions made once from the upload by
+    # news.images (at most 1200 and 480 px wide, re-encoded without metadata); the upload
+    # itself is never kept. Alt text is required whenever there is an image (clean()). The
+    # sizes are written by news.images, not read back from the files (no ImageField
+    # width_field: its post_init hook would run for every article loaded).
+    lead_image = models.ImageField(upload_to="lead-images/", blank=True, editable=False)
+    lead_image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    lead_image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    lead_image_card = models.ImageField(upload_to="lead-images/", blank=True, editable=False)
+    lead_image_card_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    lead_image_card_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    lead_image_alt = models.CharField(
+        "alt text",
+        max_length=300,
+        blank=True,
+        help_text="What the image shows, for readers who cannot see it. Required with an image.",
+    )
+    lead_image_caption = models.CharField("caption", max_length=300, blank=True)
+    lead_image_credit = models.CharField(
+        "credit", max_length=150, blank=True, help_text="Who made the image, e.g. Photo: A. Name."
+    )
     # For an article that arrived without topics: [{"topic_id", "name", "score"}], best
     # first, from the classifier in news.topic_suggestions; cleared once topics are set.
     suggested_topics = models.JSONField(default=list, blank=True, editable=False)
@@ -186,6 +242,10 @@ class Article(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("news:article", kwargs={"slug": self.slug})
 
+    def clean(self) -> None:
+        if self.lead_image and not self.lead_image_alt.strip():
+            raise ValidationError({"lead_image_alt": LEAD_IMAGE_ALT_REQUIRED})
+
     @property
     def is_live(self) -> bool:
         return (
@@ -212,6 +272,9 @@ class Article(models.Model):
         # Blank lines separate paragraphs, whatever the line endings: a browser's form posts
         # "\r\n", a feed or a file "\n".
         return [p.strip() for p in PARAGRAPH_BREAK.split(self.body) if p.strip()]
+
+    def paragraphs_html(self) -> list[SafeString]:
+        return [paragraph_html(paragraph) for paragraph in self.paragraphs()]
 
 
 class ArticleSlugRedirect(models.Model):

@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import PARAGRAPH_BREAK, Article, ArticleRevision
+from .models import PARAGRAPH_BREAK, Article, ArticleRevision, body_without_links
 
 # The fields an editor cares about, in the order the history page shows them.
 TRACKED_FIELDS = (
@@ -69,10 +69,11 @@ def was_readable(state: dict | None, *, now: datetime | None = None) -> bool:
 
 def _reader_text(name: str, value) -> object:
     # What a reader sees: the body's paragraphs (a browser posts "\r\n" for "\n", and blank
-    # lines between paragraphs are not words), other fields without surrounding spaces.
+    # lines between paragraphs are not words, nor is a link added to words already there),
+    # other fields without surrounding spaces.
     text = (value or "").replace("\r\n", "\n").replace("\r", "\n")
     if name == "body":
-        return [p.strip() for p in PARAGRAPH_BREAK.split(text) if p.strip()]
+        return [p.strip() for p in PARAGRAPH_BREAK.split(body_without_links(text)) if p.strip()]
     return text.strip()
 
 

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import F, IntegerField, QuerySet, TextField, Value
+from django.db.models import F, Func, IntegerField, QuerySet, TextField, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat, Replace
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import Article
+from .models import BODY_LINK, Article, body_without_links
 
 # PostgreSQL's `english` stop words (tsearch_data/english.stop), left out on SQLite too, so
 # both backends agree on what is too common to search for.
@@ -151,6 +151,25 @@ def _without_marks(text: str) -> str:
     return text.replace(MARK_START, "").replace(MARK_END, "")
 
 
+def _body_words() -> Func:
+    """The body's words as readers read them: a kept link is searched by its text alone."""
+    if connection.vendor == "postgresql":
+        return Func(
+            F("body"),
+            Value(BODY_LINK.pattern),
+            Value(r"\2"),
+            Value("g"),
+            function="regexp_replace",
+            output_field=TextField(),
+        )
+    # SQLite has no regexp_replace: the connection is lent the site's own function.
+    connection.ensure_connection()
+    connection.connection.create_function(
+        "news_body_words", 1, body_without_links, deterministic=True
+    )
+    return Func(F("body"), function="news_body_words", output_field=TextField())
+
+
 # --- PostgreSQL ---------------------------------------------------------------------------
 
 
@@ -160,8 +179,8 @@ def _postgres_query(query: ReaderQuery) -> SearchQuery:
 
 def _postgres_ranked(published: QuerySet[Article], query: ReaderQuery) -> QuerySet[Article]:
     vector = SearchVector("title", weight="A", config=SEARCH_CONFIG)
-    for column in ("summary", "body"):
-        vector += SearchVector(column, weight=WEIGHTS[column][0], config=SEARCH_CONFIG)
+    vector += SearchVector("summary", weight=WEIGHTS["summary"][0], config=SEARCH_CONFIG)
+    vector += SearchVector(_body_words(), weight=WEIGHTS["body"][0], config=SEARCH_CONFIG)
     search_query = _postgres_query(query)
     # alias(): the vector is matched and ranked, never sent back with the rows.
     return (
@@ -187,7 +206,7 @@ def _postgres_highlights(articles: list[Article], query: ReaderQuery):
                 _postgres_unmarked(F("title")), search_query, highlight_all=True, **marks
             ),
             excerpt_marked=SearchHeadline(
-                _postgres_unmarked(F("summary"), Value("\n"), F("body")),
+                _postgres_unmarked(F("summary"), Value("\n"), _body_words()),
                 search_query,
                 max_words=EXCERPT_WORDS,
                 min_words=EXCERPT_WORDS // 2,
@@ -246,7 +265,8 @@ def _sqlite_ranked(published: QuerySet[Article], query: ReaderQuery) -> QuerySet
     # definition of "published" (ArticleQuerySet.published) is the queryset's own SQL.
     source_sql, source_params = (
         published.order_by()
-        .values_list("id", "title", "summary", "body", "published_at")
+        .annotate(body_words=_body_words())
+        .values_list("id", "title", "summary", "body_words", "published_at")
         .query.sql_with_params()
     )
     weights = ", ".join(str(weight) for _, weight in WEIGHTS.values())
@@ -280,7 +300,7 @@ def _sqlite_highlights(articles: list[Article], query: ReaderQuery):
         (
             article.pk,
             _without_marks(article.title),
-            _without_marks(f"{article.summary}\n{article.body}"),
+            _without_marks(f"{article.summary}\n{body_without_links(article.body)}"),
         )
         for article in articles
     ]

@@ -39,6 +39,16 @@ LISTED_COLUMNS = (
     "editors_pick_until",
     "created_at",
     "updated_at",
+    # The lead image: its two renditions with their sizes, and its words (cards, API).
+    "lead_image",
+    "lead_image_width",
+    "lead_image_height",
+    "lead_image_card",
+    "lead_image_card_width",
+    "lead_image_card_height",
+    "lead_image_alt",
+    "lead_image_caption",
+    "lead_image_credit",
 )
 
 

@@ -2,6 +2,7 @@
 environment (or a local `.env` that git ignores), documented in `.env.example`."""
 
 import os
+from datetime import date
 from pathlib import Path
 
 import environ
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "privacy",
     "demo",
     "privatemode",
+    "trust",
 ]
 
 MIDDLEWARE = [
@@ -261,6 +263,13 @@ WHITENOISE_AUTOREFRESH = WHITENOISE_USE_FINDERS and env.bool(
     "WHITENOISE_AUTOREFRESH", default=DEBUG
 )
 FORMS_URLFIELD_ASSUME_HTTPS = True
+# Uploaded content (articles' lead images, news.images): public files in the default storage.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+# A path here, or an address on another host (object storage, a CDN: img-src then names it).
+MEDIA_URL = env("MEDIA_URL", default="/media/")
+# Django serves MEDIA_ROOT itself only when asked (debug, and `make demo` with DEBUG off);
+# production serves it from the web server or from object storage in front of it.
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": _static_backend},
@@ -291,7 +300,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
+        "img-src": ["'self'", "data:", *([MEDIA_URL] if "://" in MEDIA_URL else [])],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],
         "object-src": ["'none'"],
@@ -370,6 +379,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "privacy.tasks.retention_purge",
         "schedule": crontab(hour=0, minute=45),
     },
+    # Private mode's local reports of the day before yesterday (yesterday's may still come),
+    # after the central release of that day, before the retrain that learns from both.
+    "release-local-reports": {
+        "task": "privacy.tasks.local_reports_release_pending",
+        "schedule": crontab(hour=0, minute=30),
+    },
     # After the aggregation, so the new model learns from yesterday's released counts.
     "retrain-recommender": {
         "task": "recommendations.tasks.model_retrain",
@@ -393,6 +408,10 @@ SITE_NAME = env("SITE_NAME", default="Newsite")
 # Where the site is reached; emails sent from Celery tasks have no request to build links from.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 NEWS_PAGE_SIZE = env.int("NEWS_PAGE_SIZE", default=20)
+# The day the site opened to readers: the transparency page counts incidents since then.
+SITE_LAUNCH_DATE = date.fromisoformat(env("SITE_LAUNCH_DATE", default="2026-11-01"))
+# The trust score is published only once this many survey answers exist.
+TRUST_SURVEY_MIN_ANSWERS = env.int("TRUST_SURVEY_MIN_ANSWERS", default=100)
 
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",
@@ -468,6 +487,27 @@ DP_CONTRIBUTION_BOUND = env.int("DP_CONTRIBUTION_BOUND", default=1)
 DP_CLICK_THROUGH_CONTRIBUTION_BOUND = env.int("DP_CLICK_THROUGH_CONTRIBUTION_BOUND", default=20)
 # Counts under this are shown to editors as "<k".
 DP_SUPPRESSION_THRESHOLD = env.int("DP_SUPPRESSION_THRESHOLD", default=10)
+# Private mode's local DP reports (each browser's reader turns them on; off by default): the
+# epsilon of the one randomized report a browser may send a day, at most 1; 0 turns reports
+# off for the whole site (the bundle then offers none).
+PRIVATE_MODE_REPORT_EPSILON = env.float("PRIVATE_MODE_REPORT_EPSILON", default=1.0)
+if not 0 <= PRIVATE_MODE_REPORT_EPSILON <= 1:
+    raise ImproperlyConfigured("PRIVATE_MODE_REPORT_EPSILON must be between 0 and 1.")
+# A browser sends its report at a time drawn uniformly within this many seconds (or at its
+# next visit, when the page is closed first), so the time says nothing of the read.
+PRIVATE_MODE_REPORT_MAX_DELAY_SECONDS = env.int(
+    "PRIVATE_MODE_REPORT_MAX_DELAY_SECONDS", default=600
+)
+# The share of personalized readers who, on a given day (drawn per reader and day from a keyed
+# hash, nothing stored), see the editors' order instead of their own: the control group that
+# makes the dashboard's personalization uplift causal. 0 turns it off; the transparency page
+# says so whenever it is on.
+PERSONALIZATION_HOLDOUT_SHARE = env.float("PERSONALIZATION_HOLDOUT_SHARE", default=0.0)
+if not 0.0 <= PERSONALIZATION_HOLDOUT_SHARE < 1.0:
+    raise ImproperlyConfigured(
+        "PERSONALIZATION_HOLDOUT_SHARE is a share of readers: at least 0 (off) and under 1, "
+        f"not {PERSONALIZATION_HOLDOUT_SHARE}."
+    )
 
 # --- Recommender --------------------------------------------------------------------------
 # Model artifacts are pickles: private storage only (default var/private/models, git-ignored),
@@ -558,6 +598,9 @@ REST_FRAMEWORK = {
         "password": env("API_THROTTLE_PASSWORD", default="10/minute"),
         # Asking for a copy of one's data starts a heavy build.
         "export": env("API_THROTTLE_EXPORT", default="10/hour"),
+        # Private mode's local reports: one a browser a day; an address is kept only as a
+        # keyed hash, for the throttle's window.
+        "private_report": env("API_THROTTLE_PRIVATE_REPORT", default="30/hour"),
     },
     # The client address: REMOTE_ADDR, or the X-Forwarded-For entry the nearest trusted proxy
     # added. Never None, with which DRF keys on the whole header a client writes itself.

@@ -1,12 +1,16 @@
 """Top-level URL map: one include per app or screen."""
 
+import re
+
 from allauth.account.decorators import secure_admin_login
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.sitemaps import views as sitemap_views
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.templatetags.static import static
-from django.urls import include, path, reverse
+from django.urls import include, path, re_path, reverse
 from django.views.decorators.cache import cache_control
+from django.views.static import serve
 
 from frontpage.sitemaps import SITEMAP_MAX_AGE_SECONDS, SITEMAPS
 
@@ -37,6 +41,17 @@ def robots_txt(request):
 sitemap = cache_control(public=True, max_age=SITEMAP_MAX_AGE_SECONDS)(sitemap_views.sitemap)
 
 
+def media(request, path):
+    # Uploaded images, when this server is asked to serve them (SERVE_MEDIA: the demo); in
+    # production the web server or object storage answers before a request gets here. A file
+    # name is never reused (news.images names each one anew), so browsers may keep it.
+    if not settings.SERVE_MEDIA:
+        raise Http404
+    response = serve(request, path, document_root=settings.MEDIA_ROOT)
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),
@@ -49,8 +64,12 @@ urlpatterns = [
     path("", include("privacycenter.urls")),
     path("", include("recommendations.urls")),
     path("", include("privatemode.urls")),
+    path("", include("trust.urls")),
     path("", include("frontpage.urls")),
 ]
+if "://" not in settings.MEDIA_URL:
+    media_prefix = re.escape(settings.MEDIA_URL.lstrip("/"))
+    urlpatterns.insert(0, re_path(rf"^{media_prefix}(?P<path>.+)$", media, name="media"))
 
 # Under /api/ these answer in the API's JSON error format; elsewhere with the site's pages.
 handler400 = "common.api_errors.bad_request"

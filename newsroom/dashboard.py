@@ -22,10 +22,15 @@ from privacy.releases import (
     LEVEL_QUERY,
     LIST_TYPE_QUERY,
     TOPIC_QUERY,
+    Estimate,
+    Relative,
+    difference_estimate,
     noise_margin,
     noise_variance,
+    rate_estimate,
+    relative_estimate,
 )
-from privacy.selectors import display_count
+from privacy.selectors import OptInRates, display_count, optin_rates
 from recommendations.models import FeedImpressionCount, ModelVersion
 from recommendations.selectors import (
     model_held_back,
@@ -34,6 +39,7 @@ from recommendations.selectors import (
     retrain_last_failure,
 )
 from recommendations.services import model_active_version
+from trust.selectors import TrustReport, trust_report
 
 from . import charts
 
@@ -42,6 +48,7 @@ DAILY_DAYS = 14
 TOP_ARTICLE_DAYS = 7
 TOP_ARTICLES = 10
 CTR_DAYS = 14
+EFFECT_DAYS = 30
 BUDGET_DAYS = 14
 MODEL_VERSIONS = 8
 EDITOR_ACTIONS = 10
@@ -280,6 +287,217 @@ def click_through_chart(lines: list[ClickThrough], *, today: date | None = None)
     )
 
 
+def optin_chart(rates: OptInRates) -> charts.ShareLine:
+    k = _k()
+    # Every day from the first released one, so a day without a release is a gap in the line.
+    estimates = {day.day: day.estimate for day in rates.daily}
+    days = []
+    if estimates:
+        first, last = min(estimates), max(estimates)
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return charts.share_line(
+        slug="optin",
+        title=f"Readers personalized by the site, per day, last {max(rates.windows)} days",
+        description=(
+            "The share of readers at Topics only or Topics + reading history, from each day's "
+            "differentially private counts of readers per level, with its 95% band for the "
+            "noise (delta method on the ratio of two noisy counts). Days with fewer than "
+            f"{k} readers in either count are left out."
+        ),
+        label_header="Day",
+        value_header="Share (95% interval)",
+        points=[
+            charts.SharePoint(
+                label=day.strftime("%d %b"),
+                text=_share_text(estimates.get(day), released=day in estimates),
+                share=estimates[day].value if estimates.get(day) else None,
+                margin=estimates[day].margin if estimates.get(day) else 0.0,
+            )
+            for day in days
+        ],
+    )
+
+
+def _share_text(estimate: Estimate | None, *, released: bool) -> str:
+    if not released:
+        return "not released"
+    if estimate is None:
+        return "not enough data"
+    return f"{100 * estimate.value:.1f}% ± {100 * estimate.margin:.1f}"
+
+
+@dataclass(frozen=True)
+class FeedRate:
+    label: str
+    estimate: Estimate | None
+
+    @property
+    def text(self) -> str:
+        if self.estimate is None:
+            return "not enough data"
+        return f"{100 * self.estimate.value:.2f}% ± {100 * self.estimate.margin:.2f}"
+
+
+@dataclass(frozen=True)
+class Uplift:
+    """Click-through of the personalized feed against another, with 95% intervals that count
+    both the binomial spread of clicks and the DP noise in them."""
+
+    label: str
+    short_label: str  # under the chart's label width
+    against: str
+    causal: bool
+    personal: FeedRate
+    other: FeedRate
+    difference: Estimate | None
+    relative: Relative | None
+
+    @property
+    def includes_zero(self) -> bool:
+        return self.difference is not None and self.difference.includes(0.0)
+
+    @property
+    def difference_text(self) -> str:
+        d = self.difference
+        if d is None:
+            return "not enough data"
+        return (
+            f"{100 * d.value:+.2f} points (95% interval {100 * d.low:+.2f} to {100 * d.high:+.2f})"
+        )
+
+    @property
+    def relative_text(self) -> str:
+        r = self.relative
+        if r is None:
+            return "-"
+        if r.low is None:
+            return f"×{r.value:.2f} (95% interval unbounded: too few clicks to say)"
+        return f"×{r.value:.2f} (95% interval ×{r.low:.2f} to ×{r.high:.2f})"
+
+
+@dataclass(frozen=True)
+class Effectiveness:
+    days: int
+    observational: Uplift
+    causal: Uplift | None  # None while no holdout is or was drawn
+    holdout_share: float
+
+    @property
+    def holdout_percent(self) -> str:
+        return f"{100 * self.holdout_share:g} %"
+
+    @property
+    def uplifts(self) -> list[Uplift]:
+        return [u for u in (self.causal, self.observational) if u is not None]
+
+
+def _feed_rates(*, today: date | None) -> dict[str, Estimate | None]:
+    """Each list type's click-through over the released days of the window: the sum of its
+    daily DP counts (noise variance: the sum of the days') over the cards shown those days.
+    None under k in either."""
+    released = _released(AggregateSignal.Kind.LIST_TYPE, days=EFFECT_DAYS, today=today)
+    days = set(released.values_list("day", flat=True))
+    clicks = dict(
+        released.values("list_type").annotate(t=Sum("noisy_count")).values_list("list_type", "t")
+    )
+    shown = dict(
+        FeedImpressionCount.objects.filter(day__in=days)
+        .values("list_type")
+        .annotate(t=Sum("count"))
+        .values_list("list_type", "t")
+    )
+    variances = _noise_variances(LIST_TYPE_QUERY, days=EFFECT_DAYS, today=today)
+    noise = sum(variances.get(day, 0.0) for day in days)
+    rates: dict[str, Estimate | None] = {}
+    for list_type in FeedImpressionCount.ListType.values:
+        n_clicks, n_shown = clicks.get(list_type, 0), shown.get(list_type, 0)
+        enough = n_clicks >= _k() and n_shown >= _k()
+        rates[list_type] = (
+            rate_estimate(clicks=n_clicks, clicks_variance=noise, shown=n_shown) if enough else None
+        )
+    return rates
+
+
+def _uplift(
+    *, label: str, short_label: str, against: str, causal: bool, rates, other: str
+) -> Uplift:
+    types = FeedImpressionCount.ListType
+    personal, versus = rates[types.PERSONAL], rates[other]
+    both = personal is not None and versus is not None
+    return Uplift(
+        label=label,
+        short_label=short_label,
+        against=against,
+        causal=causal,
+        personal=FeedRate(label=types.PERSONAL.label, estimate=personal),
+        other=FeedRate(label=types(other).label, estimate=versus),
+        difference=difference_estimate(personal, versus) if both else None,
+        relative=relative_estimate(personal, versus) if both else None,
+    )
+
+
+def effectiveness(*, today: date | None = None) -> Effectiveness:
+    """Whether personalization changes clicks: personalized against holdout readers (the same
+    population, split at random per reader and day: causal) and against the non-personal feed
+    (anonymous visitors and level Off: different people, so only observational)."""
+    rates = _feed_rates(today=today)
+    types = FeedImpressionCount.ListType
+    share = settings.PERSONALIZATION_HOLDOUT_SHARE
+    holdout_seen = (
+        share > 0
+        or FeedImpressionCount.objects.filter(
+            list_type=types.HOLDOUT, day__gte=_since(EFFECT_DAYS, today)
+        ).exists()
+    )
+    return Effectiveness(
+        days=EFFECT_DAYS,
+        observational=_uplift(
+            label="Personalized against the non-personal feed (observational)",
+            short_label="vs non-personal (observational)",
+            against="the non-personal feed",
+            causal=False,
+            rates=rates,
+            other=types.EDITORIAL,
+        ),
+        causal=_uplift(
+            label="Personalized against the holdout (causal)",
+            short_label="vs the holdout (causal)",
+            against="the holdout",
+            causal=True,
+            rates=rates,
+            other=types.HOLDOUT,
+        )
+        if holdout_seen
+        else None,
+        holdout_share=share,
+    )
+
+
+def effectiveness_chart(result: Effectiveness) -> charts.Intervals:
+    return charts.intervals(
+        slug="uplift",
+        title=f"Click-through uplift of personalization, last {result.days} days",
+        description=(
+            "The personalized feed's click-through minus the other feed's, in percentage "
+            "points, with its 95% interval (binomial spread of clicks and the differential "
+            "privacy noise in them); an interval across the zero line is no evidence of a "
+            "difference."
+        ),
+        label_header="Comparison",
+        value_header="Uplift (95% interval)",
+        points=[
+            charts.IntervalPoint(
+                label=uplift.short_label,
+                text=uplift.difference_text,
+                value=100 * uplift.difference.value if uplift.difference else None,
+                low=100 * uplift.difference.low if uplift.difference else 0.0,
+                high=100 * uplift.difference.high if uplift.difference else 0.0,
+            )
+            for uplift in result.uplifts
+        ],
+    )
+
+
 def budget_chart(*, today: date | None = None) -> charts.Chart:
     rows = (
         PrivacyBudgetLedger.objects.filter(day__gte=_since(BUDGET_DAYS, today))
@@ -331,6 +549,36 @@ def model_panel() -> ModelPanel:
 
 
 @dataclass(frozen=True)
+class TrustPanel:
+    report: TrustReport
+    chart: charts.Chart | None
+
+
+def trust_panel() -> TrustPanel:
+    """The trust survey's estimated answers, drawn like the other charts; no chart before
+    enough answers exist (the editors' dashboard and the transparency page show the same)."""
+    report = trust_report()
+    if not report.enough:
+        return TrustPanel(report=report, chart=None)
+    chart = charts.horizontal_bars(
+        slug="trust-score",
+        title="How comfortable readers are with how we use their data",
+        description=(
+            f"The estimated share of readers giving each answer, from {report.n} answers each "
+            f"randomized before it was stored (k-ary randomized response, ε = {report.epsilon:g}),"
+            " with the margin of its 95% interval."
+        ),
+        label_header="Answer",
+        value_header="Share (estimated)",
+        points=[
+            charts.Point(label=line.label, drawn=max(line.share.estimate, 0), text=line.short_text)
+            for line in report.shares
+        ],
+    )
+    return TrustPanel(report=report, chart=chart)
+
+
+@dataclass(frozen=True)
 class Dashboard:
     charts: list[charts.Chart]
     levels: list[LevelShare]
@@ -338,11 +586,18 @@ class Dashboard:
     model: ModelPanel
     actions: list[EditorAction]
     threshold: int
+    optin: OptInRates | None = None
+    optin_chart: charts.ShareLine | None = None
+    effectiveness: Effectiveness | None = None
+    effectiveness_chart: charts.Intervals | None = None
+    trust: TrustPanel | None = None
 
 
 def dashboard_build(*, today: date | None = None) -> Dashboard:
     levels_chart, levels = personalization_levels()
     ctr = click_through(today=today)
+    optin = optin_rates(today=today)
+    effect = effectiveness(today=today)
     return Dashboard(
         charts=[
             topic_reads_chart(today=today),
@@ -357,4 +612,9 @@ def dashboard_build(*, today: date | None = None) -> Dashboard:
         model=model_panel(),
         actions=list(EditorAction.objects.all()[:EDITOR_ACTIONS]),
         threshold=_k(),
+        optin=optin,
+        optin_chart=optin_chart(optin),
+        effectiveness=effect,
+        effectiveness_chart=effectiveness_chart(effect),
+        trust=trust_panel(),
     )

@@ -1,10 +1,12 @@
 """Daily differentially private popularity counts (design flow 3): bound, count, add OpenDP
 noise, record the epsilon spent, then destroy the day's raw events and salt.
 
-Four queries per day: reads per article, reads per topic, reads per feed list type
-(personalised or editorial feed cards, for the editors' click-through rates), and readers at
-each personalization level (a snapshot of the accounts' preferences, which privacy does not
-import: accounts registers the counting function, `level_counts_source_register`)."""
+Queries per day: reads per article, reads per topic, reads per feed list type (personalised,
+editorial or holdout feed cards, for the editors' click-through rates), readers with each
+optional purpose on at the day's end and readers who turned each on or off that day (from the
+consent receipts, privacy's own), and on the day just closed readers at each personalization
+level (a snapshot of the accounts' preferences, which privacy does not import: accounts
+registers the counting function, `level_counts_source_register`)."""
 
 import math
 from collections.abc import Callable
@@ -17,19 +19,31 @@ import opendp.prelude as dp
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from news.models import Article, Topic
 
 from .models import (
     AggregateSignal,
+    ConsentRecord,
     DailySalt,
     LevelCountRelease,
     PrivacyBudgetLedger,
+    PurposeCountRelease,
     SignalEvent,
 )
-from .releases import ARTICLE_QUERY, LEVEL_QUERY, LIST_TYPE_QUERY, MECHANISMS, TOPIC_QUERY
+from .purposes import OPTIONAL_PURPOSES
+from .releases import (
+    ARTICLE_QUERY,
+    CONSENT_CHANGE_QUERY,
+    LEVEL_QUERY,
+    LIST_TYPE_QUERY,
+    MECHANISMS,
+    PURPOSE_QUERY,
+    TOPIC_QUERY,
+)
+from .selectors import consent_timeline
 
 dp.enable_features("contrib")
 
@@ -44,16 +58,34 @@ TOPIC_SHARE = 0.05
 # one reader's change of level by 1 (so 2 in all), against list-type sums moved by up to
 # 20: a fiftieth of the budget gives them a tenth of the list types' noise scale. Taken from
 # the list types' share, so the popularity counts, and the offline evaluation that releases
-# exactly as they do (ARTICLE_SHARE, TOPIC_SHARE), are unchanged. List types get the rest:
-# 0.03 of the budget on a day that releases the levels, 0.05 on one that does not.
+# exactly as they do (ARTICLE_SHARE, TOPIC_SHARE), are unchanged.
 LEVEL_SHARE = 0.02
+# The opt-in rate: readers with each optional purpose on at the day's end, and readers who
+# turned each on or off that day. Also taken from the list types: whole-readership counts
+# like the levels', the day's changes only a guide (a few a day is far under their noise).
+# List types get the rest: 0.015 of the budget on a day that releases the levels, 0.035 on
+# one that does not (DESIGN.md, "Measuring opt-in and personalization").
+PURPOSE_SHARE = 0.01
+CONSENT_CHANGE_SHARE = 0.005
+# One reader has each purpose on or off: adding, removing or changing them moves each
+# purpose's count by at most 1, so the vector by the number of purposes.
+PURPOSE_SENSITIVITY = len(OPTIONAL_PURPOSES)
+# In a day's changes a reader is counted once per purpose and direction however often they
+# switch (distinct readers): at most 1 in each of the 2 x purposes counts.
+CONSENT_CHANGE_SENSITIVITY = 2 * len(OPTIONAL_PURPOSES)
+PURPOSE_KINDS = (PurposeCountRelease.Kind.ON,)
+CHANGE_KINDS = (PurposeCountRelease.Kind.GRANTED, PurposeCountRelease.Kind.WITHDRAWN)
 # One reader is counted at exactly one level: adding or removing them moves one count by 1,
 # changing their level moves two. The sensitivity covers the change, the case an editor
 # watching the chart day by day would otherwise see as a ±1.
 LEVEL_SENSITIVITY = 2
 LEVEL_CONTRIBUTION_BOUND = 1
 # Only reads that came from a feed card are released per list type, in this fixed order.
-LIST_TYPES = (SignalEvent.ListType.PERSONAL, SignalEvent.ListType.EDITORIAL)
+LIST_TYPES = (
+    SignalEvent.ListType.PERSONAL,
+    SignalEvent.ListType.EDITORIAL,
+    SignalEvent.ListType.HOLDOUT,
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +105,7 @@ class AggregationResult:
     topics_released: int = 0
     list_types_released: int = 0
     levels_released: int = 0
+    purposes_released: int = 0
     epsilon_spent: float = 0.0
 
 
@@ -284,6 +317,57 @@ def _bounded_counts(
     return per_article, per_topic, per_list_type
 
 
+def _purposes_on(*, day: date) -> dict[str, int]:
+    """Readers (not staff) with each optional purpose on at the end of `day`, every purpose
+    present: those whose latest receipt then is a grant that still counted then (a policy
+    version in effect by then that changed the purpose lapses earlier grants). Read from the
+    receipts, so a missed night is released as it was; an account erased since is gone."""
+    end = _day_end(day)
+    timeline = consent_timeline(now=end)
+    latest = (
+        ConsentRecord.objects.filter(
+            user=OuterRef("user"), purpose=OuterRef("purpose"), created_at__lt=end
+        )
+        .order_by("-created_at", "-id")
+        .values("pk")[:1]
+    )
+    rows = (
+        ConsentRecord.objects.filter(
+            created_at__lt=end, granted=True, user__is_staff=False, pk=Subquery(latest)
+        )
+        .values("purpose", "policy_id")
+        .annotate(readers=Count("pk"))
+        .order_by()
+    )
+    counts = {purpose.key: 0 for purpose in OPTIONAL_PURPOSES}
+    for row in rows:
+        if row["purpose"] in counts and timeline.version_counts(
+            purpose=row["purpose"], policy_id=row["policy_id"]
+        ):
+            counts[row["purpose"]] += row["readers"]
+    return counts
+
+
+def _consent_changes(*, day: date) -> dict[tuple[str, str], int]:
+    """Readers (not staff) who turned each optional purpose on, and off, during `day`: each
+    reader once per purpose and direction (the sensitivity assumes it), every pair present."""
+    start = _day_end(day - timedelta(days=1))
+    rows = (
+        ConsentRecord.objects.filter(
+            created_at__gte=start, created_at__lt=_day_end(day), user__is_staff=False
+        )
+        .values("purpose", "granted")
+        .annotate(readers=Count("user", distinct=True))
+        .order_by()
+    )
+    counts = {(purpose.key, kind): 0 for purpose in OPTIONAL_PURPOSES for kind in CHANGE_KINDS}
+    for row in rows:
+        kind = CHANGE_KINDS[0] if row["granted"] else CHANGE_KINDS[1]
+        if (row["purpose"], kind) in counts:
+            counts[row["purpose"], kind] = row["readers"]
+    return counts
+
+
 def _check_day(day: date) -> None:
     today = timezone.localdate()
     if day >= today:
@@ -301,7 +385,9 @@ def aggregate_day(
     click_through_bound: int | None = None,
 ) -> AggregationResult:
     """Release one closed day's per-article, per-topic and per-list-type counts with
-    differential privacy, and, when it is the day just closed, the readers at each
+    differential privacy; the readers with each optional purpose on at its end (sensitivity
+    PURPOSE_SENSITIVITY) and those who turned each on or off during it (sensitivity
+    CONSENT_CHANGE_SENSITIVITY); and, when it is the day just closed, the readers at each
     personalization level (each reader at one level: sensitivity LEVEL_SENSITIVITY).
 
     A reader is one pseudonym. In the popularity counts they count for at most
@@ -367,12 +453,46 @@ def aggregate_day(
                 for level, noisy in zip(levels, level_release.noisy_counts, strict=True)
             )
             releases.append((LEVEL_QUERY, level_release, LEVEL_CONTRIBUTION_BOUND))
+        purposes_on = _purposes_on(day=day)
+        purpose_release = release_counts(
+            counts=list(purposes_on.values()),
+            sensitivity=PURPOSE_SENSITIVITY,
+            epsilon=epsilon * PURPOSE_SHARE,
+        )
+        changes = _consent_changes(day=day)
+        change_release = release_counts(
+            counts=list(changes.values()),
+            sensitivity=CONSENT_CHANGE_SENSITIVITY,
+            epsilon=epsilon * CONSENT_CHANGE_SHARE,
+        )
+        PurposeCountRelease.objects.bulk_create(
+            [
+                PurposeCountRelease(
+                    day=day, purpose=purpose, kind=PurposeCountRelease.Kind.ON, noisy_count=noisy
+                )
+                for purpose, noisy in zip(purposes_on, purpose_release.noisy_counts, strict=True)
+            ]
+            + [
+                PurposeCountRelease(day=day, purpose=purpose, kind=kind, noisy_count=noisy)
+                for (purpose, kind), noisy in zip(changes, change_release.noisy_counts, strict=True)
+            ]
+        )
+        # Each reader counts once in each of these counts: the ledger's bound is 1.
+        releases += [
+            (PURPOSE_QUERY, purpose_release, 1),
+            (CONSENT_CHANGE_QUERY, change_release, 1),
+        ]
         # The rest of the day's budget, so the day's queries add up to it exactly (a day
         # released without the levels gives their share to the list types).
         list_type_release = release_counts(
             counts=[per_list_type.get(list_type, 0) for list_type in LIST_TYPES],
             sensitivity=click_bound,
-            epsilon=epsilon - article_epsilon - epsilon * TOPIC_SHARE - level_epsilon,
+            epsilon=epsilon
+            - article_epsilon
+            - epsilon * TOPIC_SHARE
+            - level_epsilon
+            - epsilon * PURPOSE_SHARE
+            - epsilon * CONSENT_CHANGE_SHARE,
         )
         releases.insert(2, (LIST_TYPE_QUERY, list_type_release, click_bound))
 
@@ -423,6 +543,7 @@ def aggregate_day(
         topics_released=len(topic_ids),
         list_types_released=len(LIST_TYPES),
         levels_released=len(levels),
+        purposes_released=len(purposes_on),
         epsilon_spent=sum(release.epsilon for _, release, _ in releases),
     )
 

@@ -212,6 +212,9 @@ class SignalEvent(models.Model):
         PERSONAL = "personal", "Personalized feed"
         # The same feed for everyone: editors' picks, fresh and DP popular stories.
         EDITORIAL = "editorial", "Non-personal (editorial) feed"
+        # A personalized reader shown the editors' order for the day (the holdout that makes
+        # the personalization uplift causal).
+        HOLDOUT = "holdout", "Editors' order shown to a personalized reader (holdout)"
 
     day = models.DateField()
     pseudonym = models.CharField(max_length=64)
@@ -539,3 +542,72 @@ class LevelCountRelease(models.Model):
 
     def __str__(self) -> str:
         return f"Readers at level {self.level} on {self.day}: {self.noisy_count}"
+
+
+class PurposeCountRelease(models.Model):
+    """A differentially private count about one optional purpose on `day`: readers with it on
+    at the day's end (ledger line `readers_per_purpose`), or readers who turned it on or off
+    that day (`consent_changes`)."""
+
+    class Kind(models.TextChoices):
+        ON = "on", "Readers with it on at the day's end"
+        GRANTED = "granted", "Readers who turned it on that day"
+        WITHDRAWN = "withdrawn", "Readers who turned it off that day"
+
+    day = models.DateField()
+    purpose = models.CharField(max_length=40)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    noisy_count = models.IntegerField(help_text="Released count; may be negative or zero.")
+
+    class Meta:
+        ordering = ["-day", "purpose", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "purpose", "kind"], name="purpose_count_once_per_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.purpose} on {self.day}: {self.noisy_count}"
+
+
+class LocalReportTally(models.Model):
+    """Running sums of one day's local DP reports from private mode against one candidate list
+    (a version of the public bundle): per position, how many reports set its bit, and how
+    many reports. Each report is added to the sums and kept nowhere else: no row of its own,
+    no time, no address, so nothing can later pick one browser's report out. The sums are
+    released (privacy.local_reports) and deleted once the day is closed."""
+
+    version = models.CharField(max_length=32, unique=True, help_text="The bundle's report id.")
+    day = models.DateField()
+    epsilon = models.FloatField(help_text="Each report's local epsilon.")
+    article_ids = models.JSONField(help_text="The story at each position of a report.")
+    ones = models.JSONField(help_text="Per position, how many reports set its bit.")
+    reports = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="local_tally_by_day")]
+
+    def __str__(self) -> str:
+        return f"Local reports of {self.day} against {self.version}: {self.reports}"
+
+
+class LocalReportRelease(models.Model):
+    """One story's read count for one day estimated from private mode's local DP reports
+    (ledger line `local_reads_per_article`), with the variance of that estimate and how many
+    reports listed the story among their candidates."""
+
+    day = models.DateField()
+    article = models.ForeignKey("news.Article", on_delete=models.CASCADE, related_name="+")
+    estimate = models.FloatField(help_text="Unbiased; may be negative.")
+    variance = models.FloatField()
+    reports = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-day", "article_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "article"], name="local_release_once_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"Local estimate of article {self.article_id} on {self.day}: {self.estimate:.1f}"

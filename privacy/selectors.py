@@ -22,14 +22,24 @@ from .models import (
     ConsentChainDigest,
     ConsentRecord,
     ExportRequest,
+    LevelCountRelease,
     PolicyVersion,
     PrivacyAuditEvent,
     PrivacyBudgetLedger,
+    PurposeCountRelease,
     ReadingHistoryEntry,
 )
-from .purposes import POPULAR_COUNTING, PURPOSES, READING_HISTORY, Purpose
+from .purposes import OPTIONAL_PURPOSES, POPULAR_COUNTING, PURPOSES, READING_HISTORY, Purpose
 from .registry import categories
-from .releases import noise_margin, noise_variance
+from .releases import (
+    LEVEL_QUERY,
+    PURPOSE_QUERY,
+    Estimate,
+    noise_margin,
+    noise_variance,
+    ratio_estimate,
+    share_estimate,
+)
 
 # --- Policy versions ----------------------------------------------------------------------
 
@@ -439,13 +449,22 @@ QUERY_LABELS = {
     "reads_per_topic": "reads per topic",
     "reads_per_list_type": "reads from personalised and non-personal feed cards",
     "readers_per_level": "readers at each personalization level",
+    "readers_per_purpose": "readers with each optional purpose on at the day's end",
+    "consent_changes": "readers who turned each optional purpose on, or off, that day",
+    "local_reads_per_article": "reads per article reported by private mode's browsers, "
+    "each report randomized on its device (local differential privacy)",
 }
+
+
+# Counts of readers, not of reads: each reader is in each count at most once.
+READER_QUERIES = frozenset({"readers_per_level", "readers_per_purpose", "consent_changes"})
 
 
 @dataclass(frozen=True)
 class LedgerLine:
     day: date
     what: str
+    query: str
     epsilon: float
     delta: float
     mechanism: str
@@ -455,6 +474,10 @@ class LedgerLine:
     @property
     def epsilon_text(self) -> str:
         return _epsilon_text(self.epsilon)
+
+    @property
+    def counts_readers(self) -> bool:
+        return self.query in READER_QUERIES
 
     @property
     def noise_margin(self) -> int | None:
@@ -489,6 +512,7 @@ def ledger_summary(*, days: int = 90) -> list[LedgerDay]:
             LedgerLine(
                 day=entry.day,
                 what=QUERY_LABELS.get(entry.query, entry.query.replace("_", " ")),
+                query=entry.query,
                 epsilon=entry.epsilon,
                 delta=entry.delta,
                 mechanism=entry.mechanism,
@@ -507,6 +531,163 @@ def display_count(value: int, k: int | None = None) -> str:
     small noisy count is mostly noise and could hint at a handful of readers."""
     k = settings.DP_SUPPRESSION_THRESHOLD if k is None else k
     return f"<{k}" if value < k else str(value)
+
+
+# --- Opt-in rates, from the released counts -----------------------------------------------
+
+OPTIN_WINDOWS = (30, 90)
+# The levels at which the reader chose personalization: on the site (the server ranks their
+# page) and in their browser only. "On this device only" is opted in to personalization but
+# not to any processing by the server: shown on its own row, never added to the other.
+SITE_PERSONALIZED = "site"
+
+
+@dataclass(frozen=True)
+class OptInRate:
+    """One share of readers (of all readers at any level) over each window, or None where
+    there is not enough data."""
+
+    key: str
+    label: str
+    estimates: dict[int, Estimate | None]
+
+    def text(self, window: int) -> str:
+        estimate = self.estimates.get(window)
+        if estimate is None:
+            return "not enough data"
+        return f"{100 * estimate.value:.1f}% ± {100 * estimate.margin:.1f}"
+
+    @property
+    def cells(self) -> list[tuple[int, str]]:
+        return [(window, self.text(window)) for window in OPTIN_WINDOWS]
+
+
+@dataclass(frozen=True)
+class OptInDay:
+    """One released day's share of readers personalized by the site (None: under k)."""
+
+    day: date
+    estimate: Estimate | None
+
+
+@dataclass(frozen=True)
+class OptInRates:
+    windows: tuple[int, ...]
+    rates: list[OptInRate]
+    daily: list[OptInDay]
+    days_released: int  # in the longest window
+
+    @property
+    def any_data(self) -> bool:
+        return any(e is not None for rate in self.rates for e in rate.estimates.values())
+
+
+def _variances(query: str, since: date) -> dict[date, float]:
+    lines = PrivacyBudgetLedger.objects.filter(
+        query=query, day__gte=since, noise_scale__isnull=False
+    ).values_list("day", "mechanism", "noise_scale")
+    return {day: noise_variance(mechanism=m, scale=scale) for day, m, scale in lines}
+
+
+def _level_groups() -> list[tuple[str, str, frozenset[str]]]:
+    return [
+        (
+            SITE_PERSONALIZED,
+            f"Personalized by the site ({Level.TOPICS.label} or {Level.TOPICS_HISTORY.label})",
+            frozenset(SERVER_PERSONALIZED_LEVELS),
+        ),
+        (Level.TOPICS_HISTORY, Level.TOPICS_HISTORY.label, frozenset({Level.TOPICS_HISTORY})),
+        (
+            Level.DEVICE,
+            f"{Level.DEVICE.label} (personalized in the browser, nothing processed by the site)",
+            frozenset({Level.DEVICE}),
+        ),
+    ]
+
+
+def _enough(*counts: float, days: int, k: int) -> bool:
+    # A share is shown only when its counts average k readers a day or more: a smaller one is
+    # mostly noise, and next to suppressed counts it would hint at a handful of readers.
+    return days > 0 and all(count / days >= k for count in counts)
+
+
+def optin_rates(*, today: date | None = None) -> OptInRates:
+    """Shares of readers at the personalization levels and with each optional purpose on,
+    pooled over the released days of each window (readers summed over the days, so a share is
+    of reader-days), each with a 95% interval for the noise by the delta method on the ratio
+    of two noisy sums (`releases.share_estimate`, `ratio_estimate`). Counts of the whole
+    readership, so noise is the only error. Read from the public releases only."""
+    today = today or timezone.localdate()
+    k = settings.DP_SUPPRESSION_THRESHOLD
+    since = today - timedelta(days=max(OPTIN_WINDOWS))
+    levels: dict[date, dict[str, int]] = {}
+    for day, level, n in LevelCountRelease.objects.filter(day__gte=since).values_list(
+        "day", "level", "noisy_count"
+    ):
+        levels.setdefault(day, {})[level] = n
+    purposes: dict[date, dict[str, int]] = {}
+    for day, purpose, n in PurposeCountRelease.objects.filter(
+        day__gte=since, kind=PurposeCountRelease.Kind.ON
+    ).values_list("day", "purpose", "noisy_count"):
+        purposes.setdefault(day, {})[purpose] = n
+    level_noise, purpose_noise = _variances(LEVEL_QUERY, since), _variances(PURPOSE_QUERY, since)
+    groups = _level_groups()
+
+    def level_share(days: list[date], members: frozenset[str]) -> Estimate | None:
+        part = rest = part_var = rest_var = 0.0
+        for day in days:
+            counts, variance = levels[day], level_noise.get(day, 0.0)
+            inside = [n for level, n in counts.items() if level in members]
+            outside = [n for level, n in counts.items() if level not in members]
+            part, rest = part + sum(inside), rest + sum(outside)
+            part_var += len(inside) * variance
+            rest_var += len(outside) * variance
+        if not _enough(part, part + rest, days=len(days), k=k):
+            return None
+        return share_estimate(part=part, rest=rest, part_variance=part_var, rest_variance=rest_var)
+
+    def purpose_share(days: list[date], purpose: str) -> Estimate | None:
+        days = [day for day in days if purpose in purposes.get(day, {})]
+        on = sum(purposes[day][purpose] for day in days)
+        total = sum(sum(levels[day].values()) for day in days)
+        if not _enough(on, total, days=len(days), k=k):
+            return None
+        return ratio_estimate(
+            numerator=on,
+            denominator=total,
+            numerator_variance=sum(purpose_noise.get(day, 0.0) for day in days),
+            denominator_variance=sum(len(levels[day]) * level_noise.get(day, 0.0) for day in days),
+        )
+
+    in_window = {
+        window: sorted(day for day in levels if day >= today - timedelta(days=window))
+        for window in OPTIN_WINDOWS
+    }
+    rates = [
+        OptInRate(
+            key=key,
+            label=label,
+            estimates={w: level_share(in_window[w], members) for w in OPTIN_WINDOWS},
+        )
+        for key, label, members in groups
+    ] + [
+        OptInRate(
+            key=purpose.key,
+            label=purpose.title,
+            estimates={w: purpose_share(in_window[w], purpose.key) for w in OPTIN_WINDOWS},
+        )
+        for purpose in OPTIONAL_PURPOSES
+    ]
+    daily = [
+        OptInDay(day=day, estimate=level_share([day], groups[0][2]))
+        for day in in_window[max(OPTIN_WINDOWS)]
+    ]
+    return OptInRates(
+        windows=OPTIN_WINDOWS,
+        rates=rates,
+        daily=daily,
+        days_released=len(in_window[max(OPTIN_WINDOWS)]),
+    )
 
 
 # --- The privacy center -------------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from common.queueing import renamed_tasks_keep
 
-from . import aggregation, exports, services
+from . import aggregation, exports, local_reports, services
 from .checks import master_key_messages
 
 
@@ -104,3 +104,9 @@ def refuse_a_wrong_master_key(**kwargs) -> None:
     errors = [message for message in master_key_messages() if message.is_serious()]
     if errors:
         raise ImproperlyConfigured(errors[0].msg)
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def local_reports_release_pending() -> int:
+    """Release private mode's local DP reports of every closed day; returns how many days."""
+    return sum(not result.already_done for result in local_reports.local_reports_release_pending())

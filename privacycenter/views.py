@@ -17,7 +17,8 @@ from accounts import services as accounts_services
 from accounts.forms import PurposesForm
 from accounts.selectors import preferences_region, reader_profile
 from common.error_pages import error_page
-from privacy import erasure, selectors, services
+from newsroom.dashboard import trust_panel
+from privacy import erasure, local_reports, selectors, services
 from privacy.browser_signals import signals_for
 from privacy.forms import DeleteAccountForm, DisplayNameForm, NoticeCheckedForm, PersonalizationForm
 from privacy.models import ConsentRecord
@@ -30,6 +31,7 @@ from privacy.purposes import (
 )
 from privacy.reauth import password_checks_limited
 from privacy.registry import categories
+from trust.selectors import incidents_published
 
 from .data_display import readable_tables
 from .selectors import interest_profile
@@ -71,10 +73,19 @@ def transparency(request):
         {
             "ledger": selectors.ledger_summary(days=LEDGER_DAYS),
             "consent_digests": selectors.consent_digests_published(days=LEDGER_DAYS),
+            "local_reports": local_reports.local_releases_recent(days=LEDGER_DAYS),
             "days": LEDGER_DAYS,
             "epsilon_per_day": settings.DP_EPSILON_PER_DAY,
             "contribution_bound": settings.DP_CONTRIBUTION_BOUND,
             "click_through_bound": settings.DP_CLICK_THROUGH_CONTRIBUTION_BOUND,
+            "optin": selectors.optin_rates(),
+            "threshold": settings.DP_SUPPRESSION_THRESHOLD,
+            # Disclosed whenever some readers see the editors' order instead of their own.
+            "holdout_percent": f"{100 * settings.PERSONALIZATION_HOLDOUT_SHARE:g}"
+            if settings.PERSONALIZATION_HOLDOUT_SHARE > 0
+            else "",
+            "incidents": incidents_published(),
+            "trust": trust_panel(),
         },
     )
 

@@ -16,7 +16,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 from django.conf import settings
@@ -26,10 +26,11 @@ from django.utils import timezone
 
 from news.models import Topic
 from news.selectors import articles_live_by_id
+from privacy.local_reports import tally_open, tally_version
 from recommendations import ranking
 from recommendations.active import active_model
 from recommendations.explanations import POPULAR_FLOOR
-from recommendations.feed.pool import candidate_pool, forget_candidate_pool
+from recommendations.feed.pool import candidate_pool, candidate_pool_forget
 from recommendations.feed.scoring import blend
 from recommendations.feed_cache import catalogue_marker
 from recommendations.weights import HISTORY_SHARE, PERSONAL_PICK_SHARE, RELATED_TOPIC_SHARE
@@ -77,7 +78,7 @@ def bundle_build(*, now: datetime | None = None) -> dict:
     story withdrawn a moment ago is not in it; the live stories are then read once more."""
     now = now or timezone.now()
     loaded = active_model()
-    forget_candidate_pool()
+    candidate_pool_forget()
     pool = candidate_pool(loaded=loaded, now=now)
     live = articles_live_by_id(ids=pool.ids.tolist(), now=now)
     rows = [row for row, article_id in enumerate(pool.ids.tolist()) if article_id in live]
@@ -141,6 +142,24 @@ def bundle_build(*, now: datetime | None = None) -> dict:
         "article_fields": list(ARTICLE_FIELDS),
         "articles": [article_row(a) for a in articles],
         "vectors": int8_encode(pool.vectors[rows] if rows else np.zeros((0, 0))),
+        **_local_reports(day=timezone.localdate(now), article_ids=[a.id for a in articles]),
+    }
+
+
+def _local_reports(*, day: date, article_ids: list[int]) -> dict:
+    """What a browser needs to send its daily local DP report (static/privatemode/ldp.js):
+    the id of this candidate list for `day`, one bit per story in `articles` order, and the
+    epsilon to randomize with. Nothing when reports are off or there is no candidate."""
+    epsilon = settings.PRIVATE_MODE_REPORT_EPSILON
+    if epsilon <= 0 or not article_ids:
+        return {}
+    return {
+        "local_reports": {
+            "version": tally_version(day=day, epsilon=epsilon, article_ids=article_ids),
+            "epsilon": epsilon,
+            "url": reverse("privatemode:report"),
+            "max_delay_seconds": settings.PRIVATE_MODE_REPORT_MAX_DELAY_SECONDS,
+        }
     }
 
 
@@ -154,6 +173,14 @@ def _etag(data: bytes) -> str:
 
 
 def bundle_keep(*, key: str, bundle: dict) -> KeptBundle:
+    reports = bundle.get("local_reports")
+    if reports is not None:
+        # The sums its reports are added to, before any browser can send one.
+        tally_open(
+            day=date.fromisoformat(bundle["day"]),
+            epsilon=reports["epsilon"],
+            article_ids=[row[0] for row in bundle["articles"]],
+        )
     body = bundle_bytes(bundle)
     # mtime 0: the compressed bytes depend on the bundle alone, not on when they were made.
     gzipped = gzip.compress(body, compresslevel=9, mtime=0)

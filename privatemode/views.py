@@ -2,8 +2,11 @@
 reading who asks), the page that turns private mode on, and the switch of a signed-in
 reader's account level. The ranking itself runs in the browser (static/privatemode/)."""
 
+import hashlib
+import hmac
 import re
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -11,12 +14,20 @@ from django.http import HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
 from django.utils.http import parse_etags
 from django.views.decorators.http import require_POST, require_safe
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts import services as accounts_services
 from accounts.selectors import reader_profile
+from common.api_throttles import AddressRateThrottle
 from news.selectors import topics_all
 from privacy.browser_signals import signals_for
+from privacy.ldp import oue
 from privacy.levels import Level
+from privacy.local_reports import ReportRefused, report_add
 from privacy.models import ConsentRecord
 
 from .services import bundle_current
@@ -68,8 +79,21 @@ def start(request):
             "profile": profile,
             "account_private": profile is not None and profile.level == Level.DEVICE,
             "level_label": Level(profile.level).label if profile is not None else "",
+            **_report_notice(),
         },
     )
+
+
+def _report_notice() -> dict:
+    """The numbers the page states about the optional daily report, from the settings."""
+    epsilon = settings.PRIVATE_MODE_REPORT_EPSILON
+    if epsilon <= 0:
+        return {"report_epsilon": 0}
+    return {
+        "report_epsilon": f"{epsilon:g}",
+        "report_one_in": round(1 / oue(epsilon).q),
+        "report_minutes": max(1, round(settings.PRIVATE_MODE_REPORT_MAX_DELAY_SECONDS / 60)),
+    }
 
 
 @login_required
@@ -95,3 +119,61 @@ def account_level(request):
         else "Private mode is off, and this browser's copy of your topics and reads is deleted.",
     )
     return redirect("privatemode:start")
+
+
+# A report is one bit per candidate (about 2,000: 344 base64 characters) and two short
+# strings; far more than that is not a report.
+REPORT_MAX_BYTES = 16_384
+REPORT_FIELDS = {"bundle_version", "day", "bits"}
+
+
+class ReportRateThrottle(AddressRateThrottle):
+    """Reports counted per client address, which the throttle's cache keeps only as a keyed
+    hash and only for its window: no address is stored with, or beside, a report."""
+
+    scope = "private_report"
+
+    def get_ident(self, request):
+        address = super().get_ident(request)
+        return hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()
+
+
+# A browser endpoint of the site's own pages, not part of the documented API.
+@extend_schema(exclude=True)
+class ReportView(APIView):
+    """One browser's daily local DP report: a bit vector randomized in the browser, for the
+    bundle version and day it names. Added to that day's per-story sums and not kept.
+
+    No authentication and no CSRF check, on purpose: the browser sends it without cookies
+    (`credentials: "omit"`), so there is no session a forged request could act with, and a
+    report changes no one's data: it adds one randomized vote to public sums, which any
+    client can do, and the throttle and the checks on each report bound."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ReportRateThrottle]
+
+    def post(self, request):
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if not length.isdigit() or int(length) > REPORT_MAX_BYTES:
+            raise exceptions.ValidationError(
+                [f"A report is at most {REPORT_MAX_BYTES} bytes. Nothing was stored."]
+            )
+        data = request.data
+        if not isinstance(data, dict) or set(data) != REPORT_FIELDS:
+            raise exceptions.ValidationError(
+                [
+                    "A report is a JSON object with bundle_version, day and bits, and nothing "
+                    "else. Nothing was stored."
+                ]
+            )
+        try:
+            report_add(version=data["bundle_version"], day=data["day"], bits=data["bits"])
+        except ReportRefused as error:
+            raise exceptions.ValidationError([f"{error} Nothing was stored."]) from None
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+report = ReportView.as_view()

@@ -109,7 +109,7 @@ def active_model() -> LoadedModel | None:
     return _state.loaded
 
 
-def forget_loaded_model() -> None:
+def loaded_model_forget() -> None:
     """Drop what this process holds (tests; a process about to be recycled)."""
     with _state.lock:
         _state.marker = None

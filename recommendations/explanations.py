@@ -99,6 +99,17 @@ def editors_pick(*, signed_in: bool) -> Reason:
     )
 
 
+def holdout_pick() -> Reason:
+    """Every card of a reader in the day's holdout: their page is the editors' order today,
+    so no personal reason placed any story on it, and none is claimed."""
+    return Reason(
+        kind=ReasonKind.PICK,
+        sentence="Editor's pick: today your page shows the editors' order, not your personal one",
+        control_url=cached_reverse("privacy:transparency") + "#holdout",
+        control_label="Why, on some days",
+    )
+
+
 def just_in(*, signed_in: bool) -> Reason:
     url, label = _choose_topics(signed_in=signed_in)
     return Reason(

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import Preferences
@@ -247,8 +248,13 @@ def _reader_feed_open(*, user, version: str, key: LoadedDataKey) -> tuple[dict |
         cache.delete(_reader_key(user.pk))
         return None, marker
     # Made before the preferences last changed (the change may have been missed by the
-    # cache), or before a story or the model changed.
-    if entry.get("version") != version or entry.get("catalogue") != marker:
+    # cache), or before a story or the model changed, or on another day (whose holdout draw
+    # may differ: `feed.page.in_holdout`).
+    if (
+        entry.get("version") != version
+        or entry.get("catalogue") != marker
+        or entry.get("day") != timezone.localdate().isoformat()
+    ):
         return None, marker
     return entry, marker
 
@@ -259,6 +265,7 @@ def _reader_feed_keep(
     entry = {
         "version": version,
         "catalogue": marker,
+        "day": timezone.localdate().isoformat(),
         "profile": _profile_entry(profile),
         **_entry_of(feed.page, feed.cards),
     }

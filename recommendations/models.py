@@ -102,6 +102,8 @@ class FeedImpressionCount(models.Model):
     class ListType(models.TextChoices):
         PERSONAL = "personal", "Personalised feed"
         EDITORIAL = "editorial", "Non-personal (editorial) feed"
+        # A personalized reader shown the editors' order that day: the control group.
+        HOLDOUT = "holdout", "Holdout (editors' order for personalized readers)"
 
     day = models.DateField()
     list_type = models.CharField(max_length=20, choices=ListType.choices)

@@ -15,7 +15,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from news.models import Article
-from privacy.models import AggregateSignal, PrivacyBudgetLedger
+from privacy.ldp import inverse_variance_combine
+from privacy.models import AggregateSignal, LocalReportRelease, PrivacyBudgetLedger
 from privacy.releases import ARTICLE_QUERY, TOPIC_QUERY, noise_variance
 
 from .feed.scoring import Candidates, Reader, score
@@ -112,6 +113,11 @@ class Aggregates:
     # noise scale); days released before the ledger kept it are missing.
     article_noise: dict[date, float] = field(default_factory=dict)
     topic_noise: dict[date, float] = field(default_factory=dict)
+    # Private mode's local DP estimates: article id -> day -> (estimate, variance, reports),
+    # and each day's readers in the central counts (their sum: one story a reader a day).
+    local_days: dict[int, dict[date, tuple[float, float, int]]] = field(default_factory=dict)
+    readers: dict[date, float] = field(default_factory=dict)
+    readers_noise: dict[date, float] = field(default_factory=dict)  # the variance of that sum
 
 
 def aggregates_load(*, now: datetime) -> Aggregates:
@@ -124,10 +130,14 @@ def aggregates_load(*, now: datetime) -> Aggregates:
     released = AggregateSignal.objects.filter(day__gte=since, day__lt=today).values_list(
         "kind", "article_id", "topic_id", "day", "noisy_count"
     )
+    readers: dict[date, float] = defaultdict(float)
+    released_articles: dict[date, int] = defaultdict(int)
     for kind, article_id, topic_id, day, count in released.iterator(chunk_size=10_000):
         days.add(day)
         if kind == AggregateSignal.Kind.ARTICLE and article_id is not None:
             article_days[article_id][day] = count
+            readers[day] += count
+            released_articles[day] += 1
         elif kind == AggregateSignal.Kind.TOPIC and topic_id is not None:
             topic_days[topic_id][day] = count
     epsilon = 0.0
@@ -139,6 +149,12 @@ def aggregates_load(*, now: datetime) -> Aggregates:
         epsilon += spent
         if query in noise and scale is not None:
             noise[query][day] = noise_variance(mechanism=mechanism, scale=scale)
+    local_days: dict[int, dict[date, tuple[float, float, int]]] = defaultdict(dict)
+    local = LocalReportRelease.objects.filter(day__gte=since, day__lt=today).values_list(
+        "article_id", "day", "estimate", "variance", "reports"
+    )
+    for article_id, day, estimate, variance, reports in local.iterator(chunk_size=10_000):
+        local_days[article_id][day] = (estimate, variance, reports)
     return Aggregates(
         article_days=dict(article_days),
         topic_days=dict(topic_days),
@@ -146,6 +162,13 @@ def aggregates_load(*, now: datetime) -> Aggregates:
         epsilon=float(epsilon),
         article_noise=noise[ARTICLE_QUERY],
         topic_noise=noise[TOPIC_QUERY],
+        local_days=dict(local_days),
+        readers=dict(readers),
+        readers_noise={
+            day: n * noise[ARTICLE_QUERY][day]
+            for day, n in released_articles.items()
+            if day in noise[ARTICLE_QUERY]
+        },
     )
 
 
@@ -169,21 +192,41 @@ def decayed_with_noise(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each article's decayed DP count, not clipped at 0 day by day (the noise is centred, so
     the sum stays unbiased), and the variance of the noise summed into it (public, from the
-    ledger; days whose noise it did not keep count as exact)."""
+    ledger; days whose noise it did not keep count as exact). A day with a local DP estimate
+    of the article joins it to the central count weighted by their variances
+    (`privacy.ldp.inverse_variance_combine`)."""
     # Each day's decay weight and the noise variance it carries, worked out once per day.
     weights: dict[date, tuple[float, float]] = {}
-    for day in aggregates.days:
+    local_only = {day for days in aggregates.local_days.values() for day in days}
+    for day in sorted(set(aggregates.days) | local_only):
         if day < reference:
             weight = decay_weight(day, reference=reference)
             weights[day] = (weight, weight**2 * aggregates.article_noise.get(day, 0.0))
     counts = np.zeros(len(article_ids))
     variances = np.zeros(len(article_ids))
     for row, article_id in enumerate(article_ids):
-        for day, count in aggregates.article_days.get(int(article_id), {}).items():
-            if day in weights:
+        central = aggregates.article_days.get(int(article_id), {})
+        for day, count in central.items():
+            if day in weights and day not in aggregates.local_days.get(int(article_id), {}):
                 weight, noise = weights[day]
                 counts[row] += weight * count
                 variances[row] += noise
+        for day, (estimate, variance, reports) in aggregates.local_days.get(
+            int(article_id), {}
+        ).items():
+            if day in weights:
+                weight, _ = weights[day]
+                count, day_variance = inverse_variance_combine(
+                    central=central.get(day),
+                    central_variance=aggregates.article_noise.get(day, 0.0),
+                    central_readers=aggregates.readers.get(day, 0.0),
+                    central_readers_variance=aggregates.readers_noise.get(day, 0.0),
+                    local=estimate,
+                    local_variance=variance,
+                    local_reports=reports,
+                )
+                counts[row] += weight * count
+                variances[row] += weight**2 * day_variance
     return counts, variances
 
 

@@ -11,13 +11,15 @@ import numpy as np
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from news.models import body_without_links
+
 # A large corpus drops words seen in one document only: typos and names that match nothing.
 MIN_DF_FROM_DOCUMENTS = 1_000
 
 
 def article_text(*, title: str, summary: str, body: str) -> str:
     # The title twice: it is what the story is about, in the fewest words.
-    return f"{title}\n{title}\n{summary}\n{body}"
+    return f"{title}\n{title}\n{summary}\n{body_without_links(body)}"
 
 
 def normalise_rows(matrix: np.ndarray) -> np.ndarray:

@@ -122,30 +122,30 @@ def clean_cache():
     """Rate limits and cached pages live in the cache; every test starts with an empty one."""
     from django.core.cache import cache
 
-    from common.sitewide import forget_all_in_process
+    from common.sitewide import sitewide_forget_all_in_process
 
     cache.clear()
-    forget_all_in_process()
+    sitewide_forget_all_in_process()
     yield
     cache.clear()
-    forget_all_in_process()
+    sitewide_forget_all_in_process()
 
 
 @pytest.fixture(autouse=True)
 def recommender_isolation(settings, tmp_path):
     """Model artifacts go to the test's own folder, and no model loaded by one test is still
     held by the process in the next."""
-    from recommendations.active import forget_loaded_model
-    from recommendations.feed.pool import forget_candidate_pool
+    from recommendations.active import loaded_model_forget
+    from recommendations.feed.pool import candidate_pool_forget
 
     settings.RECOMMENDER_ARTIFACT_DIR = tmp_path / "models"
     # Each test's rows are visible to its own connection only, not to a refresh thread's.
     settings.RECOMMENDER_CANDIDATE_REFRESH_IN_BACKGROUND = False
-    forget_loaded_model()
-    forget_candidate_pool()
+    loaded_model_forget()
+    candidate_pool_forget()
     yield
-    forget_loaded_model()
-    forget_candidate_pool()
+    loaded_model_forget()
+    candidate_pool_forget()
 
 
 @pytest.fixture

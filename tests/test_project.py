@@ -1,15 +1,11 @@
 """Project-wide guarantees: migrations match the models, production settings are safe."""
 
-import os
-import subprocess
-import sys
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import PRODUCTION_ENV, manage
 
 
 @pytest.mark.django_db
@@ -18,40 +14,15 @@ def test_models_and_migrations_agree():
     call_command("makemigrations", "--check", "--dry-run", stdout=out)
 
 
-def _manage(*args, env_overrides: dict) -> subprocess.CompletedProcess:
-    # The browser tests allow sync ORM calls beside Playwright's loop; production never does.
-    dropped = {"DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env = {k: v for k, v in os.environ.items() if k not in dropped}
-    env.update(env_overrides)
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-PRODUCTION_ENV = {
-    "DEBUG": "0",
-    "SECRET_KEY": "p" * 20 + "roduction-secret-with-enough-entropy-4f9a1c7e2b8d",
-    "ALLOWED_HOSTS": "news.example.org",
-    "STATIC_MANIFEST": "1",
-    "SECURE_SSL_REDIRECT": "1",
-    "NEWSITE_MASTER_KEY": "nF3cLoTlvpAqhdJRwb9yrv1kzZ9jw-QGoBDChpaRNbA=",
-}
-
-
 def test_production_settings_pass_the_deployment_checklist():
-    result = _manage("check", "--deploy", "--fail-level", "WARNING", env_overrides=PRODUCTION_ENV)
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env_overrides=PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_production_without_a_secret_key_refuses_to_start():
     env = {**PRODUCTION_ENV, "SECRET_KEY": ""}
-    result = _manage("check", env_overrides=env)
+    result = manage("check", env_overrides=env)
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
 

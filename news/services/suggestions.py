@@ -10,7 +10,7 @@ from django.db import transaction
 from common.queueing import enqueue_on_commit
 
 from .. import revisions, topic_suggestions
-from ..models import Article, EditorAction, Topic
+from ..models import Article, EditorAction, Topic, body_without_links
 from .articles import UNKNOWN_EDITOR, article_revision_record, editor_action_record
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,9 @@ class TopicSuggestionResult:
 
 
 def _suggestion_text(article: Article) -> str:
-    return "\n".join([article.title, article.title, article.summary, article.body])
+    return "\n".join(
+        [article.title, article.title, article.summary, body_without_links(article.body)]
+    )
 
 
 def article_topics_suggest_later(*, article_ids: list[int]) -> None:

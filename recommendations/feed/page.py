@@ -8,12 +8,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts.models import Preferences
 from accounts.selectors import ReaderProfile, reader_profile
@@ -34,6 +35,10 @@ logger = logging.getLogger(__name__)
 # can be counted per list type for the editors' click-through rates.
 PERSONAL = "personal"
 EDITORIAL = "editorial"
+# A personalized reader shown the editors' order for the day (PERSONALIZATION_HOLDOUT_SHARE).
+HOLDOUT = "holdout"
+# Names the holdout's keyed hash, so its key (derived from SECRET_KEY) serves nothing else.
+HOLDOUT_KEY_SALT = "newsite.recommendations.personalization-holdout"
 # The non-personal first page (anonymous visitors, level Off) keeps places halfway down for
 # the newest stories of the last hours that ranking put further down: a story just published
 # has no reads yet, and the day's hits must not keep it off the page most visitors see.
@@ -46,6 +51,20 @@ class FeedItem:
     article: Article
     reason: Reason
     list_type: str = EDITORIAL
+
+
+def in_holdout(*, user_id: int, day: date, share: float | None = None) -> bool:
+    """Whether this reader sees the editors' order on `day`: an HMAC of (reader, day) under a
+    key derived from SECRET_KEY, read as a number in [0, 1), under the share. The same answer
+    all day on every worker, a fresh draw each day, unpredictable without the key, and nothing
+    stored about anyone."""
+    share = settings.PERSONALIZATION_HOLDOUT_SHARE if share is None else share
+    if share <= 0:
+        return False
+    digest = salted_hmac(
+        HOLDOUT_KEY_SALT, f"{user_id}:{day.isoformat()}", algorithm="sha256"
+    ).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
 def reader_for(
@@ -215,13 +234,20 @@ def feed_page(
 
     Personal for a signed-in reader with personalization on and topics chosen; otherwise
     the non-personal feed (editors' picks, fresh, DP popular). A signed-in reader's blocked
-    topics are left out either way. `page_number` may be anything a visitor typed.
+    topics are left out either way. A personalized reader in the day's holdout (`in_holdout`)
+    gets the non-personal order, each card saying so. `page_number` may be anything a
+    visitor typed.
     """
     now = now or timezone.now()
     page_size = page_size or settings.NEWS_PAGE_SIZE
     profile = profile if profile is not None else reader_profile(user=user)
+    holdout = profile.personalized and in_holdout(user_id=user.pk, day=timezone.localdate(now))
+    if holdout:
+        # What the reader would see without personalization: no topics, no reads; their
+        # blocked topics still left out.
+        profile = replace(profile, topic_weights={}, topic_names=())
     try:
-        return _feed_page(
+        page = _feed_page(
             user=user, profile=profile, page_number=page_number, page_size=page_size, now=now
         )
     except Exception:
@@ -233,6 +259,15 @@ def feed_page(
             for a in page.object_list
         ]
         return page
+    if holdout:
+        # Counted apart from both feeds, so personalized and holdout readers, drawn from the
+        # same population, can be compared; the reason is the truth, not a personal one.
+        reason = explanations.holdout_pick()
+        page.object_list = [
+            FeedItem(article=item.article, reason=reason, list_type=HOLDOUT)
+            for item in page.object_list
+        ]
+    return page
 
 
 def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now: datetime) -> Page:

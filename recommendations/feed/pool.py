@@ -134,7 +134,7 @@ class _PoolCache:
 _pool_cache = _PoolCache()
 
 
-def forget_candidate_pool() -> None:
+def candidate_pool_forget() -> None:
     candidate_refresh_wait()
     with _pool_cache.lock:
         _pool_cache.pool = None

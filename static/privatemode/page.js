@@ -1,8 +1,10 @@
 // Private mode in the page: on every page, it does nothing unless this browser turned private
 // mode on. Then it orders the front page itself from the public bundle (ranking.js), notes the
 // stories opened (storage.js), and shows and edits what it keeps. It sends nothing about the
-// reader: the one request it makes is for the bundle, the same for everyone, without cookies.
+// reader: the one request it makes is for the bundle, the same for everyone, without cookies;
+// the only other is the daily randomized report (ldp.js), when the reader turned it on.
 
+import * as reports from "./ldp.js";
 import * as storage from "./storage.js";
 
 const meta = document.querySelector('meta[name="private-mode"]');
@@ -25,10 +27,21 @@ function main(config) {
   if (!page.state) return;
   badge(page);
   if (window.location.pathname === config.homeUrl && firstPage()) {
-    frontPage(page).catch((error) => console.error("Private mode could not rank this page:", error));
+    frontPage(page)
+      .catch((error) => console.error("Private mode could not rank this page:", error))
+      .finally(() => dailyReport(page));
   } else {
-    recordRead(page).catch((error) => console.error("Private mode could not note this read:", error));
+    recordRead(page)
+      .catch((error) => console.error("Private mode could not note this read:", error))
+      .finally(() => dailyReport(page));
   }
+}
+
+function dailyReport(page) {
+  if (!reports.isOn(page.state)) return;
+  bundleJson(page.config)
+    .then((bundle) => reports.run(page.state, bundle))
+    .catch((error) => console.error("Private mode could not prepare its report:", error));
 }
 
 function firstPage() {
@@ -207,6 +220,8 @@ function startPage(page) {
   const topics = document.getElementById("private-mode-topics");
   const save = document.getElementById("private-mode-save-topics");
   const boxes = [...topics.querySelectorAll('input[name="private-topic"]')];
+  const reportSection = document.getElementById("private-mode-reports");
+  const reportBox = document.getElementById("private-mode-reports-on");
   const refresh = (message) => {
     const active = Boolean(page.state);
     stateLine.textContent = message || (active
@@ -220,7 +235,18 @@ function startPage(page) {
     show(topics, active);
     const followed = new Set(active ? page.state.topics : []);
     for (const box of boxes) box.checked = followed.has(Number(box.value));
+    if (reportSection) {
+      show(reportSection, active);
+      reportBox.checked = reports.isOn(page.state);
+    }
   };
+  reportBox?.addEventListener("change", () => {
+    reports.setOn(page.state, reportBox.checked);
+    document.getElementById("private-mode-reports-state").textContent = reportBox.checked
+      ? "Reports are on: at most one randomized report a day, about a story you open that day."
+      : "Reports are off: this browser sends nothing.";
+    dailyReport(page);
+  });
   on.addEventListener("click", () => {
     page.state = storage.turnOn("visitor");
     refresh("Private mode is on in this browser. Pick the topics you follow below.");

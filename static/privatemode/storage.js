@@ -1,5 +1,6 @@
 // What private mode keeps, in this browser only (localStorage): the topics the reader follows
-// and the stories they opened (id, title, when). Nothing here is ever sent anywhere.
+// and the stories they opened (id, title, when). Nothing here is ever sent anywhere (the
+// optional daily report, ldp.js, sends one randomized vector, never this).
 //
 // `owner` says who turned it on: "visitor" (no account) or "account" (a signed-in reader at
 // "On this device only"). An account's copy is deleted when that account leaves the level; a
@@ -82,6 +83,12 @@ export function exported(state) {
         title: read.title,
         read_at: new Date(read.at * 1000).toISOString(),
       })),
+      // The optional daily report (ldp.js): whether it is on, and the day last drawn and sent.
+      daily_report: {
+        on: Boolean(state.reports && state.reports.on),
+        drawn_day: state.reports?.drawnDay || null,
+        sent_day: state.reports?.sentDay || null,
+      },
     },
     null,
     2,

@@ -3,7 +3,6 @@ API tokens ask for the authenticator code (or a recovery code), checked by allau
 code, and the admin signs in only through allauth's login with its two-factor step."""
 
 import pytest
-from allauth.account.models import EmailAddress
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from django.urls import reverse
 from knox.models import AuthToken
@@ -95,8 +94,7 @@ def test_a_reader_without_two_factor_needs_no_code():
 
 @pytest.fixture
 def editor_with_totp():
-    editor = EditorFactory()
-    EmailAddress.objects.create(user=editor, email=editor.email, primary=True, verified=True)
+    editor = EditorFactory(email_verified=True)
     return editor, with_totp(editor)
 
 

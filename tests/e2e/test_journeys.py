@@ -214,10 +214,7 @@ def test_an_editor_publishes_a_story_a_matching_reader_then_sees(new_page, newsr
         published_at=None,
         topics=[newsroom["Science"]],
     )
-    editor = EditorFactory()
-    from allauth.account.models import EmailAddress
-
-    EmailAddress.objects.create(user=editor, email=editor.email, primary=True, verified=True)
+    editor = EditorFactory(email_verified=True)
     page = new_page()
     sign_in(page, editor)
     page.goto("/admin/news/article/?status__exact=draft")

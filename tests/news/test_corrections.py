@@ -12,7 +12,7 @@ from django.utils.dateformat import format as date_format
 from news import revisions, services
 from news.models import Article
 from tests.factories import ArticleFactory, TopicFactory
-from tests.news.test_revisions import admin_form, story
+from tests.news.admin_forms import admin_form, story
 
 pytestmark = pytest.mark.django_db
 Status = Article.Status

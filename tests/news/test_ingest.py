@@ -47,6 +47,37 @@ def test_bodies_become_plain_paragraphs_without_any_markup():
     assert body == "Hello reader.\n\nPicture caption.\n\nclick safe link"
 
 
+def test_a_body_keeps_its_https_links_and_nothing_else():
+    body = html_to_paragraphs(HOSTILE, links=True)
+    assert body == (
+        'Hello reader.\n\nPicture caption.\n\nclick <a href="https://ok.example/">safe link</a>'
+    )
+    mixed = (
+        '<p><a href="http://plain.example/">plain</a> <a href="mailto:a@b.example">mail</a> '
+        '<a href="/relative">relative</a> <a href="https://x.example/a?b=1&amp;c=2" '
+        'title="t" style="color:red" target="_blank">kept</a> <a href="https://x.example/">'
+        "<p>a whole paragraph</p></a></p>"
+    )
+    assert html_to_paragraphs(mixed, links=True).split("\n\n") == [
+        'plain mail relative <a href="https://x.example/a?b=1&c=2">kept</a>',
+        '<a href="https://x.example/">a whole paragraph</a>',
+    ]
+
+
+def test_images_in_a_feed_are_dropped_and_their_alt_text_kept():
+    fragment = (
+        '<p>Before <img src="https://cdn.example/chart.png" alt="Chart: prices &lt;up&gt;" '
+        'width="600"> after.</p><p><img src="https://tracker.example/1x1.gif"></p>'
+    )
+    assert sanitize_html(fragment) == "<p>Before  Chart: prices &lt;up&gt;  after.</p><p> </p>"
+    assert html_to_paragraphs(fragment, links=True) == "Before Chart: prices <up> after."
+
+
+def test_text_that_only_reads_like_a_link_does_not_become_one():
+    escaped = "<p>Type &lt;a href=&quot;https://x.example/&quot;&gt;this&lt;/a&gt; here.</p>"
+    assert html_to_paragraphs(escaped, links=True) == "Type this here."
+
+
 def test_an_rss_feed_is_parsed_into_entries(feed_bytes):
     feed = feed_parse(feed_bytes("rss.xml"))
     assert (feed.kind, feed.title, len(feed.entries)) == ("rss", "Harbour Gazette", 3)

@@ -7,40 +7,10 @@ from django.urls import reverse
 from news import services
 from news.models import Article, ArticleRevision
 from tests.factories import ArticleFactory, EditorFactory, TopicFactory
+from tests.news.admin_forms import admin_form, story
 
 pytestmark = pytest.mark.django_db
 Status = Article.Status
-
-
-def story(**fields) -> Article:
-    """An article dated to the whole second, as the admin form shows and posts it back."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    when = (timezone.now() - timedelta(hours=1)).replace(microsecond=0)
-    return ArticleFactory(published_at=when, **fields)
-
-
-def admin_form(article: Article, **changes) -> dict:
-    data = {
-        "title": article.title,
-        "slug": article.slug,
-        "summary": article.summary,
-        "body": article.body,
-        "correction_note": article.correction_note,
-        "author": article.author,
-        "topics": [t.pk for t in article.topics.all()],
-        "status": article.status,
-        "published_at_0": article.published_at.strftime("%Y-%m-%d") if article.published_at else "",
-        "published_at_1": article.published_at.strftime("%H:%M:%S") if article.published_at else "",
-        "editors_pick_until_0": "",
-        "editors_pick_until_1": "",
-        "source": "",
-        "canonical_url": article.canonical_url,
-    }
-    data.update(changes)
-    return data
 
 
 def test_a_workflow_change_records_who_when_and_what():

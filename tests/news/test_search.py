@@ -272,3 +272,15 @@ def test_reader_query_reads_words_phrases_exclusions_and_alternatives():
     assert not reader_query("-paris").searchable
     assert not reader_query('!!! ** ""').searchable
     assert "the" in STOP_WORDS and "x" not in STOP_WORDS
+
+
+def test_a_link_kept_in_a_story_is_searched_and_shown_by_its_words_alone(client):
+    ArticleFactory(
+        title="Harbour report",
+        body='The port authority <a href="https://port.example.org/tides">published tides</a>.',
+    )
+    assert _titles(_search(client, "tides")) == ["Harbour report"]
+    assert _titles(_search(client, "href")) == []  # the markup is not the story's words
+    assert _titles(_search(client, "example")) == []
+    html = _search(client, "tides").content.decode()
+    assert "published" in html and "port.example.org" not in html

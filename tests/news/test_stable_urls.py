@@ -11,7 +11,7 @@ from django.utils import timezone
 from news import revisions, services
 from news.models import Article, ArticleSlugRedirect
 from tests.factories import ArticleFactory, TopicFactory
-from tests.news.test_revisions import admin_form, story
+from tests.news.admin_forms import admin_form, story
 
 pytestmark = pytest.mark.django_db
 Status = Article.Status

@@ -117,7 +117,7 @@ def test_health_check_answers(client):
 def test_the_topic_navigation_follows_topics_without_asking_the_cache_on_every_page(client):
     from django.core.cache import cache
 
-    from common.sitewide import forget_all_in_process
+    from common.sitewide import sitewide_forget_all_in_process
     from news.context_processors import NAV_TOPICS_KEY
 
     def nav(html: str) -> list[str]:
@@ -134,7 +134,7 @@ def test_the_topic_navigation_follows_topics_without_asking_the_cache_on_every_p
     cache.delete(NAV_TOPICS_KEY)
     Topic.objects.filter(slug="culture").update(name="Arts")  # no signal: nobody forgets it
     assert nav(client.get("/").content.decode()) == ["Culture", "Science"]
-    forget_all_in_process()  # what a few seconds do
+    sitewide_forget_all_in_process()  # what a few seconds do
     assert nav(client.get("/").content.decode()) == ["Arts", "Science"]
 
 

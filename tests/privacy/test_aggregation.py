@@ -259,12 +259,14 @@ def test_each_query_is_noised_for_its_own_sensitivity_with_its_share_of_the_budg
     aggregation.aggregate_day(day=days_ago(1))
 
     # Per article: one reader moves the vector by at most 2; per topic by 2 x 3 topics; per
-    # list type by the click-through bound, 20 (each read came from one kind of feed card, or
-    # none); per personalization level by 2 (a reader changing level leaves one, joins one).
-    assert [sensitivity for sensitivity, _ in calls] == [2, 6, 2, 20]
+    # personalization level by 2 (a reader changing level leaves one, joins one); per purpose
+    # by 4 (on or off in each of the four); in the day's consent changes by 8 (once per
+    # purpose and direction); per list type by the click-through bound, 20 (each read came
+    # from one kind of feed card, or none).
+    assert [sensitivity for sensitivity, _ in calls] == [2, 6, 2, 4, 8, 20]
     # Most of the day's budget goes to the per-article counts, the noisiest relative to
     # their size; the large sums make do with a few hundredths each.
-    assert [epsilon for _, epsilon in calls] == pytest.approx([0.9, 0.05, 0.02, 0.03])
+    assert [epsilon for _, epsilon in calls] == pytest.approx([0.9, 0.05, 0.02, 0.01, 0.005, 0.015])
     assert sum(epsilon for _, epsilon in calls) <= 1.0
 
 
@@ -279,7 +281,9 @@ def test_the_ledger_adds_up_to_the_configured_epsilon_per_day(settings, article)
 
     entries = PrivacyBudgetLedger.objects.filter(day=day)
     assert sorted(entries.values_list("query", flat=True)) == [
+        "consent_changes",
         "readers_per_level",
+        "readers_per_purpose",
         "reads_per_article",
         "reads_per_list_type",
         "reads_per_topic",
@@ -295,6 +299,8 @@ def test_the_ledger_adds_up_to_the_configured_epsilon_per_day(settings, article)
         "reads_per_topic": 3,
         "reads_per_list_type": 12,
         "readers_per_level": 1,
+        "readers_per_purpose": 1,
+        "consent_changes": 1,
     }
     # Each line keeps its noise scale, sensitivity / epsilon, for the editors' dashboard: the
     # one article has one topic, so topic counts move by 3 too.
@@ -302,8 +308,10 @@ def test_the_ledger_adds_up_to_the_configured_epsilon_per_day(settings, article)
         {
             "reads_per_article": 3 / (0.9 * 0.7),
             "reads_per_topic": 3 / (0.05 * 0.7),
-            "reads_per_list_type": 12 / (0.03 * 0.7),
+            "reads_per_list_type": 12 / (0.015 * 0.7),
             "readers_per_level": 2 / (0.02 * 0.7),
+            "readers_per_purpose": 4 / (0.01 * 0.7),
+            "consent_changes": 8 / (0.005 * 0.7),
         },
         rel=1e-6,
     )
@@ -438,7 +446,7 @@ def test_the_nightly_task_releases_pending_days(article, settings):
 
     assert aggregate_pending.delay().get() == 1
 
-    assert PrivacyBudgetLedger.objects.filter(day=days_ago(1)).count() == 4
+    assert PrivacyBudgetLedger.objects.filter(day=days_ago(1)).count() == 6
     beat = settings.CELERY_BEAT_SCHEDULE["aggregate-popularity-signals"]
     assert beat["task"] == "privacy.tasks.aggregate_pending"
 
@@ -510,7 +518,13 @@ def test_reads_from_feed_cards_are_released_per_list_type(catalogue):
 
     rows = AggregateSignal.objects.filter(day=day, kind=AggregateSignal.Kind.LIST_TYPE)
     # One of p1's three reads is past the bound of 2, in this query as in the others.
-    assert dict(rows.values_list("list_type", "noisy_count")) == {"personal": 2, "editorial": 2}
+    # Every list type is released, the holdout's too (0 while it is off): the shape of a
+    # release says nothing.
+    assert dict(rows.values_list("list_type", "noisy_count")) == {
+        "personal": 2,
+        "editorial": 2,
+        "holdout": 0,
+    }
     assert sum(released(day=day, kind=AggregateSignal.Kind.ARTICLE).values()) == 6
 
 
@@ -600,11 +614,13 @@ def test_no_day_spends_more_than_the_daily_epsilon(settings, article):
     }
     assert set(spent) == {days_ago(3), days_ago(2), days_ago(1)}
     # Every day spends its whole budget and no more: without the level snapshot, the list
-    # types have its share.
+    # types have its share (0.015 + 0.02). The opt-in counts are read from the receipts, so
+    # every day has them.
     assert all(total <= 0.8 and total == pytest.approx(0.8) for total in spent.values()), spent
     assert PrivacyBudgetLedger.objects.get(
         day=days_ago(2), query="reads_per_list_type"
-    ).epsilon == pytest.approx(0.8 * 0.05)
+    ).epsilon == pytest.approx(0.8 * 0.035)
+    assert PrivacyBudgetLedger.objects.filter(query="readers_per_purpose").count() == 3
 
 
 def test_privacy_reads_the_level_counts_only_through_what_accounts_registered():

@@ -21,7 +21,7 @@ from privacy.crypto import (
 )
 from privacy.models import UserDataKey
 from tests.factories import ReaderFactory
-from tests.test_project import PRODUCTION_ENV, _manage
+from tests.processes import PRODUCTION_ENV, manage
 
 
 def new_master_key() -> str:
@@ -206,7 +206,7 @@ def test_a_malformed_master_key_is_reported_clearly(settings, reader):
 
 
 def test_production_without_a_master_key_refuses_to_start():
-    result = _manage("check", env_overrides={**PRODUCTION_ENV, "NEWSITE_MASTER_KEY": ""})
+    result = manage("check", env_overrides={**PRODUCTION_ENV, "NEWSITE_MASTER_KEY": ""})
 
     assert result.returncode != 0
     assert "NEWSITE_MASTER_KEY must be set when DEBUG is off" in result.stderr

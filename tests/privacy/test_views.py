@@ -26,10 +26,11 @@ def test_the_transparency_page_lists_each_release_in_plain_words(client, setting
     assert response.status_code == 200
     html = response.content.decode()
     on_day = f"On {day.day} {day:%B}"
-    # Three releases a day, each with its share of the day's epsilon, its own bound, and how
-    # far its noise moves a count: two standard deviations of discrete Laplace noise of scale
+    # Each release with its share of the day's epsilon, its own bound, and how far its noise
+    # moves a count: two standard deviations of discrete Laplace noise of scale
     # bound / epsilon (variance 2e^(-1/b) / (1 - e^(-1/b))^2): 1 / 0.9 gives 2.31, so ±3;
-    # one topic a story, 1 / 0.05 = 20 gives 799.8, so ±57; 20 / 0.05 = 400 gives 320,000.
+    # one topic a story, 1 / 0.05 = 20 gives 799.8, so ±57; 20 / 0.035 = 571 gives 653,000
+    # (the list types' share on a day without the level snapshot, after the opt-in counts).
     assert (
         f"{on_day} we published reads per article with ε = 0.9 (discrete Laplace noise, which "
         "moves each count by less than about ±3 19 times in 20; each reader counted for at "
@@ -41,8 +42,13 @@ def test_the_transparency_page_lists_each_release_in_plain_words(client, setting
     )
     assert (
         f"{on_day} we published reads from personalised and non-personal feed cards "
-        "with ε = 0.05 (discrete Laplace noise, which moves each count by less than about "
-        "±1131 19 times in 20; each reader counted for at most 20 articles)" in html
+        "with ε = 0.035 (discrete Laplace noise, which moves each count by less than about "
+        "±1616 19 times in 20; each reader counted for at most 20 articles)" in html
+    )
+    assert (
+        f"{on_day} we published readers with each optional purpose on at the day&#x27;s end with "
+        "ε = 0.01 (discrete Laplace noise, which moves each count by less than about ±1131 19 "
+        "times in 20; each reader counted at most once in each count)" in html
     )
     assert "each reader counts for at most 1 article a day" in html
     assert "Total ε that day" in html and "ε = 1</td>" in html

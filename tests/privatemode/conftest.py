@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from news.models import Topic
 from privacy.models import AggregateSignal, PrivacyBudgetLedger
-from recommendations.active import forget_loaded_model
-from recommendations.feed.pool import forget_candidate_pool
+from recommendations.active import loaded_model_forget
+from recommendations.feed.pool import candidate_pool_forget
 from recommendations.services import model_retrain
 from tests.factories import ArticleFactory, TopicFactory
 
@@ -82,8 +82,8 @@ def newsroom(db):
         contribution_bound=1,
         noise_scale=1 / 0.9,
     )
-    forget_loaded_model()
-    forget_candidate_pool()
+    loaded_model_forget()
+    candidate_pool_forget()
     model_retrain()
     return topics
 

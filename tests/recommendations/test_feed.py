@@ -16,7 +16,7 @@ from news.services import article_publish, article_unpublish
 from privacy.browser_signals import NO_SIGNALS
 from recommendations import ranking
 from recommendations.feed.page import feed_page
-from recommendations.feed.pool import candidate_refresh_wait, forget_candidate_pool
+from recommendations.feed.pool import candidate_pool_forget, candidate_refresh_wait
 from recommendations.services import model_retrain
 from tests.factories import TopicFactory
 
@@ -362,7 +362,7 @@ def test_only_the_newest_stories_get_the_fresh_places(newsroom, settings, reader
     newest = story(title="Storm warning for the coast", body="A storm.", hours_ago=0.2)
     newer = story(title="Train strike called off", body="No strike.", hours_ago=0.5)
     # The pool is rebuilt for the stories just created (no publication signal here).
-    forget_candidate_pool()
+    candidate_pool_forget()
     shown = [item.article for item in feed_page(user=AnonymousUser(), page_number=1)]
     assert shown[1:] == [newest, newer]
     assert yesterday not in shown

@@ -20,7 +20,7 @@ from privacy.crypto import DataKeyDestroyed, DecryptionFailed, data_key_destroy,
 from privacy.erasure import CONFIRMATION_WORD, account_erase
 from privacy.registry import category
 from privacy.services import history_clear
-from recommendations.feed.pool import forget_candidate_pool
+from recommendations.feed.pool import candidate_pool_forget
 from recommendations.feed_cache import PUBLIC_KEYS, READER_FEED_CONTEXT
 from recommendations.services import model_retrain
 from tests.conftest import redis_url_for_tests
@@ -77,13 +77,13 @@ def test_the_non_personal_feed_is_shared_from_the_cache_until_a_story_is_publish
             )
         ]
     )
-    forget_candidate_pool()
+    candidate_pool_forget()
     assert "Quietly inserted story" not in home(client)
 
     draft = story(title="Breaking: bridge reopens", body="Traffic flows.", status="draft")
     with django_capture_on_commit_callbacks(execute=True):
         article_publish(article=draft, changed_by="Editor")
-    forget_candidate_pool()
+    candidate_pool_forget()
     html = home(client)
     assert "Breaking: bridge reopens" in html
     assert "Quietly inserted story" in html
@@ -183,7 +183,7 @@ def test_a_readers_kept_page_is_served_whole_until_a_story_changes(
     # An editor withdraws the story: no reader's kept page shows it again.
     with django_capture_on_commit_callbacks(execute=True):
         article_unpublish(article=rocket, changed_by="Editor")
-    forget_candidate_pool()
+    candidate_pool_forget()
     assert cache.get(reader_key(reader)) is not None  # still there, but outdated
     assert rocket.title not in "".join(cards(home(client)))
 

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from allauth.account.models import EmailAddress
 from django.test import override_settings
 from django.urls import reverse
 from knox.models import AuthToken
@@ -154,8 +153,7 @@ def test_the_sign_in_limit_is_per_account_whatever_the_host_header_says(client, 
 
 
 def test_admin_sign_in_goes_through_the_limited_sign_in(client, settings):
-    editor = EditorFactory()
-    EmailAddress.objects.create(user=editor, email=editor.email, primary=True, verified=True)
+    editor = EditorFactory(email_verified=True)
     admin_login = reverse("admin:login")
     for _ in range(settings.PASSWORD_FAILURES_PER_ACCOUNT + 1):
         client.post(admin_login, {"username": editor.email, "password": "guess"})
