@@ -31,6 +31,8 @@ from privacy.models import SignalEvent
 from privacy.purposes import POPULAR_COUNTING
 from privacy.services import read_record, read_store
 from recommendations.services import feed_impressions_record
+from trust.models import SurveyAsk
+from trust.services import survey_answer_record
 
 Level = Preferences.Level
 ListType = SignalEvent.ListType
@@ -103,6 +105,17 @@ CLICK_THROUGH = {ListType.PERSONAL: 0.09, ListType.EDITORIAL: 0.05}
 FRESHNESS_HALF_LIFE_DAYS = 3.0
 # A followed topic makes a story this many times likelier to be picked.
 FOLLOWED_TOPIC_PULL = 4.0
+# The trust survey: the share of simulated readers who answer it once over the simulated days,
+# and how they answer before the site randomizes each answer.
+SURVEY_ANSWER_SHARE = 0.7
+SURVEY_ANSWER_WEIGHTS = {
+    "not_at_all": 4,
+    "slightly": 8,
+    "somewhat": 22,
+    "very": 38,
+    "completely": 18,
+    "prefer_not": 10,
+}
 
 
 def simulated_email(number: int) -> str:
@@ -308,3 +321,24 @@ def simulated_days_release(
         reads=sum(outcome.reads for outcome in released),
         epsilon_spent=sum(outcome.epsilon_spent for outcome in released),
     )
+
+
+def simulated_survey_answers(*, days: int, today: date | None = None, seed: int = 0) -> int:
+    """The simulated readers never asked yet answer the trust survey (each with
+    SURVEY_ANSWER_SHARE chance, on one of the last `days` closed days) through the site's own
+    service, which randomizes each answer before storing it; returns how many answered."""
+    if days <= 0:
+        return 0
+    today = today or timezone.localdate()
+    asked = SurveyAsk.objects.values("user_id")
+    answers, weights = zip(*SURVEY_ANSWER_WEIGHTS.items(), strict=True)
+    answered = 0
+    simulated = User.objects.filter(email__endswith=f"@{SIMULATED_DOMAIN}").exclude(pk__in=asked)
+    for user in simulated.order_by("pk"):
+        rng = random.Random(f"{seed}:survey:{user.email}")
+        if rng.random() > SURVEY_ANSWER_SHARE:
+            continue
+        day = today - timedelta(days=rng.randint(1, days))
+        survey_answer_record(user=user, answer=rng.choices(answers, weights=weights)[0], today=day)
+        answered += 1
+    return answered

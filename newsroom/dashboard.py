@@ -30,7 +30,7 @@ from privacy.releases import (
     rate_estimate,
     relative_estimate,
 )
-from privacy.selectors import OptInRates, display_count, optin_rates
+from privacy.selectors import OPTIN_MAX_SHOWN_MARGIN, OptInRates, display_count, optin_rates
 from recommendations.models import FeedImpressionCount, ModelVersion
 from recommendations.selectors import (
     model_held_back,
@@ -302,7 +302,8 @@ def optin_chart(rates: OptInRates) -> charts.ShareLine:
             "The share of readers at Topics only or Topics + reading history, from each day's "
             "differentially private counts of readers per level, with its 95% band for the "
             "noise (delta method on the ratio of two noisy counts). Days with fewer than "
-            f"{k} readers in either count are left out."
+            f"{k} readers in either count, or whose margin is wider than "
+            f"±{100 * OPTIN_MAX_SHOWN_MARGIN:.0f} points, are left out."
         ),
         label_header="Day",
         value_header="Share (95% interval)",

@@ -17,6 +17,7 @@ from news.models import Article
 from .browser_signals import NO_SIGNALS, BrowserSignals
 from .crypto import data_key_loaded_with, decrypt_many_for_user
 from .diffs import SAME, DiffPiece, Rewording, paragraphs_diff, rewordings, word_diff
+from .ldp import LOCAL_ARTICLE_QUERY
 from .levels import SERVER_PERSONALIZED_LEVELS, Level, level_source
 from .models import (
     ConsentChainDigest,
@@ -491,16 +492,24 @@ class LedgerLine:
 class LedgerDay:
     day: date
     total_epsilon: float
+    local_epsilon: float | None
     lines: list[LedgerLine]
 
     @property
     def total_epsilon_text(self) -> str:
         return _epsilon_text(self.total_epsilon)
 
+    @property
+    def local_epsilon_text(self) -> str:
+        return _epsilon_text(self.local_epsilon) if self.local_epsilon is not None else ""
+
 
 def _epsilon_text(epsilon: float) -> str:
     # "0.5", not "0.500000000001": the ledger keeps full precision, people read four digits.
     return f"{epsilon:.4g}"
+
+
+LOCAL_QUERIES = frozenset({LOCAL_ARTICLE_QUERY})
 
 
 def ledger_summary(*, days: int = 90) -> list[LedgerDay]:
@@ -520,8 +529,17 @@ def ledger_summary(*, days: int = 90) -> list[LedgerDay]:
                 noise_scale=entry.noise_scale,
             )
         )
+    # Local reports spend each reporting browser's own budget, not the nightly release's: a
+    # day's total is the central releases' alone, the local epsilon stated beside it.
     return [
-        LedgerDay(day=day, total_epsilon=sum(line.epsilon for line in lines), lines=lines)
+        LedgerDay(
+            day=day,
+            total_epsilon=sum(line.epsilon for line in lines if line.query not in LOCAL_QUERIES),
+            local_epsilon=max(
+                (line.epsilon for line in lines if line.query in LOCAL_QUERIES), default=None
+            ),
+            lines=lines,
+        )
         for day, lines in by_day.items()
     ]
 
@@ -540,6 +558,8 @@ OPTIN_WINDOWS = (30, 90)
 # page) and in their browser only. "On this device only" is opted in to personalization but
 # not to any processing by the server: shown on its own row, never added to the other.
 SITE_PERSONALIZED = "site"
+# A share known only to within ±25 points says nothing yet: the table says so instead.
+OPTIN_MAX_SHOWN_MARGIN = 0.25
 
 
 @dataclass(frozen=True)
@@ -555,7 +575,12 @@ class OptInRate:
         estimate = self.estimates.get(window)
         if estimate is None:
             return "not enough data"
-        return f"{100 * estimate.value:.1f}% ± {100 * estimate.margin:.1f}"
+        if estimate.margin > OPTIN_MAX_SHOWN_MARGIN:
+            return f"too noisy yet (± {100 * estimate.margin:.0f} points)"
+        # A share below 0% or above 100% is the noise's doing: shown at the bound it passed
+        # (post-processing of public numbers), its margin unchanged.
+        share = min(max(estimate.value, 0.0), 1.0)
+        return f"{100 * share:.1f}% ± {100 * estimate.margin:.1f}"
 
     @property
     def cells(self) -> list[tuple[int, str]]:
@@ -609,6 +634,11 @@ def _enough(*counts: float, days: int, k: int) -> bool:
     # A share is shown only when its counts average k readers a day or more: a smaller one is
     # mostly noise, and next to suppressed counts it would hint at a handful of readers.
     return days > 0 and all(count / days >= k for count in counts)
+
+
+def _shown(estimate: Estimate | None) -> Estimate | None:
+    # A day the noise swamps is left out of the chart, as the table says "too noisy yet".
+    return estimate if estimate is not None and estimate.margin <= OPTIN_MAX_SHOWN_MARGIN else None
 
 
 def optin_rates(*, today: date | None = None) -> OptInRates:
@@ -679,7 +709,7 @@ def optin_rates(*, today: date | None = None) -> OptInRates:
         for purpose in OPTIONAL_PURPOSES
     ]
     daily = [
-        OptInDay(day=day, estimate=level_share([day], groups[0][2]))
+        OptInDay(day=day, estimate=_shown(level_share([day], groups[0][2])))
         for day in in_window[max(OPTIN_WINDOWS)]
     ]
     return OptInRates(

@@ -27,6 +27,7 @@ from privacy.models import DailySalt, PrivacyBudgetLedger, SignalEvent
 from privacy.purposes import POPULAR_COUNTING, READING_HISTORY
 from privacy.selectors import consent_latest, history_for_user
 from tests.factories import ArticleFactory, TopicFactory
+from trust.models import SurveyAnswer, SurveyAsk
 
 pytestmark = pytest.mark.django_db
 
@@ -147,6 +148,13 @@ def test_simulated_readers_days_are_released_by_the_sites_aggregation_within_bud
     transparency = client.get(reverse("privacy:transparency"))
     ledger_days = [entry.day for entry in transparency.context["ledger"]]
     assert ledger_days == sorted(released, reverse=True)
+
+    # Most simulated readers answered the trust survey once, within the simulated days; each
+    # stored answer is randomized and carries its week, never its reader.
+    asked = SurveyAsk.objects.filter(user__email__endswith=f"@{SIMULATED_DOMAIN}")
+    assert 0 < asked.count() == SurveyAnswer.objects.count() <= READERS
+    assert all(today - timedelta(days=DAYS) <= ask.asked_on < today for ask in asked)
+    assert "answers to the trust survey" in output
 
 
 def test_seeding_the_local_demo_again_changes_nothing(

@@ -195,14 +195,17 @@ def release_levels(day: int, **counts) -> None:
 
 
 def test_the_opt_in_rate_is_on_the_dashboard_with_its_daily_chart(client, editor, k):
-    release_levels(2, off=500, topics=300, topics_history=100, device=100)
-    release_levels(1, off=600, topics=200, topics_history=100, device=100)
+    release_levels(2, off=5000, topics=3000, topics_history=1000, device=1000)
+    release_levels(1, off=6000, topics=2000, topics_history=1000, device=1000)
+    release_levels(3, off=500, topics=300, topics_history=100, device=100)  # swamped by noise
 
     html = dashboard_text(client, editor)
 
-    # (400 + 300) / 2,000 readers over the two days; each day's share drawn with its band.
+    # (4,000 + 3,000 + 400) / 21,000 readers over the three days; each day's share drawn with
+    # its band, but not the day whose band is wider than the chart says it shows.
     assert "Personalized by the site (Topics only or Topics + reading history)" in html
-    assert "<td>35.0% ± " in html
+    assert "<td>35.2% ± " in html
+    assert '<th scope="row">' + days_ago(3).strftime("%d %b") + "</th><td>40.0% ± " not in html
     assert '<svg role="img" aria-labelledby="optin-title optin-desc"' in html
     assert "<polygon " in html and "<polyline " in html
     assert '<th scope="row">' + days_ago(2).strftime("%d %b") + "</th><td>40.0% ± " in html
@@ -216,7 +219,8 @@ def test_before_any_release_the_dashboard_says_there_is_not_enough_data(client, 
 
 
 def test_the_transparency_page_publishes_the_opt_in_rates(client, k):
-    release_levels(1, off=500, topics=300, topics_history=100, device=100)
+    # Readers enough that one day's noise leaves the share known to a few points.
+    release_levels(1, off=5000, topics=3000, topics_history=1000, device=1000)
 
     html = unescape(client.get(TRANSPARENCY).content.decode())
 

@@ -198,6 +198,24 @@ def test_the_transparency_page_states_the_local_release_and_its_noise(client, re
     assert "randomized on its device (local differential privacy)" in page
 
 
+def test_a_days_total_epsilon_is_the_central_releases_and_the_local_one_is_stated_apart(
+    client, reported_day
+):
+    # The page promises at most the daily epsilon for the nightly release; each reporting
+    # browser spends its own, on its own device: the two are never added into one total.
+    _, day = reported_day
+    PrivacyBudgetLedger.objects.create(
+        day=day, query="reads_per_article", epsilon=0.9, mechanism="laplace", contribution_bound=3
+    )
+    local_reports_release_pending(today=day + timedelta(days=2))
+
+    page = client.get(reverse("privacy:transparency")).content.decode()
+
+    assert "ε = 0.9<span" in page
+    assert "for each browser that reported, ε = 1 spent on its own device" in page
+    assert "ε = 1.9" not in page
+
+
 # --- Training joins them to the central counts --------------------------------------------
 
 

@@ -277,3 +277,25 @@ def test_before_any_release_there_is_not_enough_data():
 
     assert not result.any_data
     assert all(rate.text(30) == "not enough data" for rate in result.rates)
+
+
+def test_a_share_the_noise_swamps_is_called_too_noisy_and_never_shown_past_100_percent(settings):
+    # A small site (a few hundred readers) at the purposes' small share of the day's epsilon:
+    # the released count of a purpose can exceed the readers it is a share of.
+    settings.DP_SUPPRESSION_THRESHOLD = 10
+    release_levels(days_ago(1), off=60, topics=150, topics_history=20, device=10, scale=400.0)
+    release_purposes(days_ago(1), popular_counting=400, scale=400.0)
+
+    rates = {rate.key: rate for rate in optin_rates().rates}
+
+    assert rates["popular_counting"].estimates[30].value > 1  # what the noise released
+    assert rates["popular_counting"].text(30).startswith("too noisy yet (± ")
+    assert rates["site"].text(30).startswith("too noisy yet (± ")
+
+
+def test_a_share_the_noise_pushed_past_a_bound_is_shown_at_the_bound():
+    from privacy.releases import Estimate
+    from privacy.selectors import OptInRate
+
+    rate = OptInRate(key="site", label="Site", estimates={30: Estimate(value=1.04, margin=0.05)})
+    assert rate.text(30) == "100.0% ± 5.0"

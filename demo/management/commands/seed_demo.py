@@ -17,6 +17,7 @@ from demo.services import (
     demo_reader_onboard,
     simulated_days_release,
     simulated_readers_ensure,
+    simulated_survey_answers,
 )
 from news.models import Article
 from news.services import demo_content_load
@@ -177,6 +178,12 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write(f"Their reads: no day of the last {days} was left to release.")
+        answered = simulated_survey_answers(days=days)
+        if answered:
+            self.stdout.write(
+                f"Their answers to the trust survey: {answered}, each randomized before it was "
+                "stored."
+            )
         return result.days_released
 
     def _ensure_model(self, *, counts_changed: bool):
