@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from .models import PARAGRAPH_BREAK, Article, ArticleRevision, body_without_links
@@ -27,6 +28,11 @@ TRACKED_FIELDS = (
     "editors_pick_until",
     "source",
     "canonical_url",
+    # The lead image (its stored rendition's name: a new upload is a new name) and its words.
+    "lead_image",
+    "lead_image_alt",
+    "lead_image_caption",
+    "lead_image_credit",
 )
 
 
@@ -34,6 +40,8 @@ def _as_json(value):
     if isinstance(value, datetime):
         # To the second: the admin form drops microseconds, which is not an editorial change.
         return value.isoformat(timespec="seconds")
+    if isinstance(value, FieldFile):
+        return value.name or ""
     return value
 
 

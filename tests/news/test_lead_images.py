@@ -504,3 +504,22 @@ def test_an_imported_story_keeps_its_https_links_and_drops_remote_images(client)
     assert "tracker.example" not in page and "<img" not in html
     assert "<p>Map of the new route Boats leave at six.</p>" in html
     assert "onclick" not in html and "javascript:" not in html and "title=" not in html
+
+
+def test_an_image_and_its_words_are_recorded_in_the_articles_history(editor_client):
+    article = ArticleFactory()
+    _save_in_admin(
+        editor_client,
+        article,
+        lead_image_upload=_upload(_photo((800, 600))),
+        lead_image_alt="A ferry at dawn",
+    )
+    _save_in_admin(editor_client, article, lead_image_alt="The first ferry of the day at dawn")
+
+    newest, added = article.revisions.order_by("-created_at", "-id")[:2]
+    assert set(added.changes) == {"lead_image", "lead_image_alt"}
+    assert added.changes["lead_image"]["old"] == ""
+    assert added.changes["lead_image"]["new"].startswith("lead-images/")
+    assert newest.changes == {
+        "lead_image_alt": {"old": "A ferry at dawn", "new": "The first ferry of the day at dawn"}
+    }
