@@ -238,20 +238,29 @@ class ClickThrough:
     rate: float | None
 
 
-def click_through(*, today: date | None = None) -> list[ClickThrough]:
-    """DP reads from feed cards over cards shown, per list type, over the released days only
-    (today's cards have no released reads yet). A rate needs both numbers at k or more."""
-    released = _released(AggregateSignal.Kind.LIST_TYPE, days=CTR_DAYS, today=today)
-    days = set(released.values_list("day", flat=True))
+def _clicks_and_cards_shown(
+    *, days: int, today: date | None
+) -> tuple[set[date], dict[str, int], dict[str, int]]:
+    """The released days of the window, and per list type the sum of their DP reads from feed
+    cards and of the cards shown those days."""
+    released = _released(AggregateSignal.Kind.LIST_TYPE, days=days, today=today)
+    released_days = set(released.values_list("day", flat=True))
     clicks = dict(
         released.values("list_type").annotate(t=Sum("noisy_count")).values_list("list_type", "t")
     )
     shown = dict(
-        FeedImpressionCount.objects.filter(day__in=days)
+        FeedImpressionCount.objects.filter(day__in=released_days)
         .values("list_type")
         .annotate(t=Sum("count"))
         .values_list("list_type", "t")
     )
+    return released_days, clicks, shown
+
+
+def click_through(*, today: date | None = None) -> list[ClickThrough]:
+    """DP reads from feed cards over cards shown, per list type, over the released days only
+    (today's cards have no released reads yet). A rate needs both numbers at k or more."""
+    _, clicks, shown = _clicks_and_cards_shown(days=CTR_DAYS, today=today)
     lines = []
     for list_type, label in FeedImpressionCount.ListType.choices:
         n_clicks, n_shown = clicks.get(list_type, 0), shown.get(list_type, 0)
@@ -396,17 +405,7 @@ def _feed_rates(*, today: date | None) -> dict[str, Estimate | None]:
     """Each list type's click-through over the released days of the window: the sum of its
     daily DP counts (noise variance: the sum of the days') over the cards shown those days.
     None under k in either."""
-    released = _released(AggregateSignal.Kind.LIST_TYPE, days=EFFECT_DAYS, today=today)
-    days = set(released.values_list("day", flat=True))
-    clicks = dict(
-        released.values("list_type").annotate(t=Sum("noisy_count")).values_list("list_type", "t")
-    )
-    shown = dict(
-        FeedImpressionCount.objects.filter(day__in=days)
-        .values("list_type")
-        .annotate(t=Sum("count"))
-        .values_list("list_type", "t")
-    )
+    days, clicks, shown = _clicks_and_cards_shown(days=EFFECT_DAYS, today=today)
     variances = _noise_variances(LIST_TYPE_QUERY, days=EFFECT_DAYS, today=today)
     noise = sum(variances.get(day, 0.0) for day in days)
     rates: dict[str, Estimate | None] = {}
