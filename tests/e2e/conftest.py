@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import DEFAULT_PASSWORD
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -161,3 +163,11 @@ def check_page(page, name: str) -> None:
     ]
     assert violations == [], f"{name}: " + "; ".join(violations)
     assert page.csp_violations == [], f"{name}: " + "; ".join(page.csp_violations)
+
+
+def sign_in(page, user):
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()

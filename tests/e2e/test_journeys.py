@@ -22,7 +22,7 @@ from tests.factories import (
     verified_reader,
 )
 
-from .conftest import SCREENSHOTS, check_page
+from .conftest import SCREENSHOTS, check_page, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,14 +62,6 @@ def newsroom(db):
             )
     model_retrain()
     return topics
-
-
-def sign_in(page, user):
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def reader_following(topic, *, level="topics_history"):

@@ -14,8 +14,7 @@ from tests.factories import (
     verified_reader,
 )
 
-from .conftest import SERIOUS
-from .test_journeys import sign_in
+from .conftest import SERIOUS, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

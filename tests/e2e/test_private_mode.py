@@ -4,106 +4,34 @@ stores nothing about them and no request carries what they read; switching it of
 the browser's storage."""
 
 import json
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.utils import timezone
 from playwright.sync_api import expect
 
-from accounts.models import Preferences, ReaderSession
-from privacy.models import ConsentRecord, PrivacyAuditEvent, ReadingHistoryEntry, SignalEvent
-from recommendations.services import model_retrain
-from tests.factories import ArticleFactory, TopicFactory
-
 from .conftest import check_page
+from .private_mode import (
+    STORIES,
+    browser_kept,
+    private_mode_newsroom,
+    rows_about_visitors,
+    wait_for_reads,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-STORAGE_KEY = "newsite:private-mode"
-STORIES = {
-    "Science": [
-        "Telescope finds water on a distant moon",
-        "New battery chemistry lasts longer",
-        "Ocean floor map reveals ancient rivers",
-        "Vaccine trial shows strong results",
-        "Comet passes close to the sun",
-    ],
-    "Sport": [
-        "Local team wins the cup final",
-        "Marathon record falls in the rain",
-        "Young sprinter breaks national record",
-        "Cycling season opens in the hills",
-        "Tennis champion wins a fifth title",
-    ],
-    "Food": [
-        "The secret of a slow tomato sauce",
-        "Baking sourdough bread at home",
-        "A guide to autumn mushrooms",
-        "Street food markets return",
-        "Summer pasta with fresh basil",
-    ],
-}
 
 
 @pytest.fixture
 def newsroom(db):
-    """Stories a few days old (so freshness does not decide everything), a trained model."""
-    now = timezone.now()
-    articles = {}
-    for position, (name, titles) in enumerate(STORIES.items()):
-        topic = TopicFactory(name=name, slug=name.lower())
-        articles[name] = [
-            ArticleFactory(
-                title=title,
-                summary=f"{title}: the full story.",
-                body=f"{title}. More about {name.lower()} here, {name.lower()} news.\n\n"
-                f"A second paragraph on {name} and {title.lower()}.",
-                topics=[topic],
-                published_at=now - timedelta(days=2, hours=3 * index + position),
-            )
-            for index, title in enumerate(titles)
-        ]
-    model_retrain()
-    return articles
-
-
-def _rows_about_visitors() -> dict[str, int]:
-    return {
-        model.__name__: model.objects.count()
-        for model in (
-            get_user_model(),
-            ReaderSession,
-            Preferences,
-            ConsentRecord,
-            PrivacyAuditEvent,
-            ReadingHistoryEntry,
-            SignalEvent,
-        )
-    }
+    return private_mode_newsroom()
 
 
 def _topic_id(newsroom, name: str) -> int:
     return newsroom[name][0].topics.get().pk
 
 
-def _kept(page) -> dict | None:
-    raw = page.evaluate(f"window.localStorage.getItem({json.dumps(STORAGE_KEY)})")
-    return json.loads(raw) if raw else None
-
-
-def _wait_for_reads(page, count: int) -> None:
-    # Polled from here: Playwright's in-page polling evaluates a string, which the CSP forbids.
-    for _ in range(150):
-        kept = _kept(page)
-        if kept is not None and len(kept["reads"]) == count:
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError(f"The browser did not note read {count}: {_kept(page)}")
-
-
 def test_private_mode_ranks_in_the_browser_and_the_server_keeps_nothing(new_page, newsroom):
-    before = _rows_about_visitors()
+    before = rows_about_visitors()
     # The order everyone gets, from a browser without JavaScript.
     plain = new_page(java_script_enabled=False)
     plain.goto("/")
@@ -124,14 +52,14 @@ def test_private_mode_ranks_in_the_browser_and_the_server_keeps_nothing(new_page
     page.get_by_role("button", name="Save my topics in this browser").click()
     expect(page.locator("#private-mode-state")).to_contain_text("you follow 1 topic")
     expect(page.get_by_role("button", name="Turn on private mode in this browser")).to_be_hidden()
-    assert _kept(page)["topics"] == [_topic_id(newsroom, "Science")]
+    assert browser_kept(page)["topics"] == [_topic_id(newsroom, "Science")]
     check_page(page, "private-mode-on")
 
     read = newsroom["Sport"][:3] + newsroom["Food"][:2]
     for count, article in enumerate(read, start=1):
         page.goto(article.get_absolute_url())
-        _wait_for_reads(page, count)
-    assert [r["id"] for r in _kept(page)["reads"]] == [a.pk for a in reversed(read)]
+        wait_for_reads(page, count)
+    assert [r["id"] for r in browser_kept(page)["reads"]] == [a.pk for a in reversed(read)]
 
     page.goto("/")
     ranked = page.locator('section.cards[data-private-mode="ranked"]')
@@ -149,7 +77,7 @@ def test_private_mode_ranks_in_the_browser_and_the_server_keeps_nothing(new_page
     check_page(page, "private-mode-front-page")
 
     # The server holds no row about this visitor, set no cookie, and was told nothing.
-    assert _rows_about_visitors() == before
+    assert rows_about_visitors() == before
     assert cookies_set == []
     assert {request.method for request in requests} == {"GET"}
     for request in requests:
@@ -173,8 +101,8 @@ def test_private_mode_ranks_in_the_browser_and_the_server_keeps_nothing(new_page
 
     # Off: the browser's storage is emptied and the front page is everyone's again.
     page.get_by_role("button", name="Turn off private mode in this browser").click()
-    assert _kept(page) is None
+    assert browser_kept(page) is None
     page.goto("/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Latest news")
     expect(page.locator('section.cards[data-private-mode="ranked"]')).to_have_count(0)
-    assert _rows_about_visitors() == before
+    assert rows_about_visitors() == before

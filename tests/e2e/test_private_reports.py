@@ -6,7 +6,6 @@ with no cookie, while the server keeps no row about the visitor."""
 
 import json
 import math
-from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -16,11 +15,9 @@ from playwright.sync_api import expect
 
 from privacy import ldp
 from privacy.models import LocalReportTally
-from recommendations.services import model_retrain
-from tests.factories import ArticleFactory, TopicFactory
 
 from .conftest import check_page
-from .test_private_mode import STORIES, _kept, _rows_about_visitors, _wait_for_reads
+from .private_mode import browser_kept, private_mode_newsroom, rows_about_visitors, wait_for_reads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,22 +72,7 @@ def test_the_browsers_encoder_keeps_the_read_half_the_time_and_sets_others_at_q(
 
 @pytest.fixture
 def newsroom(db):
-    now = timezone.now()
-    articles = {}
-    for position, (name, titles) in enumerate(STORIES.items()):
-        topic = TopicFactory(name=name, slug=name.lower())
-        articles[name] = [
-            ArticleFactory(
-                title=title,
-                summary=f"{title}: the full story.",
-                body=f"{title}. More about {name.lower()} here.\n\nAnd {title.lower()}.",
-                topics=[topic],
-                published_at=now - timedelta(days=2, hours=3 * index + position),
-            )
-            for index, title in enumerate(titles)
-        ]
-    model_retrain()
-    return articles
+    return private_mode_newsroom()
 
 
 def _report_requests(requests):
@@ -103,14 +85,14 @@ def _wait_for_report(page, requests) -> None:
         if _report_requests(requests):
             return
         page.wait_for_timeout(100)
-    raise AssertionError(f"No report was sent: {_kept(page)}")
+    raise AssertionError(f"No report was sent: {browser_kept(page)}")
 
 
 def test_one_randomized_report_a_day_only_once_its_reader_turned_reports_on(
     new_page, newsroom, live_settings
 ):
     live_settings.PRIVATE_MODE_REPORT_MAX_DELAY_SECONDS = 1
-    before = _rows_about_visitors()
+    before = rows_about_visitors()
     page = new_page()
     # The browser's clock is the server's (a test run may move the server's).
     page.clock.set_fixed_time(timezone.now())
@@ -131,7 +113,7 @@ def test_one_randomized_report_a_day_only_once_its_reader_turned_reports_on(
     read = [newsroom["Sport"][0], newsroom["Food"][1]]
     for count, article in enumerate(read, start=1):
         page.goto(article.get_absolute_url())
-        _wait_for_reads(page, count)
+        wait_for_reads(page, count)
     page.goto("/")
     expect(page.locator('section.cards[data-private-mode="ranked"]')).to_be_visible()
     page.wait_for_timeout(2_000)
@@ -146,7 +128,7 @@ def test_one_randomized_report_a_day_only_once_its_reader_turned_reports_on(
     page.wait_for_timeout(500)
     # More pages, more reads: still the one report of the day.
     page.goto(newsroom["Science"][2].get_absolute_url())
-    _wait_for_reads(page, 3)
+    wait_for_reads(page, 3)
     page.goto("/")
     page.wait_for_timeout(2_000)
 
@@ -165,11 +147,11 @@ def test_one_randomized_report_a_day_only_once_its_reader_turned_reports_on(
     assert tally.day.isoformat() == body["day"] and tally.reports == 1
     bits = ldp.bits_unpack(body["bits"], size=len(tally.article_ids))
     assert tally.ones == bits.tolist()
-    assert _rows_about_visitors() == before
-    kept = _kept(page)["reports"]
+    assert rows_about_visitors() == before
+    kept = browser_kept(page)["reports"]
     assert kept["on"] and kept["sentDay"] == body["day"] and kept["pending"] is None
 
     # Off again: the browser forgets its choice and sends nothing more.
     page.goto("/private/")
     reports_box.uncheck()
-    assert _kept(page)["reports"]["on"] is False
+    assert browser_kept(page)["reports"]["on"] is False

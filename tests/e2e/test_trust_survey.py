@@ -11,8 +11,7 @@ from tests.factories import ArticleFactory, TopicFactory, reader_choices, verifi
 from trust.models import SurveyAnswer, SurveyAsk
 from trust.survey import ANSWER_KEYS, BROWSER_MECHANISM, SERVER_MECHANISM
 
-from .conftest import check_page
-from .test_journeys import sign_in
+from .conftest import check_page, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 QUESTION = "How comfortable are you with how this site uses your data?"
