@@ -43,7 +43,7 @@ def main() -> None:
         print(
             f"| {epsilon} | recommender / exact popularity | "
             f"{best['hr@10'] / exact['hr@10']:.2f} x | {best['ndcg@10'] / exact['ndcg@10']:.2f} x "
-            f"| weights {report['weights']} |"
+            f"| weights {report['weights']}, own-topic share {report['own_topic_share']} |"
         )
 
 

@@ -180,7 +180,7 @@ def main() -> None:
     for label, epsilon, bound, source, noise, half_life, *extras in configs:
         extra = extras[0] if extras else {}
         runs = 1 if math.isinf(epsilon) else options.repeat
-        samples, picked = [], []
+        samples, picked, loyalty = [], [], []
         started = time.perf_counter()
         for _ in range(runs):
             overrides = {}
@@ -205,6 +205,7 @@ def main() -> None:
                 )
             samples.append(_figures(report, "recommender"))
             picked.append(report.weights["popularity"])
+            loyalty.append(report.own_topic_share)
             if not baselines_done:
                 baselines_done = True
                 for method in ("popularity", "random"):
@@ -218,9 +219,10 @@ def main() -> None:
             cells.append(f"{statistics.mean(values):.4f}{spread}")
         seconds = (time.perf_counter() - started) / runs
         weights = ", ".join(f"{w:g}" for w in picked)
+        shares = ", ".join(f"{share:.2f}" for share in loyalty)
         print(
             f"| model, {label} | {' | '.join(cells)} |  ({seconds:.1f} s/run; "
-            f"leave-one-out popularity weight {weights})",
+            f"leave-one-out popularity weight {weights}; own-topic share {shares})",
             flush=True,
         )
 

@@ -1,8 +1,10 @@
 """Daily differentially private popularity counts (design flow 3): bound, count, add OpenDP
 noise, record the epsilon spent, then destroy the day's raw events and salt.
 
-Queries per day: reads per article, reads per topic, reads per feed list type (personalised,
-editorial or holdout feed cards, for the editors' click-through rates), readers with each
+Queries per day: reads per article, reads per topic, reads in a topic their reader follows
+and reads elsewhere (how loyal readers are to their topics, for training's tuning), reads per
+feed list type (personalised, editorial or holdout feed cards, for the editors'
+click-through rates), readers with each
 optional purpose on at the day's end and readers who turned each on or off that day (from the
 consent receipts, privacy's own), and on the day just closed readers at each personalization
 level (a snapshot of the accounts' preferences, which privacy does not import: accounts
@@ -28,6 +30,7 @@ from .models import (
     AggregateSignal,
     ConsentRecord,
     DailySalt,
+    FollowedTopicRelease,
     LevelCountRelease,
     PrivacyBudgetLedger,
     PurposeCountRelease,
@@ -37,6 +40,7 @@ from .purposes import OPTIONAL_PURPOSES
 from .releases import (
     ARTICLE_QUERY,
     CONSENT_CHANGE_QUERY,
+    FOLLOWED_TOPIC_QUERY,
     LEVEL_QUERY,
     LIST_TYPE_QUERY,
     MECHANISMS,
@@ -63,10 +67,18 @@ LEVEL_SHARE = 0.02
 # The opt-in rate: readers with each optional purpose on at the day's end, and readers who
 # turned each on or off that day. Also taken from the list types: whole-readership counts
 # like the levels', the day's changes only a guide (a few a day is far under their noise).
-# List types get the rest: 0.015 of the budget on a day that releases the levels, 0.035 on
+# List types get the rest: 0.01 of the budget on a day that releases the levels, 0.03 on
 # one that does not (DESIGN.md, "Measuring opt-in and personalization").
 PURPOSE_SHARE = 0.01
 CONSENT_CHANGE_SHARE = 0.005
+# Reads in a topic their reader follows, and reads elsewhere: two counts of the same reads as
+# the popularity counts, under the same bound L (each kept read is in exactly one of them,
+# so one reader moves the pair by at most L). Training sums a month of them, so a small share
+# does: at 0.005, L = 1 and epsilon 1 the month's ratio has a standard deviation of about 0.05
+# with 700 such reads a day, and training shrinks it toward 1/2 as far as it is noisier
+# (`recommendations.training.reader_loyalty`). Also taken from the list types (a third of
+# their share), so the popularity counts, and the offline evaluations of them, are unchanged.
+FOLLOWED_TOPIC_SHARE = 0.005
 # One reader has each purpose on or off: adding, removing or changing them moves each
 # purpose's count by at most 1, so the vector by the number of purposes.
 PURPOSE_SENSITIVITY = len(OPTIONAL_PURPOSES)
@@ -261,8 +273,8 @@ def _bounded_counts_sql() -> str:
     # constraint makes the kept articles distinct. Referenced three times, computed once.
     return f"""
         WITH drawn AS (
-            SELECT article_id, list_type, draw FROM (
-                SELECT e.article_id, e.list_type,
+            SELECT article_id, list_type, in_followed_topic, draw FROM (
+                SELECT e.article_id, e.list_type, e.in_followed_topic,
                        ROW_NUMBER() OVER (
                            PARTITION BY e.pseudonym
                            ORDER BY MD5(e.pseudonym || ':' || CAST(e.article_id AS TEXT)), e.id
@@ -283,15 +295,22 @@ def _bounded_counts_sql() -> str:
         UNION ALL
         SELECT 'list_type', NULL, COUNT(*), list_type FROM drawn
         WHERE draw <= %(click_through_bound)s GROUP BY list_type
+        UNION ALL
+        SELECT 'followed', NULL, COUNT(*),
+               CASE WHEN in_followed_topic THEN 'in' ELSE 'elsewhere' END
+        FROM drawn
+        WHERE draw <= %(bound)s AND in_followed_topic IS NOT NULL
+        GROUP BY in_followed_topic
     """
 
 
 def _bounded_counts(
     *, day: date, bound: int, click_through_bound: int
-) -> tuple[dict[int, int], dict[int, int], dict[str, int]]:
+) -> tuple[dict[int, int], dict[int, int], dict[str, int], dict[str, int]]:
     """Per-article and per-topic counts of the day's events after bounding each pseudonym to
-    `bound` articles, and per-list-type counts after bounding it to `click_through_bound`,
-    computed by the database in one statement."""
+    `bound` articles, the same kept reads of readers who follow a topic split by whether the
+    story was in one ({"in": n, "elsewhere": m}), and per-list-type counts after bounding it
+    to `click_through_bound`, computed by the database in one statement."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Fresh statistics: a day of inserts since the last autovacuum otherwise makes the
@@ -314,7 +333,8 @@ def _bounded_counts(
     per_article = {pk: n for kind, pk, n, _ in rows if kind == "article"}
     per_topic = {pk: n for kind, pk, n, _ in rows if kind == "topic"}
     per_list_type = {list_type: n for kind, _, n, list_type in rows if kind == "list_type"}
-    return per_article, per_topic, per_list_type
+    followed = {where: n for kind, _, n, where in rows if kind == "followed"}
+    return per_article, per_topic, per_list_type, followed
 
 
 def _purposes_on(*, day: date) -> dict[str, int]:
@@ -392,7 +412,9 @@ def aggregate_day(
 
     A reader is one pseudonym. In the popularity counts they count for at most
     `contribution_bound` (L) distinct articles, so per-article counts have L1 sensitivity L
-    and per-topic counts L * (most topics on one catalogue article); in the editors'
+    and per-topic counts L * (most topics on one catalogue article); the same kept reads split
+    into those in a topic their reader follows and the others (readers who follow none left
+    out) have sensitivity L, each read in one of the two; in the editors'
     click-through counts for at most `click_through_bound` (C), sensitivity C (each read has
     exactly one list type). Each query's ledger line records its own bound.
     Everything happens in one transaction: a failure writes nothing and keeps the raw events
@@ -422,7 +444,7 @@ def aggregate_day(
         topic_ids = list(Topic.objects.order_by("pk").values_list("pk", flat=True))
         max_topics = catalogue.annotate(n=Count("topics")).aggregate(m=Max("n"))["m"] or 0
 
-        per_article, per_topic, per_list_type = _bounded_counts(
+        per_article, per_topic, per_list_type, followed = _bounded_counts(
             day=day, bound=bound, click_through_bound=click_bound
         )
 
@@ -439,7 +461,18 @@ def aggregate_day(
             sensitivity=bound * max(max_topics, 1),
             epsilon=epsilon * TOPIC_SHARE,
         )
-        releases = [(ARTICLE_QUERY, article_release, bound), (TOPIC_QUERY, topic_release, bound)]
+        followed_release = release_counts(
+            counts=[followed.get("in", 0), followed.get("elsewhere", 0)],
+            sensitivity=bound,
+            epsilon=epsilon * FOLLOWED_TOPIC_SHARE,
+        )
+        in_followed, elsewhere = followed_release.noisy_counts
+        FollowedTopicRelease.objects.create(day=day, in_followed=in_followed, elsewhere=elsewhere)
+        releases = [
+            (ARTICLE_QUERY, article_release, bound),
+            (TOPIC_QUERY, topic_release, bound),
+            (FOLLOWED_TOPIC_QUERY, followed_release, bound),
+        ]
         levels: dict[str, int] = {}
         level_epsilon = 0.0
         if levels_released_with(day=day):
@@ -490,6 +523,7 @@ def aggregate_day(
             epsilon=epsilon
             - article_epsilon
             - epsilon * TOPIC_SHARE
+            - epsilon * FOLLOWED_TOPIC_SHARE
             - level_epsilon
             - epsilon * PURPOSE_SHARE
             - epsilon * CONSENT_CHANGE_SHARE,

@@ -220,6 +220,10 @@ class SignalEvent(models.Model):
     pseudonym = models.CharField(max_length=64)
     article = models.ForeignKey("news.Article", on_delete=models.CASCADE, related_name="+")
     list_type = models.CharField(max_length=20, choices=ListType.choices, blank=True)
+    # Whether the story was in a topic the reader followed when they read it; None when they
+    # followed none. One bit, the same for most readers: it makes the event no more linkable,
+    # and lets the nightly release count how loyal readers are to their topics.
+    in_followed_topic = models.BooleanField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -542,6 +546,23 @@ class LevelCountRelease(models.Model):
 
     def __str__(self) -> str:
         return f"Readers at level {self.level} on {self.day}: {self.noisy_count}"
+
+
+class FollowedTopicRelease(models.Model):
+    """The differentially private counts of one day's counted reads (the same reads, under the
+    same per-reader bound, as the popularity counts) of readers who follow a topic: those in a
+    topic they followed, and the others (ledger line `reads_in_followed_topics`). Their ratio
+    tells training how loyal readers are to their topics."""
+
+    day = models.DateField(unique=True)
+    in_followed = models.IntegerField(help_text="Released count; may be negative or zero.")
+    elsewhere = models.IntegerField(help_text="Released count; may be negative or zero.")
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"Reads on {self.day}: {self.in_followed} in followed topics, {self.elsewhere} not"
 
 
 class PurposeCountRelease(models.Model):

@@ -11,6 +11,7 @@ LIST_TYPE_QUERY = "reads_per_list_type"
 LEVEL_QUERY = "readers_per_level"
 PURPOSE_QUERY = "readers_per_purpose"
 CONSENT_CHANGE_QUERY = "consent_changes"
+FOLLOWED_TOPIC_QUERY = "reads_in_followed_topics"
 MECHANISM = "discrete Laplace"
 GAUSSIAN_MECHANISM = "discrete Gaussian"
 # The names `release_counts` takes, and the mechanism each one records in the ledger.

@@ -452,6 +452,7 @@ QUERY_LABELS = {
     "readers_per_level": "readers at each personalization level",
     "readers_per_purpose": "readers with each optional purpose on at the day's end",
     "consent_changes": "readers who turned each optional purpose on, or off, that day",
+    "reads_in_followed_topics": "reads in a topic the reader follows, and reads elsewhere",
     "local_reads_per_article": "reads per article reported by private mode's browsers, "
     "each report randomized on its device (local differential privacy)",
 }

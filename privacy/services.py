@@ -25,6 +25,7 @@ from .audit import Action, audit_record
 from .browser_signals import BrowserSignals
 from .crypto import consent_chain_key, encrypt_for_user
 from .exports import export_file_delete, export_orphans_delete
+from .followed_topics import in_followed_topic
 from .models import (
     ConsentChainDigest,
     ConsentRecord,
@@ -404,11 +405,17 @@ def read_store(
     if outcome.counted:
         day = when.date()
         pseudonym = pseudonym_for(user_id=user_id, salt=daily_salt(day=day))
+        # Asked here, seconds after the read, not in the request: the page does not wait.
+        followed = in_followed_topic(user_id=user_id, article_id=article_id)
         with transaction.atomic():
             SignalEvent.objects.bulk_create(
                 [
                     SignalEvent(
-                        day=day, pseudonym=pseudonym, article_id=article_id, list_type=list_type
+                        day=day,
+                        pseudonym=pseudonym,
+                        article_id=article_id,
+                        list_type=list_type,
+                        in_followed_topic=followed,
                     )
                 ],
                 ignore_conflicts=True,  # one event per reader, article and day

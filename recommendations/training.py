@@ -16,8 +16,20 @@ from django.utils import timezone
 
 from news.models import Article
 from privacy.ldp import inverse_variance_combine
-from privacy.models import AggregateSignal, LocalReportRelease, PrivacyBudgetLedger
-from privacy.releases import ARTICLE_QUERY, TOPIC_QUERY, noise_variance
+from privacy.models import (
+    AggregateSignal,
+    FollowedTopicRelease,
+    LocalReportRelease,
+    PrivacyBudgetLedger,
+)
+from privacy.releases import (
+    ARTICLE_QUERY,
+    FOLLOWED_TOPIC_QUERY,
+    TOPIC_QUERY,
+    Z95,
+    noise_variance,
+    share_estimate,
+)
 
 from .feed.scoring import Candidates, Reader, score
 from .vectors import RecommenderModel, article_text, fit_text_model, normalise_rows
@@ -29,9 +41,11 @@ from .weights import (
 )
 
 # The chance that a stand-in reader's next read is one of their topic's stories rather than
-# anyone's (`blend_scores`): an even prior, for released counts cannot tell how loyal readers
-# are to their topics (every reader's reads add up the same either way).
+# anyone's (`blend_scores`) before anything is known: the mean of a uniform prior on 0..1.
+# Training learns it from the released reads in followed topics (`reader_loyalty`), shrunk
+# toward this by the prior's variance, 1/12, as far as the counts are noisy.
 OWN_TOPIC_SHARE = 0.5
+OWN_TOPIC_SHARE_PRIOR_VARIANCE = 1 / 12
 # A count stands clear of its noise above this many standard deviations of it.
 NOISE_CLEARANCE = 2.0
 
@@ -118,6 +132,10 @@ class Aggregates:
     local_days: dict[int, dict[date, tuple[float, float, int]]] = field(default_factory=dict)
     readers: dict[date, float] = field(default_factory=dict)
     readers_noise: dict[date, float] = field(default_factory=dict)  # the variance of that sum
+    # Day -> the released (reads in a topic their reader follows, reads elsewhere), and the
+    # variance of the noise on each of the two (days released with exact counts: none).
+    followed_days: dict[date, tuple[int, int]] = field(default_factory=dict)
+    followed_noise: dict[date, float] = field(default_factory=dict)
 
 
 def aggregates_load(*, now: datetime) -> Aggregates:
@@ -140,8 +158,18 @@ def aggregates_load(*, now: datetime) -> Aggregates:
             released_articles[day] += 1
         elif kind == AggregateSignal.Kind.TOPIC and topic_id is not None:
             topic_days[topic_id][day] = count
+    followed_days = {
+        day: (in_followed, elsewhere)
+        for day, in_followed, elsewhere in FollowedTopicRelease.objects.filter(
+            day__gte=since, day__lt=today
+        ).values_list("day", "in_followed", "elsewhere")
+    }
     epsilon = 0.0
-    noise: dict[str, dict[date, float]] = {ARTICLE_QUERY: {}, TOPIC_QUERY: {}}
+    noise: dict[str, dict[date, float]] = {
+        ARTICLE_QUERY: {},
+        TOPIC_QUERY: {},
+        FOLLOWED_TOPIC_QUERY: {},
+    }
     ledger = PrivacyBudgetLedger.objects.filter(day__in=days).values_list(
         "day", "query", "epsilon", "mechanism", "noise_scale"
     )
@@ -169,7 +197,32 @@ def aggregates_load(*, now: datetime) -> Aggregates:
             for day, n in released_articles.items()
             if day in noise[ARTICLE_QUERY]
         },
+        followed_days=followed_days,
+        followed_noise=noise[FOLLOWED_TOPIC_QUERY],
     )
+
+
+def reader_loyalty(aggregates: Aggregates, *, before: date | None = None) -> float:
+    """How loyal readers are to the topics they follow: the share of counted reads (of readers
+    who follow a topic) that fell in one of them, from the released counts of the days before
+    `before` (all of them by default), ratio of sums. Shrunk toward the prior's
+    `OWN_TOPIC_SHARE` by precision: the released ratio's variance (delta method, the noise's
+    variance public from the ledger) against the prior's, `OWN_TOPIC_SHARE_PRIOR_VARIANCE`;
+    where the counts are all noise it stays at the prior, where they are clear of it, it is
+    their ratio. Post-processing of public numbers: no privacy cost."""
+    days = [day for day in aggregates.followed_days if before is None or day < before]
+    in_followed = sum(aggregates.followed_days[day][0] for day in days)
+    elsewhere = sum(aggregates.followed_days[day][1] for day in days)
+    variance = sum(aggregates.followed_noise.get(day, 0.0) for day in days)
+    estimate = share_estimate(
+        part=in_followed, rest=elsewhere, part_variance=variance, rest_variance=variance
+    )
+    if estimate is None:  # no reads clear of the noise, or none released
+        return OWN_TOPIC_SHARE
+    share = min(max(estimate.value, 0.0), 1.0)
+    share_variance = (estimate.margin / Z95) ** 2
+    prior = OWN_TOPIC_SHARE_PRIOR_VARIANCE
+    return float((share * prior + OWN_TOPIC_SHARE * share_variance) / (prior + share_variance))
 
 
 def popularity_prior(
@@ -318,9 +371,10 @@ def blend_scores(
     topic and content parts weigh nothing in a ranking that is the same for everyone. So the
     criterion stands in one reader per topic: they follow it (topic part 1), their profile
     its centroid, and each counts by the topic's share of the reads of the days before. Their
-    next read is one of the day's: with chance `own_share` one of their topic's stories, by
-    its share of the topic's reads, else anyone's, by its share of all the day's reads; the
-    criterion is the expected DCG@k of that read over the best possible. Real readers read
+    next read is one of the day's: with chance `own_share` (how loyal readers are to their
+    topics, `reader_loyalty`) one of their topic's stories, by its share of the topic's
+    reads, else anyone's, by its share of all the day's reads; the criterion is the expected
+    DCG@k of that read over the best possible. Real readers read
     outside their topics (on MIND, 4 in 5 last reads fall outside the category a reader read
     most), and a criterion that counted only their topic's stories rewarded the topic part
     for outranking the day's hits. How far it may outrank them is then the counts' to say:
@@ -448,11 +502,13 @@ def tune_blend(
     centroids: np.ndarray,
     groups: np.ndarray,
     totals: tuple[float, ...] = POPULARITY_AND_FRESHNESS_TOTALS,
+    own_share: float = OWN_TOPIC_SHARE,
     k: int = 10,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """`blend_choose` over the last `HELD_OUT_DAYS` released days that can judge
     (`judging_days`), each with the stories live that day and popularity from the days
-    before it. Returns the weights and the held-out metrics."""
+    before it, stand-in readers as loyal to their topic as `own_share`. Returns the weights
+    and the held-out metrics."""
     window = timedelta(days=settings.RECOMMENDER_CANDIDATE_DAYS)
 
     def judge(held_out: date) -> dict[tuple[float, float], float]:
@@ -478,6 +534,7 @@ def tune_blend(
             aggregates=aggregates,
             held_out=held_out,
             totals=totals,
+            own_share=own_share,
             k=k,
         )
 
@@ -535,11 +592,18 @@ def build_model(*, version: int, now: datetime, seed: int = 0) -> Training:
     topic_raw = np.array(
         [decayed_total(aggregates.topic_days.get(int(t), {}), reference=today) for t in topic_ids]
     )
+    loyalty = reader_loyalty(aggregates)
     weights, holdout = tune_blend(
-        corpus=corpus, aggregates=aggregates, vectors=vectors, centroids=centroids, groups=groups
+        corpus=corpus,
+        aggregates=aggregates,
+        vectors=vectors,
+        centroids=centroids,
+        groups=groups,
+        own_share=loyalty,
     )
     metrics = {
         **holdout,
+        "own_topic_share": round(loyalty, 4),
         "topic_agreement": round(topic_agreement(vectors=vectors, corpus=corpus, seed=seed), 4),
         "dimensions": int(vectors.shape[1]),
         "vocabulary": len(text_model.vectorizer.vocabulary_),

@@ -17,7 +17,14 @@ import numpy as np
 from django.conf import settings
 
 from ..feed.scoring import Candidates, Reader, score
-from ..training import blend_choose, blend_scores, judging_days, topic_affinity
+from ..training import (
+    OWN_TOPIC_SHARE,
+    blend_choose,
+    blend_scores,
+    judging_days,
+    reader_loyalty,
+    topic_affinity,
+)
 from ..vectors import fit_text_model, normalise_rows
 from ..weights import DEFAULT_WEIGHTS
 from .metrics import (
@@ -69,13 +76,17 @@ class EvaluationReport:
     noise: str
     delta: float  # per day's release; 0 with Laplace noise or exact counts
     seeds: int
-    # Summed over the released days (of one seed): each day, the article and topic queries'.
+    # Summed over the released days (of one seed): each day, the article, topic and followed-
+    # topic queries'.
     epsilon_spent: float
     delta_spent: float  # likewise (basic composition)
     released_days: int
     unknown_history: int
     unknown_candidates: int
     weights: dict  # the blend for leave-one-out (tuned on the last released days, or given)
+    # How loyal to their topics training took readers to be in that tuning (`reader_loyalty`,
+    # from the released reads in followed topics).
+    own_topic_share: float = OWN_TOPIC_SHARE
     topics: str = DEFAULT_TOPIC_LEVEL
     follow: str = DEFAULT_FOLLOW
     protocol: str = "v2"
@@ -155,6 +166,7 @@ class Released:
         )
         self._priors: dict[tuple[str, date], np.ndarray] = {}
         self._blends: dict[date, dict[str, float]] = {}
+        self.loyalty: dict[date, float] = {}
 
     def popularity(self, *, private: bool, reference: date) -> np.ndarray:
         """Decayed popularity of every article from the days before `reference`, 0..1, as
@@ -197,10 +209,13 @@ class Released:
     def blend(self, reference: date) -> dict[str, float]:
         """The weights training would use on `reference`: tuned on the last released days
         before it that can judge (`judging_days`), each against the days before it (every
-        article live, freshness unknown), then the caller's overrides."""
+        article live, freshness unknown), stand-in readers as loyal to their topics as the
+        released reads in followed topics of the days before it tell (`reader_loyalty`),
+        then the caller's overrides."""
         if reference not in self._blends:
             tuned = dict(DEFAULT_WEIGHTS)
             before = [day for day in self.private.days if day < reference]
+            loyalty = self.loyalty[reference] = reader_loyalty(self.private, before=reference)
             if self.tune and before:
                 everything = np.arange(len(self.catalogue.ids))
 
@@ -215,6 +230,7 @@ class Released:
                         fresh=np.zeros(len(everything)),
                         aggregates=self.private,
                         held_out=day,
+                        own_share=loyalty,
                     )
 
                 tuned, _ = blend_choose(judging_days(before, judge))
@@ -429,6 +445,7 @@ def evaluate(
     loo_runs, shown_runs = [], []
     evaluated_shown = 0
     blend, spent, spent_delta, released_days = dict(DEFAULT_WEIGHTS), 0.0, 0.0, 0
+    loyalty = OWN_TOPIC_SHARE
     # Exact counts (epsilon inf) draw no noise: every seed ranks with the same releases.
     exact_counts = math.isinf(plan.epsilon)
     released = everything = None
@@ -459,6 +476,7 @@ def evaluate(
             shown_runs.append(shown)
         if run == 0:
             blend = released.blend(reference)
+            loyalty = released.loyalty[reference]
             spent, spent_delta = released.private.epsilon, released.private.delta
             released_days = len(released.private.days)
         if progress is not None:
@@ -484,6 +502,7 @@ def evaluate(
         unknown_history=data.unknown_history,
         unknown_candidates=data.unknown_candidates,
         weights=blend,
+        own_topic_share=round(loyalty, 4),
         topics=topics,
         follow=follow,
         leave_one_out={"evaluated": len(held_out), "metrics": loo_means, "metrics_sd": loo_sd},

@@ -1,6 +1,7 @@
 """The site's daily differentially private releases, replayed on offline reads: every read
 counted on its day under the site's per-reader daily bound, each query released at the site's
-share of the day's epsilon by the site's own release code (`privacy.aggregation`)."""
+share of the day's epsilon by the site's own release code (`privacy.aggregation`): reads per
+article, per topic, and in a topic their reader follows or elsewhere."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from privacy.aggregation import ARTICLE_SHARE, TOPIC_SHARE, release_counts
+from privacy.aggregation import (
+    ARTICLE_SHARE,
+    FOLLOWED_TOPIC_SHARE,
+    TOPIC_SHARE,
+    release_counts,
+)
 from privacy.releases import noise_variance
 
 from ..training import Aggregates, decayed_total, decayed_with_noise, log_scaled, popularity_prior
@@ -54,10 +60,11 @@ class PopularityPlan:
     # Released article counts shrink toward their topic's mean by how noisy they are
     # (empirical Bayes, post-processing, so free). Measured, not applied: training does not.
     shrink: bool = False
-    # The shares of the day's epsilon (and delta) the two queries get: the site's by default;
-    # others only to measure another split.
+    # The shares of the day's epsilon (and delta) the three queries get: the site's by
+    # default; others only to measure another split.
     article_share: float = ARTICLE_SHARE
     topic_share: float = TOPIC_SHARE
+    followed_share: float = FOLLOWED_TOPIC_SHARE
 
     def __post_init__(self):
         if math.isnan(self.epsilon) or self.epsilon <= 0:
@@ -72,11 +79,12 @@ class PopularityPlan:
             raise ValueError(f"Delta must be between 0 and 1 (exclusive), not {self.delta}.")
         if self.threshold < 0:
             raise ValueError(f"The threshold must be 0 or more, not {self.threshold}.")
-        shares = (self.article_share, self.topic_share)
+        shares = (self.article_share, self.topic_share, self.followed_share)
         if not all(0 < share <= 1 for share in shares) or sum(shares) > 1:
             raise ValueError(
-                f"The article and topic shares of the day's epsilon must be above 0 and add up "
-                f"to at most 1, not {self.article_share} and {self.topic_share}."
+                f"The article, topic and followed-topic shares of the day's epsilon must be "
+                f"above 0 and add up to at most 1, not {self.article_share}, "
+                f"{self.topic_share} and {self.followed_share}."
             )
 
     @property
@@ -94,18 +102,66 @@ def read_draw(user_id: str, day: date, news_id: str) -> str:
     ).hexdigest()
 
 
-def daily_reads(reads: Mapping[str, list[Read]], *, bound: int | None) -> dict[date, Counter[str]]:
-    """Reads per day and article, each reader counted once per article and day and for at
-    most `bound` distinct articles a day, drawn as the site draws them; None = no bound."""
+def _kept_reads(
+    reads: Mapping[str, list[Read]], *, bound: int | None
+) -> dict[tuple[str, date], list[str]]:
+    """Each reader's counted articles of each day: distinct, at most `bound` of them (None =
+    no bound), drawn as the site draws them."""
     by_reader_day: dict[tuple[str, date], set[str]] = defaultdict(set)
     for user_id, user_reads in reads.items():
         for read in user_reads:
             by_reader_day[user_id, read.day].add(read.news_id)
-    per_day: dict[date, Counter[str]] = defaultdict(Counter)
+    kept = {}
     for (user_id, day), news_ids in by_reader_day.items():
-        kept = sorted(news_ids, key=lambda news_id: read_draw(user_id, day, news_id))
-        per_day[day].update(kept if bound is None else kept[:bound])
+        drawn = sorted(news_ids, key=lambda news_id: read_draw(user_id, day, news_id))
+        kept[user_id, day] = drawn if bound is None else drawn[:bound]
+    return kept
+
+
+def daily_reads(reads: Mapping[str, list[Read]], *, bound: int | None) -> dict[date, Counter[str]]:
+    """Reads per day and article, each reader counted once per article and day and for at
+    most `bound` distinct articles a day, drawn as the site draws them; None = no bound."""
+    per_day: dict[date, Counter[str]] = defaultdict(Counter)
+    for (_, day), news_ids in _kept_reads(reads, bound=bound).items():
+        per_day[day].update(news_ids)
     return dict(per_day)
+
+
+def followed_flags(
+    reads: Mapping[str, list[Read]], *, topics_of: Mapping[str, tuple[int, ...]]
+) -> dict[tuple[str, str], bool | None]:
+    """(reader, article) -> whether the read was in a topic the reader followed when they read
+    it; None when they followed none. Protocol v2's reader follows the topics of their reads
+    (`protocols.offline_reader`), so at a read they follow those of their reads before it:
+    at their first, none; a read is in a followed topic when it shares one with an earlier
+    read. The held-out read of leave-one-out is judged the same way (its reader follows the
+    topics of all their other reads)."""
+    flags: dict[tuple[str, str], bool | None] = {}
+    for user_id, user_reads in reads.items():
+        followed: set[int] = set()
+        for read in user_reads:
+            topics = topics_of[read.news_id]
+            flags[user_id, read.news_id] = bool(followed & set(topics)) if followed else None
+            followed.update(topics)
+    return flags
+
+
+def daily_followed_reads(
+    reads: Mapping[str, list[Read]],
+    *,
+    bound: int | None,
+    topics_of: Mapping[str, tuple[int, ...]],
+) -> dict[date, tuple[int, int]]:
+    """Per day, the counted reads (as `daily_reads` keeps them) of readers who followed a
+    topic when they read: (in a topic they followed, elsewhere), as the site counts them."""
+    flags = followed_flags(reads, topics_of=topics_of)
+    per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for (user_id, day), news_ids in _kept_reads(reads, bound=bound).items():
+        for news_id in news_ids:
+            flag = flags[user_id, news_id]
+            if flag is not None:
+                per_day[day][0 if flag else 1] += 1
+    return {day: (counts[0], counts[1]) for day, counts in per_day.items()}
 
 
 @dataclass(frozen=True)
@@ -148,12 +204,18 @@ def release_aggregates(
     topic_count: int,
     plan: PopularityPlan | None,
 ) -> ReleasedAggregates:
-    """Daily per-article and per-topic counts of `reads` as the site releases them (`plan`),
-    every day from the first read's to the last's (the site releases every day, zeros
-    included), or the exact unbounded counts when `plan` is None. Articles are rows of
-    `ids`, each in the topic rows `topics_of`."""
-    per_day = daily_reads(reads, bound=None if plan is None else plan.bound)
+    """Daily per-article, per-topic and followed-topic counts of `reads` as the site releases
+    them (`plan`), every day from the first read's to the last's (the site releases every
+    day, zeros included), or the exact unbounded counts when `plan` is None. Articles are
+    rows of `ids`, each in the topic rows `topics_of`."""
+    bound = None if plan is None else plan.bound
+    per_day = daily_reads(reads, bound=bound)
     row_of = {news_id: row for row, news_id in enumerate(ids)}
+    followed_per_day = daily_followed_reads(
+        reads,
+        bound=bound,
+        topics_of={news_id: topics_of[row] for news_id, row in row_of.items()},
+    )
     days = []
     if per_day:
         first, last = min(per_day), max(per_day)
@@ -163,6 +225,8 @@ def release_aggregates(
     topic_days: dict[int, dict[date, int]] = defaultdict(dict)
     article_noise: dict[date, float] = {}
     topic_noise: dict[date, float] = {}
+    followed_days: dict[date, tuple[int, int]] = {}
+    followed_noise: dict[date, float] = {}
     spent = spent_delta = 0.0
     for day in days:
         counter = per_day.get(day, Counter())
@@ -197,7 +261,21 @@ def release_aggregates(
             )
             if topic_variance:
                 topic_noise[day] = topic_variance
-            spent, spent_delta = spent + cost + topic_cost, spent_delta + cost_delta + topic_delta
+            # As the site's: each counted read is in one of the two, sensitivity L.
+            followed, followed_cost, followed_delta, followed_variance = _release(
+                list(followed_per_day.get(day, (0, 0))),
+                plan=plan,
+                share=plan.followed_share,
+                sensitivity=plan.bound,
+                max_change=plan.bound,
+            )
+            followed_days[day] = (followed[0], followed[1])
+            if followed_variance:
+                followed_noise[day] = followed_variance
+            spent += cost + topic_cost + followed_cost
+            spent_delta += cost_delta + topic_delta + followed_delta
+        else:
+            followed_days[day] = followed_per_day.get(day, (0, 0))
         for row, count in enumerate(per_article):
             # A noisy release keeps its zeros, as the site's does: each says the article
             # was released that day, with that day's noise.
@@ -214,6 +292,8 @@ def release_aggregates(
         delta=spent_delta,
         article_noise=article_noise,
         topic_noise=topic_noise,
+        followed_days=followed_days,
+        followed_noise=followed_noise,
     )
 
 

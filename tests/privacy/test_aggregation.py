@@ -21,6 +21,7 @@ from privacy import aggregation, releases
 from privacy.models import (
     AggregateSignal,
     DailySalt,
+    FollowedTopicRelease,
     LevelCountRelease,
     PrivacyBudgetLedger,
     SignalEvent,
@@ -52,9 +53,15 @@ def live_article(**kwargs) -> Article:
     return ArticleFactory(**kwargs)
 
 
-def read(*, day, pseudonym: str, articles, list_type: str = "") -> None:
+def read(*, day, pseudonym: str, articles, list_type: str = "", followed=None) -> None:
     SignalEvent.objects.bulk_create(
-        SignalEvent(day=day, pseudonym=pseudonym, article=article, list_type=list_type)
+        SignalEvent(
+            day=day,
+            pseudonym=pseudonym,
+            article=article,
+            list_type=list_type,
+            in_followed_topic=followed,
+        )
         for article in articles
     )
 
@@ -123,6 +130,42 @@ def test_the_read_kept_under_the_bound_is_drawn_not_the_days_first(catalogue):
     per_article = released(day=day, kind=AggregateSignal.Kind.ARTICLE)
     assert per_article[first.pk] + per_article[second.pk] == 40
     assert per_article[first.pk] > 0 and per_article[second.pk] > 0
+
+
+@pytest.mark.parametrize("bound", [1, 2])
+def test_reads_in_followed_topics_are_released_under_the_popularity_bound(catalogue, bound):
+    day = days_ago(1)
+    # Two loyal readers read three stories each in their topics, one strays, and one who
+    # follows no topic is in no count of the pair (nothing to be loyal to).
+    read(day=day, pseudonym="loyal-1", articles=catalogue[:3], followed=True)
+    read(day=day, pseudonym="loyal-2", articles=catalogue[3:], followed=True)
+    read(day=day, pseudonym="stray", articles=catalogue[:1], followed=False)
+    read(day=day, pseudonym="no-topics", articles=catalogue[1:3], followed=None)
+
+    aggregation.aggregate_day(day=day, epsilon=NO_NOISE, contribution_bound=bound)
+
+    release = FollowedTopicRelease.objects.get(day=day)
+    # The same reads as the popularity counts keep: at most L a reader.
+    assert (release.in_followed, release.elsewhere) == (2 * bound, 1)
+    line = PrivacyBudgetLedger.objects.get(day=day, query=releases.FOLLOWED_TOPIC_QUERY)
+    assert line.contribution_bound == bound
+    assert line.epsilon == pytest.approx(NO_NOISE * aggregation.FOLLOWED_TOPIC_SHARE)
+    assert line.noise_scale == pytest.approx(
+        bound / (NO_NOISE * aggregation.FOLLOWED_TOPIC_SHARE), rel=1e-6
+    )
+    # The flags go with the events they were on: nothing of the day is left to link.
+    assert not SignalEvent.objects.filter(day=day).exists()
+
+
+def test_reads_in_followed_topics_are_released_on_a_day_without_any():
+    day = days_ago(1)
+    DailySalt.objects.create(day=day, salt=b"s" * 32)
+
+    aggregation.aggregate_day(day=day, epsilon=NO_NOISE)
+
+    # Released like every other count, zeros included: whether anyone read says nothing.
+    release = FollowedTopicRelease.objects.get(day=day)
+    assert (release.in_followed, release.elsewhere) == (0, 0)
 
 
 def test_click_through_counts_have_their_own_wider_bound(catalogue):
@@ -258,15 +301,18 @@ def test_each_query_is_noised_for_its_own_sensitivity_with_its_share_of_the_budg
     monkeypatch.setattr(aggregation, "release_counts", spy)
     aggregation.aggregate_day(day=days_ago(1))
 
-    # Per article: one reader moves the vector by at most 2; per topic by 2 x 3 topics; per
+    # Per article: one reader moves the vector by at most 2; per topic by 2 x 3 topics; the
+    # reads in a followed topic and elsewhere by 2 (each kept read is in one of the two); per
     # personalization level by 2 (a reader changing level leaves one, joins one); per purpose
     # by 4 (on or off in each of the four); in the day's consent changes by 8 (once per
     # purpose and direction); per list type by the click-through bound, 20 (each read came
     # from one kind of feed card, or none).
-    assert [sensitivity for sensitivity, _ in calls] == [2, 6, 2, 4, 8, 20]
+    assert [sensitivity for sensitivity, _ in calls] == [2, 6, 2, 2, 4, 8, 20]
     # Most of the day's budget goes to the per-article counts, the noisiest relative to
-    # their size; the large sums make do with a few hundredths each.
-    assert [epsilon for _, epsilon in calls] == pytest.approx([0.9, 0.05, 0.02, 0.01, 0.005, 0.015])
+    # their size; the large sums make do with a few hundredths or thousandths each.
+    assert [epsilon for _, epsilon in calls] == pytest.approx(
+        [0.9, 0.05, 0.005, 0.02, 0.01, 0.005, 0.01]
+    )
     assert sum(epsilon for _, epsilon in calls) <= 1.0
 
 
@@ -284,6 +330,7 @@ def test_the_ledger_adds_up_to_the_configured_epsilon_per_day(settings, article)
         "consent_changes",
         "readers_per_level",
         "readers_per_purpose",
+        "reads_in_followed_topics",
         "reads_per_article",
         "reads_per_list_type",
         "reads_per_topic",
@@ -298,6 +345,7 @@ def test_the_ledger_adds_up_to_the_configured_epsilon_per_day(settings, article)
         "reads_per_article": 3,
         "reads_per_topic": 3,
         "reads_per_list_type": 12,
+        "reads_in_followed_topics": 3,
         "readers_per_level": 1,
         "readers_per_purpose": 1,
         "consent_changes": 1,
@@ -308,7 +356,8 @@ def test_the_ledger_adds_up_to_the_configured_epsilon_per_day(settings, article)
         {
             "reads_per_article": 3 / (0.9 * 0.7),
             "reads_per_topic": 3 / (0.05 * 0.7),
-            "reads_per_list_type": 12 / (0.015 * 0.7),
+            "reads_per_list_type": 12 / (0.01 * 0.7),
+            "reads_in_followed_topics": 3 / (0.005 * 0.7),
             "readers_per_level": 2 / (0.02 * 0.7),
             "readers_per_purpose": 4 / (0.01 * 0.7),
             "consent_changes": 8 / (0.005 * 0.7),
@@ -446,7 +495,7 @@ def test_the_nightly_task_releases_pending_days(article, settings):
 
     assert aggregate_pending.delay().get() == 1
 
-    assert PrivacyBudgetLedger.objects.filter(day=days_ago(1)).count() == 6
+    assert PrivacyBudgetLedger.objects.filter(day=days_ago(1)).count() == 7
     beat = settings.CELERY_BEAT_SCHEDULE["aggregate-popularity-signals"]
     assert beat["task"] == "privacy.tasks.aggregate_pending"
 
@@ -614,12 +663,12 @@ def test_no_day_spends_more_than_the_daily_epsilon(settings, article):
     }
     assert set(spent) == {days_ago(3), days_ago(2), days_ago(1)}
     # Every day spends its whole budget and no more: without the level snapshot, the list
-    # types have its share (0.015 + 0.02). The opt-in counts are read from the receipts, so
+    # types have its share (0.01 + 0.02). The opt-in counts are read from the receipts, so
     # every day has them.
     assert all(total <= 0.8 and total == pytest.approx(0.8) for total in spent.values()), spent
     assert PrivacyBudgetLedger.objects.get(
         day=days_ago(2), query="reads_per_list_type"
-    ).epsilon == pytest.approx(0.8 * 0.035)
+    ).epsilon == pytest.approx(0.8 * 0.03)
     assert PrivacyBudgetLedger.objects.filter(query="readers_per_purpose").count() == 3
 
 

@@ -17,8 +17,7 @@ from privacy.models import DailySalt, ReadingHistoryEntry, SignalEvent
 from privacy.selectors import history_for_user
 from tests.factories import ArticleFactory, reader_choices
 
-# On the real Redis server's fixed test databases: one xdist worker runs them all.
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("redis")]
+pytestmark = pytest.mark.django_db
 Level = Preferences.Level
 GPC = {"HTTP_SEC_GPC": "1"}
 
@@ -283,3 +282,44 @@ def test_level_off_records_nothing_even_with_counting_on(
     accounts_services.personalization_resume(user=reader, signals=NO_SIGNALS)
     read_page(client, article)
     assert SignalEvent.objects.count() == 1
+
+
+def test_a_counted_read_records_whether_its_story_is_in_a_followed_topic(client, reader, read_page):
+    reader_choices(reader, level=Level.TOPICS, counting=True)
+    followed = reader.preferences.topics.get()
+    mine, elsewhere = ArticleFactory(topics=[followed]), ArticleFactory()
+    client.force_login(reader)
+    read_page(client, mine)
+    read_page(client, elsewhere)
+    # One bit per event, what the nightly release counts: loyal reads against the others.
+    assert dict(SignalEvent.objects.values_list("article_id", "in_followed_topic")) == {
+        mine.pk: True,
+        elsewhere.pk: False,
+    }
+
+
+def test_a_reader_who_follows_no_topic_is_neither_loyal_nor_not(reader, article, record_read):
+    reader_choices(reader, level=Level.TOPICS, counting=True)
+    accounts_services.preferences_set_topics(user=reader, topic_ids=[], require_one=False)
+    record_read(user=reader, article=article, signals=NO_SIGNALS)
+    assert SignalEvent.objects.get().in_followed_topic is None
+
+
+def test_only_a_counted_read_carries_the_followed_topic_flag(client, reader, read_page):
+    # Reading history kept, counting off: the sealed entry alone, no flag anywhere.
+    reader_choices(reader)
+    story = ArticleFactory(topics=[reader.preferences.topics.get()])
+    client.force_login(reader)
+    read_page(client, story)
+    assert ReadingHistoryEntry.objects.filter(user=reader).count() == 1
+    assert not SignalEvent.objects.exists()
+    assert "in_followed_topic" not in {f.name for f in ReadingHistoryEntry._meta.get_fields()}
+
+
+def test_a_readers_flagged_events_are_erased_with_the_rest(reader, record_read):
+    reader_choices(reader, level=Level.TOPICS, counting=True)
+    story = ArticleFactory(topics=[reader.preferences.topics.get()])
+    record_read(user=reader, article=story, signals=NO_SIGNALS)
+    assert SignalEvent.objects.get().in_followed_topic is True
+    assert services.signal_events_erase(user_id=reader.pk) == 1
+    assert not SignalEvent.objects.exists()

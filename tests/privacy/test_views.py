@@ -29,8 +29,9 @@ def test_the_transparency_page_lists_each_release_in_plain_words(client, setting
     # Each release with its share of the day's epsilon, its own bound, and how far its noise
     # moves a count: two standard deviations of discrete Laplace noise of scale
     # bound / epsilon (variance 2e^(-1/b) / (1 - e^(-1/b))^2): 1 / 0.9 gives 2.31, so ±3;
-    # one topic a story, 1 / 0.05 = 20 gives 799.8, so ±57; 20 / 0.035 = 571 gives 653,000
-    # (the list types' share on a day without the level snapshot, after the opt-in counts).
+    # one topic a story, 1 / 0.05 = 20 gives 799.8, so ±57; 20 / 0.03 = 667 gives 889,000
+    # (the list types' share on a day without the level snapshot, after the opt-in and
+    # followed-topic counts), so ±1886.
     assert (
         f"{on_day} we published reads per article with ε = 0.9 (discrete Laplace noise, which "
         "moves each count by less than about ±3 19 times in 20; each reader counted for at "
@@ -42,8 +43,8 @@ def test_the_transparency_page_lists_each_release_in_plain_words(client, setting
     )
     assert (
         f"{on_day} we published reads from personalised and non-personal feed cards "
-        "with ε = 0.035 (discrete Laplace noise, which moves each count by less than about "
-        "±1616 19 times in 20; each reader counted for at most 20 articles)" in html
+        "with ε = 0.03 (discrete Laplace noise, which moves each count by less than about "
+        "±1886 19 times in 20; each reader counted for at most 20 articles)" in html
     )
     assert (
         f"{on_day} we published readers with each optional purpose on at the day&#x27;s end with "

@@ -99,10 +99,11 @@ def test_evaluation_on_the_tiny_fixture(tmp_path, epsilon):
     assert report["leave_one_out"]["metrics_sd"]["popularity"]["hr@10"] == 0.0
     assert report["impressions_protocol"]["evaluated"] == 3
     assert report["impressions_protocol"]["skipped"] == 1
-    # Four days released (11/12 to 11/15), each per-article and per-topic counts at the
-    # site's shares (0.9 and 0.05 of the day's epsilon); at inf nothing is spent.
+    # Four days released (11/12 to 11/15), each per-article, per-topic and followed-topic
+    # counts at the site's shares (0.9, 0.05 and 0.005 of the day's epsilon); at inf nothing
+    # is spent.
     assert report["released_days"] == 4
-    assert report["epsilon_spent"] == (0.0 if epsilon == "inf" else pytest.approx(3.8))
+    assert report["epsilon_spent"] == (0.0 if epsilon == "inf" else pytest.approx(3.82))
     # Evaluation reads files only: no model is trained or activated.
     assert not ModelVersion.objects.exists()
 

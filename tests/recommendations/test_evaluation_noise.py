@@ -50,16 +50,17 @@ def run_json(*args) -> dict:
 
 def test_the_json_report_names_the_noise_and_the_delta_it_spent():
     # The tiny fixture's reads span four days (history reads one a day before the first
-    # impression); each releases per-article and per-topic counts at the site's shares of the
-    # day's budget, 0.9 + 0.05 (the rest is the site's click-through query).
+    # impression); each releases per-article, per-topic and followed-topic counts at the
+    # site's shares of the day's budget, 0.9 + 0.05 + 0.005 (the rest is the site's
+    # click-through and readership queries).
     gaussian = run_json("--mind", str(TINY), "--noise", "gaussian", "--delta", "1e-5")
     assert (gaussian["noise"], gaussian["delta"]) == ("gaussian", 1e-5)
-    assert gaussian["delta_spent"] == pytest.approx(3.8e-5)
-    assert 3.78 < gaussian["epsilon_spent"] <= 3.8
+    assert gaussian["delta_spent"] == pytest.approx(3.82e-5)
+    assert 3.8 < gaussian["epsilon_spent"] <= 3.82
 
     laplace = run_json("--mind", str(TINY))
     assert (laplace["noise"], laplace["delta"], laplace["delta_spent"]) == ("laplace", 0.0, 0.0)
-    assert laplace["epsilon_spent"] == pytest.approx(3.8)
+    assert laplace["epsilon_spent"] == pytest.approx(3.82)
 
 
 def test_exact_counts_spend_nothing_whatever_the_noise():
@@ -226,9 +227,10 @@ def test_another_split_of_the_days_epsilon_can_be_measured_and_a_bad_one_is_refu
     data = synthetic_readers(news, readers=20, seed=1)
     plan = PopularityPlan(epsilon=1.0, article_share=1 / 3, topic_share=1 / 3)
     released = released_by_category(data, plan=plan)
-    # Two thirds of each day's epsilon: the rest would be the site's click-through query.
-    assert released.epsilon == pytest.approx(2 / 3 * len(released.days))
-    for shares in [(0, 0.5), (0.8, 0.3), (1.5, 0.1)]:
+    # Two thirds of each day's epsilon, and the followed-topic counts' 0.005: the rest would
+    # be the site's click-through and readership queries.
+    assert released.epsilon == pytest.approx((2 / 3 + 0.005) * len(released.days))
+    for shares in [(0, 0.5), (0.8, 0.3), (1.5, 0.1), (0.9, 0.1)]:
         with pytest.raises(ValueError, match="must be above 0 and add up to at most 1"):
             PopularityPlan(article_share=shares[0], topic_share=shares[1])
 

@@ -14,6 +14,7 @@ from recommendations.offline.protocols import evaluate
 from recommendations.offline.release import (
     PopularityPlan,
     daily_reads,
+    followed_flags,
     read_draw,
     release_aggregates,
 )
@@ -58,10 +59,10 @@ def test_daily_reads_bound_each_reader_per_day():
     assert bounded == Counter(drawn[:2]) + Counter({"N6": 1, "N7": 1})
 
 
-def _release(data, plan):
+def _release(data, plan, reads=None):
     ids, categories = list(data.news), ["food", "space", "sports"]
     return release_aggregates(
-        reader_reads(data),
+        reader_reads(data) if reads is None else reads,
         ids=ids,
         topics_of=[(categories.index(data.news[n].category),) for n in ids],
         topic_count=3,
@@ -95,6 +96,42 @@ def test_epsilon_inf_releases_the_exact_counts(source):
     assert exact.days == [DAY0, DAY_BEFORE, DAY1, DAY2]
 
 
+def test_a_mind_reader_follows_the_topics_of_their_earlier_reads():
+    data = mind_load(TINY)
+    reads = reader_reads(data)
+    # U1 read space stories on 11/12-11/14 (N1, N2, N3); then a food story on 11/15.
+    reads["U1"].append(Read("N4", DAY2))
+    flags = followed_flags(reads, topics_of={n: (data.news[n].category,) for n in data.news})
+    # At a first read they follow nothing yet: neither loyal nor not.
+    assert [flags["U1", n] for n in ("N1", "N2", "N3", "N4")] == [None, True, True, False]
+    assert flags["U4", "N1"] is None
+    # Released per day as the site counts them: (in a followed topic, elsewhere).
+    assert _release(data, None, reads).followed_days == {
+        DAY0: (0, 0),
+        DAY_BEFORE: (2, 0),  # U1's N2 and U2's N5
+        DAY1: (2, 0),  # U1's N3, U2's N6 (U3's N7 is their first)
+        DAY2: (1, 1),  # U3's N8 in sports; U1's N4 out of space (U4's N1 is a first)
+    }
+
+
+def test_the_followed_topic_counts_keep_the_reads_the_popularity_counts_keep():
+    data = mind_load(TINY)
+    reads = reader_reads(data)
+    # On 11/14 U1 also reads a food story: with L = 1 only the one the draw keeps counts.
+    reads["U1"].append(Read("N4", DAY1))
+    kept = min(["N3", "N4"], key=lambda news_id: read_draw("U1", DAY1, news_id))
+    released = _release(data, PopularityPlan(epsilon=math.inf, bound=1), reads)
+    assert released.followed_days[DAY1] == ((2, 0) if kept == "N3" else (1, 1))
+
+
+def test_the_evaluation_tunes_for_the_loyalty_the_released_counts_tell():
+    # Leave-one-out's training reads: U1's N2 and U2's N5 follow an earlier read's topic, and
+    # nobody's strays: with exact counts, readers stay in their topics every time.
+    report = evaluate(mind_load(TINY), plan=PopularityPlan(epsilon=math.inf), impressions=False)
+    assert report.own_topic_share == 1.0
+    assert report.as_dict()["own_topic_share"] == 1.0
+
+
 def test_a_finite_epsilon_adds_noise_of_the_promised_scale():
     # OpenDP noise cannot be seeded: check its spread over many counts, not its values.
     news = demo_news()
@@ -122,8 +159,9 @@ def test_a_finite_epsilon_adds_noise_of_the_promised_scale():
     # scale L / (0.9 epsilon) = 4.4, standard deviation about 6.3; the chance of a spread
     # outside 3.5..9 over this many counts is negligible.
     assert 3.5 < np.std(differences) < 9
-    # Each day also releases per-topic counts, at 0.05 of its epsilon.
-    assert noisy.epsilon == pytest.approx(0.5 * 0.95 * len(exact.days))
+    # Each day also releases per-topic counts, at 0.05 of its epsilon, and the reads in
+    # followed topics, at 0.005.
+    assert noisy.epsilon == pytest.approx(0.5 * 0.955 * len(exact.days))
 
 
 def test_synthetic_readers_are_seeded_and_prefer_their_topics():

@@ -15,7 +15,13 @@ from django.utils import timezone
 
 from news.models import Article
 from privacy.browser_signals import NO_SIGNALS
-from privacy.models import ReadingHistoryEntry, SignalEvent
+from privacy.models import (
+    FollowedTopicRelease,
+    PrivacyBudgetLedger,
+    ReadingHistoryEntry,
+    SignalEvent,
+)
+from privacy.releases import FOLLOWED_TOPIC_QUERY, noise_variance
 from recommendations import training
 from recommendations.models import ModelVersion
 from recommendations.services import model_retrain
@@ -30,7 +36,12 @@ pytestmark = pytest.mark.django_db
 APP = Path(training.__file__).resolve().parent
 # The modules that build a model: none of them may even name a reader's data.
 TRAINING_MODULES = ("training.py", "vectors.py", "artifacts.py")
-ALLOWED_PRIVACY_NAMES = {"AggregateSignal", "PrivacyBudgetLedger", "LocalReportRelease"}
+ALLOWED_PRIVACY_NAMES = {
+    "AggregateSignal",
+    "PrivacyBudgetLedger",
+    "LocalReportRelease",
+    "FollowedTopicRelease",
+}
 
 
 def _imports(path: Path) -> list[tuple[str, str]]:
@@ -89,6 +100,7 @@ def test_training_reads_only_article_content_and_dp_aggregates(newsroom, reader,
         "privacy_aggregatesignal",
         "privacy_privacybudgetledger",
         "privacy_localreportrelease",
+        "privacy_followedtopicrelease",
     }
     assert touched and touched <= allowed, touched
     assert not touched & personal
@@ -401,3 +413,109 @@ def test_training_judges_on_the_newest_days_that_can_and_looks_back_no_further_t
     tried.clear()
     assert training.judging_days(days, lambda day: tried.append(day) or {}) == []
     assert len(tried) == training.HELD_OUT_LOOKBACK
+
+
+# --- How loyal readers are to their topics ----------------------------------------------
+
+LOYALTY_SCALE = 200.0  # L / (0.005 x epsilon 1): the site's followed-topic counts
+LOYALTY_DAYS = [date(2026, 11, 1) + timedelta(days=n) for n in range(30)]
+
+
+def _loyalty_releases(rng, *, in_followed: int, elsewhere: int, scale=LOYALTY_SCALE):
+    """A month of released (in a followed topic, elsewhere), each day's pair noised at
+    `scale` (seeded Laplace noise, as the release's in spread), and its variance."""
+    noisy = rng.laplace(0.0, scale, (len(LOYALTY_DAYS), 2)).round().astype(int)
+    days = {
+        day: (in_followed + int(a), elsewhere + int(b))
+        for day, (a, b) in zip(LOYALTY_DAYS, noisy, strict=True)
+    }
+    variance = noise_variance(mechanism="discrete Laplace", scale=scale)
+    return training.Aggregates(
+        article_days={},
+        topic_days={},
+        days=LOYALTY_DAYS,
+        epsilon=1.0,
+        followed_days=days,
+        followed_noise=dict.fromkeys(LOYALTY_DAYS, variance),
+    )
+
+
+def test_loyalty_from_exact_counts_is_their_ratio_and_from_none_the_even_prior():
+    exact = training.Aggregates(
+        article_days={},
+        topic_days={},
+        days=LOYALTY_DAYS[:2],
+        epsilon=0.0,
+        followed_days={LOYALTY_DAYS[0]: (3, 1), LOYALTY_DAYS[1]: (6, 2)},
+    )
+    assert training.reader_loyalty(exact) == pytest.approx(0.75)
+    # Only the days before the one asked about count.
+    assert training.reader_loyalty(exact, before=LOYALTY_DAYS[1]) == pytest.approx(0.75)
+    assert training.reader_loyalty(exact, before=LOYALTY_DAYS[0]) == training.OWN_TOPIC_SHARE
+    empty = training.Aggregates(article_days={}, topic_days={}, days=[], epsilon=0.0)
+    assert training.reader_loyalty(empty) == training.OWN_TOPIC_SHARE == 0.5
+
+
+def test_loyalty_clear_of_the_noise_is_the_released_share_on_average():
+    # 700 reads a day by readers who follow a topic, 70% of them in one: noise of standard
+    # deviation 283 a count a day, about 0.05 on the month's ratio.
+    rng = np.random.default_rng(19)
+    estimates = [
+        training.reader_loyalty(_loyalty_releases(rng, in_followed=490, elsewhere=210))
+        for _ in range(300)
+    ]
+    assert np.mean(estimates) == pytest.approx(0.7, abs=0.015)
+    assert 0.02 < np.std(estimates) < 0.08
+
+
+def test_loyalty_lost_in_the_noise_stays_near_the_even_prior():
+    # Ten such reads a day, the same 70%: the month's ratio could be anything, so training
+    # keeps close to 1/2 rather than follow the noise, and never leaves 0..1.
+    rng = np.random.default_rng(20)
+    estimates = [
+        training.reader_loyalty(_loyalty_releases(rng, in_followed=7, elsewhere=3))
+        for _ in range(300)
+    ]
+    assert all(0.0 <= e <= 1.0 for e in estimates)
+    assert np.mean(estimates) == pytest.approx(0.5, abs=0.05)
+    assert np.std(estimates) < 0.1
+    # In between (300 a day), part of the way: nearer 0.7 than the prior, not all of it.
+    middle = np.mean(
+        [
+            training.reader_loyalty(_loyalty_releases(rng, in_followed=210, elsewhere=90))
+            for _ in range(300)
+        ]
+    )
+    assert 0.55 < middle < 0.7
+
+
+def test_training_tunes_the_blend_for_the_loyalty_it_learned(newsroom, monkeypatch):
+    Article.objects.update(published_at=timezone.now() - timedelta(days=4))
+    today = timezone.localdate()
+    scale = 1.0  # a big site's month in a few days: far clear of its noise
+    for days_ago in (1, 2, 3):
+        day = today - timedelta(days=days_ago)
+        release_counts(day=day, counts={newsroom.stories["space"][0]: 12})
+        FollowedTopicRelease.objects.create(day=day, in_followed=900, elsewhere=100)
+        PrivacyBudgetLedger.objects.create(
+            day=day,
+            query=FOLLOWED_TOPIC_QUERY,
+            epsilon=0.005,
+            mechanism="discrete Laplace",
+            contribution_bound=1,
+            noise_scale=scale,
+        )
+    tuned_for = []
+    real_tune = training.tune_blend
+
+    def spy(**kwargs):
+        tuned_for.append(kwargs["own_share"])
+        return real_tune(**kwargs)
+
+    monkeypatch.setattr(training, "tune_blend", spy)
+    model = training.build_model(version=1, now=timezone.now()).model
+
+    # Nine reads in ten in a followed topic: the stand-in readers read their own topic as
+    # often, and the version records it.
+    assert tuned_for == [pytest.approx(0.9, abs=0.001)]
+    assert model.metadata["metrics"]["own_topic_share"] == pytest.approx(0.9, abs=0.001)
