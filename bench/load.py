@@ -1,15 +1,25 @@
-"""Load test: gunicorn (2 workers) + PostgreSQL + Redis on loopback, driven by wrk.
+"""Load test: the site's pages against the ceiling of Django itself, on loopback, with wrk.
 
-`python -m bench.load [--articles 20000] [--readers 200] [--duration 20] [--requests 8000]
-[--connections 4] [--label TEXT]`: seeds its own database (LOAD_DATABASE_URL) with published
-articles in 12 topics inside the candidate window, a week of DP counts, a trained and
-activated model, and readers at "Topics + reading history" (3 topics, 50 to 200 encrypted
-reads each, stored through the privacy services); signs each reader in for a session cookie;
-starts gunicorn with newsite/gunicorn.conf.py (DEBUG off, Redis cache and broker); warms up;
-then runs wrk for a fixed duration and request cap against the anonymous home page, the
-personalized home page (rotating over every reader's cookie) and article pages (rotating
-over articles). Writes the results into bench/README.md. Target: personalized home >= 300
-requests/s with p99 <= 100 ms. The database is kept and reused by the next run.
+`python -m bench.load [--rounds 3] [--duration 8] [--requests 3000] [--connections 4]
+[--label TEXT] [--pages NAMES]`: seeds its own database (LOAD_DATABASE_URL, and its key store
+beside it) with published articles in 12 topics inside the candidate window, a week of DP
+counts, a trained and activated model, and readers at "Topics + reading history" (3 topics,
+50 to 200 encrypted reads each, stored through the privacy services); signs each reader in.
+
+Three servers run with newsite/gunicorn.conf.py (the same workers, worker class and threads):
+the site (DEBUG off, Redis cache and broker), the site with kept pages off (every
+personalized home computed), and the ceiling (`bench/ceiling`: a bare Django project that
+renders 30 cards after one query of the same database). Each round runs every page, each
+between two runs of the ceiling, so every figure is a ratio to the ceiling measured minutes
+apart under the same load on the machine; the worker CPU per request (utime + stime of the
+gunicorn workers, /proc) is beside it. Pages: anonymous home; personalized home from kept
+pages (after one visit by every reader), computed (kept pages off) and on a first visit
+(kept pages dropped, one visit each); article pages; the journey mix (per reader home ->
+article -> home, the article visit a click on the site, which records a read and drops the
+kept page); the personalized home right after an article is published. The kept-page hit
+rate of each run is counted from the kept pages written (Redis keyspace notifications of
+the load cache's database), against the personalized homes served. Targets and results go
+into bench/README.md, between the load markers. The database is kept and reused.
 """
 
 import argparse
@@ -23,11 +33,14 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,14 +58,34 @@ LOAD_MASTER_KEY = base64.urlsafe_b64encode(
 ).decode()
 ARTIFACT_DIR = Path(tempfile.gettempdir()) / "newsite-loadbench-models"
 READER_PREFIX = "loadbench-"
+FRESH_PREFIX = "loadbench-fresh-"
 README = ROOT / "bench" / "README.md"
 START, END = "<!-- load:start -->", "<!-- load:end -->"
+CEILING = "ceiling"
+# Site / ceiling requests per second (medians over the rounds) the issue asks for.
+TARGETS = {
+    "anonymous home": None,
+    "personalized home (kept)": 0.6,
+    "personalized home (computed)": 0.33,
+    "personalized home (first visit)": 0.30,
+    "article page": 0.5,
+    "journey mix": 0.4,
+    "after publish": None,
+}
+P99_LIMIT = 3.0  # every page's p99 at most this many times the ceiling's
+# A click on a link of the site, as every current browser sends it (privacy.browser_signals).
+CLICK = "Sec-Fetch-Site: same-origin|Sec-Fetch-Mode: navigate"
+# Readers per wave of the journey: more than the connections, so a reader's second home is
+# asked for after their article visit has been answered.
+JOURNEY_WAVE = 8
 
 
 def _site_environment(*, articles: int, days: int) -> dict[str, str]:
     """What both this process and gunicorn run with: the same database, model and keys."""
     return {
         "DATABASE_URL": LOAD_DATABASE_URL,
+        # Its own key store (newsite/db_routers.py), never one named in the environment.
+        "KEYS_DATABASE_URL": LOAD_DATABASE_URL + "_keys",
         "CACHE_URL": LOAD_CACHE_URL,
         "NEWSITE_MASTER_KEY": LOAD_MASTER_KEY,
         # Session cookies are signed in this process and checked by gunicorn.
@@ -148,6 +181,37 @@ def _session_cookies(reader_ids: list[int]) -> list[str]:
     return cookies
 
 
+def key_store_ready(database_url: str) -> None:
+    """The key store beside a benchmark database (`<name>_keys`, newsite/db_routers.py):
+    named in the environment, created when missing and migrated, before the main database
+    (setup_django) is."""
+    main = database_url.rsplit("/", 1)[1]
+    admin = database_url.rsplit("/", 1)[0] + "/postgres"
+    os.environ["KEYS_DATABASE_URL"] = f"{database_url}_keys"
+    # Both, since migrating the key store connects to the main database too.
+    for name in (main, f"{main}_keys"):
+        exists = subprocess.run(
+            ["psql", admin, "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{name}'"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        if not exists:
+            subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0", "--database=keys"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "DEBUG": "0",
+            "SECURE_SSL_REDIRECT": "0",
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or "benchmark-only-" + "x" * 40,
+        },
+        check=True,
+    )
+
+
 def _model_ready() -> None:
     from recommendations.services import model_active_version, model_retrain
 
@@ -166,10 +230,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_gunicorn(*, port: int, env: dict[str, str], workers: int) -> subprocess.Popen:
+@dataclass
+class Server:
+    name: str
+    url: str
+    process: subprocess.Popen
+
+
+def _start_gunicorn(*, name: str, app: str, env: dict[str, str], workers: int) -> Server:
+    """gunicorn with the site's own settings file, whichever app it serves."""
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+    port = _free_port()
     process = subprocess.Popen(
-        [gunicorn, "-c", "newsite/gunicorn.conf.py", "newsite.wsgi"],
+        [gunicorn, "-c", "newsite/gunicorn.conf.py", app],
         cwd=ROOT,
         env={
             **env,
@@ -178,16 +251,41 @@ def _start_gunicorn(*, port: int, env: dict[str, str], workers: int) -> subproce
             "GUNICORN_LOG_LEVEL": "warning",
         },
     )
-    deadline = time.time() + 60
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
     while time.time() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:
                 if answer.status == 200:
-                    return process
+                    return Server(name=name, url=url, process=process)
         except OSError:
             time.sleep(0.3)
     process.terminate()
-    raise SystemExit("gunicorn did not answer /healthz within 60 s.")
+    raise SystemExit(f"gunicorn ({name}) did not answer /healthz within 90 s.")
+
+
+def _stat_fields(pid: int) -> list[str]:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def worker_cpu_seconds(master_pid: int) -> float:
+    """User + system CPU of a gunicorn master's workers: the live ones (utime + stime) and
+    those already replaced (the master's cutime + cstime), so a worker restarting mid-run
+    (max_requests) is still counted."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = _stat_fields(master_pid)
+    total = int(fields[13]) + int(fields[14])  # cutime, cstime (fields 16 and 17)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = _stat_fields(int(entry.name))
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        if int(child[1]) == master_pid:  # ppid (field 4)
+            total += int(child[11]) + int(child[12])  # utime, stime (fields 14 and 15)
+    return total / ticks
 
 
 def _wrk(*, url: str, targets: Path, duration: int, cap: int, threads: int, connections: int):
@@ -231,9 +329,46 @@ def _wrk(*, url: str, targets: Path, duration: int, cap: int, threads: int, conn
     }
 
 
-def _check(url: str, cookie: str, expect: str) -> None:
+class KeptPageWrites:
+    """How many readers' kept pages were written: every computed personalized first page is
+    kept, so during a run the writes are the computed pages and the rest were served from
+    kept pages. Counted from Redis keyspace notifications of the cache's database (turned
+    on for the benchmark, and back off after it): nothing is added to the site."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        db = self.client.connection_pool.connection_kwargs.get("db", 0)
+        self.previous = self.client.config_get("notify-keyspace-events")["notify-keyspace-events"]
+        self.client.config_set(
+            "notify-keyspace-events", "".join(sorted(set(self.previous) | set("K$")))
+        )
+        self.count = 0
+        self._lock = threading.Lock()
+        self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        self.pubsub.psubscribe(**{f"__keyspace@{db}__:*feed:reader:*": self._heard})
+        self.thread = self.pubsub.run_in_thread(sleep_time=0.05, daemon=True)
+
+    def _heard(self, message) -> None:
+        if message["data"] == b"set":
+            with self._lock:
+                self.count += 1
+
+    def now(self) -> int:
+        time.sleep(0.3)  # notifications of the last answers still on their way
+        with self._lock:
+            return self.count
+
+    def close(self) -> None:
+        self.thread.stop()
+        self.pubsub.close()
+        self.client.config_set("notify-keyspace-events", self.previous)
+
+
+def _check(url: str, expect: str, headers: dict | None = None) -> None:
     """One request by hand before the run: the page answers and is the page meant."""
-    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+    request = urllib.request.Request(url, headers=headers or {})
     with urllib.request.urlopen(request, timeout=30) as answer:
         body = answer.read().decode()
     if expect not in body:
@@ -258,24 +393,199 @@ def _versions() -> str:
     )
 
 
-def _write_readme(*, rows: list[str], settings_line: str) -> None:
-    """Replace the section between the markers, keeping the rows of earlier runs."""
+def _forget_kept_pages(reader_ids: list[int]) -> None:
+    """Every reader's next home page is a first visit."""
+    from recommendations.feed_cache import reader_feed_forget_now
+
+    for reader_id in reader_ids:
+        reader_feed_forget_now(user_id=reader_id)
+
+
+def _publish_fresh(number: int) -> None:
+    """A new story published through the editors' service, as an editor would: it is
+    vectorised here (eager tasks) before the run starts."""
+    from news.models import Article, Topic
+    from news.services.articles import article_publish
+
+    topic = Topic.objects.filter(slug__startswith="feedbench-").order_by("slug").first()
+    article = Article.objects.create(
+        slug=f"{FRESH_PREFIX}{number}-{int(time.time())}",
+        title=f"Just in: benchmark story {number}",
+        summary="Published right before the run.",
+        body="Fresh words for a fresh story. " * 20,
+    )
+    article.topics.add(topic)
+    article_publish(article=article, changed_by="bench.load")
+
+
+def _remove_fresh() -> None:
+    from news.models import Article
+
+    Article.objects.filter(slug__startswith=FRESH_PREFIX).delete()
+
+
+def _journey_lines(*, cookies: list[str], paths: list[str], cycles: int = 3) -> list[str]:
+    """Per reader: home, a click on a story of their page (recorded as a read), home again.
+    In waves of readers, so a reader's second home follows their article visit."""
+    rng = random.Random(20261202)
+    lines = []
+    for _ in range(cycles):
+        for start in range(0, len(cookies), JOURNEY_WAVE):
+            wave = cookies[start : start + JOURNEY_WAVE]
+            reads = [rng.choice(paths) for _ in wave]
+            lines += [f"/\t{cookie}" for cookie in wave]
+            lines += [
+                f"{path}?via=personal\t{cookie}\t{CLICK}"
+                for cookie, path in zip(wave, reads, strict=True)
+            ]
+            lines += [f"/\t{cookie}" for cookie in wave]
+    return lines
+
+
+@dataclass
+class Run:
+    page: str
+    round: int
+    result: dict
+    cpu_ms: float
+    load: float
+    kept_hit_rate: float | None = None
+    ceiling: list[dict] = field(default_factory=list)
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _summary(runs: list[Run]) -> list[dict]:
+    """Per page: the medians over the rounds of its ratios to the ceiling (the mean of the
+    ceiling runs just before and just after it)."""
+    pages = [r.page for r in runs if r.page != CEILING and r.round == runs[0].round]
+    rows = []
+    for page in pages:
+        mine = [r for r in runs if r.page == page]
+        ratios, p99_ratios, ceiling_cpu, ceiling_rps, ceiling_p99 = [], [], [], [], []
+        for run in mine:
+            c_rps = statistics.mean(c["rps"] for c in run.ceiling)
+            c_p99 = statistics.mean(c["p99_ms"] for c in run.ceiling)
+            ratios.append(run.result["rps"] / c_rps)
+            p99_ratios.append(run.result["p99_ms"] / c_p99)
+            ceiling_cpu.append(statistics.mean(c["cpu_ms"] for c in run.ceiling))
+            ceiling_rps.append(c_rps)
+            ceiling_p99.append(c_p99)
+        target = TARGETS[page]
+        ratio = statistics.median(ratios)
+        p99_ratio = statistics.median(p99_ratios)
+        rows.append(
+            {
+                "page": page,
+                "target": target,
+                "ratio": ratio,
+                "ratio_range": (min(ratios), max(ratios)),
+                "p99_ratio": p99_ratio,
+                "p99_worst": max(p99_ratios),
+                "cpu_ms": _median([r.cpu_ms for r in mine]),
+                "ceiling_cpu_ms": statistics.median(ceiling_cpu),
+                "rps": _median([r.result["rps"] for r in mine]),
+                "ceiling_rps": statistics.median(ceiling_rps),
+                "p50_ms": _median([r.result["p50_ms"] for r in mine]),
+                "p99_ms": _median([r.result["p99_ms"] for r in mine]),
+                "ceiling_p99_ms": statistics.median(ceiling_p99),
+                "hit_rate": _median([r.kept_hit_rate for r in mine]),
+                "errors": sum(r.result["errors"] for r in mine),
+                "met": (target is None or ratio >= target) and p99_ratio <= P99_LIMIT,
+            }
+        )
+    return rows
+
+
+def _percent(value) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _write_readme(
+    *, summary: list[dict], runs: list[Run], settings_line: str, today: str, label: str
+) -> None:
+    """Replace the section between the markers: this run's ratio table and rounds, and one
+    line per page of every earlier run (kept from the section)."""
     text = README.read_text()
-    header = (
-        "| date | run | page | requests | req/s | p50 | p99 | errors |\n"
-        "|------|-----|------|---------:|------:|----:|----:|-------:|"
+    history_header = (
+        "| date | run | page | site / ceiling | p99 / ceiling p99 | CPU per request, site vs "
+        "ceiling | kept-page hit rate |\n"
+        "|------|-----|------|---------------:|------------------:|------:|------:|"
     )
     previous: list[str] = []
     before, after = text.rstrip("\n") + "\n\n", "\n"
     if START in text and END in text:
         section = text[text.index(START) : text.index(END)]
-        previous = [line for line in section.splitlines() if re.match(r"^\| \d{4}-", line)]
+        if "site / ceiling" in section:
+            history = section[section.index("Earlier runs") :] if "Earlier runs" in section else ""
+            previous = [line for line in history.splitlines() if re.match(r"^\| \d{4}-", line)]
         before, after = text[: text.index(START)], text[text.index(END) + len(END) :]
-    section = "\n".join([START, settings_line, "", header, *previous, *rows, END])
+    table = [
+        "| page | target (site / ceiling) | **site / ceiling, median** (range) | p99 / ceiling "
+        "p99, median (worst) | worker CPU per request, site vs ceiling | kept-page hit rate "
+        "| site req/s, p50, p99 (context) | met |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for row in summary:
+        target = "-" if row["target"] is None else f">= {row['target']:.2f}"
+        low, high = row["ratio_range"]
+        table.append(
+            f"| {row['page']} | {target} | **{row['ratio']:.2f}** ({low:.2f}-{high:.2f}) | "
+            f"{row['p99_ratio']:.1f} ({row['p99_worst']:.1f}) | {row['cpu_ms']:.1f} vs "
+            f"{row['ceiling_cpu_ms']:.1f} ms | {_percent(row['hit_rate'])} | {row['rps']:.0f} "
+            f"(ceiling {row['ceiling_rps']:.0f}), {row['p50_ms']} ms, {row['p99_ms']} ms "
+            f"(ceiling {row['ceiling_p99_ms']:.1f} ms) | {'yes' if row['met'] else '**no**'} |"
+        )
+    rounds = [
+        "| round | run | requests | req/s | p50 | p99 | worker CPU per request | kept-page hit "
+        "rate | load average | errors |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        r = run.result
+        rounds.append(
+            f"| {run.round} | {run.page} | {r['requests']:,} | {r['rps']} | {r['p50_ms']} ms | "
+            f"{r['p99_ms']} ms | {run.cpu_ms:.1f} ms | {_percent(run.kept_hit_rate)} | "
+            f"{run.load:.1f} | {r['errors']} |"
+        )
+    history = [
+        f"| {today} | {label} | {row['page']} | {row['ratio']:.2f} | {row['p99_ratio']:.1f} | "
+        f"{row['cpu_ms']:.1f} vs {row['ceiling_cpu_ms']:.1f} ms | {_percent(row['hit_rate'])} |"
+        for row in summary
+    ]
+    section = "\n".join(
+        [
+            START,
+            "<!-- Written by `python -m bench.load`; edits between the markers are replaced. -->",
+            settings_line,
+            "",
+            *table,
+            "",
+            "Every run of this one, in order (each page between two runs of the ceiling):",
+            "",
+            *rounds,
+            "",
+            "Earlier runs (medians over their rounds):",
+            "",
+            history_header,
+            *previous,
+            *history,
+            END,
+        ]
+    )
     README.write_text(before + section + after)
 
 
-def main() -> dict:
+def _targets_file(work: Path, name: str, lines: list[str]) -> Path:
+    path = work / (re.sub(r"[^a-z]+", "_", name) + ".txt")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main() -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=14, help="Spread of publication dates.")
@@ -283,33 +593,33 @@ def main() -> dict:
     parser.add_argument("--history-min", type=int, default=50)
     parser.add_argument("--history-max", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--duration", type=int, default=20, help="Seconds per page (at most).")
-    parser.add_argument("--requests", type=int, default=8_000, help="Requests per page (at most).")
-    parser.add_argument("--warmup", type=int, default=5, help="Warm-up seconds per page.")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=8, help="Seconds per run (at most).")
+    parser.add_argument("--requests", type=int, default=3_000, help="Requests per run (at most).")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--article-pages", type=int, default=200, help="Newest N articles.")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--label", default="", help="What this run measures, for the table.")
-    parser.add_argument(
-        "--no-caches", action="store_true", help="Turn the feed caches off (the baseline)."
-    )
-    parser.add_argument(
-        "--reader-cache-seconds",
-        type=int,
-        help="FEED_READER_CACHE_SECONDS for the server (default: the site's own).",
-    )
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument(
         "--pages",
-        default="anonymous home,personalized home,article page",
-        help="Which pages to load, comma separated (default: all three).",
+        default=",".join(TARGETS),
+        help=f"Which pages to load, comma separated (default: all: {', '.join(TARGETS)}).",
     )
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk).")
+    wanted = [name.strip() for name in options.pages.split(",") if name.strip()]
+    unknown = set(wanted) - TARGETS.keys()
+    if unknown:
+        raise SystemExit(
+            f"Unknown page(s): {', '.join(sorted(unknown))}; known: {', '.join(TARGETS)}."
+        )
 
     site_env = _site_environment(articles=options.articles, days=options.days)
     os.environ.update(site_env)
+    os.environ.pop("CELERY_BROKER_URL", None)
+    key_store_ready(LOAD_DATABASE_URL)
     setup_django(database_url=LOAD_DATABASE_URL)
     from django.db import connection
 
@@ -317,6 +627,7 @@ def main() -> dict:
     from news.models import Article
 
     started = time.perf_counter()
+    _remove_fresh()
     _generate(options.articles, options.days)
     _release_week()
     with connection.cursor() as cursor:
@@ -342,24 +653,14 @@ def main() -> dict:
     connection.close()
 
     work = Path(tempfile.mkdtemp(prefix="newsite-load-"))
-    pages = {
-        "anonymous home": ["/\t"],
-        "personalized home": [f"/\t{cookie}" for cookie in cookies],
-        "article page": [f"{path}\t" for path in paths],
+    personal = [f"/\t{cookie}" for cookie in cookies]
+    targets = {
+        CEILING: _targets_file(work, CEILING, ["/\t"]),
+        "anonymous home": _targets_file(work, "anonymous", ["/\t"]),
+        "personal": _targets_file(work, "personal", personal),
+        "article page": _targets_file(work, "article", [f"{path}\t" for path in paths]),
+        "journey mix": _targets_file(work, "journey", _journey_lines(cookies=cookies, paths=paths)),
     }
-    wanted = [name.strip() for name in options.pages.split(",") if name.strip()]
-    unknown = set(wanted) - pages.keys()
-    if unknown:
-        raise SystemExit(
-            f"Unknown page(s): {', '.join(sorted(unknown))}; known: {', '.join(pages)}."
-        )
-    pages = {name: lines for name, lines in pages.items() if name in wanted}
-    target_files = {}
-    for name, lines in pages.items():
-        path = work / (name.replace(" ", "_") + ".txt")
-        path.write_text("\n".join(lines) + "\n")
-        target_files[name] = path
-
     env = {
         **os.environ,
         **site_env,
@@ -371,73 +672,188 @@ def main() -> dict:
         "LOG_LEVEL": "WARNING",
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    if options.reader_cache_seconds is not None:
-        env["FEED_READER_CACHE_SECONDS"] = str(options.reader_cache_seconds)
-    if options.no_caches:
-        for setting in (
-            "FEED_PUBLIC_CACHE_SECONDS",
-            "FEED_READER_CACHE_SECONDS",
-            "MORE_LIKE_THIS_CACHE_SECONDS",
-        ):
-            env[setting] = "0"
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = _start_gunicorn(port=port, env=env, workers=options.workers)
-    results = {}
+    servers = {}
+    writes = KeptPageWrites(LOAD_CACHE_URL)
+    runs: list[Run] = []
     try:
-        _check(url + "/", "", "Latest news")
-        _check(url + "/", cookies[0], "Your front page")
-        _check(url + paths[0], "", "More like this")
-        for name, targets in target_files.items():
-            # Warm-up: loads the model in each worker and fills the caches; every reader's page
-            # and every article once, so the timed run sees returning readers and stories.
-            everyone = name != "anonymous home"
-            _wrk(
-                url=url,
-                targets=targets,
-                duration=300 if everyone else options.warmup,
-                cap=len(pages[name]) if everyone else 10**9,
-                threads=1,
-                connections=options.connections,
-            )
-            results[name] = _wrk(
-                url=url,
-                targets=targets,
-                duration=options.duration,
-                cap=options.requests,
+        servers["site"] = _start_gunicorn(
+            name="site", app="newsite.wsgi", env=env, workers=options.workers
+        )
+        servers["computed"] = _start_gunicorn(
+            name="site, kept pages off",
+            app="newsite.wsgi",
+            env={**env, "FEED_READER_CACHE_SECONDS": "0"},
+            workers=options.workers,
+        )
+        servers[CEILING] = _start_gunicorn(
+            name=CEILING, app="bench.ceiling.wsgi", env=env, workers=options.workers
+        )
+        site, computed, ceiling = servers["site"], servers["computed"], servers[CEILING]
+        reader = {"Cookie": cookies[0]}
+        _check(site.url + "/", "Latest news")
+        _check(site.url + "/", "Your front page", reader)
+        _check(computed.url + "/", "Your front page", reader)
+        _check(site.url + paths[0], "More like this")
+        _check(ceiling.url + "/", 'class="card"')
+
+        def wrk(server, name, *, cap=options.requests, duration=options.duration):
+            return _wrk(
+                url=server.url,
+                targets=targets[name],
+                duration=duration,
+                cap=cap,
                 threads=options.threads,
                 connections=options.connections,
             )
-            print(f"{name:>18}: {results[name]}", flush=True)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        shutil.rmtree(work, ignore_errors=True)
 
+        def warm(server, name, cap):
+            _wrk(
+                url=server.url,
+                targets=targets[name],
+                duration=300,
+                cap=cap,
+                threads=1,
+                connections=options.connections,
+            )
+
+        # Warm-up: the model in each worker, every reader's page and every article once.
+        for server in (site, computed):
+            warm(server, "personal", len(cookies))
+            warm(server, "article page", len(paths))
+        warm(site, "anonymous home", 500)
+        warm(ceiling, CEILING, 500)
+        # A read drops the reader's kept page: the journey's clicks really were counted.
+        before = writes.now()
+        for request in (
+            urllib.request.Request(site.url + "/", headers=reader),
+            urllib.request.Request(
+                site.url + paths[1] + "?via=personal",
+                headers={**reader, "Sec-Fetch-Site": "same-origin"},
+            ),
+            urllib.request.Request(site.url + "/", headers=reader),
+        ):
+            urllib.request.urlopen(request, timeout=30).read()
+        if writes.now() - before < 1:
+            raise SystemExit("A read did not drop the reader's kept page: no journey to measure.")
+
+        def measure(server, name, round_number, *, targets_name=None, cap=None, homes=None):
+            targets_name = targets_name or name
+            load = os.getloadavg()[0]
+            cpu, stored = worker_cpu_seconds(server.process.pid), writes.now()
+            result = wrk(server, targets_name, cap=cap or options.requests)
+            cpu = worker_cpu_seconds(server.process.pid) - cpu
+            stored = writes.now() - stored
+            hit_rate = None
+            if homes is not None and result["requests"]:
+                served = round(result["requests"] * homes)
+                hit_rate = max(0.0, 1 - stored / served) if served else None
+            run = Run(
+                page=name,
+                round=round_number,
+                result=result,
+                cpu_ms=cpu * 1000 / max(result["requests"], 1),
+                load=load,
+                kept_hit_rate=hit_rate,
+            )
+            runs.append(run)
+            print(
+                f"  round {round_number} {name:>32}: {result['rps']:7.1f} req/s, p99 "
+                f"{result['p99_ms']:6.1f} ms, {run.cpu_ms:5.1f} ms CPU/request, hits "
+                f"{_percent(hit_rate)}, load {load:.1f}",
+                flush=True,
+            )
+            return run
+
+        fresh = 0
+        # Each page between two runs of the ceiling: c p c p c ... through every round.
+        last_ceiling = measure(ceiling, CEILING, 1)
+        for round_number in range(1, options.rounds + 1):
+            for page in wanted:
+                if page == "anonymous home":
+                    run = measure(site, page, round_number)
+                elif page == "personalized home (kept)":
+                    warm(site, "personal", len(cookies))
+                    run = measure(site, page, round_number, targets_name="personal", homes=1)
+                elif page == "personalized home (computed)":
+                    run = measure(computed, page, round_number, targets_name="personal")
+                    run.kept_hit_rate = 0.0  # kept pages are off on this server
+                elif page == "personalized home (first visit)":
+                    _forget_kept_pages(readers)
+                    run = measure(
+                        site,
+                        page,
+                        round_number,
+                        targets_name="personal",
+                        cap=len(cookies),
+                        homes=1,
+                    )
+                elif page == "article page":
+                    run = measure(site, page, round_number)
+                elif page == "journey mix":
+                    run = measure(site, page, round_number, homes=2 / 3)
+                else:  # after publish
+                    warm(site, "personal", len(cookies))
+                    fresh += 1
+                    _publish_fresh(fresh)
+                    connection.close()
+                    run = measure(site, page, round_number, targets_name="personal", homes=1)
+                next_ceiling = measure(ceiling, CEILING, round_number)
+                run.ceiling = [
+                    {**c.result, "cpu_ms": c.cpu_ms} for c in (last_ceiling, next_ceiling)
+                ]
+                last_ceiling = next_ceiling
+    finally:
+        for server in servers.values():
+            server.process.terminate()
+        for server in servers.values():
+            server.process.wait(timeout=30)
+        writes.close()
+        shutil.rmtree(work, ignore_errors=True)
+        _remove_fresh()
+        connection.close()
+        # The reads the journey queued (no Celery worker runs here): the broker database is
+        # the benchmark's own.
+        import redis
+
+        redis.Redis.from_url(LOAD_BROKER_URL).flushdb()
+
+    ordered = runs
+    summary = _summary(ordered)
+    for row in summary:
+        print(
+            f"{row['page']:>32}: {row['ratio']:.2f} x ceiling (target "
+            f"{row['target'] or '-'}), p99 {row['p99_ratio']:.1f} x, CPU {row['cpu_ms']:.1f} vs "
+            f"{row['ceiling_cpu_ms']:.1f} ms, hits {_percent(row['hit_rate'])}",
+            flush=True,
+        )
     today = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    # How fast the machine was (bench.common.machine_pace), measured after the runs.
+    loads = [run.load for run in ordered]
     label = f"{options.label or '-'} (pace {machine_pace()} s)"
-    rows = [
-        f"| {today} | {label} | {name} | {r['requests']:,} | {r['rps']} | {r['p50_ms']} ms | "
-        f"{r['p99_ms']} ms | {r['errors']} |"
-        for name, r in results.items()
-    ]
     settings_line = (
-        f"Last run: {today}. Machine: {versions}. gunicorn {options.workers} sync workers "
-        f"(newsite/gunicorn.conf.py, DEBUG off), wrk {options.threads} thread(s) and "
-        f"{options.connections} connections, at most {options.duration} s and "
-        f"{options.requests:,} requests per page after a warm-up ({options.warmup} s of "
-        "anonymous home, every reader's home and every article page once); "
-        f'{options.articles:,} candidate articles, {len(readers)} readers at "Topics + '
-        f'reading history" ({options.history_min} to {options.history_max} reads each) '
-        f"rotating their session cookies, the newest {options.article_pages} article pages "
-        "rotating, anonymous. Reader pages kept "
-        f"{env.get('FEED_READER_CACHE_SECONDS', '60')} s"
-        + ("; feed caches off." if options.no_caches else ".")
+        f"Last run: {today}, {label}. Machine: {versions}; load average {min(loads):.1f} to "
+        f"{max(loads):.1f} during the runs. Three gunicorns with newsite/gunicorn.conf.py "
+        f"({options.workers} workers each, sync, DEBUG off): the site, the site with kept "
+        "pages off, and the ceiling (`bench/ceiling`, 30 cards after one query of the same "
+        f"database). wrk {options.threads} thread(s), {options.connections} connections, at "
+        f"most {options.duration} s and {options.requests:,} requests per run; "
+        f"{options.rounds} rounds, each page between two runs of the ceiling (its ratio is "
+        "to their mean); medians over the rounds. "
+        f'{options.articles:,} candidate articles, {len(readers)} readers at "Topics + reading '
+        f'history" ({options.history_min} to {options.history_max} reads each) rotating their '
+        f"session cookies, the newest {options.article_pages} article pages. Kept pages "
+        f"{env.get('FEED_READER_CACHE_SECONDS', '60')} s; kept-page hit rate = 1 - kept pages "
+        "written / personalized homes served (the journey's homes are two thirds of its "
+        "requests). No Celery worker runs: the journey's reads stay queued (dropped after)."
     )
     if not options.no_readme:
-        _write_readme(rows=rows, settings_line=settings_line)
-    return results
+        _write_readme(
+            summary=summary,
+            runs=ordered,
+            settings_line=settings_line,
+            today=today,
+            label=options.label or "-",
+        )
+    return summary
 
 
 if __name__ == "__main__":

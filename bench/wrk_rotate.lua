@@ -1,5 +1,6 @@
 -- wrk script for bench/load.py: each request takes the next line of a targets file
--- ("<path>\t<cookie header or empty>"), so paths and signed-in readers rotate; each thread
+-- ("<path>\t<cookie header or empty>[\t<Name: value>|<Name: value>...]"), so paths, signed-in
+-- readers and what a browser sends with a click (Sec-Fetch-Site) rotate; each thread
 -- stops after its share of the request cap (and says so); `done` prints one JSON line.
 -- Usage: wrk ... -s bench/wrk_rotate.lua <url> -- <targets file> <requests per thread>
 
@@ -16,8 +17,19 @@ end
 
 function init(args)
   for line in io.lines(args[1]) do
-    local path, cookie = line:match("^([^\t]*)\t?(.*)$")
-    table.insert(targets, { path = path, cookie = cookie })
+    local path, rest = line:match("^([^\t]*)\t?(.*)$")
+    local cookie, extra = rest:match("^([^\t]*)\t?(.*)$")
+    local headers = {}
+    for pair in extra:gmatch("[^|]+") do
+      local name, value = pair:match("^%s*([^:]+):%s*(.-)%s*$")
+      if name then
+        headers[name] = value
+      end
+    end
+    if cookie ~= "" then
+      headers["Cookie"] = cookie
+    end
+    table.insert(targets, { path = path, headers = headers })
   end
   cap = tonumber(args[2])
   -- Threads start at different places in the list, so they do not move in lock step.
@@ -27,11 +39,7 @@ end
 function request()
   local target = targets[(sent + offset) % #targets + 1]
   sent = sent + 1
-  local headers = {}
-  if target.cookie ~= "" then
-    headers["Cookie"] = target.cookie
-  end
-  return wrk.format("GET", target.path, headers)
+  return wrk.format("GET", target.path, target.headers)
 end
 
 local received = 0

@@ -1,15 +1,25 @@
 """Public news pages: home, article (and the old addresses of renamed ones), topic and
 search. The RSS/Atom feeds are in frontpage.feeds, the sitemap in frontpage.sitemaps."""
 
+import re
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.contrib.messages import get_messages
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.html import escape
 
 from common.error_pages import error_page
 from news import selectors
 from news.cards import card_bodies, feed_cards_html
+from news.context_processors import nav_topics
 from news.models import Topic
 from privacy.browser_signals import navigation_is_own, signals_for
+from privacy.selectors import purposes_to_reconfirm
 from privacy.services import read_record
 from recommendations.feed.page import EDITORIAL, HOLDOUT, PERSONAL
 from recommendations.feed_cache import home_feed, more_like_this_cached
@@ -28,15 +38,97 @@ def home(request):
         render_cards=lambda page: feed_cards_html(items=page.object_list, user=request.user),
     )
     feed_impressions_record(list_types=feed.list_types)
-    return render(
-        request,
-        "news/home.html",
-        {
-            "page": feed.page,
-            "profile": feed.profile,
-            "cards": feed.cards,
-            "trust_survey": survey_offer(user=request.user, session=request.session),
-        },
+    context = {
+        "page": feed.page,
+        "profile": feed.profile,
+        "cards": feed.cards,
+        "pagination": render_to_string("includes/pagination.html", {"page": feed.page}),
+        "trust_survey": survey_offer(user=request.user, session=request.session),
+    }
+    frame = _home_frame(request, context)
+    if frame is None:
+        return render(request, "news/home.html", context)
+    return HttpResponse(_home_filled(request, frame, context))
+
+
+# --- The front page's frame -----------------------------------------------------------------
+# The page around the cards, rendered once per process and kind of visit (signed in or not,
+# staff, personalized, level, survey card, topic navigation) with marks where this visit's
+# values go: the cards, the reader's topic names, the CSRF token, the address, the pages.
+# Rendering it each time cost about as much as serving a kept page (bench/README.md). Pages
+# with anything else of the reader's (a message, the re-consent banner, what the survey
+# card says back) are rendered whole.
+
+_MARK = "\ue000{}\ue000"  # private-use characters: never escaped, never in a page
+_MARKS = re.compile("\ue000([a-z]+)\ue000")
+_FRAMES: dict[tuple, list[str]] = {}
+_FRAMES_KEPT = 32
+
+
+def _home_frame(request, context) -> list[str] | None:
+    user, profile, survey = request.user, context["profile"], context["trust_survey"]
+    if survey is not None and survey.said:
+        return None
+    if get_messages(request):
+        return None
+    if user.is_authenticated and purposes_to_reconfirm(user=user):
+        return None
+    level = profile.level if user.is_authenticated else ""
+    topics = nav_topics.get()
+    kind = (
+        user.is_authenticated,
+        user.is_staff,
+        profile.personalized,
+        level,
+        survey,
+        tuple(topics),
+    )
+    frame = _FRAMES.get(kind)
+    if frame is None:
+        if len(_FRAMES) >= _FRAMES_KEPT:
+            _FRAMES.clear()
+        # Only marks and what shapes the page: nothing of this reader can enter the frame.
+        html = render_to_string(
+            "news/home.html",
+            {
+                "user": SimpleNamespace(
+                    is_authenticated=user.is_authenticated, is_staff=user.is_staff
+                ),
+                "request": SimpleNamespace(
+                    get_full_path=_MARK.format("path"),
+                    resolver_match=SimpleNamespace(view_name="news:home"),
+                ),
+                "profile": SimpleNamespace(
+                    personalized=profile.personalized,
+                    level=level,
+                    topic_names=[_MARK.format("topics")],
+                ),
+                "cards": _MARK.format("cards"),
+                "pagination": _MARK.format("pagination"),
+                "trust_survey": survey,
+                "csrf_token": _MARK.format("csrf"),
+                "site_name": settings.SITE_NAME,
+                "nav_topics": topics,
+                "messages": [],
+                "purposes_to_reconfirm": [],
+            },
+        )
+        frame = _FRAMES[kind] = _MARKS.split(html)
+    return frame
+
+
+def _home_filled(request, frame: list[str], context) -> str:
+    values = {
+        "cards": context["cards"],
+        "pagination": context["pagination"],
+        "topics": escape(", ".join(context["profile"].topic_names)),
+        "path": escape(request.get_full_path()),
+    }
+    if "csrf" in frame[1::2]:
+        # As {% csrf_token %} would: the token, and the cookie set with the answer.
+        values["csrf"] = get_token(request)
+    return "".join(
+        part if position % 2 == 0 else values[part] for position, part in enumerate(frame)
     )
 
 

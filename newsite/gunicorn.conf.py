@@ -53,3 +53,8 @@ def on_starting(server):
 
     django.setup()  # already done when the app is preloaded; harmless then
     call_command("check")  # raises SystemCheckError, naming the problem, and gunicorn stops
+    # The checks read the key store: a connection left open here would be inherited by every
+    # forked worker, which would then share one socket (answers crossed between workers).
+    from django.db import connections
+
+    connections.close_all()

@@ -7,8 +7,11 @@
   reads, and the cards rendered from them) is personal data: it is kept only sealed with that
   reader's data key (AES-GCM, bound to the reader), for a minute at most, and forgotten when
   they read something, change their preferences, use "Show less like this", change a consent
-  or are erased, and whenever an article or the model changes (the catalogue marker).
-  Registered in the data registry as "feed_cache".
+  or are erased. It is not served once one of its own stories changed (edited, withdrawn,
+  deleted: a per-story mark, `stories_changed`) or a topic or the serving model did (the
+  reader-pages marker). A story published meanwhile does not drop it: it shows on that
+  reader's page when the page is next computed, within the minute. Registered in the data
+  registry as "feed_cache".
 - "More like this" is the same for every visitor: its story ids are kept per article and
   model version.
 
@@ -55,9 +58,17 @@ logger = logging.getLogger(__name__)
 # The field name sealed into each entry: it opens only as this reader's cached feed.
 READER_FEED_CONTEXT = "feed_cache"
 PUBLIC_KEYS = ("feed:public:anonymous", "feed:public:signed-in")
-# Changes whenever any story or the serving model does: a reader's kept page made under
-# another marker (or when it was unknown) is not served, so a withdrawn story never lingers.
+# Changes whenever any story or the serving model does (the shared page and private mode's
+# bundle are made from every story).
 CATALOGUE_KEY = "feed:catalogue"
+# Changes when what every reader's page depends on does (topics, the serving model): a kept
+# page made under another marker (or when it was unknown) is not served.
+READER_PAGES_KEY = "feed:reader-pages"
+# Counts story changes (edits, withdrawals, deletions), with no clock involved: each change
+# marks its story with the next count, and a kept page remembers the count it was made
+# after, so it is not served once one of its stories carries a higher mark.
+CHANGES_KEY = "feed:story-changes"
+STORY_MARK_KEY = "feed:story:{}"
 
 
 @dataclass(frozen=True)
@@ -157,13 +168,18 @@ def _feed_rendered(*, profile: ReaderProfile, page: Page, render_cards: CardsRen
     )
 
 
-def catalogue_marker() -> str:
-    """The current catalogue marker, made when there is none (a new or restarted cache)."""
-    marker = cache.get(CATALOGUE_KEY)
+def _marker(key: str) -> str:
+    """The current marker under `key`, made when there is none (a new or restarted cache)."""
+    marker = cache.get(key)
     if marker is None:
-        cache.add(CATALOGUE_KEY, secrets.token_hex(8), None)
-        marker = cache.get(CATALOGUE_KEY)
+        cache.add(key, secrets.token_hex(8), None)
+        marker = cache.get(key)
     return marker or ""
+
+
+def catalogue_marker() -> str:
+    """The current catalogue marker: changes whenever any story or the model does."""
+    return _marker(CATALOGUE_KEY)
 
 
 def home_feed(*, user, page_number=None, render_cards: CardsRenderer) -> HomeFeed:
@@ -186,9 +202,9 @@ def home_feed(*, user, page_number=None, render_cards: CardsRenderer) -> HomeFee
         and version[0] != Preferences.Level.OFF
         and settings.FEED_READER_CACHE_SECONDS > 0
     )
-    marker = ""
+    seen = _Seen(marker="", changes=0)
     if use_reader_cache:
-        entry, marker = _reader_feed_open(user=user, version=version[1], key=version[2])
+        entry, seen = _reader_feed_open(user=user, version=version[1], key=version[2])
         if entry is not None:
             profile = _profile_of(entry["profile"])
             return _feed_of(entry, profile=profile, page_size=page_size)
@@ -203,7 +219,7 @@ def home_feed(*, user, page_number=None, render_cards: CardsRenderer) -> HomeFee
     page = feed_page(user=user, profile=profile, page_number=1)
     feed = _feed_rendered(profile=profile, page=page, render_cards=render_cards)
     if use_reader_cache and profile.personalized:
-        _reader_feed_keep(user=user, version=version[1], marker=marker, profile=profile, feed=feed)
+        _reader_feed_keep(user=user, version=version[1], seen=seen, profile=profile, feed=feed)
     # Level Off with blocked topics: not the same as anyone else's, and not worth keeping.
     return feed
 
@@ -223,20 +239,74 @@ def _public_feed(*, user, profile, page_size: int, render_cards: CardsRenderer) 
 
 def public_feed_forget() -> None:
     """A story was published, changed or withdrawn, or another model serves: every visitor's
-    next non-personal page is computed afresh, and no reader's kept page is served again."""
+    next non-personal page is computed afresh (readers' kept pages: `catalogue_changed`)."""
     cache.delete_many(list(PUBLIC_KEYS))
     cache.set(CATALOGUE_KEY, secrets.token_hex(8), None)
 
 
-def _reader_feed_open(*, user, version: str, key: LoadedDataKey) -> tuple[dict | None, str]:
-    """The reader's kept page if it can be served, and the catalogue marker a page made now
-    would be kept under: read before the page is computed, so a story changed meanwhile
-    leaves that page outdated."""
-    found = cache.get_many([_reader_key(user.pk), CATALOGUE_KEY])
-    marker = found.get(CATALOGUE_KEY) or catalogue_marker()
+def _next_change() -> int | None:
+    try:
+        return cache.incr(CHANGES_KEY)
+    except ValueError:  # no count yet (a new, flushed or restarted cache)
+        if cache.add(CHANGES_KEY, 1, None):
+            # Pages kept under a lost count must not pass for newer than the new marks.
+            reader_feeds_forget_all()
+            return 1
+        return cache.incr(CHANGES_KEY)
+
+
+def stories_changed(*, article_ids) -> None:
+    """These stories were edited, withdrawn or deleted: no kept page holding one of them and
+    made before now is served again. The mark outlives every such page (and is read by each
+    hit of a page that holds the story, so an LRU cache keeps it while it matters)."""
+    ids = [int(pk) for pk in article_ids if pk is not None]
+    if not ids:
+        return
+    count = _next_change()
+    if count is None:
+        return  # the cache is down: nothing kept is served either
+    cache.set_many(
+        {STORY_MARK_KEY.format(pk): count for pk in ids},
+        max(settings.FEED_READER_CACHE_SECONDS, 0) + 60,
+    )
+
+
+def reader_feeds_forget_all() -> None:
+    """A topic changed or another model serves: no reader's kept page is served again."""
+    cache.set(READER_PAGES_KEY, secrets.token_hex(8), None)
+
+
+def catalogue_changed(*, article_ids=None) -> None:
+    """Stories changed (`article_ids`), or, with None, what every page depends on (topics,
+    the model): the shared page is forgotten, and the readers' kept pages that showed what
+    changed are not served again."""
+    public_feed_forget()
+    if article_ids is None:
+        reader_feeds_forget_all()
+    else:
+        stories_changed(article_ids=article_ids)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What a page made now is kept under, read before it is computed: a topic, the model
+    or one of its stories changed after that leaves it outdated."""
+
+    marker: str
+    changes: int
+
+
+def _reader_feed_open(*, user, version: str, key: LoadedDataKey) -> tuple[dict | None, _Seen]:
+    """The reader's kept page if it can be served, and what a page made now is kept under."""
+    found = cache.get_many([_reader_key(user.pk), READER_PAGES_KEY, CHANGES_KEY])
+    seen = _Seen(
+        marker=found.get(READER_PAGES_KEY) or _marker(READER_PAGES_KEY),
+        changes=int(found.get(CHANGES_KEY) or 0),
+    )
+    marker = seen.marker
     sealed = found.get(_reader_key(user.pk))
     if sealed is None:
-        return None, marker
+        return None, seen
     try:
         entry = json.loads(
             decrypt_for_user(
@@ -246,25 +316,32 @@ def _reader_feed_open(*, user, version: str, key: LoadedDataKey) -> tuple[dict |
     except (DataKeyDestroyed, DecryptionFailed, ValueError):
         # Not this reader's, damaged, or their key is gone: never served, and dropped.
         cache.delete(_reader_key(user.pk))
-        return None, marker
+        return None, seen
     # Made before the preferences last changed (the change may have been missed by the
-    # cache), or before a story or the model changed, or on another day (whose holdout draw
+    # cache), or before a topic or the model changed, or on another day (whose holdout draw
     # may differ: `feed.page.in_holdout`).
     if (
         entry.get("version") != version
-        or entry.get("catalogue") != marker
+        or entry.get("pages") != marker
         or entry.get("day") != timezone.localdate().isoformat()
     ):
-        return None, marker
-    return entry, marker
+        return None, seen
+    # Or before one of its stories changed (looked up only when any story did since).
+    made_after = entry.get("changes", -1)
+    if seen.changes != made_after:
+        marks = cache.get_many([STORY_MARK_KEY.format(pk) for pk, _, _ in entry["items"]])
+        if any(int(mark) > made_after for mark in marks.values()):
+            return None, seen
+    return entry, seen
 
 
 def _reader_feed_keep(
-    *, user, version: str, marker: str, profile: ReaderProfile, feed: HomeFeed
+    *, user, version: str, seen: _Seen, profile: ReaderProfile, feed: HomeFeed
 ) -> None:
     entry = {
         "version": version,
-        "catalogue": marker,
+        "pages": seen.marker,
+        "changes": seen.changes,
         "day": timezone.localdate().isoformat(),
         "profile": _profile_entry(profile),
         **_entry_of(feed.page, feed.cards),

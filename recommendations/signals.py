@@ -12,7 +12,7 @@ from news.signals import articles_changed, articles_published
 from privacy.signals import reader_data_changed
 
 from .feed.pool import candidate_pool_published
-from .feed_cache import public_feed_forget, reader_feed_forget_now
+from .feed_cache import catalogue_changed, public_feed_forget, reader_feed_forget_now
 from .models import ActiveModel
 
 
@@ -40,10 +40,24 @@ def _vectorise_published(*, article_ids: list[int], **kwargs) -> None:
     )
 
 
-def _forget_after_commit(**kwargs) -> None:
+def _forget_after_commit(sender=None, **kwargs) -> None:
     # Now, and again after the commit: a page computed meanwhile would be cached again.
-    public_feed_forget()
-    transaction.on_commit(public_feed_forget)
+    changed = _stories_changed(sender, kwargs)
+    catalogue_changed(article_ids=changed)
+    transaction.on_commit(lambda: catalogue_changed(article_ids=changed))
+
+
+def _stories_changed(sender, kwargs) -> list[int] | None:
+    """The stories that changed, or None when what every page depends on did (a topic, the
+    model): readers' kept pages are dropped only for what they show."""
+    instance = kwargs.get("instance")
+    if isinstance(instance, Article):
+        return [instance.pk]
+    if "article_ids" in kwargs:
+        return list(kwargs["article_ids"])
+    if sender is Article.topics.through and kwargs.get("pk_set"):  # from a topic's side
+        return list(kwargs["pk_set"])
+    return None
 
 
 receiver(post_save, sender=Article)(_forget_after_commit)
