@@ -6,8 +6,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from celery.exceptions import Retry
-from django.core import mail
-from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 from accounts.services import preferences_set_level
@@ -19,23 +17,10 @@ from privacy.purposes import DIGEST, POPULAR_COUNTING, READING_HISTORY
 from privacy.registry import category
 from tests.conftest import DEAD_REDIS, celery_broker
 from tests.factories import ReaderFactory, reader_choices
+from tests.mail import FlakyMailServer
 
 pytestmark = pytest.mark.django_db
 SITE = "https://news.example.org"
-
-
-class FlakyMailServer(BaseEmailBackend):
-    """A mail server that refuses the first message it is given, then delivers (to the test
-    outbox) as the site's usual one does."""
-
-    refused = 0
-
-    def send_messages(self, email_messages):
-        if FlakyMailServer.refused == 0:
-            FlakyMailServer.refused += 1
-            raise ConnectionRefusedError("mail server down")
-        mail.outbox.extend(email_messages)
-        return len(email_messages)
 
 
 @pytest.fixture(autouse=True)
@@ -163,7 +148,7 @@ def test_a_refused_send_is_retried_and_still_sent_once(
         )
         published = services.policy_publish(policy=draft)
     reader = readers["counting"]
-    settings.EMAIL_BACKEND = f"{__name__}.FlakyMailServer"
+    settings.EMAIL_BACKEND = "tests.mail.FlakyMailServer"
     FlakyMailServer.refused = 0
     # The server refuses: the task asks to be retried, and its claim on the reader's email
     # is given back, so the retry can send it...

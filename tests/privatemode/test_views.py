@@ -4,11 +4,10 @@ browser code without loosening the Content-Security-Policy."""
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from accounts.models import Preferences, ReaderSession
-from privacy.models import ConsentRecord, PrivacyAuditEvent, ReadingHistoryEntry, SignalEvent
+from accounts.models import Preferences
+from tests.e2e.private_mode import rows_about_visitors
 from tests.factories import TopicFactory, reader_choices
 
 pytestmark = pytest.mark.django_db
@@ -17,29 +16,14 @@ SWITCH = reverse("privatemode:account_level")
 Level = Preferences.Level
 
 
-def _rows() -> dict[str, int]:
-    return {
-        model.__name__: model.objects.count()
-        for model in (
-            get_user_model(),
-            ReaderSession,
-            Preferences,
-            ConsentRecord,
-            PrivacyAuditEvent,
-            ReadingHistoryEntry,
-            SignalEvent,
-        )
-    }
-
-
 def test_an_anonymous_visitor_gets_the_page_with_no_cookie_and_no_row(client):
     TopicFactory(name="Science")
-    before = _rows()
+    before = rows_about_visitors()
     response = client.get(START)
     assert response.status_code == 200
     assert not response.cookies
     assert "csrfmiddlewaretoken" not in response.content.decode()
-    assert _rows() == before
+    assert rows_about_visitors() == before
     html = response.content.decode()
     assert 'name="private-topic"' in html and "Science" in html
     assert "needs JavaScript" in html  # the <noscript> explanation

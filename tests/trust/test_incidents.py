@@ -5,13 +5,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from celery.exceptions import Retry
-from django.core import mail
 from django.core.exceptions import ValidationError
-from django.core.mail.backends.base import BaseEmailBackend
 from django.urls import reverse
 
 from privacy.registry import category
 from tests.factories import AdminFactory, EditorFactory, ReaderFactory
+from tests.mail import FlakyMailServer
 from trust import services, tasks
 from trust.models import Incident, IncidentNotice
 
@@ -172,19 +171,8 @@ def test_an_unknown_address_changes_nothing(client, mailoutbox, django_capture_o
     assert not IncidentNotice.objects.exists() and mailoutbox == []
 
 
-class FlakyMailServer(BaseEmailBackend):
-    refused = 0
-
-    def send_messages(self, email_messages):
-        if FlakyMailServer.refused == 0:
-            FlakyMailServer.refused += 1
-            raise ConnectionRefusedError("mail server down")
-        mail.outbox.extend(email_messages)
-        return len(email_messages)
-
-
 def test_a_refused_send_is_retried_and_still_sent_once(settings, mailoutbox):
-    settings.EMAIL_BACKEND = "tests.trust.test_incidents.FlakyMailServer"
+    settings.EMAIL_BACKEND = "tests.mail.FlakyMailServer"
     FlakyMailServer.refused = 0
     reader = ReaderFactory(email="ann@example.org")
     notice = IncidentNotice.objects.create(incident=incident(), user=reader)
