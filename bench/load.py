@@ -62,7 +62,7 @@ FRESH_PREFIX = "loadbench-fresh-"
 README = ROOT / "bench" / "README.md"
 START, END = "<!-- load:start -->", "<!-- load:end -->"
 CEILING = "ceiling"
-# Site / ceiling requests per second (medians over the rounds) the issue asks for.
+# The targets: site / ceiling requests per second (medians over the rounds).
 TARGETS = {
     "anonymous home": None,
     "personalized home (kept)": 0.6,
