@@ -5,10 +5,14 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# pytest-xdist workers for `make test`: 0 runs the suite in this one process. More workers are
-# not yet safe: the Redis tests share fixed databases, and this xdist does not keep its
-# `xdist_group` marks on one worker (seen with 3.8 and pytest 9), so they can empty each other's.
-TEST_WORKERS ?= 0
+# pytest-xdist workers for `make test`: one per core, at most 4 (each has its own test
+# databases and Redis databases: tests/xdist_services.py). TEST_WORKERS=0 runs the suite in
+# this one process (for --pdb, or a machine with one core). `--dist load` hands tests out one
+# at a time in pytest-django's order, so each worker still runs the tests that empty every
+# table (transactional ones: the migrations' Editors group, the first policy version) after
+# those that need it; `loadfile` and `loadscope` keep a file together and break that order.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); \
+	if [ $$n -lt 2 ]; then echo 0; elif [ $$n -gt 4 ]; then echo 4; else echo $$n; fi)
 
 .PHONY: install demo test bench lint serve worker beat clean
 
@@ -61,7 +65,7 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist load
 
 # Benchmarks against their own PostgreSQL database (BENCH_DATABASE_URL; the load test:
 # LOAD_DATABASE_URL, Redis dbs 2 and 3, and wrk) and Redis db 9;

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from newsite.celery import app as celery_app
 
 from .factories import ArticleFactory, EditorFactory, ReaderFactory, TopicFactory
+from .xdist_services import redis_url, worker_environments
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
@@ -27,10 +28,30 @@ def _redis_reachable(url: str) -> str | None:
     return None
 
 
-# Tests on the real Redis server's fixed test databases (the feed cache, the scratch broker,
-# real Celery workers) carry `xdist_group("redis")` in their modules: under pytest-xdist
-# (`--dist loadgroup`) one worker runs them all, so no two empty each other's databases. The
-# mark must be in the module itself: xdist reads it before this file's collection hook runs.
+# Transactional tests empty every table, the migrations' rows too (the Editors group, the
+# first policy version); pytest-django runs them after the others, and only these ways of
+# handing out tests keep that order on every xdist worker (loadfile, loadscope, worksteal and
+# groups move a test of one file before or after another file's).
+ORDERED_DISTRIBUTIONS = ("load", "each")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config, specs):
+    """Under pytest-xdist each worker starts with Redis databases of its own in its
+    environment, set before its Django settings are read (tests/xdist_services.py)."""
+    distribution = config.getoption("dist")
+    if distribution not in ORDERED_DISTRIBUTIONS:
+        pytest.exit(
+            f"--dist {distribution} can run a test after a transactional test emptied the "
+            "tables it needs; use --dist load (as `make test` does).",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+    try:
+        environments = worker_environments(os.environ, workers=len(specs))
+    except ValueError as error:
+        pytest.exit(str(error), returncode=pytest.ExitCode.USAGE_ERROR)
+    for spec, environment in zip(specs, environments, strict=True):
+        spec.env.update(environment)
 
 
 def _mark_slow(items) -> None:
@@ -132,6 +153,14 @@ def clean_cache():
 
 
 @pytest.fixture(autouse=True)
+def private_files(settings, tmp_path):
+    """Export files and uploaded images go to the test's own folder, never to the project's
+    var/: two xdist workers' readers share ids, so their export files share names."""
+    settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
 def recommender_isolation(settings, tmp_path):
     """Model artifacts go to the test's own folder, and no model loaded by one test is still
     held by the process in the next."""
@@ -221,10 +250,10 @@ def broker_down():
 
 
 def redis_url_for_tests(db: str) -> str:
-    """A Redis database of the tests' own on the broker's server. Two test runs on one machine
-    set TEST_SCRATCH_REDIS_DB and TEST_CACHE_REDIS_DB apart, or they empty each other's."""
-    base = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
-    return base.rsplit("/", 1)[0] + f"/{db}"
+    """A Redis database of the tests' own on the broker's server (each xdist worker has its
+    own numbers). Two test runs on one machine set TEST_SCRATCH_REDIS_DB and
+    TEST_CACHE_REDIS_DB apart, or they empty each other's."""
+    return redis_url(db, environ=os.environ)
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from privacy.exports import export_request_create, exports_root
 from privacy.models import ExportRequest
 from tests.factories import ReaderFactory, reader_choices
 
-# Real Celery workers on the real broker: one xdist worker runs every such test.
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("redis")]
+# Real Celery workers on the real broker (each xdist worker has its own broker database).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class JitterAtCeiling:

@@ -38,7 +38,6 @@ def test_beat_schedule_runs_scheduled_publishing_every_minute():
     reason="needs CELERY_BROKER_URL pointing at Redis",
 )
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xdist_group("redis")  # a real worker on the real broker
 def test_a_real_worker_on_redis_publishes_a_due_article(eager_celery):
     from celery.contrib.testing.worker import start_worker
 

@@ -30,8 +30,7 @@ from tests.factories import (
     reader_with_data_everywhere,
 )
 
-# On the real Redis server's fixed test databases: one xdist worker runs them all.
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("redis")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,7 @@ from tests.factories import DEFAULT_PASSWORD, verified_reader
 pytestmark = pytest.mark.django_db
 
 TOKEN_URL = "/api/v1/auth/token/"
-REDIS_SLOTS = redis_url_for_tests(os.environ.get("TEST_CACHE_REDIS_DB", "13"))
+REDIS_SLOTS = redis_url_for_tests(os.environ.get("TEST_CACHE_REDIS_DB", "15"))
 
 
 @pytest.fixture
