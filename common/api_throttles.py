@@ -4,6 +4,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] (set from the environment in settings);
 address from TRUSTED_PROXY_COUNT, read the same way as allauth's own limits read it."""
 
 import contextlib
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 
@@ -113,6 +115,15 @@ class AddressRateThrottle(_RateFromSettings):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class KeyedAddressRateThrottle(AddressRateThrottle):
+    """Per client address, for endpoints that must not hold one: the throttle's cache keeps a
+    keyed hash of the address, and only for its window."""
+
+    def get_ident(self, request):
+        address = super().get_ident(request)
+        return hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()
 
 
 class AccountRateThrottle(_RateFromSettings):

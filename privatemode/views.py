@@ -2,8 +2,6 @@
 reading who asks), the page that turns private mode on, and the switch of a signed-in
 reader's account level. The ranking itself runs in the browser (static/privatemode/)."""
 
-import hashlib
-import hmac
 import re
 
 from django.conf import settings
@@ -22,7 +20,7 @@ from rest_framework.views import APIView
 
 from accounts import services as accounts_services
 from accounts.selectors import reader_profile
-from common.api_throttles import AddressRateThrottle
+from common.api_throttles import KeyedAddressRateThrottle
 from news.selectors import topics_all
 from privacy.browser_signals import signals_for
 from privacy.ldp import oue
@@ -127,15 +125,11 @@ REPORT_MAX_BYTES = 16_384
 REPORT_FIELDS = {"bundle_version", "day", "bits"}
 
 
-class ReportRateThrottle(AddressRateThrottle):
+class ReportRateThrottle(KeyedAddressRateThrottle):
     """Reports counted per client address, which the throttle's cache keeps only as a keyed
     hash and only for its window: no address is stored with, or beside, a report."""
 
     scope = "private_report"
-
-    def get_ident(self, request):
-        address = super().get_ident(request)
-        return hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()
 
 
 # A browser endpoint of the site's own pages, not part of the documented API.

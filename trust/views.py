@@ -1,10 +1,6 @@
 """The trust survey's two endpoints: the signed-in reader's form (answer, not now, never
 again) and the already-randomized answer a private-mode browser sends."""
 
-import hashlib
-import hmac
-
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
@@ -17,7 +13,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api_throttles import AddressRateThrottle
+from common.api_throttles import KeyedAddressRateThrottle
 
 from . import services
 from .selectors import survey_ask_of, survey_offer_remember
@@ -53,17 +49,13 @@ def survey(request):
     return redirect(reverse("news:home") + "#trust-survey")
 
 
-class BrowserAnswerThrottle(AddressRateThrottle):
+class BrowserAnswerThrottle(KeyedAddressRateThrottle):
     """Answers counted per client address, which the throttle's cache keeps only as a keyed
     hash and only for its window: no address is stored with, or beside, an answer. A browser
     answers once every 90 days; many browsers behind one address still fit."""
 
     scope = "trust_survey"
     rate = "20/day"
-
-    def get_ident(self, request):
-        address = super().get_ident(request)
-        return hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()
 
 
 # A browser endpoint of the site's own pages, not part of the documented API.
