@@ -6,11 +6,14 @@ itself is never stored."""
 import secrets
 import warnings
 from dataclasses import dataclass
+from datetime import timedelta
 from io import BytesIO
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .models import LEAD_IMAGE_ALT_REQUIRED, Article
@@ -241,6 +244,35 @@ def lead_image_detach(*, article: Article) -> list[str]:
     article.lead_image_card_width = article.lead_image_card_height = None
     article.lead_image_alt = article.lead_image_caption = article.lead_image_credit = ""
     return names
+
+
+# A file younger than this may belong to a save still in progress (written before its commit).
+ORPHAN_GRACE = timedelta(hours=1)
+LEAD_IMAGE_FOLDER = "lead-images"
+
+
+def lead_images_orphaned_delete() -> int:
+    """Delete stored lead-image files that no article points to any more: the files of a save
+    that failed after they were written (the admin writes them before its transaction ends,
+    and a rollback cannot unwrite a file), or of a delete whose clean-up did not run. Files
+    younger than ORPHAN_GRACE are left for the save that may be writing them. Returns how many
+    went; running it twice deletes nothing more."""
+    storage = Article._meta.get_field("lead_image").storage
+    if not storage.exists(LEAD_IMAGE_FOLDER):
+        return 0
+    _, files = storage.listdir(LEAD_IMAGE_FOLDER)
+    names = {f"{LEAD_IMAGE_FOLDER}/{file}" for file in files}
+    kept = set()
+    pointing = Article.objects.filter(Q(lead_image__in=names) | Q(lead_image_card__in=names))
+    for large, card in pointing.values_list("lead_image", "lead_image_card"):
+        kept.update((large, card))
+    before = timezone.now() - ORPHAN_GRACE
+    deleted = 0
+    for name in sorted(names - kept):
+        if storage.get_modified_time(name) < before:
+            storage.delete(name)
+            deleted += 1
+    return deleted
 
 
 _TEXT_FIELDS = ("lead_image_alt", "lead_image_caption", "lead_image_credit")

@@ -5,7 +5,7 @@ from django.db import DatabaseError
 
 from common.queueing import renamed_tasks_keep
 
-from . import services
+from . import images, services
 
 
 # Without beat, `manage.py publish_due` (cron, or by hand in the demo) runs the same service.
@@ -26,6 +26,12 @@ def sources_poll_due() -> int:
 def article_topics_suggest(article_ids: list[int]) -> int:
     """Idempotent: articles that got topics meanwhile are skipped, others re-suggested."""
     return services.article_topics_suggest(article_ids=article_ids).suggested
+
+
+# Idempotent and cheap: a listing of one folder and one query.
+@shared_task(ignore_result=True)
+def lead_images_orphaned_delete() -> int:
+    return images.lead_images_orphaned_delete()
 
 
 renamed_tasks_keep(

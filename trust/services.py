@@ -32,6 +32,11 @@ from .survey import (
 logger = logging.getLogger(__name__)
 
 NOTICE_SEND_TASK = "trust.tasks.incident_notice_send"
+NOTICE_SWEEP_TASK = "trust.tasks.incident_notices_send_pending"
+# A notice queued longer ago than this and still neither sent nor being sent lost its message
+# (the broker was down, or lost it): the sweep sends it. Shorter would race a busy worker's
+# queue; the claim still keeps it to one email if both run.
+NOTICE_LOST_AFTER = timedelta(minutes=10)
 
 NOT_AN_ANSWER = "Choose one of the answers (or “Prefer not to say”). Nothing was saved."
 NOT_DUE = (
@@ -174,9 +179,27 @@ def incident_readers_mark_affected(*, incident: Incident, emails: list[str]) -> 
     ).values_list("pk", flat=True)
     queued = 0
     for notice_id in unsent:
-        enqueue_on_commit(NOTICE_SEND_TASK, notice_id)
+        enqueue_on_commit(NOTICE_SEND_TASK, notice_id, sweep=NOTICE_SWEEP_TASK)
         queued += 1
     return queued
+
+
+def incident_notices_send_pending(*, now=None) -> int:
+    """Send the notices whose message never reached a worker; returns how many went. A send
+    that fails stays for the next sweep; one notice's failure does not stop the others."""
+    before = (now or timezone.now()) - NOTICE_LOST_AFTER
+    pending = IncidentNotice.objects.filter(
+        sent_at__isnull=True, claimed_at__isnull=True, queued_at__lt=before
+    ).values_list("pk", flat=True)
+    sent = 0
+    for notice_id in list(pending):
+        try:
+            sent += incident_notice_send(notice_id=notice_id)
+        except Exception:
+            logger.exception(
+                "Incident notice %s could not be sent; the next sweep tries again.", notice_id
+            )
+    return sent
 
 
 def incident_notice_send(*, notice_id: int) -> bool:

@@ -11,3 +11,10 @@ from . import services
 def incident_notice_send(notice_id: int) -> bool:
     """Email one reader about an incident that affected them; returns whether it went."""
     return services.incident_notice_send(notice_id=notice_id)
+
+
+# Notices queued while the broker was down (or whose message was lost): a few minutes apart,
+# each still sent once (the claim), so a reader learns of an incident within minutes anyway.
+@shared_task(ignore_result=True)
+def incident_notices_send_pending() -> int:
+    return services.incident_notices_send_pending()

@@ -5,14 +5,18 @@ in the API; and what feed ingest keeps of links and images."""
 import random
 import struct
 import zlib
+from datetime import timedelta
 from io import BytesIO
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 from PIL import ExifTags, Image
 
-from news import images, services
+from news import images, services, tasks
 from news.models import LEAD_IMAGE_ALT_REQUIRED, Article
 from news.safe_fetch import Fetched
 from tests.factories import ArticleFactory, SourceFactory
@@ -523,3 +527,37 @@ def test_an_image_and_its_words_are_recorded_in_the_articles_history(editor_clie
     assert newest.changes == {
         "lead_image_alt": {"old": "A ferry at dawn", "new": "The first ferry of the day at dawn"}
     }
+
+
+class _SaveFailedAfterTheFiles(Exception):
+    pass
+
+
+def test_files_a_failed_save_left_behind_are_deleted_once_no_save_can_still_want_them(
+    client, topic, pictured, media_root
+):
+    shown = sorted(images.lead_image_names(article=pictured))
+    other = ArticleFactory(topics=[topic])
+    # The files are written before the save's transaction ends; the save then fails.
+    with pytest.raises(_SaveFailedAfterTheFiles), transaction.atomic():
+        images.article_lead_image_set(article=other, upload=_upload(_photo()), alt="A quay")
+        raise _SaveFailedAfterTheFiles
+    other.refresh_from_db()
+    assert not other.lead_image
+    assert len(_stored(media_root)) == 4
+
+    # Within the hour a save may still be writing its files: they stay.
+    assert tasks.lead_images_orphaned_delete.apply().get() == 0
+    assert len(_stored(media_root)) == 4
+
+    with time_machine.travel(timezone.now() + images.ORPHAN_GRACE + timedelta(minutes=1)):
+        assert tasks.lead_images_orphaned_delete.apply().get() == 2
+        assert tasks.lead_images_orphaned_delete.apply().get() == 0
+
+    assert sorted(f"lead-images/{name}" for name in _stored(media_root)) == shown
+    page = client.get(pictured.get_absolute_url())
+    assert pictured.lead_image.url in page.content.decode()
+
+
+def test_the_sweep_has_nothing_to_do_before_any_image_was_stored(media_root):
+    assert images.lead_images_orphaned_delete() == 0

@@ -4,9 +4,12 @@ closed, and each reader marked as affected emailed once, through the site's emai
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from celery.exceptions import Retry
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from privacy.registry import category
 from tests.factories import AdminFactory, EditorFactory, ReaderFactory
@@ -222,3 +225,48 @@ def test_a_closed_incident_is_published_with_its_summary_and_an_open_one_only_co
     assert "A backup of email addresses was readable by a contractor for two hours." in html
     assert "Internal details for staff." not in html
     assert "Not public yet." not in html
+
+
+def test_readers_marked_while_the_broker_is_down_are_emailed_by_the_sweep_once(
+    client, mailoutbox, broker_down, django_capture_on_commit_callbacks, caplog
+):
+    target = incident()
+    ReaderFactory(email="ann@example.org")
+    ReaderFactory(email="bob@example.org")
+    client.force_login(AdminFactory())
+
+    response = mark(
+        client, target, "ann@example.org bob@example.org", django_capture_on_commit_callbacks
+    )
+    # The marking stands and the editor sees no error; nobody was emailed yet.
+    assert response.status_code == 302
+    assert IncidentNotice.objects.filter(incident=target).count() == 2 and mailoutbox == []
+    assert "periodic sweep" in caplog.text
+
+    # A message may still be on its way for a few minutes: the sweep leaves those.
+    assert tasks.incident_notices_send_pending.apply().get() == 0
+    later = timezone.now() + services.NOTICE_LOST_AFTER + timedelta(minutes=1)
+    with time_machine.travel(later):
+        assert tasks.incident_notices_send_pending.apply().get() == 2
+        assert tasks.incident_notices_send_pending.apply().get() == 0
+    assert sorted(m.to[0] for m in mailoutbox) == ["ann@example.org", "bob@example.org"]
+    schedule = settings.CELERY_BEAT_SCHEDULE["send-pending-incident-notices"]
+    assert schedule["task"] == tasks.incident_notices_send_pending.name
+    assert schedule["schedule"] <= 600
+
+
+def test_the_sweep_keeps_a_notice_the_mail_server_refused_for_its_next_run(settings, mailoutbox):
+    settings.EMAIL_BACKEND = "tests.mail.FlakyMailServer"
+    FlakyMailServer.refused = 0
+    target = incident()
+    for email in ("ann@example.org", "bob@example.org"):
+        IncidentNotice.objects.create(
+            incident=target,
+            user=ReaderFactory(email=email),
+            queued_at=timezone.now() - services.NOTICE_LOST_AFTER * 2,
+        )
+    # The first send is refused; the other reader is still emailed.
+    assert tasks.incident_notices_send_pending.apply().get() == 1
+    assert tasks.incident_notices_send_pending.apply().get() == 1
+    assert sorted(m.to[0] for m in mailoutbox) == ["ann@example.org", "bob@example.org"]
+    assert IncidentNotice.objects.filter(sent_at__isnull=True).count() == 0
