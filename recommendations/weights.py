@@ -12,6 +12,10 @@ DEFAULT_WEIGHTS = {
     "freshness": 0.3,
     "pick": 0.4,  # an editor's pick, in the non-personal feed
 }
+# The weights a private-mode browser's federated update moves, in the order of its vector
+# (shipped in the bundle for static/privatemode/federated.js): those training's held-out
+# criterion can judge. An editor's pick is left out: no held-out day has one to judge it by.
+FEDERATED_WEIGHTS = ("topic", "content", "popularity", "freshness")
 POPULARITY_AND_FRESHNESS = DEFAULT_WEIGHTS["popularity"] + DEFAULT_WEIGHTS["freshness"]
 # The shares of popularity in (popularity + freshness) training tries.
 POPULARITY_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)

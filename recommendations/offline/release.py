@@ -227,6 +227,7 @@ def release_aggregates(
     topic_noise: dict[date, float] = {}
     followed_days: dict[date, tuple[int, int]] = {}
     followed_noise: dict[date, float] = {}
+    spread: dict[date, tuple[int, float, float]] = {}
     spent = spent_delta = 0.0
     for day in days:
         counter = per_day.get(day, Counter())
@@ -248,10 +249,13 @@ def release_aggregates(
                 sensitivity=plan.bound,
                 max_change=1,
             )
-            if variance:
-                article_noise[day] = variance
             if plan.threshold:
                 per_article = [c if c >= plan.threshold else 0 for c in per_article]
+            if variance:
+                article_noise[day] = variance
+                # Every article is released on a noisy day: training's `day_reliability`.
+                released = np.asarray(per_article, dtype=np.float64)
+                spread[day] = (len(released), float(released.sum()), float(released @ released))
             per_topic, topic_cost, topic_delta, topic_variance = _release(
                 per_topic,
                 plan=plan,
@@ -294,6 +298,7 @@ def release_aggregates(
         topic_noise=topic_noise,
         followed_days=followed_days,
         followed_noise=followed_noise,
+        article_spread=spread,
     )
 
 

@@ -1,6 +1,7 @@
 """`evaluate_recommender`'s noise options (Laplace or Gaussian, delta) and its sparse MIND-like
 synthetic catalogue (--articles)."""
 
+import dataclasses
 import json
 import math
 import re
@@ -12,6 +13,7 @@ import pytest
 from django.core.management import CommandError
 
 from privacy.aggregation import ARTICLE_SHARE, TOPIC_SHARE, release_counts
+from recommendations import training
 from recommendations.offline.mind import mind_load, reader_reads
 from recommendations.offline.release import (
     PopularityPlan,
@@ -215,6 +217,25 @@ def test_a_threshold_reads_small_released_article_counts_as_zero():
     assert report["threshold"] == 2
     # No popularity left to rank by: the model still ranks each reader's topic first.
     assert report["leave_one_out"]["metrics"]["recommender"]["hr@10"] == 1.0
+
+
+def test_the_evaluation_weighs_each_noisy_day_as_training_would_from_its_rows():
+    # The releases carry each day's spread of article counts; training would work it out
+    # from the same counts, so the days weigh the same in the evaluation as on the site.
+    data = synthetic_readers(demo_news(), readers=60, seed=2)
+    released = released_by_category(data, plan=PopularityPlan(epsilon=1.0))
+    assert set(released.article_spread) == set(released.article_noise) == set(released.days)
+    from_rows = training.article_spread(released.article_days)
+    assert released.article_spread == from_rows
+    after = released.days[-1] + timedelta(days=1)
+    recomputed = dataclasses.replace(released, article_spread={})
+    assert training.day_reliability(released, before=after) == pytest.approx(
+        training.day_reliability(recomputed, before=after)
+    )
+    # Exact counts carry no noise: every day weighs fully.
+    exact = released_by_category(data, plan=PopularityPlan(epsilon=math.inf))
+    assert exact.article_spread == {}
+    assert training.day_reliability(exact, before=after) == {}
 
 
 def test_a_negative_threshold_is_refused():

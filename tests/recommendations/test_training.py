@@ -101,6 +101,7 @@ def test_training_reads_only_article_content_and_dp_aggregates(newsroom, reader,
         "privacy_privacybudgetledger",
         "privacy_localreportrelease",
         "privacy_followedtopicrelease",
+        "privacy_federatedrelease",
     }
     assert touched and touched <= allowed, touched
     assert not touched & personal
@@ -188,6 +189,25 @@ def test_training_reads_each_days_topic_noise_from_the_ledger(newsroom, settings
     # One topic a story: topic counts of scale 1 / (0.05 x 1) = 20, variance
     # 2e^(-1/20) / (1 - e^(-1/20))^2 = 799.8.
     assert aggregates.topic_noise == {day: pytest.approx(799.83, abs=0.01)}
+
+
+def test_training_reads_each_days_spread_of_article_counts_with_them(newsroom):
+    today = timezone.localdate()
+    stories = [s for group in newsroom.stories.values() for s in group]
+    busy, quiet = today - timedelta(days=2), today - timedelta(days=1)
+    release_counts(
+        day=busy, counts={s: 40 * (i % 2) for i, s in enumerate(stories)}, noise_scale=1.0
+    )
+    release_counts(day=quiet, counts={s: (-1) ** i for i, s in enumerate(stories)}, noise_scale=1.0)
+
+    aggregates = training.aggregates_load(now=timezone.now())
+    # Gathered while the rows load, the same as worked out from the counts afterwards: how
+    # far a day weighs in popularity costs training no other pass over them.
+    assert aggregates.article_spread == training.article_spread(aggregates.article_days)
+    assert set(aggregates.article_spread) == {busy, quiet}
+    # Half the stories read by 40 readers stand far clear of noise of scale 1; counts of
+    # 1 and -1 spread no more than the noise (variance 2e/(e-1)^2 = 1.84).
+    assert training.day_reliability(aggregates, before=today) == {busy: 1.0, quiet: 0.0}
 
 
 def test_a_story_is_popular_only_where_its_counts_stand_clear_of_their_noise(settings):
@@ -389,6 +409,56 @@ def test_popularity_is_what_stands_clear_of_the_noise(settings):
     assert prior[2] == prior[3] == 0.0
 
 
+def _two_released_days(newest: dict[int, int], *, noise: float | None = 2.5):
+    # 20 stories; the older day's reads stand far clear of the noise (one story in ten read
+    # by 28-30 readers), the newest day's are what the caller says.
+    older, newest_day = date(2026, 11, 24), date(2026, 11, 26)
+    stories = range(1, 21)
+    older_counts = {1: 30, 2: 28}
+    return training.Aggregates(
+        article_days={
+            story: {older: older_counts.get(story, 0), newest_day: newest.get(story, 0)}
+            for story in stories
+        },
+        topic_days={},
+        days=[older, newest_day],
+        epsilon=2.0,
+        article_noise={} if noise is None else {older: noise, newest_day: noise},
+    )
+
+
+def test_a_day_of_a_few_reads_lost_in_its_noise_does_not_reorder_popularity(settings):
+    settings.RECOMMENDER_POPULARITY_HALF_LIFE_DAYS = 2.0
+    reference = date(2026, 11, 27)
+    # The newest day spreads no more than its noise (variance 2.5): nothing but noise, which
+    # at its full decay weight would lift story 2 over story 1, read by more.
+    aggregates = _two_released_days({1: -3, 2: 3, 3: 1, 4: -1, 5: 2, 6: -2})
+    assert training.day_reliability(aggregates, before=reference) == {
+        date(2026, 11, 24): 1.0,
+        date(2026, 11, 26): 0.0,
+    }
+    prior = training.popularity_prior(
+        article_ids=np.arange(1, 21), aggregates=aggregates, reference=reference
+    )
+    assert prior[0] == 1.0 and 0 < prior[1] < prior[0]
+    assert not prior[2:].any()
+
+
+def test_every_day_counts_fully_where_the_counts_are_exact_or_clear_of_the_noise(settings):
+    settings.RECOMMENDER_POPULARITY_HALF_LIFE_DAYS = 2.0
+    reference = date(2026, 11, 27)
+    exact = _two_released_days({1: -3, 2: 3}, noise=None)
+    assert training.day_reliability(exact, before=reference) == {}
+    counts, _ = training.decayed_with_noise(
+        article_ids=np.array([1, 2]), aggregates=exact, reference=reference
+    )
+    assert counts.tolist() == pytest.approx([30 / 2**1.5 - 3 / 2**0.5, 28 / 2**1.5 + 3 / 2**0.5])
+    # A newest day as busy as the older one weighs as much against its noise.
+    busy = _two_released_days({1: 28, 2: 30})
+    reliability = training.day_reliability(busy, before=reference)
+    assert reliability == pytest.approx({date(2026, 11, 24): 1.0, date(2026, 11, 26): 1.0})
+
+
 def test_a_quiet_day_lost_in_its_noise_does_not_judge_the_weight():
     day = _two_topics({0: 9, 1: 1})
     noise = day["aggregates"].article_noise
@@ -404,11 +474,12 @@ def test_training_judges_on_the_newest_days_that_can_and_looks_back_no_further_t
     days = [date(2026, 11, 1) + timedelta(days=n) for n in range(10)]
     tried = []
 
-    def odd_days_judge(day):
+    def all_but_the_newest(day):
         tried.append(day)
-        return {(0.6, 0.5): 1.0} if day.day % 2 else {}
+        return {(0.6, 0.5): 1.0} if day != days[-1] else {}
 
-    assert len(training.judging_days(days, odd_days_judge)) == training.HELD_OUT_DAYS
+    # Five days judge: three still picked a weight by the noise one draw in eight.
+    assert len(training.judging_days(days, all_but_the_newest)) == training.HELD_OUT_DAYS == 5
     assert [d.day for d in tried] == [10, 9, 8, 7, 6, 5]
     tried.clear()
     assert training.judging_days(days, lambda day: tried.append(day) or {}) == []
