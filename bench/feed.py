@@ -16,6 +16,7 @@ worker <= 400 MB resident.
 """
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import astuple
 from datetime import timedelta
 from pathlib import Path
 
@@ -188,6 +190,19 @@ def main() -> dict:
         "site's setting, 50; --profile-reads 200 makes all of them shape it). Every read is "
         "left out of the feed either way.",
     )
+    parser.add_argument(
+        "--reuse-model",
+        action="store_true",
+        help="Serve from the model already active in the database (no retrain, none timed): "
+        "for before/after runs of the request path against the same model.",
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="A checkout of the code before (e.g. `git worktree add DIR COMMIT`): its feed "
+        "modules serve the same visitors in this process, page by page alternately with the "
+        "current ones, and both must give the same pages (before/after p50 and p99).",
+    )
     options = parser.parse_args()
     # Settings are read from the environment: the site's profile setting unless told
     # otherwise, and a window of enough days (articles are spread evenly) to hold the
@@ -224,10 +239,14 @@ def main() -> dict:
         cursor.execute("ANALYZE")
     setup_seconds = time.perf_counter() - started
 
-    started = time.perf_counter()
-    trained = model_retrain()
-    retrain_seconds = time.perf_counter() - started
-    assert trained.activated, trained
+    from recommendations.active import active_model
+
+    retrain_seconds = None
+    if not (options.reuse_model and active_model() is not None):
+        started = time.perf_counter()
+        trained = model_retrain()
+        retrain_seconds = time.perf_counter() - started
+        assert trained.activated, trained
 
     visitors = {
         "anonymous": AnonymousUser(),
@@ -241,7 +260,7 @@ def main() -> dict:
         "candidate_days": settings.RECOMMENDER_CANDIDATE_DAYS,
         "max_candidates": settings.RECOMMENDER_MAX_CANDIDATES,
         "setup_s": round(setup_seconds, 1),
-        "retrain_s": round(retrain_seconds, 1),
+        "retrain_s": round(retrain_seconds, 1) if retrain_seconds is not None else "reused",
     }
     from recommendations.feed.pool import candidate_pool_size
 
@@ -270,6 +289,8 @@ def main() -> dict:
         summary["history_p50_ms"] / summary["scoring_limit_p50_ms"], 1
     )
 
+    if options.against:
+        summary |= _against(options.against, visitors, repeat=options.repeat, limit=limit)
     # The pool the timed pages were served from.
     summary["candidates"] = candidate_pool_size()
     summary["worker_rss_mb"] = _worker_rss_mb(readers[Preferences.Level.TOPICS_HISTORY].pk)
@@ -278,6 +299,75 @@ def main() -> dict:
     for key, value in summary.items():
         print(f"{key:>18}: {value}")
     return summary
+
+
+# What a feed page runs that a change to its speed may touch, dependencies first.
+FEED_MODULES = (
+    "privacy.crypto",
+    "privacy.selectors",
+    "recommendations.explanations",
+    "recommendations.ranking",
+    "recommendations.feed.scoring",
+    "recommendations.feed.pool",
+    "recommendations.feed.page",
+)
+
+
+def _feed_before(directory: Path):
+    """`feed_page` of the checkout in `directory`: its FEED_MODULES loaded beside the current
+    ones (the same models, settings and database), each name they import from one another
+    pointed at the checkout's own."""
+    before = {}
+    for name in FEED_MODULES:
+        path = directory.joinpath(*name.split(".")).with_suffix(".py")
+        spec = importlib.util.spec_from_file_location(f"{name}_before", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        before[name] = module
+    for module in before.values():
+        for attribute, value in list(vars(module).items()):
+            source = (
+                getattr(value, "__module__", None) if not isinstance(value, type(sys)) else None
+            )
+            if isinstance(value, type(sys)) and value.__name__ in before:
+                setattr(module, attribute, before[value.__name__])
+            elif source in before and hasattr(before[source], getattr(value, "__name__", "")):
+                setattr(module, attribute, getattr(before[source], value.__name__))
+    return before["recommendations.feed.page"].feed_page
+
+
+def _against(directory: Path, visitors: dict, *, repeat: int, limit) -> dict:
+    """Each visitor's pages from the code before and the current code, alternately (which goes
+    first alternating too) with the scoring limit, after checking that both give the same
+    first, second and fifth pages: stories, reasons and their controls."""
+    from recommendations.feed.page import feed_page
+
+    before = _feed_before(directory)
+
+    def shown(page):
+        # Field by field: the two codes' Reason classes are not the same class.
+        return [(item.article.pk, astuple(item.reason), item.list_type) for item in page]
+
+    result = {}
+    for name, user in visitors.items():
+        for number in (1, 2, 5):
+            assert shown(before(user=user, page_number=number)) == shown(
+                feed_page(user=user, page_number=number)
+            ), (name, number)
+        samples = {"before": [], "after": [], "limit": []}
+        for turn in range(repeat):
+            pair = [("before", before), ("after", feed_page)]
+            for label, serve in pair[:: 1 if turn % 2 else -1]:
+                samples[label] += timed(lambda serve=serve, user=user: serve(user=user), repeat=1)
+            samples["limit"] += timed(limit, repeat=1)
+        for label, values in samples.items():
+            ranked = percentiles(values)
+            result[f"against_{name}_{label}_ms"] = (
+                round(ranked["p50"], 2),
+                round(ranked["p99"], 2),
+            )
+    return result
 
 
 WORKER = """

@@ -56,7 +56,10 @@ LOAD_BROKER_URL = os.environ.get("LOAD_BROKER_URL", "redis://127.0.0.1:6379/2")
 LOAD_MASTER_KEY = base64.urlsafe_b64encode(
     hashlib.sha256(b"newsite load benchmark only").digest()
 ).decode()
-ARTIFACT_DIR = Path(tempfile.gettempdir()) / "newsite-loadbench-models"
+# Beside its own database: two load databases on one machine must not share model files.
+ARTIFACT_DIR = Path(
+    os.environ.get("LOAD_ARTIFACT_DIR", Path(tempfile.gettempdir()) / "newsite-loadbench-models")
+)
 READER_PREFIX = "loadbench-"
 FRESH_PREFIX = "loadbench-fresh-"
 README = ROOT / "bench" / "README.md"
@@ -362,6 +365,8 @@ class KeptPageWrites:
 
     def close(self) -> None:
         self.thread.stop()
+        # Closing the connection under a thread still reading it printed a traceback.
+        self.thread.join(timeout=2)
         self.pubsub.close()
         self.client.config_set("notify-keyspace-events", self.previous)
 

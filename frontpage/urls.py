@@ -13,6 +13,7 @@ app_name = "news"
 urlpatterns = [
     path("", views.home, name="home"),
     path("articles/<slug:slug>/", views.article_detail, name="article"),
+    path("a/<int:pk>/", views.article_short, name="article_short"),
     path("topics/<slug:slug>/", views.topic_detail, name="topic"),
     path("feeds/rss/", public_feed(feeds.LatestStoriesRss()), name="feed_rss"),
     path("feeds/atom/", public_feed(feeds.LatestStoriesAtom()), name="feed_atom"),

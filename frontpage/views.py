@@ -2,6 +2,7 @@
 search. The RSS/Atom feeds are in frontpage.feeds, the sitemap in frontpage.sitemaps."""
 
 import re
+import time
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -12,17 +13,19 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.html import escape
+from django.utils.translation import get_language
+from django.views.decorators.http import require_safe
 
 from common.error_pages import error_page
 from news import selectors
-from news.cards import card_bodies, feed_cards_html
+from news.cards import CARD_SECONDS, card_bodies, feed_cards_html
 from news.context_processors import nav_topics
-from news.models import Topic
+from news.models import Article, Topic
 from privacy.browser_signals import navigation_is_own, signals_for
 from privacy.selectors import purposes_to_reconfirm
 from privacy.services import read_record
 from recommendations.feed.page import EDITORIAL, HOLDOUT, PERSONAL
-from recommendations.feed_cache import home_feed, more_like_this_cached
+from recommendations.feed_cache import catalogue_marker, home_feed, more_like_this_cached
 from recommendations.services import feed_impressions_record
 from trust.selectors import survey_offer
 
@@ -134,7 +137,9 @@ def _home_filled(request, frame: list[str], context) -> str:
 
 def article_detail(request, slug: str):
     # Archived stories stay readable at their address (the page says they are archived).
-    article = selectors.article_visible_to(slug=slug, user=request.user, include_archived=True)
+    article = selectors.article_visible_to(
+        slug=slug, user=request.user, include_archived=True, topics=False
+    )
     if article is None:
         return _renamed_article_redirect(request, old_slug=slug)
     # Editors' previews are not reads, nor is a visit another site sent: the page is the same
@@ -146,13 +151,100 @@ def article_detail(request, slug: str):
         read_record(
             user=request.user, article=article, signals=signals_for(request), list_type=list_type
         )
+    frame = _article_frame(request, article)
+    if frame is None:
+        return render(request, "news/article_detail.html", _article_context(article))
+    return HttpResponse(_article_filled(request, frame))
+
+
+def _article_context(article) -> dict:
     related = more_like_this_cached(article=article)
     bodies = card_bodies(cards=[(story, "") for story in related])
-    return render(
-        request,
-        "news/article_detail.html",
-        {"article": article, "more_like_this": list(zip(related, bodies, strict=True))},
+    return {"article": article, "more_like_this": list(zip(related, bodies, strict=True))}
+
+
+# --- The article page, kept whole per process -----------------------------------------------
+# A live story's page is the same for every visitor of one kind (signed in or not, staff,
+# topic navigation) but for the sign-out form's CSRF token: rendered once per process, story
+# version and catalogue marker (which moves with any story or model change, so "More like
+# this" never lists a story withdrawn since), then filled with this visit's token. Rendering
+# it was about 40 % of an article page's CPU (bench/README.md). Editors' previews,
+# archived stories and pages with a message or the re-consent banner are rendered whole, and
+# so is every page while the shared cache is down (no marker to follow).
+
+_ARTICLE_PAGES: dict[tuple, tuple[float, list[str]]] = {}
+# Up to about 20 MB a process (pages of 10-20 KB), emptied when full; kept as long as a card
+# body, since the key names the story's version and the catalogue marker and time bounds only
+# what no marker follows. With 60 s and 300 pages, the load test's 200 article pages were
+# mostly rendered again on each visit.
+_ARTICLE_PAGES_KEPT = 1_000
+ARTICLE_PAGE_SECONDS = CARD_SECONDS
+
+
+def _article_frame(request, article) -> list[str] | None:
+    user = request.user
+    if not article.is_live or get_messages(request):
+        return None
+    if user.is_authenticated and purposes_to_reconfirm(user=user):
+        return None
+    marker = catalogue_marker()
+    if not marker:
+        return None
+    topics = nav_topics.get()
+    kind = (
+        article.pk,
+        article.updated_at,
+        article.status,
+        get_language(),
+        marker,
+        user.is_authenticated,
+        user.is_staff,
+        tuple(topics),
     )
+    now = time.monotonic()
+    kept = _ARTICLE_PAGES.get(kind)
+    if kept is not None and kept[0] > now:
+        return kept[1]
+    if len(_ARTICLE_PAGES) >= _ARTICLE_PAGES_KEPT:
+        _ARTICLE_PAGES.clear()
+    # Only marks and what shapes the page: nothing of this visitor can enter the frame.
+    html = render_to_string(
+        "news/article_detail.html",
+        {
+            **_article_context(article),
+            "user": SimpleNamespace(is_authenticated=user.is_authenticated, is_staff=user.is_staff),
+            "request": SimpleNamespace(resolver_match=SimpleNamespace(view_name="news:article")),
+            "csrf_token": _MARK.format("csrf"),
+            "site_name": settings.SITE_NAME,
+            "nav_topics": topics,
+            "messages": [],
+            "purposes_to_reconfirm": [],
+        },
+    )
+    frame = _MARKS.split(html)
+    _ARTICLE_PAGES[kind] = (now + ARTICLE_PAGE_SECONDS, frame)
+    return frame
+
+
+def _article_filled(request, frame: list[str]) -> str:
+    if len(frame) == 1:
+        return frame[0]
+    # As {% csrf_token %} would: the token, and the cookie set with the answer.
+    values = {"csrf": get_token(request)}
+    return "".join(
+        part if position % 2 == 0 else values[part] for position, part in enumerate(frame)
+    )
+
+
+@require_safe
+def article_short(request, pk: int):
+    """A story's short address by id (private mode's bundle links by id, not by slug): a
+    permanent redirect to its one address, for a story readers may open. It reads nothing
+    about the visitor and records no read: the story's own page does what it always does."""
+    article = get_object_or_404(Article.objects.only("slug", "status", "published_at"), pk=pk)
+    if not article.is_readable:
+        raise Http404("No such article.")
+    return redirect(article.get_absolute_url(), permanent=True)
 
 
 def _renamed_article_redirect(request, *, old_slug: str):

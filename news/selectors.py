@@ -8,6 +8,8 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from common.db_functions import CompiledOnce
+
 from . import search
 from .models import Article, ArticleRevision, ArticleSlugRedirect, Topic
 
@@ -74,17 +76,34 @@ def _previews(user) -> bool:
     return user.is_authenticated and user.has_perm("news.change_article")
 
 
-def article_visible_to(*, slug: str, user, include_archived: bool = False) -> Article | None:
+def article_visible_to(
+    *, slug: str, user, include_archived: bool = False, topics: bool = True
+) -> Article | None:
     """The article a visitor may read: published ones for everybody (archived ones too, with
     `include_archived`: the article page keeps them readable), any status for editors
-    previewing their work."""
-    article = _with_topics(Article.objects.filter(slug=slug)).first()
+    previewing their work. `topics=False` leaves its topics to be read when shown (the article
+    page, kept rendered, mostly shows none: a query saved)."""
+    if topics:
+        article = _with_topics(Article.objects.filter(slug=slug)).first()
+    else:
+        article = _ARTICLE_BY_SLUG.first(slug=slug)
     if article is None:
         return None
     readable = article.is_readable if include_archived else article.is_live
     if readable or _previews(user):
         return article
     return None
+
+
+def _article_by_slug() -> tuple[QuerySet[Article], dict]:
+    placeholder = "slug-of-any-article"
+    articles = Article.objects.select_related("source").filter(slug=placeholder).order_by("pk")
+    return articles[:1], {"slug": placeholder}
+
+
+# Every article page asks for its story by slug: compiled once per process, as the session
+# query is (building it took the ORM longer than the database took to answer).
+_ARTICLE_BY_SLUG = CompiledOnce(_article_by_slug)
 
 
 def article_renamed_from(*, old_slug: str, user) -> Article | None:

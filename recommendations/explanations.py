@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 from django.utils import timezone
 
 from common.reversing import cached_reverse
@@ -142,3 +143,43 @@ def reason_kind(
     }
     kind = max(parts, key=lambda k: parts[k])
     return kind if parts[kind] > 0 else ReasonKind.FRESH
+
+
+# The parts in the order `reason_kind` weighs them (the first of equal parts wins).
+_KIND_ORDER = (
+    ReasonKind.TOPIC,
+    ReasonKind.RELATED_TOPIC,
+    ReasonKind.HISTORY,
+    ReasonKind.POPULAR,
+    ReasonKind.PICK,
+    ReasonKind.FRESH,
+)
+
+
+def reason_kinds(
+    *,
+    topic: np.ndarray,
+    related: np.ndarray,
+    history: np.ndarray,
+    popularity: np.ndarray,
+    pick: np.ndarray,
+    freshness: np.ndarray,
+    popularity_share: np.ndarray,
+) -> list[str]:
+    """`reason_kind` of several stories at once (the parts as arrays, a story per entry)."""
+    parts = np.stack(
+        [
+            topic,
+            related,
+            history,
+            np.where(popularity_share >= POPULAR_FLOOR, popularity, 0.0),
+            pick,
+            freshness,
+        ]
+    ).astype(np.float64)
+    strongest = parts.argmax(axis=0)
+    placed = parts[strongest, np.arange(parts.shape[1])] > 0
+    return [
+        _KIND_ORDER[kind] if ok else ReasonKind.FRESH
+        for kind, ok in zip(strongest.tolist(), placed.tolist(), strict=True)
+    ]

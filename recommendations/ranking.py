@@ -48,31 +48,37 @@ def rank(
     source_rows = pool if rows is None else rows[pool]
     content = vectors[source_rows]
     has_content = np.linalg.norm(content, axis=1) > 0
-    pool_topics = topic_matrix[source_rows]
-    topics = pool_topics.astype(np.float32)
-    norms = np.linalg.norm(topics, axis=1, keepdims=True)
-    topics = topics / np.where(norms == 0, 1.0, norms)
+    in_topics = topic_matrix[source_rows]
+    pool_topics = in_topics.astype(bool)
+    # Most stories have content vectors: then one product per placed story, and the topic
+    # sets are not needed.
+    all_content = bool(has_content.all())
+    if not all_content:
+        topics = in_topics.astype(np.float32)
+        norms = np.linalg.norm(topics, axis=1, keepdims=True)
+        topics = topics / np.where(norms == 0, 1.0, norms)
 
-    placed = np.zeros(len(pool), dtype=bool)
     nearest = np.zeros(len(pool))  # greatest similarity to anything placed so far
     order: list[int] = []
-    page_counts = np.zeros(topic_matrix.shape[1], dtype=np.int64)
+    page_counts = [0] * topic_matrix.shape[1]
     capped = np.zeros(len(pool), dtype=bool)
+    any_capped = False
+    # A placed story's relevance becomes -inf, so it is never chosen again (nor when a page
+    # is filled past its caps): minus the finite penalty it stays -inf.
     relevant = (1 - diversity) * scores
-    # Most stories have content vectors: then one product per placed story, not two.
-    all_content = bool(has_content.all())
+    value = np.empty(len(pool))
     for position in range(stop):
         if position % page_size == 0:
-            page_counts[:] = 0
+            page_counts = [0] * topic_matrix.shape[1]
             capped[:] = False
-        value = relevant - diversity * nearest
-        value[placed] = -np.inf
-        allowed = np.where(capped, -np.inf, value)
+            any_capped = False
+        np.subtract(relevant, np.multiply(diversity, nearest, out=value), out=value)
+        allowed = np.where(capped, -np.inf, value) if any_capped else value
         choice = int(np.argmax(allowed))
         if allowed[choice] == -np.inf:  # every story left is capped: fill the page anyway
             choice = int(np.argmax(value))
         order.append(int(pool[choice]))
-        placed[choice] = True
+        relevant[choice] = -np.inf
         if all_content:
             similarity = content @ content[choice]
         elif has_content[choice]:
@@ -80,8 +86,13 @@ def rank(
         else:
             similarity = topics @ topics[choice]
         np.maximum(nearest, similarity, out=nearest)
-        chosen_topics = pool_topics[choice].astype(bool)
-        page_counts[chosen_topics] += 1
-        if (page_counts[chosen_topics] >= topic_cap).any():
-            capped = pool_topics[:, page_counts >= topic_cap].any(axis=1)
+        full = False
+        for column, inside in enumerate(pool_topics[choice].tolist()):
+            if inside:
+                page_counts[column] += 1
+                full = full or page_counts[column] >= topic_cap
+        if full:
+            at_cap = [c for c, placed in enumerate(page_counts) if placed >= topic_cap]
+            capped = pool_topics[:, at_cap].any(axis=1)
+            any_capped = True
     return order

@@ -44,6 +44,8 @@ HOLDOUT_KEY_SALT = "newsite.recommendations.personalization-holdout"
 # has no reads yet, and the day's hits must not keep it off the page most visitors see.
 FRESH_PLACES = 2
 FRESH_WITHIN_HOURS = 6
+# The parts of a score its reason is chosen from.
+REASON_PARTS = ("topic", "related", "history", "popularity", "pick", "freshness")
 
 
 @dataclass(frozen=True)
@@ -300,23 +302,25 @@ def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now
     )
     page = Paginator(ranked, page_size).get_page(page_number)
     rows = list(page.object_list)
-    wanted = [int(pool.ids[row]) for row in rows]
-    top = pool.popularity[visible].max() if len(visible) else 0.0
-    kinds = {
-        row: explanations.reason_kind(
-            topic=scores.topic[row],
-            related=scores.related[row],
-            history=scores.history[row],
-            popularity=scores.popularity[row],
-            pick=scores.pick[row],
-            freshness=scores.freshness[row],
-            # "Popular today" only for a story's own counts, never its topic's.
-            popularity_share=float(pool.popularity[row] / top)
-            if top > 0 and pool.counted[row]
-            else 0.0,
+    shown = np.array(rows, dtype=np.intp)
+    wanted = pool.ids[shown].tolist()
+    # "Popular today" only for a story's own counts, never its topic's.
+    popularity_share = np.zeros(len(shown))
+    counted = pool.counted[shown]
+    if counted.any():
+        top = pool.top_popularity(keep)
+        if top > 0:
+            popularity_share = np.where(counted, pool.popularity[shown] / top, 0.0)
+    kinds = dict(
+        zip(
+            rows,
+            explanations.reason_kinds(
+                **{part: scores.part(part, shown) for part in REASON_PARTS},
+                popularity_share=popularity_share,
+            ),
+            strict=True,
         )
-        for row in rows
-    }
+    )
     # The reads a card names ("Because you read 'X'"), looked up with the page's stories: one
     # query of live stories without their body (most of a row), source or topics. What shows them
     # loads those (cards are rendered once per story version and kept; the API prefetches),

@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 import numpy as np
 from django.conf import settings
@@ -23,7 +24,7 @@ from news.models import Article
 
 from ..active import LoadedModel
 from ..models import ArticleVector
-from .scoring import Candidates
+from .scoring import Candidates, only_columns
 
 logger = logging.getLogger(__name__)
 
@@ -113,13 +114,31 @@ class CandidatePool:
         return self.candidates.popularity
 
     def column_of(self) -> dict[int, int]:
-        return {int(t): column for column, t in enumerate(self.topic_ids)}
+        return self.candidates.columns
+
+    @cached_property
+    def sorted_ids(self) -> np.ndarray:
+        return self.ids[self.id_order]
+
+    @cached_property
+    def popularity_order(self) -> np.ndarray:
+        """Rows from the most popular down, for the top popularity among the rows a reader
+        may see without gathering all of them."""
+        return np.argsort(-self.popularity, kind="stable")
+
+    def top_popularity(self, visible: np.ndarray) -> float:
+        """The greatest popularity among the rows `visible` (a mask) marks: the first such
+        row in `popularity_order`, a reader's reads and blocked topics being few."""
+        for row in self.popularity_order[:64]:
+            if visible[row]:
+                return self.popularity[row]
+        return self.popularity[visible].max() if visible.any() else 0.0
 
     def rows_of(self, ids: np.ndarray) -> np.ndarray:
         """The pool row of each article id, or -1 for one not in the pool."""
         if not len(self.ids):
             return np.full(len(ids), -1, dtype=np.int64)
-        sorted_ids = self.ids[self.id_order]
+        sorted_ids = self.sorted_ids
         found = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
         return np.where(sorted_ids[found] == ids, self.id_order[found], -1)
 
@@ -215,6 +234,7 @@ def _pool_build(*, loaded: LoadedModel | None, now: datetime) -> CandidatePool:
         topic_affinity=model.topic_affinity if model is not None else None,
         topic_members=members,
         topic_vectors=[np.ascontiguousarray(vectors[rows]) for rows in members],
+        only_column=only_columns(topic_matrix),
     )
     return CandidatePool(
         loaded=loaded,

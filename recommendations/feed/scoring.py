@@ -5,6 +5,7 @@ arrays alone. The live feed, training's weight tuning and the offline evaluation
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -32,6 +33,10 @@ class Candidates:
     # Per topic column: the rows of its stories, and their vectors side by side.
     topic_members: list[np.ndarray] = field(default_factory=list)
     topic_vectors: list[np.ndarray] = field(default_factory=list)
+    # Optional (the live pool sets it): each story's topic column when it is in exactly one,
+    # else the number of columns (a padding slot). The topic parts are then looked up per
+    # story in one step; the stories in several topics are set topic by topic as without it.
+    only_column: np.ndarray | None = None
 
     def __post_init__(self):
         if not self.topic_members and len(self.topic_ids):
@@ -43,6 +48,15 @@ class Candidates:
             self.topic_vectors = [np.ascontiguousarray(self.vectors[m]) for m in self.topic_members]
         self.model_rows = {int(t): row for row, t in enumerate(self.model_topic_ids)}
         self.columns = {int(t): column for column, t in enumerate(self.topic_ids)}
+        if self.only_column is not None:
+            self.several_topics = np.flatnonzero(self.topic_matrix.sum(axis=1) > 1)
+
+
+def only_columns(topic_matrix: np.ndarray) -> np.ndarray:
+    """`Candidates.only_column` from the story x topic matrix."""
+    padding = topic_matrix.shape[1]
+    single = topic_matrix.sum(axis=1) == 1
+    return np.where(single, topic_matrix.argmax(axis=1), padding).astype(np.intp)
 
 
 @dataclass(frozen=True)
@@ -66,18 +80,48 @@ class Scores:
     """Each part of every candidate's score (weighted), kept to explain the ones shown."""
 
     relevance: np.ndarray
-    topic: np.ndarray
-    related: np.ndarray
-    history: np.ndarray
     history_source: np.ndarray  # index into the reads, -1 for none
-    popularity: np.ndarray
-    freshness: np.ndarray
-    pick: np.ndarray
     followed_topic: np.ndarray  # the followed topic behind the topic part, -1 for none
     # The followed topic a related story is related to: -1 for none, NEAREST for the one
     # whose centroid is closest to the story (of `nearest_of`: topic ids and centroids).
     related_topic: np.ndarray
     nearest_of: tuple[np.ndarray, np.ndarray] | None = None
+    # Each part unweighted, with its weight: weighted when asked for (a page explains its
+    # twenty stories; training and the evaluation need the relevance alone).
+    unweighted: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict, repr=False)
+
+    def part(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """The weighted part `name` of these rows (the same numbers as the whole array's)."""
+        weight, values = self.unweighted[name]
+        return weight * values[rows]
+
+    def _weighted(self, name: str) -> np.ndarray:
+        weight, values = self.unweighted[name]
+        return weight * values
+
+    @cached_property
+    def topic(self) -> np.ndarray:
+        return self._weighted("topic")
+
+    @cached_property
+    def related(self) -> np.ndarray:
+        return self._weighted("related")
+
+    @cached_property
+    def history(self) -> np.ndarray:
+        return self._weighted("history")
+
+    @cached_property
+    def popularity(self) -> np.ndarray:
+        return self._weighted("popularity")
+
+    @cached_property
+    def freshness(self) -> np.ndarray:
+        return self._weighted("freshness")
+
+    @cached_property
+    def pick(self) -> np.ndarray:
+        return self._weighted("pick")
 
     def related_topic_of(self, row: int, vectors: np.ndarray) -> int:
         topic_id = int(self.related_topic[row])
@@ -105,46 +149,29 @@ def score(
     w = blend(weights)
     count = len(candidates.popularity)
     popularity = candidates.popularity
-    topic, related, history = np.zeros(count), np.zeros(count), np.zeros(count)
     history_source = np.full(count, -1)
-    followed_topic = np.full(count, -1, dtype=np.int64)
-    related_topic = np.full(count, -1, dtype=np.int64)
     nearest_of = None
     if reader is None:
+        none = np.zeros(count)
         return Scores(
             relevance=w["pick"] * pick + w["popularity"] * popularity + w["freshness"] * freshness,
-            topic=topic,
-            related=related,
-            history=history,
             history_source=history_source,
-            popularity=w["popularity"] * popularity,
-            freshness=w["freshness"] * freshness,
-            pick=w["pick"] * pick,
-            followed_topic=followed_topic,
-            related_topic=related_topic,
+            followed_topic=np.full(count, -1, dtype=np.int64),
+            related_topic=np.full(count, -1, dtype=np.int64),
+            unweighted={
+                "topic": (1.0, none),
+                "related": (1.0, none),
+                "history": (1.0, none),
+                "popularity": (w["popularity"], popularity),
+                "freshness": (w["freshness"], freshness),
+                "pick": (w["pick"], pick),
+            },
         )
 
-    # Per story, the weight of its strongest followed topic, and the share a story in a topic
-    # the reader does not follow borrows from one they do: set topic by topic (a handful),
-    # not over the whole story x topic matrix.
-    for topic_id, weight in reader.topic_weights.items():
-        column = candidates.columns.get(topic_id)
-        if column is None or weight <= 0:
-            continue
-        members = candidates.topic_members[column]
-        stronger = members[weight > topic[members]]
-        topic[stronger] = weight
-        followed_topic[stronger] = topic_id
-    lent, lender = _lent_weights(reader, candidates)
-    for column in np.flatnonzero(lent > 0):
-        members = candidates.topic_members[column]
-        stronger = members[lent[column] > related[members]]
-        related[stronger] = lent[column]
-        related_topic[stronger] = lender[column]
-    related = np.where(related > topic, related, 0.0)
-    related_topic = np.where(related > 0, related_topic, -1)
+    topic, followed_topic, related, related_topic = _topic_parts(reader, candidates)
 
     content_share = 1.0
+    history = np.zeros(count)
     if reader.read_count and count:
         similarity, history_source = history_similarity(candidates=candidates, reader=reader)
         history = np.clip(similarity, 0, 1) * HISTORY_SHARE
@@ -169,32 +196,95 @@ def score(
                 # (worked out only for the stories shown, see Scores.related_topic_of).
                 lift = w["content"] / w["topic"] * closeness
                 in_followed = topic > 0
+                elsewhere = ~in_followed
                 topic = topic + lift * in_followed
-                related = related + lift * ~in_followed
+                related = related + lift * elsewhere
                 related_topic = np.where(
-                    ~in_followed & (related_topic < 0) & (related > 0), NEAREST, related_topic
+                    elsewhere & (related_topic < 0) & (related > 0), NEAREST, related_topic
                 )
                 nearest_of = (np.array(chosen), centroids)
-    relevance = (
-        w["topic"] * (topic + related)
-        + w["content"] * history
-        + w["popularity"] * popularity
-        + w["freshness"] * freshness
-        + PERSONAL_PICK_SHARE * w["pick"] * pick
-    )
+    # The blend, term by term from the left (the same sums as one expression), into one array.
+    pick_weight = PERSONAL_PICK_SHARE * w["pick"]
+    relevance = topic + related
+    relevance *= w["topic"]
+    relevance += w["content"] * history
+    relevance += w["popularity"] * popularity
+    relevance += w["freshness"] * freshness
+    relevance += pick_weight * pick
     return Scores(
         relevance=relevance,
-        topic=w["topic"] * topic,
-        related=w["topic"] * related,
-        history=w["content"] * history,
         history_source=history_source,
-        popularity=w["popularity"] * popularity,
-        freshness=w["freshness"] * freshness,
-        pick=PERSONAL_PICK_SHARE * w["pick"] * pick,
         followed_topic=followed_topic,
         related_topic=related_topic,
         nearest_of=nearest_of,
+        unweighted={
+            "topic": (w["topic"], topic),
+            "related": (w["topic"], related),
+            "history": (w["content"], history),
+            "popularity": (w["popularity"], popularity),
+            "freshness": (w["freshness"], freshness),
+            "pick": (pick_weight, pick),
+        },
     )
+
+
+def _topic_parts(
+    reader: Reader, candidates: Candidates
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per story, the weight of its strongest followed topic and which topic that is; and,
+    for a story whose followed topics weigh less (none), the share its topic borrows from
+    one the reader follows, and from which (the first topic wins a tie).
+
+    Set topic by topic over each topic's stories (a handful of topics, not the whole story x
+    topic matrix); with `Candidates.only_column`, a story in one topic is looked up in one
+    step instead, and only the stories in several topics are set topic by topic."""
+    count = len(candidates.popularity)
+    followed = []
+    for topic_id, weight in reader.topic_weights.items():
+        column = candidates.columns.get(topic_id)
+        if column is not None and weight > 0:
+            followed.append((column, topic_id, weight))
+    lent, lender = _lent_weights(reader, candidates)
+    only = candidates.only_column
+    if only is None:
+        members_of = candidates.topic_members
+        topic, related = np.zeros(count), np.zeros(count)
+        followed_topic = np.full(count, -1, dtype=np.int64)
+        related_topic = np.full(count, -1, dtype=np.int64)
+    else:
+        # By column, with the padding slot last. A story in one topic either follows it or
+        # borrows from it, never both, so the filters below change none of these.
+        columns = candidates.topic_matrix.shape[1]
+        weight_of, topic_of = np.zeros(columns + 1), np.full(columns + 1, -1, dtype=np.int64)
+        lent_of, lender_of = weight_of.copy(), topic_of.copy()
+        for column, topic_id, weight in followed:
+            weight_of[column], topic_of[column] = weight, topic_id
+        lent_of[: len(lent)], lender_of[: len(lender)] = lent, lender
+        topic, followed_topic = weight_of[only], topic_of[only]
+        related, related_topic = lent_of[only], lender_of[only]
+        rows = candidates.several_topics
+        if not len(rows):
+            return topic, followed_topic, related, related_topic
+        in_column = candidates.topic_matrix[rows]
+        members_of = [rows[in_column[:, column]] for column in range(columns)]
+    for column, topic_id, weight in followed:
+        members = members_of[column]
+        stronger = members[weight > topic[members]]
+        topic[stronger] = weight
+        followed_topic[stronger] = topic_id
+    for column in np.flatnonzero(lent > 0):
+        members = members_of[column]
+        stronger = members[lent[column] > related[members]]
+        related[stronger] = lent[column]
+        related_topic[stronger] = lender[column]
+    # Borrowed only by a story that no followed topic outweighs.
+    if only is None:
+        related = np.where(related > topic, related, 0.0)
+        related_topic = np.where(related > 0, related_topic, -1)
+    else:
+        related[rows] = np.where(related[rows] > topic[rows], related[rows], 0.0)
+        related_topic[rows] = np.where(related[rows] > 0, related_topic[rows], -1)
+    return topic, followed_topic, related, related_topic
 
 
 def _lent_weights(reader: Reader, candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
@@ -243,8 +333,11 @@ def history_similarity(*, candidates: Candidates, reader: Reader) -> tuple[np.nd
         # Stories x reads: each story's best read is then a reduction along a row. Ties go
         # to the newest read (reads come newest first).
         similarity = candidates.topic_vectors[column] @ read_vectors[positions].T
-        nearest = similarity.argmax(axis=1)
-        value = similarity[np.arange(len(members)), nearest]
+        # Reduced along the reads as rows of the transpose (numpy reduces a few long rows
+        # faster than many short ones): the greatest value, and the first read that has it.
+        by_read = np.ascontiguousarray(similarity.T)
+        value = by_read.max(axis=0)
+        nearest = (by_read == value).argmax(axis=0)
         better = value > best[members]
         best[members[better]] = value[better]
         source[members[better]] = positions[nearest[better]]
