@@ -3,13 +3,15 @@ long a build takes, how long the browser's ranking takes on it, and how far the 
 move a reader's front page from the server's float ranking.
 
 `python -m bench.bundle [--news ../shared/mind-dev/news.tsv] [--candidates 2000]
-[--readers 200] [--repeat 5]`: loads real stories (MIND's titles and abstracts, its
-categories as topics) published over the last ten days into a dedicated database, releases a
-week of DP counts, trains the model (TF-IDF + SVD, 128 dimensions), then times
-`bundle_build` (a fresh candidate pool each time, as after a catalogue change), measures the
-served bytes, runs static/privatemode/ranking.js under node on the bundle, and ranks
-simulated readers (1-3 followed topics, 0-20 reads) from the int8 bundle and from the float
-pool with the same code. Target: <= 300 KB gzip-compressed, build < 2 s.
+[--readers 200] [--repeat 5] [--components 128] [--database-url URL]`: loads real stories
+(MIND's titles and abstracts, its categories as topics) published over the last ten days into
+a dedicated database, releases a week of DP counts, trains the model (TF-IDF + SVD,
+--components dimensions, the site's setting by default; that model serves even if the one
+before scored better), then times `bundle_build` (a fresh candidate pool each time, as after
+a catalogue change), measures the served bytes and what each part of the bundle costs,
+runs static/privatemode/ranking.js under node on the bundle, and ranks simulated readers
+(1-3 followed topics, 0-20 reads) from the int8 bundle and from the float pool with the same
+Python code, and in node. Target: <= 300 KB gzip-compressed, build < 2 s.
 """
 
 import argparse
@@ -121,27 +123,36 @@ def _float_bundle(decoded, pool):
     return replace(decoded, candidates=float_candidates)
 
 
-def _agreement(decoded, pool, readers: int, now: float) -> dict:
-    """Front pages of simulated readers from the int8 bundle and from float vectors."""
-    from privatemode.bundle import bundle_feed
-
-    exact = _float_bundle(decoded, pool)
+def _readers(decoded, count: int, now: float) -> list[dict]:
+    """Simulated readers: 1-3 followed topics (by name, as browsers list them), 0-20 reads
+    among their stories, newest first."""
     rng = random.Random(11)
-    page = decoded.constants["page_size"]
     topic_ids = sorted(decoded.topic_names)
     members = {int(t): [] for t in topic_ids}
     for row, article_id in enumerate(decoded.ids):
         for column in decoded.candidates.topic_matrix[row].nonzero()[0]:
             members[int(decoded.candidates.topic_ids[column])].append(int(article_id))
-    same_order = same_top10 = 0
-    overlaps, moved, same_reason = [], [], []
-    for _ in range(readers):
+    readers = []
+    for _ in range(count):
         followed = rng.sample([t for t in topic_ids if members[t]], rng.randint(1, 3))
         topics = sorted(((t, 1.0) for t in followed), key=lambda t: decoded.topic_names[t[0]])
         pickable = [a for t in followed for a in members[t]]
         opened = rng.sample(pickable, min(len(pickable), rng.randint(0, 20)))
         reads = [(a, now - 3600 * (k + 1)) for k, a in enumerate(opened)]
-        kwargs = {"topics": topics, "reads": reads, "now": now, "stop": page}
+        readers.append({"topics": topics, "reads": reads})
+    return readers
+
+
+def _agreement(decoded, pool, readers: list[dict], now: float) -> dict:
+    """Front pages of simulated readers from the int8 bundle and from float vectors."""
+    from privatemode.bundle import bundle_feed
+
+    exact = _float_bundle(decoded, pool)
+    page = decoded.constants["page_size"]
+    same_order = same_top10 = 0
+    overlaps, moved, same_reason = [], [], []
+    for reader in readers:
+        kwargs = {**reader, "now": now, "stop": page}
         quantized = [(s.id, s.sentence) for s in bundle_feed(decoded, **kwargs)]
         reference = [(s.id, s.sentence) for s in bundle_feed(exact, **kwargs)]
         same_order += quantized == reference
@@ -151,10 +162,11 @@ def _agreement(decoded, pool, readers: int, now: float) -> dict:
         place = {a: i for i, a in enumerate(ids_r)}
         moved.append(max((abs(i - place[a]) for i, a in enumerate(ids_q) if a in place), default=0))
         same_reason.append(len(set(quantized) & set(reference)) / page)
+    count = len(readers)
     return {
-        "readers": readers,
-        "first_page_identical": round(same_order / readers, 3),
-        "first_ten_identical": round(same_top10 / readers, 3),
+        "readers": count,
+        "first_page_identical": round(same_order / count, 3),
+        "first_ten_identical": round(same_top10 / count, 3),
         "first_page_overlap_mean": round(statistics.mean(overlaps), 4),
         "first_page_overlap_min": round(min(overlaps), 3),
         "largest_move_median": statistics.median(moved),
@@ -162,15 +174,37 @@ def _agreement(decoded, pool, readers: int, now: float) -> dict:
     }
 
 
-def _browser_ranking_ms(bundle: dict, now: float) -> dict:
-    """ranking.js under node on this bundle: decoding it, then one reader's first page."""
+def _node(script: str, payload: dict) -> dict | list | None:
+    """Run an ES module under node with `payload` as JSON on its standard input; None when
+    node is not installed."""
     node = shutil.which("node")
     if node is None:
-        return {"node": "not installed"}
+        return None
+    ranking = json.dumps((ROOT / "static/privatemode/ranking.js").as_uri())
+    with tempfile.NamedTemporaryFile("w", suffix=".mjs", delete=False) as handle:
+        handle.write(
+            'import { readFileSync } from "node:fs";\n'
+            f"const m = await import({ranking});\n"
+            'const input = JSON.parse(readFileSync(0, "utf8"));\n' + script
+        )
+    try:
+        result = subprocess.run(
+            [node, handle.name],
+            input=json.dumps(payload),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        Path(handle.name).unlink()
+    return json.loads(result.stdout)
+
+
+def _browser_ranking_ms(bundle: dict, now: float) -> dict:
+    """ranking.js under node on this bundle: decoding it, then one reader's first page."""
     topic = bundle["topics"][0][0]
     script = f"""
-const m = await import({json.dumps((ROOT / "static/privatemode/ranking.js").as_uri())});
-const raw = JSON.parse(require_fs.readFileSync(0, "utf8"));
+const raw = input;
 let t = performance.now(); const b = m.decodeBundle(raw); const decode = performance.now() - t;
 const times = [];
 for (let i = 0; i < 5; i++) {{
@@ -182,13 +216,53 @@ for (let i = 0; i < 5; i++) {{
 times.sort((a, b) => a - b);
 process.stdout.write(JSON.stringify({{decode_ms: decode, rank_ms: times[2]}}));
 """
-    with tempfile.NamedTemporaryFile("w", suffix=".mjs", delete=False) as handle:
-        handle.write('import * as require_fs from "node:fs";\n' + script)
-    result = subprocess.run(
-        [node, handle.name], input=json.dumps(bundle), capture_output=True, text=True, check=True
+    result = _node(script, bundle)
+    if result is None:
+        return {"node": "not installed"}
+    return {k: round(v, 1) for k, v in result.items()}
+
+
+def _browser_equivalence(bundle: dict, decoded, readers: list[dict], now: float) -> dict:
+    """Each simulated reader's first page as ranking.js ranks it (node) against the Python
+    scoring of the same bundle (`bundle_feed`): stories, order and reasons."""
+    from privatemode.bundle import bundle_feed
+
+    page = decoded.constants["page_size"]
+    script = """
+const b = m.decodeBundle(input.bundle);
+const pages = input.readers.map((r) => m.rankFeed(
+  b,
+  { topics: r.topics, blocked: [], reads: r.reads.map(([id, at]) => ({ id, at })) },
+  { now: input.now, stop: input.stop },
+).map((s) => [s.id, s.kind, s.sentence]));
+process.stdout.write(JSON.stringify(pages));
+"""
+    payload = {"bundle": bundle, "readers": readers, "now": now, "stop": page}
+    in_browser = _node(script, payload)
+    if in_browser is None:
+        return {"node": "not installed"}
+    same = 0
+    for reader, ranked in zip(readers, in_browser, strict=True):
+        expected = bundle_feed(decoded, **reader, now=now, stop=page)
+        same += [tuple(s) for s in ranked] == [(s.id, s.kind, s.sentence) for s in expected]
+    return {"readers": len(readers), "first_page_identical": round(same / len(readers), 3)}
+
+
+def _gzip_kb(value) -> float:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return round(len(gzip.compress(text, 9, mtime=0)) / 1024, 1)
+
+
+def _breakdown(bundle: dict) -> dict:
+    """gzip KB of each part compressed alone (together they compress a little better)."""
+    fields = bundle["article_fields"]
+    parts = {"vectors": _gzip_kb(bundle["vectors"])}
+    for name in fields:
+        parts[name] = _gzip_kb([row[fields.index(name)] for row in bundle["articles"]])
+    parts["everything else"] = _gzip_kb(
+        {k: v for k, v in bundle.items() if k not in ("vectors", "articles")}
     )
-    Path(handle.name).unlink()
-    return {k: round(v, 1) for k, v in json.loads(result.stdout).items()}
+    return parts
 
 
 def main() -> None:
@@ -197,24 +271,38 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=2000)
     parser.add_argument("--readers", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--components", type=int, help="SVD dimensions of the model (default: the setting)."
+    )
+    parser.add_argument("--database-url", default=DATABASE_URL, help="Its own database.")
     args = parser.parse_args()
     if not args.news.exists():
         sys.exit(f"No MIND news file at {args.news} (--news PATH).")
-    setup_django(database_url=DATABASE_URL)
+    setup_django(database_url=args.database_url)
 
     from django.conf import settings
+    from django.urls import get_resolver
     from django.utils import timezone
 
     from privatemode.bundle import bundle_decode
     from privatemode.services import bundle_build, bundle_bytes
     from recommendations.active import active_model
     from recommendations.feed.pool import candidate_pool
-    from recommendations.services import model_retrain
+    from recommendations.models import ModelVersion
+    from recommendations.services import model_activate, model_retrain
 
     settings.RECOMMENDER_MAX_CANDIDATES = max(settings.RECOMMENDER_MAX_CANDIDATES, args.candidates)
+    if args.components:
+        settings.RECOMMENDER_SVD_COMPONENTS = args.components
     _load(args.news, args.candidates)
     _release_week()
     retrain = model_retrain()
+    if retrain.version is not None and not retrain.activated:
+        # A model of other dimensions may check worse than the one serving from an earlier
+        # run: this measures the bundle of the model just trained, so it serves.
+        model_activate(version=ModelVersion.objects.get(version=retrain.version))
+    # A running server has its URL conf loaded before it builds a bundle; this process not yet.
+    get_resolver().url_patterns  # noqa: B018
     builds, bundle = [], None
     for _ in range(args.repeat):
         start = time.perf_counter()
@@ -222,27 +310,31 @@ def main() -> None:
         builds.append(time.perf_counter() - start)
     body = bundle_bytes(bundle)
     compressed = gzip.compress(body, compresslevel=9, mtime=0)
-    vectors = bundle["vectors"]
-    text = json.dumps(bundle["articles"], ensure_ascii=False).encode()
     now = timezone.now().timestamp()
     decoded = bundle_decode(bundle)
     pool = candidate_pool(loaded=active_model(), now=timezone.now())
+    readers = _readers(decoded, args.readers, now)
     summary = {
         "machine": machine(),
         "machine_pace_s": machine_pace(),
         "candidates": len(bundle["articles"]),
         "topics": len(bundle["topics"]),
-        "dimensions": vectors["dimensions"],
+        "dimensions": bundle["vectors"]["dimensions"],
         "model_version": bundle["model_version"],
-        "retrain": getattr(retrain, "status", str(retrain)),
+        "retrain": f"{retrain.status}, activated: {retrain.activated}; {retrain.problems}",
+        "topic_agreement": ModelVersion.objects.get(version=bundle["model_version"]).metrics.get(
+            "topic_agreement"
+        ),
         "build_s_median": round(statistics.median(builds), 3),
+        "build_s_first": round(builds[0], 3),
         "build_s_max": round(max(builds), 3),
         "raw_kb": round(len(body) / 1024, 1),
         "gzip_kb": round(len(compressed) / 1024, 1),
-        "gzip_kb_vectors": round(len(gzip.compress(vectors["data"].encode(), 9)) / 1024, 1),
-        "gzip_kb_article_rows": round(len(gzip.compress(text, 9)) / 1024, 1),
+        "gzip_kb_parts": _breakdown(bundle),
+        "fields": sorted(bundle),
         "browser": _browser_ranking_ms(bundle, now),
-        "int8_vs_float": _agreement(decoded, pool, args.readers, now),
+        "browser_vs_python": _browser_equivalence(bundle, decoded, readers, now),
+        "int8_vs_float": _agreement(decoded, pool, readers, now),
     }
     for key, value in summary.items():
         print(f"{key:>22}: {value}")

@@ -385,6 +385,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "privacy.tasks.local_reports_release_pending",
         "schedule": crontab(hour=0, minute=30),
     },
+    # Private mode's federated updates of the day before yesterday, after the central
+    # release of that day (which takes a day with a ledger line as done), before the retrain.
+    "release-federated-updates": {
+        "task": "privacy.tasks.federated_release_pending",
+        "schedule": crontab(hour=0, minute=35),
+    },
+    # Incident notices whose message never reached a worker (the broker was down).
+    "send-pending-incident-notices": {
+        "task": "trust.tasks.incident_notices_send_pending",
+        "schedule": 300.0,
+    },
+    # Lead-image files a failed save left behind (none is ever shown: nothing points to them).
+    "delete-orphaned-lead-images": {
+        "task": "news.tasks.lead_images_orphaned_delete",
+        "schedule": crontab(hour=3, minute=30),
+    },
     # After the aggregation, so the new model learns from yesterday's released counts.
     "retrain-recommender": {
         "task": "recommendations.tasks.model_retrain",
@@ -498,6 +514,24 @@ if not 0 <= PRIVATE_MODE_REPORT_EPSILON <= 1:
 PRIVATE_MODE_REPORT_MAX_DELAY_SECONDS = env.int(
     "PRIVATE_MODE_REPORT_MAX_DELAY_SECONDS", default=600
 )
+# Private mode's federated tuning of the blend weights (off in each browser until its reader
+# turns it on): each browser's daily update is clipped to this L2 norm and noised on the
+# device with Gaussian noise for (epsilon, delta) local DP; 0 epsilon turns it off site-wide.
+# A day's updates are averaged only when at least FEDERATED_MIN_UPDATES arrived.
+FEDERATED_EPSILON = env.float("FEDERATED_EPSILON", default=1.0)
+FEDERATED_DELTA = env.float("FEDERATED_DELTA", default=1e-6)
+# The noise grows with the clip: on real readers a browser's update has a norm of 0.16 (median),
+# 0.37 at the 90th percentile, so 0.25 clips a quarter of them and needs a quarter of the noise
+# a clip of 1 does (bench/README.md, "Federated tuning of the blend").
+FEDERATED_CLIP = env.float("FEDERATED_CLIP", default=0.25)
+FEDERATED_MIN_UPDATES = env.int("FEDERATED_MIN_UPDATES", default=100)
+if not (0 <= FEDERATED_EPSILON <= 4 and 0 < FEDERATED_DELTA < 1e-3 and FEDERATED_CLIP > 0):
+    raise ImproperlyConfigured(
+        "FEDERATED_EPSILON must be between 0 and 4, FEDERATED_DELTA between 0 and 0.001 "
+        "(exclusive) and FEDERATED_CLIP positive."
+    )
+if FEDERATED_MIN_UPDATES < 2:
+    raise ImproperlyConfigured("FEDERATED_MIN_UPDATES must be at least 2.")
 # The share of personalized readers who, on a given day (drawn per reader and day from a keyed
 # hash, nothing stored), see the editors' order instead of their own: the control group that
 # makes the dashboard's personalization uplift causal. 0 turns it off; the transparency page
@@ -601,6 +635,8 @@ REST_FRAMEWORK = {
         # Private mode's local reports: one a browser a day; an address is kept only as a
         # keyed hash, for the throttle's window.
         "private_report": env("API_THROTTLE_PRIVATE_REPORT", default="30/hour"),
+        # Private mode's federated updates: one a browser a day, counted the same way.
+        "private_federated": env("API_THROTTLE_PRIVATE_FEDERATED", default="30/hour"),
     },
     # The client address: REMOTE_ADDR, or the X-Forwarded-For entry the nearest trusted proxy
     # added. Never None, with which DRF keys on the whole header a client writes itself.

@@ -632,3 +632,40 @@ class LocalReportRelease(models.Model):
 
     def __str__(self) -> str:
         return f"Local estimate of article {self.article_id} on {self.day}: {self.estimate:.1f}"
+
+
+class FederatedUpdate(models.Model):
+    """One private-mode browser's update of the blend weights for one day: clipped and noised
+    on its device (privacy.federated). Its day and its numbers, nothing else: no address, no
+    time finer than the day, no session or id, so no row can be told from another's sender.
+    Averaged into the day's release and deleted once the day is closed."""
+
+    day = models.DateField()
+    vector = models.JSONField(help_text="The noised update, one number per federated weight.")
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="federated_update_by_day")]
+
+    def __str__(self) -> str:
+        return f"Federated update of {self.day}"
+
+
+class FederatedRelease(models.Model):
+    """The average of one day's federated updates (ledger line `federated_blend_update`),
+    released only when at least FEDERATED_MIN_UPDATES arrived, with the noise each update
+    carried, so training can weigh it."""
+
+    day = models.DateField(unique=True)
+    average = models.JSONField(help_text="The mean update, one number per federated weight.")
+    updates = models.PositiveIntegerField()
+    clip = models.FloatField(help_text="The bound on each update's L2 norm before noise.")
+    sigma = models.FloatField(help_text="The Gaussian noise's standard deviation per number.")
+    epsilon = models.FloatField()
+    delta = models.FloatField()
+    released_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"Federated release of {self.day}: {self.updates} updates"

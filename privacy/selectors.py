@@ -4,6 +4,7 @@ per registry category, the activity log, policy versions and the public DP relea
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -386,9 +387,10 @@ class HistoryItem:
 HISTORY_ARTICLE_FIELDS = ("id", "title", "slug", "summary", "status", "published_at")
 
 
-@dataclass(frozen=True)
-class HistoryRead:
-    """One entry of a reader's history as the feed needs it: which article, and when."""
+class HistoryRead(NamedTuple):
+    """One entry of a reader's history as the feed needs it: which article, and when. A named
+    tuple: the feed makes hundreds on every personalized page, each at under half the cost
+    of a frozen dataclass."""
 
     entry_id: int
     article_id: int
@@ -415,7 +417,7 @@ def history_reads_for_user(*, user, limit: int | None = None) -> list[HistoryRea
         rows = cursor.fetchall()
     plaintexts = _open_articles(user=user, sealed=[sealed for _, _, sealed in rows])
     return [
-        HistoryRead(entry_id=pk, article_id=int(plaintext), read_epoch=epoch)
+        HistoryRead(pk, int(plaintext), epoch)
         for (pk, epoch, _), plaintext in zip(rows, plaintexts, strict=True)
     ]
 
@@ -455,6 +457,8 @@ QUERY_LABELS = {
     "reads_in_followed_topics": "reads in a topic the reader follows, and reads elsewhere",
     "local_reads_per_article": "reads per article reported by private mode's browsers, "
     "each report randomized on its device (local differential privacy)",
+    "federated_blend_update": "the average of private mode's updates of the front page's "
+    "weights, each noised on its device (local differential privacy)",
 }
 
 
@@ -510,7 +514,8 @@ def _epsilon_text(epsilon: float) -> str:
     return f"{epsilon:.4g}"
 
 
-LOCAL_QUERIES = frozenset({LOCAL_ARTICLE_QUERY})
+# privacy.federated.FEDERATED_QUERY (which imports the aggregation, which imports this).
+LOCAL_QUERIES = frozenset({LOCAL_ARTICLE_QUERY, "federated_blend_update"})
 
 
 def ledger_summary(*, days: int = 90) -> list[LedgerDay]:
@@ -531,14 +536,15 @@ def ledger_summary(*, days: int = 90) -> list[LedgerDay]:
             )
         )
     # Local reports spend each reporting browser's own budget, not the nightly release's: a
-    # day's total is the central releases' alone, the local epsilon stated beside it.
+    # day's total is the central releases' alone, the local epsilon stated beside it (a
+    # browser that sent both a report and a federated update spent both).
     return [
         LedgerDay(
             day=day,
             total_epsilon=sum(line.epsilon for line in lines if line.query not in LOCAL_QUERIES),
-            local_epsilon=max(
-                (line.epsilon for line in lines if line.query in LOCAL_QUERIES), default=None
-            ),
+            local_epsilon=sum(line.epsilon for line in lines if line.query in LOCAL_QUERIES)
+            if any(line.query in LOCAL_QUERIES for line in lines)
+            else None,
             lines=lines,
         )
         for day, lines in by_day.items()

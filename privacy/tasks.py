@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from common.queueing import renamed_tasks_keep
 
-from . import aggregation, exports, local_reports, services
+from . import aggregation, exports, federated, local_reports, services
 from .checks import master_key_messages
 
 
@@ -110,3 +110,10 @@ def refuse_a_wrong_master_key(**kwargs) -> None:
 def local_reports_release_pending() -> int:
     """Release private mode's local DP reports of every closed day; returns how many days."""
     return sum(not result.already_done for result in local_reports.local_reports_release_pending())
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def federated_release_pending() -> int:
+    """Average private mode's federated updates of every closed day; returns how many days
+    were released (a day with too few updates releases nothing)."""
+    return sum(result.released for result in federated.federated_release_pending())

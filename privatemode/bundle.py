@@ -3,10 +3,20 @@
 `Candidates`, so Python can score exactly what a browser scores (tests, bench/bundle.py).
 
 One JSON object, the same bytes for everyone it is served to: nothing in it is about a
-reader. Vectors are int8 with one scale per vector (value = int8 * scale), base64 in JSON;
-every float is rounded once, here, so both sides read the same numbers. `format` names this
-layout: a later field (local DP reports, federated weights) is added beside the others and a
-reader of format 1 ignores what it does not know.
+reader. Every float is rounded once, here, so both sides read the same numbers. `format`
+names this layout; a later field (local DP reports, federated weights) is added beside the
+others and a reader ignores what it does not know. Format 2, to stay small at 2,000
+candidates (bench/bundle.py):
+
+- `articles` are rows of `article_fields`, newest first: `id` (a story links to
+  `article_url` with its id, a short address that redirects to the story's own), `title`,
+  `summary` (cut at a word to SUMMARY_CHARACTERS), `earlier_by` (seconds it was published
+  before the row above; the first row's time is `newest_published`), `pick_until` (epoch
+  seconds, 0 when not an editor's pick), `columns` (its topics, as positions in `topics`),
+  `popularity` (an integer: the 0..1 share times `popularity_scale`) and `counted`.
+- Vectors are int8, base64 in JSON. Unit rows (the model's vectors and centroids) ship no
+  scale: each row is its int8 values divided by their norm. Other matrices carry one scale
+  per row (value = int8 * scale).
 """
 
 from __future__ import annotations
@@ -20,15 +30,45 @@ import numpy as np
 from recommendations import explanations, ranking
 from recommendations.feed.scoring import Candidates, Reader, score
 
-FORMAT = 1
+# 2: links by id (no slug), shorter summaries, publication as gaps, integer popularity, unit
+# vectors without scales. A format-1 reader would misread these rows, hence the new number.
+FORMAT = 2
 INT8_MAX = 127
 # Rounding of the floats shipped as text: far below what could reorder two stories (the
 # scores' parts differ by more than 1e-5 unless they are equal), and short in JSON.
 DECIMALS = 5
+# Popularity ships as an integer count of these parts of 1: the same numbers as rounding to
+# DECIMALS, without the "0." on every row. Both sides divide, which rounds the same.
+POPULARITY_SCALE = 10**DECIMALS
+# The summary as a card can show it in two lines; the article has it whole.
+SUMMARY_CHARACTERS = 120
+ELLIPSIS = "…"
+# How far from 1 a row's norm may be for the row to ship as a unit vector (float32 rows
+# normalised by the model are within 1e-6).
+UNIT_TOLERANCE = 1e-3
+
+
+def summary_cut(text: str, limit: int = SUMMARY_CHARACTERS) -> str:
+    """`text` whole if it fits in `limit` characters, else cut at the last word that fits
+    with an ellipsis after it (a single word longer than that is cut where it must be)."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - len(ELLIPSIS)]
+    # A head followed by a space ends on a whole word; otherwise its last word is partial.
+    if not text[len(head)].isspace() and len(head.split()) > 1:
+        head = head.rsplit(maxsplit=1)[0]
+    return head.rstrip(" ,;:.") + ELLIPSIS
+
+
+def _unit_rows(matrix: np.ndarray) -> bool:
+    norms = np.linalg.norm(matrix, axis=1)
+    return bool(np.all((np.abs(norms - 1.0) <= UNIT_TOLERANCE) | (norms == 0.0)))
 
 
 def int8_encode(matrix: np.ndarray) -> dict:
-    """Rows of `matrix` as int8 with a scale per row (a zero row keeps scale 0)."""
+    """Rows of `matrix` as int8 at the step that uses the full range of each row: without a
+    scale when every row is a unit vector (or zero), else with a scale per row (a zero row
+    keeps scale 0)."""
     matrix = np.asarray(matrix, dtype=np.float64)
     rows, dimensions = matrix.shape if matrix.ndim == 2 else (0, 0)
     peak = np.abs(matrix).max(axis=1) if rows and dimensions else np.zeros(rows)
@@ -40,19 +80,29 @@ def int8_encode(matrix: np.ndarray) -> dict:
         if rows and dimensions
         else np.zeros((rows, dimensions), np.int8)
     )
-    return {
+    encoded = {
+        "rows": int(rows),
         "dimensions": int(dimensions),
-        "scale": scales,
         "data": base64.b64encode(quantized.tobytes()).decode("ascii"),
     }
+    if not (rows and dimensions and _unit_rows(matrix)):
+        encoded["scale"] = scales
+    return encoded
 
 
 def int8_decode(encoded: dict) -> np.ndarray:
-    """The matrix as both sides use it: each int8 times its row's scale, in float64."""
-    scales = np.asarray(encoded["scale"], dtype=np.float64)
-    dimensions = int(encoded["dimensions"])
+    """The matrix as both sides use it, in float64: each int8 times its row's scale, or
+    divided by its row's norm for unit rows (an exact integer sum, one square root, one
+    division: the same double in every browser)."""
+    rows, dimensions = int(encoded["rows"]), int(encoded["dimensions"])
     raw = np.frombuffer(base64.b64decode(encoded["data"]), dtype=np.int8)
-    return raw.reshape(len(scales), dimensions).astype(np.float64) * scales[:, None]
+    quantized = raw.reshape(rows, dimensions).astype(np.int64)
+    if "scale" in encoded:
+        scales = np.asarray(encoded["scale"], dtype=np.float64)
+    else:
+        norms = np.sqrt((quantized * quantized).sum(axis=1).astype(np.float64))
+        scales = np.divide(1.0, norms, out=np.zeros(rows), where=norms > 0)
+    return quantized.astype(np.float64) * scales[:, None]
 
 
 def rounded(values) -> list[float]:
@@ -65,7 +115,6 @@ class BundleArticle:
 
     id: int
     title: str
-    slug: str
     summary: str
     published: int  # epoch seconds
     pick_until: int  # epoch seconds, 0 when not an editor's pick
@@ -77,9 +126,8 @@ class BundleArticle:
 ARTICLE_FIELDS = (
     "id",
     "title",
-    "slug",
     "summary",
-    "published",
+    "earlier_by",
     "pick_until",
     "columns",
     "popularity",
@@ -87,18 +135,31 @@ ARTICLE_FIELDS = (
 )
 
 
-def article_row(article: BundleArticle) -> list:
-    return [
-        article.id,
-        article.title,
-        article.slug,
-        article.summary,
-        article.published,
-        article.pick_until,
-        article.columns,
-        round(article.popularity, DECIMALS),
-        1 if article.counted else 0,
-    ]
+def articles_encode(articles: list[BundleArticle]) -> dict:
+    """The bundle's fields that list the candidates, in their order (newest first): times
+    as the gap to the row above, which takes a few digits where an epoch takes ten."""
+    newest = articles[0].published if articles else 0
+    rows, above = [], newest
+    for article in articles:
+        rows.append(
+            [
+                article.id,
+                article.title,
+                summary_cut(article.summary),
+                above - article.published,
+                article.pick_until,
+                article.columns,
+                round(article.popularity * POPULARITY_SCALE),
+                1 if article.counted else 0,
+            ]
+        )
+        above = article.published
+    return {
+        "article_fields": list(ARTICLE_FIELDS),
+        "articles": rows,
+        "newest_published": newest,
+        "popularity_scale": POPULARITY_SCALE,
+    }
 
 
 @dataclass
@@ -120,6 +181,9 @@ class DecodedBundle:
 def bundle_decode(bundle: dict) -> DecodedBundle:
     """The bundle as Python scoring takes it, from the bundle's own numbers only."""
     articles = [dict(zip(bundle["article_fields"], row, strict=True)) for row in bundle["articles"]]
+    published = bundle["newest_published"] - np.cumsum(
+        [a["earlier_by"] for a in articles], dtype=np.int64
+    )
     topics = bundle["topics"]
     vectors = int8_decode(bundle["vectors"])
     topic_matrix = np.zeros((len(articles), max(len(topics), 1)), dtype=bool)
@@ -135,7 +199,8 @@ def bundle_decode(bundle: dict) -> DecodedBundle:
         vectors=vectors,
         topic_ids=np.array([t[0] for t in topics], dtype=np.int64),
         topic_matrix=topic_matrix,
-        popularity=np.array([a["popularity"] for a in articles], dtype=np.float64),
+        popularity=np.array([a["popularity"] for a in articles], dtype=np.float64)
+        / bundle["popularity_scale"],
         centroid_closeness=closeness,
         model_topic_ids=np.array(model["topic_ids"], dtype=np.int64),
         topic_centroids=centroids,
@@ -144,7 +209,7 @@ def bundle_decode(bundle: dict) -> DecodedBundle:
     return DecodedBundle(
         candidates=candidates,
         ids=np.array([a["id"] for a in articles], dtype=np.int64),
-        published=np.array([a["published"] for a in articles], dtype=np.float64),
+        published=published.astype(np.float64),
         pick_until=np.array([a["pick_until"] for a in articles], dtype=np.float64),
         counted=np.array([bool(a["counted"]) for a in articles]),
         weights=dict(bundle["weights"]),

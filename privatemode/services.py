@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from news.models import Topic
 from news.selectors import articles_live_by_id
+from privacy.federated import offer_current
 from privacy.local_reports import tally_open, tally_version
 from recommendations import ranking
 from recommendations.active import active_model
@@ -33,9 +34,14 @@ from recommendations.explanations import POPULAR_FLOOR
 from recommendations.feed.pool import candidate_pool, candidate_pool_forget
 from recommendations.feed.scoring import blend
 from recommendations.feed_cache import catalogue_marker
-from recommendations.weights import HISTORY_SHARE, PERSONAL_PICK_SHARE, RELATED_TOPIC_SHARE
+from recommendations.weights import (
+    FEDERATED_WEIGHTS,
+    HISTORY_SHARE,
+    PERSONAL_PICK_SHARE,
+    RELATED_TOPIC_SHARE,
+)
 
-from .bundle import ARTICLE_FIELDS, FORMAT, BundleArticle, article_row, int8_encode, rounded
+from .bundle import DECIMALS, FORMAT, BundleArticle, articles_encode, int8_encode, rounded
 
 # A kept bundle outlives its day a little (a build just before midnight still serves).
 KEEP_SECONDS = 26 * 3600
@@ -43,8 +49,9 @@ KEEP_SECONDS = 26 * 3600
 BUILD_LOCK_SECONDS = 60
 _LATEST_KEY = "privatemode:bundle:latest"
 _LOCK_KEY = "privatemode:bundle:building"
-# The summary as a card shows it; longer ones are cut at a word (the article has it whole).
-SUMMARY_CHARACTERS = 240
+# A browser's federated update learns from at most its newest reads among the candidates: a
+# bounded amount of work on a phone, and each read weighs at least 1/this in the update.
+FEDERATED_MAX_READS = 20
 
 
 @dataclass(frozen=True)
@@ -58,13 +65,6 @@ class KeptBundle:
     gzip_etag: str
     model_version: int | None
     candidates: int
-
-
-def _summary(text: str) -> str:
-    if len(text) <= SUMMARY_CHARACTERS:
-        return text
-    cut = text[:SUMMARY_CHARACTERS].rsplit(" ", 1)[0]
-    return cut.rstrip(",;:.") + "…"
 
 
 def _epoch(value: float) -> int:
@@ -91,8 +91,7 @@ def bundle_build(*, now: datetime | None = None) -> dict:
         BundleArticle(
             id=int(pool.ids[row]),
             title=live[int(pool.ids[row])].title,
-            slug=live[int(pool.ids[row])].slug,
-            summary=_summary(live[int(pool.ids[row])].summary),
+            summary=live[int(pool.ids[row])].summary,
             published=_epoch(float(pool.published[row])),
             pick_until=_epoch(float(pool.pick_until[row])),
             columns=sorted(
@@ -106,14 +105,15 @@ def bundle_build(*, now: datetime | None = None) -> dict:
         for row in rows
     ]
     model = loaded.model if loaded is not None else None
-    article_url = reverse("news:article", kwargs={"slug": "slug"})
+    # Links by id: a short address that redirects to the story's own, and no slug to ship.
+    article_url = reverse("news:article_short", kwargs={"pk": 0})
     topic_url = reverse("news:topic", kwargs={"slug": "slug"})
     return {
         "format": FORMAT,
         "model_version": loaded.version if loaded is not None else None,
         "day": timezone.localdate(now).isoformat(),
         "time_zone": settings.TIME_ZONE,
-        "article_url": article_url.replace("/slug/", "/{slug}/"),
+        "article_url": article_url.replace("/0/", "/{id}/"),
         "topic_url": topic_url.replace("/slug/", "/{slug}/"),
         "weights": blend(model.weights if model is not None else None),
         "constants": {
@@ -139,10 +139,10 @@ def bundle_build(*, now: datetime | None = None) -> dict:
             if model is not None and model.topic_affinity is not None
             else [],
         },
-        "article_fields": list(ARTICLE_FIELDS),
-        "articles": [article_row(a) for a in articles],
+        **articles_encode(articles),
         "vectors": int8_encode(pool.vectors[rows] if rows else np.zeros((0, 0))),
         **_local_reports(day=timezone.localdate(now), article_ids=[a.id for a in articles]),
+        **_federated(),
     }
 
 
@@ -158,6 +158,29 @@ def _local_reports(*, day: date, article_ids: list[int]) -> dict:
             "version": tally_version(day=day, epsilon=epsilon, article_ids=article_ids),
             "epsilon": epsilon,
             "url": reverse("privatemode:report"),
+            "max_delay_seconds": settings.PRIVATE_MODE_REPORT_MAX_DELAY_SECONDS,
+        }
+    }
+
+
+def _federated() -> dict:
+    """What a browser needs to send its daily federated update (static/privatemode/
+    federated.js): the weights it moves, in the vector's order, the clip and the noise's sigma
+    (worked out here, by OpenDP, so the browser only draws normals) and the privacy they buy.
+    Nothing when federated tuning is off."""
+    offer = offer_current()
+    if offer is None:
+        return {}
+    return {
+        "federated": {
+            "weights": list(FEDERATED_WEIGHTS),
+            "clip": offer.clip,
+            # Rounded up: never less noise than the epsilon stated.
+            "sigma": math.ceil(offer.sigma * 10**DECIMALS) / 10**DECIMALS,
+            "epsilon": offer.epsilon,
+            "delta": offer.delta,
+            "max_reads": FEDERATED_MAX_READS,
+            "url": reverse("privatemode:federated"),
             "max_delay_seconds": settings.PRIVATE_MODE_REPORT_MAX_DELAY_SECONDS,
         }
     }

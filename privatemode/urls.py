@@ -9,4 +9,5 @@ urlpatterns = [
     path("private/", views.start, name="start"),
     path("private/account/", views.account_level, name="account_level"),
     path("private/report", views.report, name="report"),
+    path("private/federated", views.federated, name="federated"),
 ]

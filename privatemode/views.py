@@ -23,10 +23,12 @@ from accounts.selectors import reader_profile
 from common.api_throttles import KeyedAddressRateThrottle
 from news.selectors import topics_all
 from privacy.browser_signals import signals_for
+from privacy.federated import UpdateRefused, offer_current, update_add
 from privacy.ldp import oue
 from privacy.levels import Level
 from privacy.local_reports import ReportRefused, report_add
 from privacy.models import ConsentRecord
+from recommendations.weights import FEDERATED_WEIGHTS
 
 from .services import bundle_current
 
@@ -78,6 +80,7 @@ def start(request):
             "account_private": profile is not None and profile.level == Level.DEVICE,
             "level_label": Level(profile.level).label if profile is not None else "",
             **_report_notice(),
+            **_federated_notice(),
         },
     )
 
@@ -91,6 +94,18 @@ def _report_notice() -> dict:
         "report_epsilon": f"{epsilon:g}",
         "report_one_in": round(1 / oue(epsilon).q),
         "report_minutes": max(1, round(settings.PRIVATE_MODE_REPORT_MAX_DELAY_SECONDS / 60)),
+    }
+
+
+def _federated_notice() -> dict:
+    """The privacy the page states for the optional federated update, from the settings."""
+    offer = offer_current()
+    if offer is None:
+        return {"federated_epsilon": 0}
+    return {
+        "federated_epsilon": f"{offer.epsilon:g}",
+        "federated_delta": f"{offer.delta:g}",
+        "federated_numbers": len(FEDERATED_WEIGHTS),
     }
 
 
@@ -171,3 +186,52 @@ class ReportView(APIView):
 
 
 report = ReportView.as_view()
+
+
+# An update is a handful of numbers and a day; far more than that is not an update.
+FEDERATED_MAX_BYTES = 1_024
+FEDERATED_FIELDS = {"day", "update"}
+
+
+class FederatedRateThrottle(KeyedAddressRateThrottle):
+    """Updates counted per client address, kept by the throttle's cache only as a keyed hash
+    and only for its window, as reports are."""
+
+    scope = "private_federated"
+
+
+@extend_schema(exclude=True)
+class FederatedView(APIView):
+    """One browser's daily federated update of the blend weights: clipped and noised in the
+    browser (static/privatemode/federated.js), kept with its day only until the day is
+    averaged. No authentication and no CSRF check, for the reasons ReportView gives: sent
+    without cookies, it acts for no one, and it adds one noised vector to a public average."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [FederatedRateThrottle]
+
+    def post(self, request):
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if not length.isdigit() or int(length) > FEDERATED_MAX_BYTES:
+            raise exceptions.ValidationError(
+                [f"An update is at most {FEDERATED_MAX_BYTES} bytes. Nothing was stored."]
+            )
+        data = request.data
+        if not isinstance(data, dict) or set(data) != FEDERATED_FIELDS:
+            raise exceptions.ValidationError(
+                [
+                    "An update is a JSON object with day and update, and nothing else. "
+                    "Nothing was stored."
+                ]
+            )
+        try:
+            update_add(day=data["day"], vector=data["update"], size=len(FEDERATED_WEIGHTS))
+        except UpdateRefused as error:
+            raise exceptions.ValidationError([f"{error} Nothing was stored."]) from None
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+federated = FederatedView.as_view()

@@ -29,6 +29,7 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "favicon": (302, 302, 302, 302, 302),  # to the icon among the static files
     "news:home": (200, 200, 200, 200, 200),
     "news:article": (200, 200, 200, 200, 200),
+    "news:article_short": (301, 301, 301, 301, 301),  # to the story's own address
     "news:topic": (200, 200, 200, 200, 200),
     "news:search": (200, 200, 200, 200, 200),
     "news:feed_rss": (200, 200, 200, 200, 200),
@@ -59,6 +60,7 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "privatemode:start": (200, 200, 200, 200, 200),
     "privatemode:account_level": (LOGIN, 405, 405, 405, 405),
     "privatemode:report": (405, 405, 405, 405, 405),  # POST only: a browser's daily report
+    "privatemode:federated": (405, 405, 405, 405, 405),  # POST only: a browser's daily update
     "privacy:data": (LOGIN, 200, 200, 200, 200),
     "privacy:data_correct": (LOGIN, 405, 405, 405, 405),
     "privacy:category_erase": (LOGIN, 405, 405, 405, 405),
@@ -148,6 +150,7 @@ def world(settings, tmp_path):
     topic = article.topics.first()
     kwargs = {
         "news:article": {"slug": article.slug},
+        "news:article_short": {"pk": article.pk},
         "media": {"path": "lead-images/missing.jpg"},
         "api:article": {"slug": article.slug},
         "news:topic": {"slug": topic.slug},
@@ -205,7 +208,11 @@ STATE_CHANGING = [
 
 # What a browser sends without cookies, so without a session a forged request could use: it
 # changes no one's data (each view says why it takes no CSRF token).
-SENT_WITHOUT_COOKIES = {"trust:survey_randomized", "privatemode:report"}
+SENT_WITHOUT_COOKIES = {
+    "trust:survey_randomized",
+    "privatemode:report",
+    "privatemode:federated",
+}
 
 
 @pytest.mark.parametrize("name", STATE_CHANGING)

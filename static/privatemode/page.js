@@ -2,7 +2,8 @@
 // mode on. Then it orders the front page itself from the public bundle (ranking.js), notes the
 // stories opened (storage.js), and shows and edits what it keeps. It sends nothing about the
 // reader: the one request it makes is for the bundle, the same for everyone, without cookies;
-// the only other is the daily randomized report (ldp.js), when the reader turned it on.
+// the only others are the daily randomized report (ldp.js) and the daily noised update of the
+// blend weights (federated.js), each when the reader turned it on.
 
 import * as reports from "./ldp.js";
 import * as storage from "./storage.js";
@@ -37,7 +38,16 @@ function main(config) {
   }
 }
 
+// The federated update (federated.js) loads the ranking only when the reader turned it on.
+function dailyUpdate(page) {
+  if (!(page.state && page.state.federated && page.state.federated.on)) return;
+  Promise.all([import("./federated.js"), import("./ranking.js"), bundleJson(page.config)])
+    .then(([federated, ranking, bundle]) => federated.run(page.state, bundle, ranking.decodeBundle(bundle)))
+    .catch((error) => console.error("Private mode could not prepare its update:", error));
+}
+
 function dailyReport(page) {
+  dailyUpdate(page);
   if (!reports.isOn(page.state)) return;
   bundleJson(page.config)
     .then((bundle) => reports.run(page.state, bundle))
@@ -66,9 +76,9 @@ function element(tag, attributes = {}, ...children) {
   return node;
 }
 
-async function bundleJson(config) {
+async function bundleJson(config, options = {}) {
   // No cookie goes with it: the bundle is the same for everyone and must not learn who asks.
-  const response = await fetch(config.bundleUrl, { credentials: "omit" });
+  const response = await fetch(config.bundleUrl, { ...options, credentials: "omit" });
   if (!response.ok) throw new Error(`The candidate bundle answered ${response.status}.`);
   return response.json();
 }
@@ -114,7 +124,8 @@ function cardTime(epochSeconds, timeZone) {
 
 function card(bundle, story, config) {
   const row = story.row;
-  const url = bundle.articleUrl.replace("{slug}", encodeURIComponent(bundle.slugs[row]));
+  // The story's short address by id: the site redirects it to the story's own.
+  const url = bundle.articleUrl.replace("{id}", String(story.id));
   const meta = element("p", { class: "card-meta" }, cardTime(bundle.published[row], bundle.timeZone));
   for (const column of bundle.columns[row]) {
     const topicId = bundle.topicIds[column];
@@ -161,7 +172,11 @@ async function frontPage(page) {
     return;
   }
   const ranking = await import("./ranking.js");
-  const bundle = ranking.decodeBundle(await bundleJson(config));
+  let raw = await bundleJson(config);
+  // A copy this browser kept from before the site changed the bundle's format: ask again,
+  // past the browser's cache (the server answers with the current one).
+  if (raw.format !== ranking.FORMAT) raw = await bundleJson(config, { cache: "no-cache" });
+  const bundle = ranking.decodeBundle(raw);
   const reader = mine(state, bundle);
   const now = Date.now() / 1000;
   let shown = bundle.constants.page_size;
@@ -194,16 +209,12 @@ async function frontPage(page) {
 // --- A story opened -----------------------------------------------------------------------
 
 async function recordRead(page) {
-  const template = page.config.articleUrl || "";
-  const [before, after] = template.split("slug");
-  const path = window.location.pathname;
-  if (!before || !path.startsWith(before) || !path.endsWith(after) || path.length <= before.length + after.length) {
-    return;
-  }
-  const slug = decodeURIComponent(path.slice(before.length, path.length - after.length));
+  // The story's id, as its page names it (nothing on other pages).
+  const id = Number(page.config.articleId);
+  if (!id) return;
   const bundle = await bundleJson(page.config);
   const field = Object.fromEntries(bundle.article_fields.map((name, index) => [name, index]));
-  const row = bundle.articles.find((candidate) => candidate[field.slug] === slug);
+  const row = bundle.articles.find((candidate) => candidate[field.id] === id);
   // A story not among the candidates (older, or not listed) could not shape the ranking.
   if (row) storage.recordRead(page.state, { id: row[field.id], title: row[field.title] }, Date.now() / 1000);
 }
@@ -222,6 +233,8 @@ function startPage(page) {
   const boxes = [...topics.querySelectorAll('input[name="private-topic"]')];
   const reportSection = document.getElementById("private-mode-reports");
   const reportBox = document.getElementById("private-mode-reports-on");
+  const federatedSection = document.getElementById("private-mode-federated");
+  const federatedBox = document.getElementById("private-mode-federated-on");
   const refresh = (message) => {
     const active = Boolean(page.state);
     stateLine.textContent = message || (active
@@ -239,6 +252,10 @@ function startPage(page) {
       show(reportSection, active);
       reportBox.checked = reports.isOn(page.state);
     }
+    if (federatedSection) {
+      show(federatedSection, active);
+      federatedBox.checked = Boolean(active && page.state.federated && page.state.federated.on);
+    }
   };
   reportBox?.addEventListener("change", () => {
     reports.setOn(page.state, reportBox.checked);
@@ -246,6 +263,15 @@ function startPage(page) {
       ? "Reports are on: at most one randomized report a day, about a story you open that day."
       : "Reports are off: this browser sends nothing.";
     dailyReport(page);
+  });
+  federatedBox?.addEventListener("change", () => {
+    import("./federated.js").then((federated) => {
+      federated.setOn(page.state, federatedBox.checked);
+      document.getElementById("private-mode-federated-state").textContent = federatedBox.checked
+        ? "Updates are on: at most one noised update a day, from the stories you open."
+        : "Updates are off: this browser sends no update.";
+      dailyUpdate(page);
+    });
   });
   on.addEventListener("click", () => {
     page.state = storage.turnOn("visitor");

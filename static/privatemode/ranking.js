@@ -9,7 +9,7 @@
 // the topic vectors of the re-ranking), this rounds with Math.fround at the same step, so
 // both sides compare the same numbers.
 
-export const FORMAT = 1;
+export const FORMAT = 2;
 
 export const Kind = Object.freeze({
   TOPIC: "topic",
@@ -23,18 +23,25 @@ export const Kind = Object.freeze({
 // In relatedTopic: related to the followed topic nearest in content (scoring.NEAREST).
 const NEAREST = -2;
 
+// int8 rows (bundle.py `int8_decode`): times the row's scale, or, for unit rows shipped
+// without one, divided by the row's norm (an exact integer sum, one square root, one
+// division, as numpy does them).
 function int8Decode(encoded) {
-  const rows = encoded.scale.length;
-  const dimensions = encoded.dimensions;
+  const { rows, dimensions } = encoded;
   const binary = atob(encoded.data);
   const values = new Float64Array(rows * dimensions);
+  const signed = new Int8Array(dimensions);
   for (let row = 0; row < rows; row++) {
-    const scale = encoded.scale[row];
+    let squares = 0;
     for (let k = 0; k < dimensions; k++) {
-      const index = row * dimensions + k;
-      const byte = binary.charCodeAt(index);
-      values[index] = (byte > 127 ? byte - 256 : byte) * scale;
+      const byte = binary.charCodeAt(row * dimensions + k);
+      signed[k] = byte > 127 ? byte - 256 : byte;
+      squares += signed[k] * signed[k];
     }
+    let scale;
+    if (encoded.scale) scale = encoded.scale[row];
+    else scale = squares > 0 ? 1 / Math.sqrt(squares) : 0;
+    for (let k = 0; k < dimensions; k++) values[row * dimensions + k] = signed[k] * scale;
   }
   return { rows, dimensions, values };
 }
@@ -45,7 +52,9 @@ function dot(a, aOffset, b, bOffset, length) {
   return total;
 }
 
-/** The bundle as the ranking reads it: arrays per candidate row (newest first). */
+/** The bundle as the ranking reads it: arrays per candidate row (newest first). Format 2
+ * (privatemode/bundle.py): links by id, publication as the gap to the row above, popularity
+ * as an integer over `popularity_scale`. */
 export function decodeBundle(bundle) {
   if (bundle.format !== FORMAT) {
     throw new Error(`Unknown bundle format ${bundle.format}; this page expects ${FORMAT}.`);
@@ -59,7 +68,11 @@ export function decodeBundle(bundle) {
   const topicIds = bundle.topics.map((topic) => topic[0]);
   const members = topicIds.map(() => []);
   const columns = [];
+  const published = new Float64Array(count);
+  let above = bundle.newest_published;
   for (let row = 0; row < count; row++) {
+    above -= rows[row][field.earlier_by];
+    published[row] = above;
     const own = rows[row][field.columns];
     columns.push(own);
     for (const column of own) members[column].push(row);
@@ -83,11 +96,10 @@ export function decodeBundle(bundle) {
     count,
     ids: rows.map((row) => row[field.id]),
     titles: rows.map((row) => row[field.title]),
-    slugs: rows.map((row) => row[field.slug]),
     summaries: rows.map((row) => row[field.summary]),
-    published: Float64Array.from(rows, (row) => row[field.published]),
+    published,
     pickUntil: Float64Array.from(rows, (row) => row[field.pick_until]),
-    popularity: Float64Array.from(rows, (row) => row[field.popularity]),
+    popularity: Float64Array.from(rows, (row) => row[field.popularity] / bundle.popularity_scale),
     counted: Uint8Array.from(rows, (row) => row[field.counted]),
     columns,
     members,

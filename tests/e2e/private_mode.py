@@ -87,3 +87,18 @@ def wait_for_reads(page, count: int) -> None:
             return
         page.wait_for_timeout(100)
     raise AssertionError(f"The browser did not note read {count}: {browser_kept(page)}")
+
+
+def posts_to(requests, path: str) -> list:
+    """The captured requests a page sent to `path` (a URL ending)."""
+    return [r for r in requests if r.url.endswith(path)]
+
+
+def wait_for_post(page, requests, path: str) -> None:
+    """Until the page sent something to `path` (a randomized delay of at most a few seconds)."""
+    # Polled from here: Playwright's in-page polling evaluates a string, which the CSP forbids.
+    for _ in range(150):
+        if posts_to(requests, path):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"Nothing was sent to {path}: {browser_kept(page)}")

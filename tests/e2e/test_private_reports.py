@@ -17,7 +17,14 @@ from privacy import ldp
 from privacy.models import LocalReportTally
 
 from .conftest import check_page
-from .private_mode import browser_kept, private_mode_newsroom, rows_about_visitors, wait_for_reads
+from .private_mode import (
+    browser_kept,
+    posts_to,
+    private_mode_newsroom,
+    rows_about_visitors,
+    wait_for_post,
+    wait_for_reads,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,19 +82,6 @@ def newsroom(db):
     return private_mode_newsroom()
 
 
-def _report_requests(requests):
-    return [r for r in requests if r.url.endswith("/private/report")]
-
-
-def _wait_for_report(page, requests) -> None:
-    # Polled from here: Playwright's in-page polling evaluates a string, which the CSP forbids.
-    for _ in range(150):
-        if _report_requests(requests):
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError(f"No report was sent: {browser_kept(page)}")
-
-
 def test_one_randomized_report_a_day_only_once_its_reader_turned_reports_on(
     new_page, newsroom, live_settings
 ):
@@ -117,14 +111,14 @@ def test_one_randomized_report_a_day_only_once_its_reader_turned_reports_on(
     page.goto("/")
     expect(page.locator('section.cards[data-private-mode="ranked"]')).to_be_visible()
     page.wait_for_timeout(2_000)
-    assert _report_requests(requests) == []
+    assert posts_to(requests, "/private/report") == []
     assert {r.method for r in requests} == {"GET"}
 
     # On: one of today's reads is reported, within the (shortened) random delay.
     page.goto("/private/")
     reports_box.check()
     expect(page.locator("#private-mode-reports-state")).to_contain_text("Reports are on")
-    _wait_for_report(page, requests)
+    wait_for_post(page, requests, "/private/report")
     page.wait_for_timeout(500)
     # More pages, more reads: still the one report of the day.
     page.goto(newsroom["Science"][2].get_absolute_url())
@@ -132,7 +126,7 @@ def test_one_randomized_report_a_day_only_once_its_reader_turned_reports_on(
     page.goto("/")
     page.wait_for_timeout(2_000)
 
-    [report] = _report_requests(requests)
+    [report] = posts_to(requests, "/private/report")
     assert report.method == "POST"
     body = json.loads(report.post_data)
     assert set(body) == {"bundle_version", "day", "bits"}

@@ -4,8 +4,11 @@ scoring on the same bundle (`bundle_feed`: `score`, `rank` and the reasons), rea
 reader; and against the live server's feed, with its float vectors, for signed-in readers
 following the same topics and reading the same stories."""
 
+import json
+import subprocess
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from django.utils import timezone
 
@@ -18,10 +21,24 @@ from privatemode.services import bundle_build
 from recommendations.feed.page import feed_page
 from tests.factories import ReaderFactory
 
-from .conftest import browser_ranking, topic_ids
+from .conftest import RANKING_JS, RUNNER, browser_ranking, node_or_skip, topic_ids
 
 pytestmark = pytest.mark.django_db
 HOUR = 3600
+
+
+def _browser_decoded(bundle: dict) -> dict:
+    """The bundle as ranking.js decodes it (node), array by array."""
+    completed = subprocess.run(
+        [node_or_skip(), str(RUNNER), RANKING_JS.as_uri()],
+        input=json.dumps({"bundle": bundle}),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)
 
 
 def _as_tuples(stories):
@@ -169,3 +186,27 @@ def test_a_read_on_another_day_is_named_with_its_day_in_the_sites_time_zone(news
     assert _from_browser(in_browser) == _as_tuples(expected)
     history = [s["sentence"] for s in in_browser if s["kind"] == "history"]
     assert history and all(s.endswith(" yesterday") for s in history)
+
+
+def test_the_browser_decodes_every_number_of_the_bundle_to_the_same_double(newsroom):
+    """Times as gaps, popularity as integers and unit vectors without scales are rebuilt by
+    arithmetic: both sides must land on the very same float64, not a nearby one."""
+    bundle = bundle_build(now=timezone.now())
+    assert "scale" not in bundle["vectors"]
+    decoded = bundle_decode(bundle)
+
+    in_browser = _browser_decoded(bundle)
+
+    candidates = decoded.candidates
+    assert in_browser["ids"] == decoded.ids.tolist()
+    assert in_browser["published"] == decoded.published.tolist()
+    assert in_browser["popularity"] == candidates.popularity.tolist()
+    assert in_browser["vectors"] == candidates.vectors.ravel().tolist()
+    assert in_browser["centroids"] == candidates.topic_centroids.ravel().tolist()
+    # Dot products of those: BLAS may add in another order, so the last bit may differ.
+    assert np.allclose(
+        np.array(in_browser["closeness"]).reshape(candidates.centroid_closeness.shape),
+        candidates.centroid_closeness,
+        rtol=0,
+        atol=1e-14,
+    )
