@@ -221,8 +221,14 @@ def activation_refusal(*, version: ModelVersion, active: ModelVersion | None) ->
     worse on an offline check (None: it may serve)."""
     if active is None or active.pk == version.pk:
         return None
+    new_metrics, old_metrics = version.metrics or {}, active.metrics or {}
+    shapes = new_metrics.get("dimensions_setting"), old_metrics.get("dimensions_setting")
+    if None not in shapes and shapes[0] != shapes[1]:
+        # The number of dimensions is the operator's setting: a model trained at a new one
+        # is a deliberate change, and the checks only compare models of the same shape.
+        return None
     for name in NO_WORSE_CHECKS:
-        new, old = (version.metrics or {}).get(name), (active.metrics or {}).get(name)
+        new, old = new_metrics.get(name), old_metrics.get(name)
         if new is not None and old is not None and new < old:
             return (
                 f"its {name.replace('_', ' ')} {new} is below {old}, the serving "

@@ -662,6 +662,8 @@ def build_model(*, version: int, now: datetime, seed: int = 0) -> Training:
         "own_topic_share": round(loyalty, 4),
         "topic_agreement": round(topic_agreement(vectors=vectors, corpus=corpus, seed=seed), 4),
         "dimensions": int(vectors.shape[1]),
+        # What the operator asked for; a small corpus gets fewer (the gate compares these).
+        "dimensions_setting": int(settings.RECOMMENDER_SVD_COMPONENTS),
         "vocabulary": len(text_model.vectorizer.vocabulary_),
     }
     model = RecommenderModel(

@@ -42,6 +42,27 @@ def test_a_retrain_that_does_worse_on_topic_agreement_is_kept_ready_but_not_serv
     )
 
 
+def first_agreement(result) -> float:
+    return ModelVersion.objects.get(version=result.version).metrics["topic_agreement"]
+
+
+def test_a_retrain_at_a_new_number_of_dimensions_serves_though_its_checks_differ(
+    newsroom, settings
+):
+    first = model_retrain()
+    _food_stories_that_read_like_space(newsroom)
+    settings.RECOMMENDER_SVD_COMPONENTS = 8
+
+    second = model_retrain()
+
+    assert first.activated and second.activated
+    served = ActiveModel.objects.get().version
+    assert served.version == second.version and served.metrics["dimensions_setting"] == 8
+    assert served.error == ""
+    # The same check would have held it back at the serving model's shape.
+    assert served.metrics["topic_agreement"] < first_agreement(first)
+
+
 def test_a_retrain_no_worse_than_the_serving_version_serves(newsroom):
     model_retrain()
     again = model_retrain()

@@ -136,6 +136,7 @@ def test_a_version_records_what_it_learned_from(newsroom):
     assert {
         "topic_agreement",
         "dimensions",
+        "dimensions_setting",
         "vocabulary",
         "holdout_ndcg@10",
         "holdout_popularity_and_freshness",
