@@ -558,9 +558,10 @@ RECOMMENDER_RETRAIN_LOCK_SECONDS = env.int("RECOMMENDER_RETRAIN_LOCK_SECONDS", d
 # Training corpus: the most recent published articles, at most this many.
 RECOMMENDER_TRAINING_MAX_ARTICLES = env.int("RECOMMENDER_TRAINING_MAX_ARTICLES", default=100_000)
 RECOMMENDER_MAX_FEATURES = env.int("RECOMMENDER_MAX_FEATURES", default=50_000)
-# Dimensions after TruncatedSVD; a corpus this small or smaller keeps plain TF-IDF vectors.
-# 64 keeps private mode's bundle of 2,000 stories under 300 KB; 128 ranked no better beyond
-# the spread of the noise on real readers (bench/README.md, "Private mode's bundle").
+# Dimensions after TruncatedSVD (a corpus of up to 4 times as many stories keeps plain TF-IDF
+# vectors). 64 keeps private mode's bundle of 2,000 stories under 300 KB gzipped; 128 ranked
+# real readers no better beyond the spread of the noise (bench/README.md, "Private mode's
+# bundle").
 RECOMMENDER_SVD_COMPONENTS = env.int("RECOMMENDER_SVD_COMPONENTS", default=64)
 # DP counts of the last N days feed the popularity prior, halving in weight every H days.
 RECOMMENDER_POPULARITY_DAYS = env.int("RECOMMENDER_POPULARITY_DAYS", default=30)

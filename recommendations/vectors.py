@@ -15,6 +15,10 @@ from news.models import body_without_links
 
 # A large corpus drops words seen in one document only: typos and names that match nothing.
 MIN_DF_FROM_DOCUMENTS = 1_000
+# SVD only once the corpus has this many stories per dimension kept: with fewer it blurs
+# stories that share a few words, and exact TF-IDF vectors are few enough to keep (on the
+# demo corpus, 132 stories: leave-one-out HR@10 0.455 at 64 dimensions, 0.470 exact).
+SVD_STORIES_PER_DIMENSION = 4
 
 
 def article_text(*, title: str, summary: str, body: str) -> str:
@@ -55,8 +59,8 @@ def fit_text_model(
     )
     tfidf = vectorizer.fit_transform(texts)
     svd = None
-    # A small corpus keeps exact TF-IDF: reducing a few hundred documents only blurs them.
-    if tfidf.shape[0] > svd_components and tfidf.shape[1] > svd_components:
+    reduce = tfidf.shape[0] > SVD_STORIES_PER_DIMENSION * svd_components
+    if reduce and tfidf.shape[1] > svd_components:
         svd = TruncatedSVD(n_components=svd_components, random_state=seed, n_iter=5)
         reduced = svd.fit_transform(tfidf)
     else:
