@@ -17,12 +17,16 @@ from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from functools import lru_cache
 
-import opendp.prelude as dp
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
 from django.utils import timezone
+from opendp.combinators import make_fix_delta, make_zCDP_to_approxDP
+from opendp.domains import atom_domain, vector_domain
+from opendp.measurements import make_gaussian, make_laplace
+from opendp.metrics import l1_distance, l2_distance
+from opendp.mod import Measurement, binary_search_param, enable_features
 
 from news.models import Article, Topic
 
@@ -49,7 +53,9 @@ from .releases import (
 )
 from .selectors import consent_timeline
 
-dp.enable_features("contrib")
+# OpenDP's own modules, not its prelude: the prelude also loads opendp.extras, a web worker's
+# largest import (bench/README.md, worker peak).
+enable_features("contrib")
 
 # Each query's share of the day's budget (basic composition: the four add up to the day's
 # epsilon). Most goes to the per-article counts: one article's daily count is a handful of
@@ -154,25 +160,25 @@ def levels_released_with(*, day: date, today: date | None = None) -> bool:
     return day == (today or timezone.localdate()) - timedelta(days=1)
 
 
-def _laplace(sensitivity: int, epsilon: float) -> tuple[dp.Measurement, float]:
-    space = dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int)
+def _laplace(sensitivity: int, epsilon: float) -> tuple[Measurement, float]:
+    space = vector_domain(atom_domain(T=int)), l1_distance(T=int)
     scale = sensitivity / epsilon
-    measurement = dp.m.make_laplace(*space, scale=scale)
+    measurement = make_laplace(*space, scale=scale)
     # OpenDP rounds its privacy accounting up, so sensitivity/epsilon may cost one ulp more than
     # the budget; widen the scale by a hair until the promise fits.
     for _ in range(16):
         if measurement.map(sensitivity) <= epsilon:
             break
         scale = math.nextafter(scale, math.inf)
-        measurement = dp.m.make_laplace(*space, scale=scale)
+        measurement = make_laplace(*space, scale=scale)
     return measurement, scale
 
 
-def _gaussian_chain(scale: float, delta: float) -> dp.Measurement:
+def _gaussian_chain(scale: float, delta: float) -> Measurement:
     """Discrete Gaussian on integer counts (a zCDP guarantee), read as (epsilon, delta)-DP."""
-    space = dp.vector_domain(dp.atom_domain(T=int)), dp.l2_distance(T=float)
-    zcdp = dp.m.make_gaussian(*space, scale=scale)
-    return dp.c.make_fix_delta(dp.c.make_zCDP_to_approxDP(zcdp), delta)
+    space = vector_domain(atom_domain(T=int)), l2_distance(T=float)
+    zcdp = make_gaussian(*space, scale=scale)
+    return make_fix_delta(make_zCDP_to_approxDP(zcdp), delta)
 
 
 def l2_sensitivity(*, sensitivity: int, max_change: int) -> float:
@@ -186,10 +192,10 @@ def l2_sensitivity(*, sensitivity: int, max_change: int) -> float:
 
 
 @lru_cache(maxsize=256)
-def _gaussian(l2: float, epsilon: float, delta: float) -> tuple[dp.Measurement, float]:
+def _gaussian(l2: float, epsilon: float, delta: float) -> tuple[Measurement, float]:
     # OpenDP searches the smallest scale whose own privacy map fits (epsilon, delta); the
     # evaluation releases the same shape every day, hence the cache.
-    scale = dp.binary_search_param(
+    scale = binary_search_param(
         lambda s: _gaussian_chain(s, delta), d_in=l2, d_out=(epsilon, delta), T=float
     )
     return _gaussian_chain(scale, delta), scale

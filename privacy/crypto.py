@@ -9,7 +9,9 @@ import binascii
 import functools
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -164,7 +166,49 @@ def _data_key_sql() -> str:
     )
 
 
+# The wrapped keys read from the key store in the current request, by reader; None outside
+# one (Celery tasks, commands: every lookup asks the store). A first visit needs its reader's
+# key twice (opening the history, then sealing the kept page): one query of the key store.
+_remembered: ContextVar[dict[int, LoadedDataKey] | None] = ContextVar(
+    "remembered_data_keys", default=None
+)
+
+
+@contextmanager
+def data_keys_remembered() -> Iterator[None]:
+    """Remember each wrapped data key read or made inside the block, until the block ends
+    (one request: `privacy.key_memo.DataKeyMemoMiddleware`). Never longer: a key shredded
+    by another process must be gone for the next request, and no other process could
+    forget it. Only the wrapped key is kept; it is unwrapped at each use."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
+def _remember(row: LoadedDataKey) -> None:
+    remembered = _remembered.get()
+    # Only a committed row: one made or read inside a transaction of the key store could be
+    # rolled back, and a remembered key would then seal data that nothing can open.
+    if remembered is not None and not connections[_key_store()].in_atomic_block:
+        remembered[row.user_id] = row
+
+
+def _forget(*, user_id: int | None = None) -> None:
+    remembered = _remembered.get()
+    if remembered is None:
+        return
+    if user_id is None:
+        remembered.clear()
+    else:
+        remembered.pop(user_id, None)
+
+
 def _data_key_row(*, user_id: int) -> LoadedDataKey | None:
+    remembered = _remembered.get()
+    if remembered is not None and user_id in remembered:
+        return remembered[user_id]
     # One row per reader (a one-to-one): no ordering, no model instance, only what unwrapping
     # needs. Asked on every personalized page, so written out: building the query with the
     # ORM took several times as long as the key store's answer.
@@ -172,12 +216,15 @@ def _data_key_row(*, user_id: int) -> LoadedDataKey | None:
         cursor.execute(_data_key_sql(), [user_id])
         row = cursor.fetchone()
     if row is None:
-        return None
-    return LoadedDataKey.of(user_id=user_id, wrapped=row[0], master_key_id=row[1])
+        return None  # not remembered: the key may be made later in the same request
+    loaded = LoadedDataKey.of(user_id=user_id, wrapped=row[0], master_key_id=row[1])
+    _remember(loaded)
+    return loaded
 
 
-# No cache of unwrapped keys: a cached key would outlive data_key_destroy in every other process
-# (web workers, Celery), and could outlive a rolled-back key row. One indexed lookup is cheaper.
+# No cache of unwrapped keys across requests: a cached key would outlive data_key_destroy in
+# every other process (web workers, Celery), and could outlive a rolled-back key row. One
+# indexed lookup a request is cheaper.
 def _data_key_get_or_create(*, user_id: int) -> bytes:
     current_id, master_keys = master_keys_configured()
     row = _data_key_row(user_id=user_id)
@@ -188,7 +235,7 @@ def _data_key_get_or_create(*, user_id: int) -> bytes:
     try:
         # A savepoint, so losing the race does not break the caller's transaction.
         with transaction.atomic(using=_key_store()):
-            UserDataKey.objects.create(
+            created = UserDataKey.objects.create(
                 user_id=user_id,
                 wrapped_key=_wrap(
                     data_key=data_key, user_id=user_id, master_key=master_keys[current_id]
@@ -199,6 +246,11 @@ def _data_key_get_or_create(*, user_id: int) -> bytes:
         # Another request created the reader's key first: use theirs, never a second one.
         row = UserDataKey.objects.get(user_id=user_id)
         return _unwrap(row, master_keys=master_keys)
+    _remember(
+        LoadedDataKey.of(
+            user_id=user_id, wrapped=created.wrapped_key, master_key_id=created.master_key_id
+        )
+    )
     return data_key
 
 
@@ -287,6 +339,7 @@ def data_key_destroy(*, user_id: int) -> bool:
     a shred is never rolled back. On PostgreSQL the key table is then vacuumed, so the dead
     row's space is marked for reuse rather than kept for the next routine vacuum.
     """
+    _forget(user_id=user_id)
     deleted, _ = UserDataKey.objects.filter(user_id=user_id).delete()
     if deleted:
         transaction.on_commit(_key_table_vacuum, using=_key_store())
@@ -442,6 +495,7 @@ def master_keys_rotate(
         # Beyond PostgreSQL's LIMIT range a huge batch would fail inside the query instead.
         raise ValueError(f"The batch size must be from 1 to {MAX_ROTATION_BATCH:,}.")
     current_id, master_keys = master_keys_configured()
+    _forget()  # every remembered key is about to be wrapped anew
     stale = UserDataKey.objects.exclude(master_key_id=current_id)
     stale_secrets = KeyStoreSecret.objects.exclude(master_key_id=current_id)
     unknown = (

@@ -18,16 +18,20 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
-import opendp.prelude as dp
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from opendp.combinators import make_fix_delta, make_zCDP_to_approxDP
+from opendp.domains import atom_domain, vector_domain
+from opendp.measurements import make_gaussian
+from opendp.metrics import l2_distance
+from opendp.mod import Measurement, binary_search_param, enable_features
 from scipy.stats import chi2
 
 from .aggregation import day_awaits_release
 from .models import FederatedRelease, FederatedUpdate, PrivacyBudgetLedger
 
-dp.enable_features("contrib")
+enable_features("contrib")
 
 FEDERATED_QUERY = "federated_blend_update"
 FEDERATED_MECHANISM = "Gaussian (local)"
@@ -41,11 +45,11 @@ LATE_DAYS = 1
 FALSE_REFUSAL = 1e-9
 
 
-def _gaussian(sigma: float, delta: float) -> dp.Measurement:
+def _gaussian(sigma: float, delta: float) -> Measurement:
     """Gaussian noise on a float vector (zCDP), read as (epsilon, delta)-DP."""
-    space = dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.l2_distance(T=float)
-    zcdp = dp.m.make_gaussian(*space, scale=sigma)
-    return dp.c.make_fix_delta(dp.c.make_zCDP_to_approxDP(zcdp), delta)
+    space = vector_domain(atom_domain(T=float, nan=False)), l2_distance(T=float)
+    zcdp = make_gaussian(*space, scale=sigma)
+    return make_fix_delta(make_zCDP_to_approxDP(zcdp), delta)
 
 
 @functools.lru_cache(maxsize=16)
@@ -59,7 +63,7 @@ def noise_sigma(*, epsilon: float, delta: float, clip: float) -> float:
             f"{epsilon}, {delta} and {clip}."
         )
     return float(
-        dp.binary_search_param(
+        binary_search_param(
             lambda sigma: _gaussian(sigma, delta),
             d_in=2.0 * clip,
             d_out=(epsilon, delta),

@@ -11,9 +11,12 @@ import math
 from dataclasses import dataclass
 from functools import cache
 
-import opendp.prelude as dp
+from opendp.measurements import make_randomized_response
+from opendp.mod import Measurement, binary_search_param, enable_features
 
-dp.enable_features("contrib")
+# OpenDP's own modules, not its prelude: the prelude also loads opendp.extras (its scikit-learn,
+# polars and examples helpers), a web worker's largest import (bench/README.md, worker peak).
+enable_features("contrib")
 
 QUESTION = "How comfortable are you with how this site uses your data?"
 
@@ -60,12 +63,12 @@ def other_probability(epsilon: float, k: int = K) -> float:
 
 
 @cache
-def _measurement() -> tuple[dp.Measurement, float]:
+def _measurement() -> tuple[Measurement, float]:
     """OpenDP's randomized response at the largest keep probability whose privacy loss OpenDP
     itself bounds by EPSILON (its float arithmetic would put e^ε/(e^ε+k-1) a hair above it),
     and the ε it guarantees."""
-    make = lambda prob: dp.m.make_randomized_response(list(ANSWER_KEYS), prob)  # noqa: E731
-    prob = dp.binary_search_param(
+    make = lambda prob: make_randomized_response(list(ANSWER_KEYS), prob)  # noqa: E731
+    prob = binary_search_param(
         make, d_in=1, d_out=EPSILON, bounds=(1 / K, keep_probability(EPSILON))
     )
     measurement = make(prob)
