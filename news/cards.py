@@ -41,9 +41,9 @@ topics_version = SiteWide(
 )
 
 
-def _key(article: Article, via: str, topics: str) -> str:
+def _key(article: Article, via: str, language: str, topics: str) -> str:
     # A new version of the article (any save) is a new key; the old one expires on its own.
-    return f"card:{article.pk}:{article.updated_at.timestamp()}:{via}:{get_language()}:{topics}"
+    return f"card:{article.pk}:{article.updated_at.timestamp()}:{via}:{language}:{topics}"
 
 
 # Each process keeps the bodies it served too (a key names one version of one story, so a
@@ -75,8 +75,8 @@ def card_bodies(*, cards: Sequence[tuple[Article, str]]) -> list[SafeString]:
     """The rendered card bodies for (article, via) pairs, in order: from this process's
     copies, then one shared-cache round trip, and the articles missing from both loaded in
     full and rendered."""
-    topics = topics_version.get()
-    keys = [_key(article, via, topics) for article, via in cards]
+    topics, language = topics_version.get(), get_language()
+    keys = [_key(article, via, language, topics) for article, via in cards]
     local = _process_cards(keys)
     if len(local) == len(keys):
         return [local[key] for key in keys]
