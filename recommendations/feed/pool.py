@@ -1,14 +1,16 @@
 """The feed's candidate pool: live articles of the last N days with everything scoring needs
-about them, the same for every visitor, so built once per process per moment and refreshed
-in the background."""
+about them, the same for every visitor. Their public rows (the catalogue) are read from the
+database once per change for the whole site and shared through the cache; each process turns
+them into its pool with its own model, so no reader waits for the database read."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 
@@ -57,9 +59,14 @@ def vectors_for(loaded: LoadedModel | None, ids: np.ndarray) -> tuple[np.ndarray
         return np.zeros((len(ids), 1), np.float32), np.full(len(ids), -1)
     model = loaded.model
     rows = model.rows_for(ids)
-    vectors = np.zeros((len(ids), model.dimensions), np.float32)
     known = rows >= 0
-    vectors[known] = model.vectors[rows[known]]
+    # One gather of every row (a pool's 20,000 x 128 floats), then the unknown ones zeroed:
+    # half the copying of a masked assignment.
+    if known.any():
+        vectors = model.vectors.take(np.maximum(rows, 0), axis=0).astype(np.float32, copy=False)
+        vectors[~known] = 0.0
+    else:
+        vectors = np.zeros((len(ids), model.dimensions), np.float32)
     missing = [int(a) for a in ids[~known]]
     if missing:
         fresh = _fresh_vectors(loaded=loaded, ids=missing)
@@ -70,7 +77,7 @@ def vectors_for(loaded: LoadedModel | None, ids: np.ndarray) -> tuple[np.ndarray
     return vectors, rows
 
 
-# --- The candidate pool: the same for every visitor, so built once per process per moment --
+# --- The candidate pool: the same for every visitor, so made once per process per catalogue --
 
 
 @dataclass
@@ -96,6 +103,8 @@ class CandidatePool:
     # Topics of stories older than the window, as reads name them (see older_topics).
     older_topics: dict[int, tuple[int, ...]] = field(default_factory=dict)
     started_at: float = 0.0  # time.time() when its build began (what it may have missed)
+    catalogue: Catalogue | None = None  # what it was made from
+    without_vector: int = 0  # stories newer than the model not vectorised yet
 
     @property
     def vectors(self) -> np.ndarray:
@@ -143,9 +152,210 @@ class CandidatePool:
         return np.where(sorted_ids[found] == ids, self.id_order[found], -1)
 
 
+# --- The catalogue: the public rows every pool is made of, read once per change -------------
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The live stories of the candidate window, newest first (at most the configured number),
+    as the database gave them: public article data only, the same for every process and model,
+    so one read serves the whole site."""
+
+    started_at: float  # time.time() when the read began: a change after it may be missing
+    built_at: float  # time.time() when it was read, for its age
+    epoch: float  # the moment whose live stories it holds
+    ids: np.ndarray  # int64
+    published: np.ndarray  # epoch seconds
+    pick_until: np.ndarray  # epoch seconds; 0 when not a pick
+    topic_ids: np.ndarray  # int64, ascending: the topic of each column
+    # A row and a topic column per (story, topic) pair, by column then row.
+    pair_rows: np.ndarray
+    pair_columns: np.ndarray
+    id_order: np.ndarray  # rows in the order of their ids
+    digest: str  # of the rows alone, to tell a catalogue read again unchanged
+
+    def as_shared(self) -> dict:
+        # Plain values and arrays (pickled as raw buffers, under 1 MB at 20,000 stories), so a
+        # process running other code can still read it.
+        return {"format": CATALOGUE_FORMAT, **self.__dict__}
+
+    @classmethod
+    def from_shared(cls, value) -> Catalogue | None:
+        if not isinstance(value, dict) or value.get("format") != CATALOGUE_FORMAT:
+            return None
+        return cls(**{name: value[name] for name in cls.__dataclass_fields__})
+
+
+# Raised with every change of `Catalogue`'s fields: a value of another format is not read.
+CATALOGUE_FORMAT = 3
+# The shared catalogue, and its `started_at` apart: every request asks for that small stamp
+# (with the publication mark, one round trip); the catalogue itself only when it is newer.
+CATALOGUE_KEY = "recommendations:feed:catalogue"
+CATALOGUE_STAMP_KEY = "recommendations:feed:catalogue-started-at"
+# Held by the one process that reads an aged catalogue again, for at most one interval.
+CATALOGUE_LOCK_KEY = "recommendations:feed:catalogue-refresh"
+
+
+def _catalogue_read(*, now: datetime) -> Catalogue:
+    """One query (a row per article and topic), newest first, turned into arrays. Run as
+    written SQL: the ORM's per-value converters cost more than the database's answer."""
+    started_at = time.time()
+    since = now - timedelta(days=settings.RECOMMENDER_CANDIDATE_DAYS)
+    query = (
+        Article.objects.published(now=now)
+        .filter(published_at__gte=since)
+        .order_by("-published_at", "-id")
+        .values_list(
+            "id",
+            EpochSeconds("published_at"),
+            EpochSeconds("editors_pick_until"),
+            Coalesce("topics__id", -1),
+        )
+    )
+    sql, params = query.query.sql_with_params()
+    with connections[query.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    table = np.array(rows, dtype=np.float64).reshape(len(rows), 4)
+    row_ids = table[:, 0].astype(np.int64)
+    # The articles in feed order (their first row), at most the configured number.
+    _, first_row = np.unique(row_ids, return_index=True)
+    firsts = np.sort(first_row)[: settings.RECOMMENDER_MAX_CANDIDATES]
+    ids = row_ids[firsts]
+    row_topics = table[:, 3].astype(np.int64)
+    topic_ids = np.unique(row_topics[row_topics >= 0])
+    id_order = np.argsort(ids, kind="stable")
+    pair_rows = np.zeros(0, dtype=np.int64)
+    pair_columns = np.zeros(0, dtype=np.int64)
+    if len(ids):
+        positions = np.minimum(np.searchsorted(ids[id_order], row_ids), len(ids) - 1)
+        kept = (row_topics >= 0) & (ids[id_order][positions] == row_ids)
+        pair_rows = id_order[positions[kept]]
+        pair_columns = np.searchsorted(topic_ids, row_topics[kept])
+        by_column = np.lexsort((pair_rows, pair_columns))
+        pair_rows, pair_columns = pair_rows[by_column], pair_columns[by_column]
+    published = table[firsts, 1].copy()
+    pick_until = table[firsts, 2].copy()
+    pair_rows, pair_columns = pair_rows.astype(np.int32), pair_columns.astype(np.int32)
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (ids, published, pick_until, topic_ids, pair_rows, pair_columns):
+        digest.update(array.tobytes())
+    return Catalogue(
+        started_at=started_at,
+        built_at=time.time(),
+        epoch=now.timestamp(),
+        ids=ids,
+        published=published,
+        pick_until=pick_until,
+        topic_ids=topic_ids,
+        pair_rows=pair_rows,
+        pair_columns=pair_columns,
+        id_order=id_order,
+        digest=digest.hexdigest(),
+    )
+
+
+def _catalogue_share(catalogue: Catalogue) -> None:
+    """Offer it to every process, unless a newer one is there already (two changes at once)."""
+    if (cache.get(CATALOGUE_STAMP_KEY) or 0.0) > catalogue.started_at:
+        return
+    # The catalogue before its stamp: whoever sees the stamp finds the catalogue.
+    cache.set(CATALOGUE_KEY, catalogue.as_shared(), None)
+    cache.set(CATALOGUE_STAMP_KEY, catalogue.started_at, None)
+
+
+def _catalogue_shared() -> Catalogue | None:
+    try:
+        return Catalogue.from_shared(cache.get(CATALOGUE_KEY))
+    except Exception:  # written by other code, or cut short: read it from the database
+        logger.exception("The shared feed candidates could not be read.")
+        return None
+
+
+# --- The pool: the catalogue with what this process's model knows about each story ----------
+
+
+def _pool_from(catalogue: Catalogue, *, loaded: LoadedModel | None) -> CandidatePool:
+    """Vectors, popularity and topics as scoring takes them: numpy on arrays in memory, no
+    query but the vectors of stories newer than the model (a few, vectorised on publish)."""
+    ids = catalogue.ids
+    topic_ids = catalogue.topic_ids
+    topic_matrix = np.zeros((len(ids), max(len(topic_ids), 1)), dtype=bool)
+    topic_matrix[catalogue.pair_rows, catalogue.pair_columns] = True
+    vectors, model_rows = vectors_for(loaded, ids)
+    # Each topic column's rows, ascending: the pairs come sorted so.
+    bounds = np.searchsorted(catalogue.pair_columns, np.arange(1, len(topic_ids)))
+    members = np.split(catalogue.pair_rows.astype(np.intp), bounds) if len(topic_ids) else []
+    centroid_closeness = (
+        vectors @ loaded.model.topic_centroids.astype(np.float32).T
+        if loaded is not None and len(loaded.model.topic_centroids)
+        else np.zeros((len(ids), 0), np.float32)
+    )
+    model = loaded.model if loaded is not None else None
+    candidates = Candidates(
+        vectors=vectors,
+        topic_ids=topic_ids,
+        topic_matrix=topic_matrix,
+        popularity=_popularity(loaded, model_rows, topic_matrix, topic_ids),
+        centroid_closeness=centroid_closeness,
+        model_topic_ids=model.topic_ids if model is not None else np.zeros(0, np.int64),
+        topic_centroids=model.topic_centroids if model is not None else np.zeros((0, 1)),
+        topic_affinity=model.topic_affinity if model is not None else None,
+        topic_members=members,
+        topic_vectors=[np.ascontiguousarray(vectors[rows]) for rows in members],
+        only_column=only_columns(topic_matrix),
+    )
+    return CandidatePool(
+        loaded=loaded,
+        built_at=catalogue.built_at,
+        built_epoch=catalogue.epoch,
+        ids=ids,
+        published=catalogue.published,
+        pick_until=catalogue.pick_until,
+        candidates=candidates,
+        counted=model.popular_rows(model_rows)
+        if model is not None
+        else np.zeros(len(ids), dtype=bool),
+        id_order=catalogue.id_order,
+        freshness_at_build=freshness_at(published=catalogue.published, at=catalogue.epoch),
+        started_at=catalogue.started_at,
+        catalogue=catalogue,
+        without_vector=int(np.count_nonzero(~vectors[model_rows < 0].any(axis=1)))
+        if loaded is not None
+        else 0,
+    )
+
+
+def _pool_for(
+    catalogue: Catalogue, *, loaded: LoadedModel | None, previous: CandidatePool | None
+) -> CandidatePool:
+    """The previous pool when the catalogue was read again unchanged (most reads of an aged
+    one) and each story had its vector: making one costs a process 30-50 ms of CPU, which
+    the request that takes a new catalogue would wait for."""
+    if (
+        previous is not None
+        and previous.loaded is loaded
+        and previous.catalogue is not None
+        and previous.catalogue.digest == catalogue.digest
+        and not previous.without_vector
+    ):
+        # Its freshness decays from its own build, the same as from this read's. Topics of
+        # older stories are asked again, so that one removed since is forgotten.
+        return replace(
+            previous,
+            built_at=catalogue.built_at,
+            started_at=catalogue.started_at,
+            catalogue=catalogue,
+            older_topics={},
+        )
+    return _pool_from(catalogue, loaded=loaded)
+
+
 class _PoolCache:
     def __init__(self) -> None:
         self.pool: CandidatePool | None = None
+        # A catalogue this process read in the background, for when the cache is down.
+        self.read: Catalogue | None = None
         self.lock = threading.Lock()
         self.refresher: threading.Thread | None = None
 
@@ -154,9 +364,12 @@ _pool_cache = _PoolCache()
 
 
 def candidate_pool_forget() -> None:
+    """Forget the pool, here and the shared catalogue: the next one is read anew."""
     candidate_refresh_wait()
     with _pool_cache.lock:
         _pool_cache.pool = None
+        _pool_cache.read = None
+    cache.delete_many([CATALOGUE_STAMP_KEY, CATALOGUE_KEY, CATALOGUE_LOCK_KEY])
 
 
 def candidate_refresh_wait(timeout: float = 30.0) -> None:
@@ -185,74 +398,6 @@ def _popularity(loaded: LoadedModel | None, rows: np.ndarray, topic_matrix, topi
     return popularity
 
 
-def _pool_build(*, loaded: LoadedModel | None, now: datetime) -> CandidatePool:
-    """One query (a row per article and topic), newest first, turned into arrays."""
-    started_at = time.time()
-    since = now - timedelta(days=settings.RECOMMENDER_CANDIDATE_DAYS)
-    rows = list(
-        Article.objects.published(now=now)
-        .filter(published_at__gte=since)
-        .order_by("-published_at", "-id")
-        .values_list(
-            "id",
-            EpochSeconds("published_at"),
-            EpochSeconds("editors_pick_until"),
-            Coalesce("topics__id", -1),
-        )
-    )
-    row_ids = np.array([row[0] for row in rows], dtype=np.int64)
-    # The articles in feed order (their first row), at most the configured number.
-    _, first_row = np.unique(row_ids, return_index=True)
-    firsts = np.sort(first_row)[: settings.RECOMMENDER_MAX_CANDIDATES]
-    ids = row_ids[firsts]
-    published = np.array([rows[i][1] for i in firsts], dtype=np.float64)
-    pick_until = np.array([rows[i][2] for i in firsts], dtype=np.float64)
-    row_topics = np.array([row[3] for row in rows], dtype=np.int64)
-    topic_ids = np.unique(row_topics[row_topics >= 0])
-    topic_matrix = np.zeros((len(ids), max(len(topic_ids), 1)), dtype=bool)
-    id_order = np.argsort(ids, kind="stable")
-    positions = np.minimum(np.searchsorted(ids[id_order], row_ids), max(len(ids) - 1, 0))
-    if len(ids):
-        kept = (row_topics >= 0) & (ids[id_order][positions] == row_ids)
-        topic_matrix[id_order[positions[kept]], np.searchsorted(topic_ids, row_topics[kept])] = True
-    vectors, model_rows = vectors_for(loaded, ids)
-    members = [np.flatnonzero(topic_matrix[:, column]) for column in range(len(topic_ids))]
-    centroid_closeness = (
-        vectors @ loaded.model.topic_centroids.astype(np.float32).T
-        if loaded is not None and len(loaded.model.topic_centroids)
-        else np.zeros((len(ids), 0), np.float32)
-    )
-    model = loaded.model if loaded is not None else None
-    candidates = Candidates(
-        vectors=vectors,
-        topic_ids=topic_ids,
-        topic_matrix=topic_matrix,
-        popularity=_popularity(loaded, model_rows, topic_matrix, topic_ids),
-        centroid_closeness=centroid_closeness,
-        model_topic_ids=model.topic_ids if model is not None else np.zeros(0, np.int64),
-        topic_centroids=model.topic_centroids if model is not None else np.zeros((0, 1)),
-        topic_affinity=model.topic_affinity if model is not None else None,
-        topic_members=members,
-        topic_vectors=[np.ascontiguousarray(vectors[rows]) for rows in members],
-        only_column=only_columns(topic_matrix),
-    )
-    return CandidatePool(
-        loaded=loaded,
-        built_at=time.time(),
-        built_epoch=now.timestamp(),
-        ids=ids,
-        published=published,
-        pick_until=pick_until,
-        candidates=candidates,
-        counted=model.popular_rows(model_rows)
-        if model is not None
-        else np.zeros(len(ids), dtype=bool),
-        id_order=id_order,
-        freshness_at_build=freshness_at(published=published, at=now.timestamp()),
-        started_at=started_at,
-    )
-
-
 def freshness_at(*, published: np.ndarray, at: float) -> np.ndarray:
     hours = np.maximum(at - published, 0.0) / 3600
     return 0.5 ** (hours / settings.RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS)
@@ -270,61 +415,101 @@ def pool_freshness(pool: CandidatePool, *, now: datetime) -> np.ndarray:
 
 
 def candidate_pool(*, loaded: LoadedModel | None, now: datetime) -> CandidatePool:
-    """The pool, refreshed after a few seconds (so a new story is a candidate within a
-    minute) and rebuilt when another model version starts serving.
+    """The pool, from a catalogue at most a few seconds old (so a story is a candidate within
+    a minute; one published through `article_publish` from the next page on) and made again
+    when another model version starts serving.
 
-    A stale pool is refreshed in a background thread while this and other requests are
-    still served from it: a build reads every candidate from the database, hundreds of
-    milliseconds at 20,000 of them, which no reader should wait for. Only the first pool of a
-    process (or of a model version) is built in the request."""
+    No reader waits for the database read (hundreds of milliseconds at 20,000 candidates,
+    which used to be paid by every process after each publication): the process that
+    publishes reads the catalogue and shares it, and an aged one is read again in the
+    background by one process for the whole site. A process takes a newer shared catalogue
+    in the request that sees it (1 ms to fetch, and 30-50 ms of numpy at 20,000 candidates
+    when it holds a change, none when it does not). It reads the catalogue itself
+    in the request only when there is none yet, or when the shared one misses a publication
+    (the publishing process failed to share it)."""
     pool = _pool_cache.pool
-    published_at = cache.get(PUBLISHED_AT_KEY)
-    missed = pool is not None and published_at is not None and pool.started_at < published_at
-    if pool is None or pool.loaded is not loaded or missed:
-        # A story went live since this pool was begun: the page asked for now (and the
-        # shared first page kept from it) must hold it, so this request waits for the build.
-        pool = _pool_build(loaded=loaded, now=now)
+    marks = cache.get_many([PUBLISHED_AT_KEY, CATALOGUE_STAMP_KEY])
+    published_at = marks.get(PUBLISHED_AT_KEY) or 0.0
+    catalogue = pool.catalogue if pool is not None else None
+    known = [c for c in (_pool_cache.read, catalogue) if c is not None]
+    if marks.get(CATALOGUE_STAMP_KEY, 0.0) > max((c.started_at for c in known), default=0.0):
+        shared = _catalogue_shared()
+        if shared is not None:
+            known.append(shared)
+    if known:
+        catalogue = max(known, key=lambda c: c.started_at)
+    if catalogue is None or catalogue.started_at < published_at:
+        # A story went live since: the page asked for now (and the shared first page kept
+        # from it) must hold it.
+        catalogue = _catalogue_read_here(now=now, previous=catalogue)
+    elif not 0 <= time.time() - catalogue.built_at < settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS:
+        if settings.RECOMMENDER_CANDIDATE_REFRESH_IN_BACKGROUND:
+            _refresh_in_background()
+        else:
+            catalogue = _catalogue_read_here(now=now, previous=catalogue)
+    if pool is None or pool.catalogue is not catalogue or pool.loaded is not loaded:
+        pool = _pool_for(catalogue, loaded=loaded, previous=pool)
         with _pool_cache.lock:
             _pool_cache.pool = pool
-        return pool
-    age = time.time() - pool.built_at
-    if 0 <= age < settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS:
-        return pool
-    if not settings.RECOMMENDER_CANDIDATE_REFRESH_IN_BACKGROUND:
-        pool = _pool_build(loaded=loaded, now=now)
-        with _pool_cache.lock:
-            _pool_cache.pool = pool
-        return pool
-    with _pool_cache.lock:
-        if _pool_cache.refresher is None or not _pool_cache.refresher.is_alive():
-            _pool_cache.refresher = threading.Thread(
-                target=_pool_refresh, kwargs={"loaded": loaded}, name="feed-candidates", daemon=True
-            )
-            _pool_cache.refresher.start()
     return pool
 
 
-def candidate_pool_published() -> None:
-    """Stories went live: every process's next feed is ranked from a pool built after now."""
-    cache.set(PUBLISHED_AT_KEY, time.time(), None)
-
-
-def _pool_refresh(*, loaded: LoadedModel | None) -> None:
+def _catalogue_read_here(*, now: datetime, previous: Catalogue | None) -> Catalogue:
+    """Read in this request and shared; should the read fail, the previous one serves on."""
     try:
-        pool = _pool_build(loaded=loaded, now=timezone.now())
-        with _pool_cache.lock:
-            # A newer model may have started serving meanwhile; its pool is built for it.
-            if _pool_cache.pool is not None and _pool_cache.pool.loaded is loaded:
-                _pool_cache.pool = pool
+        catalogue = _catalogue_read(now=now)
     except Exception:
+        if previous is None:
+            raise
+        logger.exception("Reading the feed's candidates failed; serving the previous ones.")
+        return previous
+    _catalogue_share(catalogue)
+    return catalogue
+
+
+def _refresh_in_background() -> None:
+    """One process of the site reads the aged catalogue again, the others keep serving theirs
+    until it is shared: a read holds a sync worker's interpreter lock for part of its time."""
+    with _pool_cache.lock:
+        if _pool_cache.refresher is not None and _pool_cache.refresher.is_alive():
+            return
+        # False: another process holds it. None: the cache is down, so each process reads
+        # its own, as it can share none.
+        if cache.add(CATALOGUE_LOCK_KEY, 1, settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS) is False:
+            return
+        _pool_cache.refresher = threading.Thread(
+            target=_catalogue_refresh,
+            kwargs={"state": _pool_cache},
+            name="feed-candidates",
+            daemon=True,
+        )
+        _pool_cache.refresher.start()
+
+
+def _catalogue_refresh(*, state: _PoolCache) -> None:
+    try:
+        catalogue = _catalogue_read(now=timezone.now())
+        _catalogue_share(catalogue)
+        with state.lock:
+            state.read = catalogue
+        cache.delete(CATALOGUE_LOCK_KEY)
+    except Exception:
+        # The lock is kept: tried again after another interval, not on every request.
         logger.exception("Refreshing the feed's candidates failed; serving the previous ones.")
-        with _pool_cache.lock:
-            if _pool_cache.pool is not None:
-                # Try again after another interval, not on every request.
-                _pool_cache.pool.built_at = time.time()
     finally:
-        # This thread's own database connection, opened for the build.
+        # This thread's own database connection, opened for the read.
         connections.close_all()
+
+
+def candidate_pool_published() -> None:
+    """Stories went live (called after the commit): every process's next feed is ranked from
+    a catalogue read after now, which this process reads and shares, so that no reader's
+    request reads it. Should that fail, each process reads it in its next feed request."""
+    cache.set(PUBLISHED_AT_KEY, time.time(), None)
+    try:
+        _catalogue_share(_catalogue_read(now=timezone.now()))
+    except Exception:
+        logger.exception("Sharing the feed's candidates after a publication failed.")
 
 
 def older_topics(pool: CandidatePool, *, article_ids: list[int]) -> dict[int, tuple[int, ...]]:
