@@ -216,10 +216,14 @@ def key_store_ready(database_url: str) -> None:
 
 
 def _model_ready() -> None:
+    from django.conf import settings
+
     from recommendations.services import model_active_version, model_retrain
 
     active = model_active_version()
-    if active is not None and any(ARTIFACT_DIR.glob("*")):
+    # Trained again when the site's number of dimensions changed since: measure what it serves.
+    shape = (active.metrics or {}).get("dimensions_setting") if active is not None else None
+    if shape == settings.RECOMMENDER_SVD_COMPONENTS and any(ARTIFACT_DIR.glob("*")):
         return
     started = time.perf_counter()
     result = model_retrain()

@@ -1,6 +1,6 @@
-"""The consents page under a GPC/DNT signal (issue #18, finding 14): it shows what applies now,
-offers one clearly labelled way to turn a paused choice on despite the signal, and a save that
-changes nothing says so."""
+"""The consents page under a GPC/DNT signal (a finding of the outside security audit): it
+shows what applies now, offers one clearly labelled way to turn a paused choice on despite
+the signal, and a save that changes nothing says so."""
 
 import re
 

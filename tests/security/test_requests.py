@@ -1,4 +1,4 @@
-"""Findings of the outside security audit (issue #18) about requests: reads another site sends,
+"""Findings of the outside security audit about requests: reads another site sends,
 input that once answered with a 500, and personal pages kept out of caches."""
 
 import pytest
