@@ -59,6 +59,15 @@ def private_mode_newsroom() -> dict[str, list]:
     return articles
 
 
+def private_mode_turned_on(page, *, topic: str) -> None:
+    """On /private/, as a visitor would: private mode turned on in this browser, following
+    one topic."""
+    page.goto("/private/")
+    page.get_by_role("button", name="Turn on private mode in this browser").click()
+    page.get_by_label(topic).check()
+    page.get_by_role("button", name="Save my topics in this browser").click()
+
+
 def rows_about_visitors() -> dict[str, int]:
     return {
         model.__name__: model.objects.count()

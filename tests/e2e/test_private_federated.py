@@ -16,6 +16,7 @@ from .private_mode import (
     browser_kept,
     posts_to,
     private_mode_newsroom,
+    private_mode_turned_on,
     rows_about_visitors,
     wait_for_post,
     wait_for_reads,
@@ -40,10 +41,7 @@ def test_one_noised_update_a_day_without_identifier_once_its_reader_turned_it_on
     page.on("request", lambda request: requests.append(request))
     page.on("response", lambda response: responses.append(response))
 
-    page.goto("/private/")
-    page.get_by_role("button", name="Turn on private mode in this browser").click()
-    page.get_by_label("Science").check()
-    page.get_by_role("button", name="Save my topics in this browser").click()
+    private_mode_turned_on(page, topic="Science")
     box = page.get_by_label("Help tune how much the front page weighs")
     expect(box).to_be_visible()
     expect(box).not_to_be_checked()  # off by default

@@ -14,6 +14,7 @@ from .private_mode import (
     STORIES,
     browser_kept,
     private_mode_newsroom,
+    private_mode_turned_on,
     rows_about_visitors,
     wait_for_reads,
 )
@@ -46,10 +47,7 @@ def test_private_mode_ranks_in_the_browser_and_the_server_keeps_nothing(new_page
         lambda response: "set-cookie" in response.headers and cookies_set.append(response.url),
     )
 
-    page.goto("/private/")
-    page.get_by_role("button", name="Turn on private mode in this browser").click()
-    page.get_by_label("Science").check()
-    page.get_by_role("button", name="Save my topics in this browser").click()
+    private_mode_turned_on(page, topic="Science")
     expect(page.locator("#private-mode-state")).to_contain_text("you follow 1 topic")
     expect(page.get_by_role("button", name="Turn on private mode in this browser")).to_be_hidden()
     assert browser_kept(page)["topics"] == [_topic_id(newsroom, "Science")]

@@ -5,7 +5,13 @@ notes the read there."""
 import pytest
 from playwright.sync_api import expect
 
-from .private_mode import STORIES, browser_kept, private_mode_newsroom, wait_for_reads
+from .private_mode import (
+    STORIES,
+    browser_kept,
+    private_mode_newsroom,
+    private_mode_turned_on,
+    wait_for_reads,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -13,10 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_a_ranked_card_opens_the_story_at_its_own_address_and_notes_the_read(new_page):
     newsroom = private_mode_newsroom()
     page = new_page()
-    page.goto("/private/")
-    page.get_by_role("button", name="Turn on private mode in this browser").click()
-    page.get_by_label("Sport").check()
-    page.get_by_role("button", name="Save my topics in this browser").click()
+    private_mode_turned_on(page, topic="Sport")
     expect(page.locator("#private-mode-state")).to_contain_text("you follow 1 topic")
 
     page.goto("/")

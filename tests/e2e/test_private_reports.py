@@ -21,6 +21,7 @@ from .private_mode import (
     browser_kept,
     posts_to,
     private_mode_newsroom,
+    private_mode_turned_on,
     rows_about_visitors,
     wait_for_post,
     wait_for_reads,
@@ -94,10 +95,7 @@ def test_one_randomized_report_a_day_only_once_its_reader_turned_reports_on(
     page.on("request", lambda request: requests.append(request))
     page.on("response", lambda response: responses.append(response))
 
-    page.goto("/private/")
-    page.get_by_role("button", name="Turn on private mode in this browser").click()
-    page.get_by_label("Science").check()
-    page.get_by_role("button", name="Save my topics in this browser").click()
+    private_mode_turned_on(page, topic="Science")
     reports_box = page.get_by_label("Send one scrambled report a day")
     expect(reports_box).to_be_visible()
     expect(reports_box).not_to_be_checked()  # off by default
