@@ -7,6 +7,7 @@
 // once and sent once, at a random time, without cookie, account, identifier or referrer.
 // recommendations/federated.py is the Python reference; privacy/federated.py the server's side.
 
+import { drawOnceAndSchedule, postWithoutIdentity } from "./daily.js";
 import { readerFor, score } from "./ranking.js";
 import * as storage from "./storage.js";
 
@@ -121,12 +122,6 @@ export function isOn(state) {
   return Boolean(state && state.federated && state.federated.on);
 }
 
-function dayBefore(day) {
-  const date = new Date(`${day}T12:00:00Z`);
-  date.setUTCDate(date.getUTCDate() - 1);
-  return date.toISOString().slice(0, 10);
-}
-
 /** The reader's topics as the front page ranks with them (page.js): by name, full weight. */
 function followed(state, b) {
   const name = (id) => b.topicNames.get(id) || "";
@@ -144,25 +139,14 @@ export function run(state, bundle, b) {
   if (!isOn(state) || !bundle.federated) return;
   const offer = bundle.federated;
   if (!(offer.clip > 0 && offer.sigma >= MIN_SIGMA_PER_CLIP * offer.clip)) return;
-  const settings = state.federated;
   const today = bundle.day;
-  // The server takes an update of today or yesterday only; an older one is dropped unsent.
-  if (settings.pending && ![today, dayBefore(today)].includes(settings.pending.day)) {
-    settings.pending = null;
-    storage.save(state);
-  }
-  if (!settings.pending && settings.drawnDay !== today) {
+  drawOnceAndSchedule(state, state.federated, today, () => {
     const mine = { topics: followed(state, b), reads: state.reads.map((read) => ({ id: read.id, at: read.at })) };
     const update = gradient(b, mine, { names: offer.weights, maxReads: offer.max_reads });
-    if (update === null) return; // no read among the candidates: nothing to learn from
+    if (update === null) return null; // no read among the candidates: nothing to learn from
     const delay = uniform() * (offer.max_delay_seconds || 0) * 1000;
-    settings.pending = { day: today, url: offer.url, update: noised(update, offer), sendAt: Date.now() + delay };
-    // Drawn once a day: drawing again would be a second, independent release of the same day.
-    settings.drawnDay = today;
-    storage.save(state);
-  }
-  const pending = settings.pending;
-  if (pending) setTimeout(() => send(state, pending), Math.max(0, pending.sendAt - Date.now()));
+    return { day: today, url: offer.url, update: noised(update, offer), sendAt: Date.now() + delay };
+  }, send);
 }
 
 function send(state, pending) {
@@ -173,12 +157,5 @@ function send(state, pending) {
   storage.save(kept);
   state.federated = kept.federated;
   // Forgotten before it is sent: a failed send is lost rather than sent twice.
-  fetch(pending.url, {
-    method: "POST",
-    credentials: "omit",
-    cache: "no-store",
-    referrerPolicy: "no-referrer",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ day: pending.day, update: pending.update }),
-  }).catch(() => {});
+  postWithoutIdentity(pending.url, { day: pending.day, update: pending.update });
 }

@@ -6,6 +6,7 @@
 // time, without cookie, account, identifier or referrer. The server only adds it to totals
 // (privacy/ldp.py has the matching estimator).
 
+import { drawOnceAndSchedule, postWithoutIdentity } from "./daily.js";
 import * as storage from "./storage.js";
 
 export function probabilities(epsilon) {
@@ -52,12 +53,6 @@ function dayOf(epochSeconds, timeZone) {
     .format(new Date(epochSeconds * 1000));
 }
 
-function dayBefore(day) {
-  const date = new Date(`${day}T12:00:00Z`);
-  date.setUTCDate(date.getUTCDate() - 1);
-  return date.toISOString().slice(0, 10);
-}
-
 export function setOn(state, on) {
   // Turned off, a report drawn but not sent yet is dropped with the rest.
   const { sentDay, drawnDay } = state.reports || {};
@@ -78,28 +73,17 @@ export function run(state, bundle, random = secureRandom()) {
   const offer = bundle.local_reports;
   // Never more than the promised epsilon, whatever a bundle says.
   if (!(offer.epsilon > 0 && offer.epsilon <= 1)) return;
-  const settings = state.reports;
   const today = bundle.day;
-  // The server takes a report of today or yesterday only; an older one is dropped unsent.
-  if (settings.pending && ![today, dayBefore(today)].includes(settings.pending.day)) {
-    settings.pending = null;
-    storage.save(state);
-  }
-  if (!settings.pending && settings.drawnDay !== today) {
+  drawOnceAndSchedule(state, state.reports, today, () => {
     const field = Object.fromEntries(bundle.article_fields.map((name, index) => [name, index]));
     const position = new Map(bundle.articles.map((row, index) => [row[field.id], index]));
     const todays = state.reads.filter((read) => position.has(read.id) && dayOf(read.at, bundle.time_zone) === today);
-    if (!todays.length) return; // nothing read today among the candidates: nothing to report
+    if (!todays.length) return null; // nothing read today among the candidates: nothing to report
     const read = todays[Math.floor(random() * todays.length)];
     const bits = encode(position.get(read.id), bundle.articles.length, offer.epsilon, random);
     const delay = random() * (offer.max_delay_seconds || 0) * 1000;
-    settings.pending = { day: today, version: offer.version, url: offer.url, bits: pack(bits), sendAt: Date.now() + delay };
-    // Drawn once a day: drawing again would be a second, independent report of the same day.
-    settings.drawnDay = today;
-    storage.save(state);
-  }
-  const pending = settings.pending;
-  if (pending) setTimeout(() => send(state, pending), Math.max(0, pending.sendAt - Date.now()));
+    return { day: today, version: offer.version, url: offer.url, bits: pack(bits), sendAt: Date.now() + delay };
+  }, send);
 }
 
 function send(state, pending) {
@@ -111,12 +95,5 @@ function send(state, pending) {
   storage.save(kept);
   state.reports = kept.reports;
   // Forgotten before it is sent: a failed send is lost rather than sent twice.
-  fetch(pending.url, {
-    method: "POST",
-    credentials: "omit",
-    cache: "no-store",
-    referrerPolicy: "no-referrer",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ bundle_version: pending.version, day: pending.day, bits: pending.bits }),
-  }).catch(() => {});
+  postWithoutIdentity(pending.url, { bundle_version: pending.version, day: pending.day, bits: pending.bits });
 }
