@@ -87,4 +87,7 @@ def test_one_noised_update_a_day_without_identifier_once_its_reader_turned_it_on
     # Off again: the browser forgets its choice.
     page.goto("/private/")
     box.uncheck()
+    # The choice is saved once federated.js has loaded (imported on demand), with the line
+    # that says so.
+    expect(page.locator("#private-mode-federated-state")).to_contain_text("Updates are off")
     assert browser_kept(page)["federated"]["on"] is False
