@@ -27,13 +27,10 @@ def main() -> None:
     from django.conf import settings
     from django.test import Client
 
-    from news.models import Article, Topic
+    from news.models import Article
     from news.services.articles import article_publish
 
     settings.ALLOWED_HOSTS = ["*"]
-    topic = Topic.objects.filter(slug__startswith="feedbench-").order_by("slug").first()
-    if topic is None:
-        raise SystemExit("No load-test articles: run `python -m bench.load` once first.")
     client = Client()
     timings: dict[str, list[tuple[float, float]]] = {"publish": [], "next page": [], "steady": []}
 
@@ -48,13 +45,9 @@ def main() -> None:
     for trial in range(options.trials):
         for _ in range(3):
             client.get("/")
-        article = Article.objects.create(
-            slug=f"{load.FRESH_PREFIX}pool-{trial}-{time.time_ns()}",
-            title=f"Just in: pool story {trial}",
-            summary="Published in the benchmark.",
-            body="Fresh words for a fresh story. " * 20,
-        )
-        article.topics.add(topic)
+        article = load.fresh_draft(f"pool story {trial}")
+        if article is None:
+            raise SystemExit("No load-test articles: run `python -m bench.load` once first.")
         timed("publish", lambda article=article: article_publish(article=article))
         page = timed("next page", lambda: client.get("/"))
         if article.title not in page.content.decode():

@@ -86,7 +86,6 @@ class CandidatePool:
     needs about them, with rows following `ids` and topic columns following `topic_ids`."""
 
     loaded: LoadedModel | None
-    built_at: float  # time.time() of the build, for its age
     built_epoch: float  # the moment it was built for, for freshness
     ids: np.ndarray
     published: np.ndarray  # epoch seconds
@@ -102,8 +101,8 @@ class CandidatePool:
     freshness_at_build: np.ndarray
     # Topics of stories older than the window, as reads name them (see older_topics).
     older_topics: dict[int, tuple[int, ...]] = field(default_factory=dict)
-    started_at: float = 0.0  # time.time() when its build began (what it may have missed)
-    catalogue: Catalogue | None = None  # what it was made from
+    # What it was made from (its `started_at` and `built_at` say what it may miss, how old).
+    catalogue: Catalogue | None = None
     without_vector: int = 0  # stories newer than the model not vectorised yet
 
     @property
@@ -307,7 +306,6 @@ def _pool_from(catalogue: Catalogue, *, loaded: LoadedModel | None) -> Candidate
     )
     return CandidatePool(
         loaded=loaded,
-        built_at=catalogue.built_at,
         built_epoch=catalogue.epoch,
         ids=ids,
         published=catalogue.published,
@@ -318,7 +316,6 @@ def _pool_from(catalogue: Catalogue, *, loaded: LoadedModel | None) -> Candidate
         else np.zeros(len(ids), dtype=bool),
         id_order=catalogue.id_order,
         freshness_at_build=freshness_at(published=catalogue.published, at=catalogue.epoch),
-        started_at=catalogue.started_at,
         catalogue=catalogue,
         without_vector=int(np.count_nonzero(~vectors[model_rows < 0].any(axis=1)))
         if loaded is not None
@@ -341,13 +338,7 @@ def _pool_for(
     ):
         # Its freshness decays from its own build, the same as from this read's. Topics of
         # older stories are asked again, so that one removed since is forgotten.
-        return replace(
-            previous,
-            built_at=catalogue.built_at,
-            started_at=catalogue.started_at,
-            catalogue=catalogue,
-            older_topics={},
-        )
+        return replace(previous, catalogue=catalogue, older_topics={})
     return _pool_from(catalogue, loaded=loaded)
 
 
