@@ -30,7 +30,7 @@ from privacy.browser_signals import NO_SIGNALS
 from privacy.models import SignalEvent
 from privacy.purposes import POPULAR_COUNTING
 from privacy.services import read_record, read_store
-from recommendations.services import feed_impressions_record
+from recommendations.services import feed_impressions_flush, feed_impressions_record
 from trust.models import SurveyAsk
 from trust.services import survey_answer_record
 
@@ -315,6 +315,8 @@ def simulated_days_release(
         outcomes.append(outcome)
         if on_day is not None:
             on_day(outcome)
+    # The cards shown are counted in the process and written in batches: all of them now.
+    feed_impressions_flush()
     released = [outcome for outcome in outcomes if outcome.released]
     return SimulationResult(
         days_released=len(released),

@@ -58,3 +58,14 @@ def on_starting(server):
     from django.db import connections
 
     connections.close_all()
+
+
+def worker_exit(server, worker):
+    """Write the feed impression counts this worker has not written yet (they are added up in
+    the process, recommendations/impressions.py). A failure is logged: the worker still exits."""
+    try:
+        from recommendations.services import feed_impressions_flush
+
+        feed_impressions_flush()
+    except Exception:
+        server.log.exception("Feed impression counts not written at worker %s's exit", worker.pid)

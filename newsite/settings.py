@@ -589,6 +589,10 @@ FEED_PUBLIC_CACHE_SECONDS = env.int("FEED_PUBLIC_CACHE_SECONDS", default=60)
 FEED_READER_CACHE_SECONDS = env.int("FEED_READER_CACHE_SECONDS", default=60)
 # "More like this" story ids per article and model version.
 MORE_LIKE_THIS_CACHE_SECONDS = env.int("MORE_LIKE_THIS_CACHE_SECONDS", default=600)
+# The feed's impression counters are added up in each process and written at most every N
+# seconds (0: on every page). A crashed worker may lose that many seconds of its counts, as a
+# crash of PostgreSQL already may with their synchronous_commit off; never a reader's data.
+FEED_IMPRESSIONS_FLUSH_SECONDS = env.float("FEED_IMPRESSIONS_FLUSH_SECONDS", default=1.0)
 # Freshness halves every N hours.
 RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS = env.float(
     "RECOMMENDER_FRESHNESS_HALF_LIFE_HOURS", default=24.0

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -26,7 +26,12 @@ from news.services import editor_action_record
 from . import training
 from .active import active_model, announce_activation
 from .artifacts import ArtifactError, artifact_delete, artifact_save, artifact_verify
-from .models import ActiveModel, ArticleVector, FeedImpressionCount, ModelVersion, RetrainLock
+from .impressions import (  # noqa: F401  (the feed's impression counters, written in batches)
+    FEED_LIST_TYPES,
+    feed_impressions_flush,
+    feed_impressions_record,
+)
+from .models import ActiveModel, ArticleVector, ModelVersion, RetrainLock
 from .vectors import article_text
 
 logger = logging.getLogger(__name__)
@@ -363,44 +368,3 @@ def articles_vectorise_fresh(*, now: datetime | None = None, limit: int = 500) -
         .values_list("pk", flat=True)[:limit]
     )
     return articles_vectorise(article_ids=list(recent))
-
-
-# --- Feed impressions ---------------------------------------------------------------------
-
-
-FEED_LIST_TYPES = frozenset(FeedImpressionCount.ListType.values)
-
-
-def feed_impressions_record(*, list_types, day=None) -> dict[str, int]:
-    """Add the cards of one feed page (the list type of each) to the day's counters, one
-    UPDATE (or INSERT) per list type present. Only counts are kept: nothing says who saw
-    what."""
-    day = day or timezone.localdate()
-    shown: dict[str, int] = {}
-    for list_type in list_types:
-        if list_type in FEED_LIST_TYPES:
-            shown[list_type] = shown.get(list_type, 0) + 1
-    if not shown:
-        return shown
-    table = FeedImpressionCount._meta.db_table
-    upsert = (
-        f"INSERT INTO {table} (day, list_type, count) {{rows}} "
-        "ON CONFLICT (day, list_type) "
-        f"DO UPDATE SET count = {table}.count + EXCLUDED.count"
-    )
-    rows = [(day, list_type, count) for list_type, count in shown.items()]
-    with connection.cursor() as cursor:
-        # One statement, atomic in the database: concurrent pages never lose an increment
-        # (PostgreSQL and SQLite both speak this upsert), and one round trip per home page.
-        values = "VALUES " + ", ".join(["(%s, %s, %s)"] * len(rows))
-        if connection.vendor == "postgresql" and not connection.in_atomic_block:
-            # A counter, written on every home page: not worth waiting for the disk flush of
-            # its commit (a crash may lose the last few counts; never a reader's data). The
-            # setting is read at commit, so setting it inside the statement's own
-            # transaction is enough, without a round trip of its own.
-            values = (
-                "SELECT v.day::date, v.list_type, v.count::integer FROM (" + values + ") "
-                "AS v(day, list_type, count), set_config('synchronous_commit', 'off', true)"
-            )
-        cursor.execute(upsert.format(rows=values), [value for row in rows for value in row])
-    return shown

@@ -177,6 +177,18 @@ def recommender_isolation(settings, tmp_path):
     candidate_pool_forget()
 
 
+@pytest.fixture(autouse=True)
+def feed_impressions_written_at_once(settings):
+    """Tests read the impression counters right after a page: each page writes its cards at
+    once, and no count left in the process by one test reaches another's table."""
+    from recommendations.impressions import feed_impressions_forget_in_process
+
+    settings.FEED_IMPRESSIONS_FLUSH_SECONDS = 0
+    feed_impressions_forget_in_process()
+    yield
+    feed_impressions_forget_in_process()
+
+
 @pytest.fixture
 def topic(db):
     return TopicFactory()
