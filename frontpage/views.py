@@ -25,7 +25,8 @@ from privacy.browser_signals import navigation_is_own, signals_for
 from privacy.selectors import purposes_to_reconfirm
 from privacy.services import read_record
 from recommendations.feed.page import EDITORIAL, HOLDOUT, PERSONAL
-from recommendations.feed_cache import catalogue_marker, home_feed, more_like_this_cached
+from recommendations.feed.pool import catalogue_marker
+from recommendations.feed_cache import home_feed, more_like_this_cached
 from recommendations.services import feed_impressions_record
 from trust.selectors import survey_offer
 

@@ -2,6 +2,7 @@
 
 import functools
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -55,51 +56,108 @@ LISTED_COLUMNS = (
 )
 
 
-def articles_live_by_id(*, ids: Iterable[int], now: datetime | None = None) -> dict[int, Article]:
+# Each process keeps the rows it listed under the marker its caller names, a value that moves
+# whenever any story is saved, withdrawn or deleted (the feed's catalogue marker): a page whose
+# stories were all listed since asks the database for none of them. Rows, not instances, so
+# every caller gets instances of its own. Bounded, and emptied when full or when the marker
+# moves.
+LISTED_KEPT = 4_000
+
+
+@dataclass
+class _ListedRows:
+    marker: str = ""
+    rows: dict[int, list] = field(default_factory=dict)
+
+
+_listed_rows = _ListedRows()
+
+
+def articles_live_by_id(
+    *, ids: Iterable[int], now: datetime | None = None, kept_under: str = ""
+) -> dict[int, Article]:
     """The stories among `ids` that are published, by id, without their body (topics and
     source are loaded by what shows them). Asked for by every feed page and "More like this",
     so the query is written out: the ORM took longer to build it than the database to run it.
-    """
+    With `kept_under`, rows this process listed under that same marker are not asked for
+    again (the caller reads the marker before the stories it lists)."""
     ids = [int(i) for i in ids]
     if not ids:
         return {}
-    now = connection.ops.adapt_datetimefield_value(now or timezone.now())
-    marks = ", ".join(["%s"] * len(ids))
-    params = [Article.Status.PUBLISHED, now, *ids]
+    now = now or timezone.now()
     if connection.vendor != "postgresql":  # no EXTRACT(EPOCH ...): the raw queryset
         query = (
             f"SELECT {', '.join(LISTED_COLUMNS)} FROM {Article._meta.db_table} "
-            f"WHERE status = %s AND published_at <= %s AND id IN ({marks})"
+            f"WHERE status = %s AND published_at <= %s AND id IN ({', '.join(['%s'] * len(ids))})"
         )
+        params = [Article.Status.PUBLISHED, connection.ops.adapt_datetimefield_value(now), *ids]
         return {article.pk: article for article in Article.objects.raw(query, params)}
-    select, names, places, moments, width = _listed_select()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"{select} WHERE status = %s AND published_at <= %s AND id IN ({marks})", params
-        )
-        rows = cursor.fetchall()
+    listed = _listed_select()
+    kept: dict[int, list] = {}
+    if kept_under:
+        if _listed_rows.marker != kept_under:
+            _listed_rows.marker, _listed_rows.rows = kept_under, {}
+        kept = _listed_rows.rows
+    rows = {pk: kept[pk] for pk in ids if pk in kept}
+    asked = [pk for pk in ids if pk not in rows]
+    if asked:
+        fetched = _listed_fetch(listed, ids=asked, now=now)
+        rows.update(fetched)
+        if kept_under:
+            if len(kept) + len(fetched) > LISTED_KEPT:
+                kept.clear()
+            kept.update(fetched)
     found = {}
-    for row in rows:
-        # Every field in its place, the body deferred: `from_db` then skips matching names.
-        values = [DEFERRED] * width
-        for place, value in zip(places, row, strict=True):
-            values[place] = value
-        for place in moments:
-            if values[place] is not None:
-                values[place] = datetime.fromtimestamp(values[place], UTC)
-        article = Article.from_db(connection.alias, names, values)
-        found[article.pk] = article
+    for pk, values in rows.items():
+        # A kept row was live when it was listed; a story scheduled is not listed before its
+        # time, whatever moment the caller asks about.
+        if values[listed.published] <= now:
+            found[pk] = Article.from_db(connection.alias, listed.names, values)
     return found
 
 
+def _listed_fetch(listed: "_ListedSelect", *, ids: list[int], now: datetime) -> dict[int, list]:
+    """Every field in its place for `Model.from_db`, the body deferred, by id."""
+    marks = ", ".join(["%s"] * len(ids))
+    params = [Article.Status.PUBLISHED, connection.ops.adapt_datetimefield_value(now), *ids]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{listed.select} WHERE status = %s AND published_at <= %s AND id IN ({marks})",
+            params,
+        )
+        rows = cursor.fetchall()
+    fetched = {}
+    for row in rows:
+        values = [DEFERRED] * listed.width
+        for place, value in zip(listed.places, row, strict=True):
+            values[place] = value
+        for place in listed.moments:
+            if values[place] is not None:
+                values[place] = datetime.fromtimestamp(values[place], UTC)
+        fetched[values[listed.id]] = values
+    return fetched
+
+
+@dataclass(frozen=True)
+class _ListedSelect:
+    select: str
+    names: list[str]
+    places: list[int]
+    moments: list[int]
+    width: int
+    id: int
+    published: int
+
+
 @functools.cache
-def _listed_select() -> tuple[str, list[str], list[int], list[int], int]:
+def _listed_select() -> _ListedSelect:
     """The SELECT of `LISTED_COLUMNS` with its times as seconds since 1970; the fields' names,
     their places among the model's fields (as `Model.from_db` takes values), the places of
-    the times, and the number of fields. Parsing a page's 80 times from text took longer than
-    the rest of the query: 2.0 to 0.8 ms CPU for 21 stories with `from_db` instead of a raw
-    query (measured). A double holds the microseconds of any date before 2200 exactly, so
-    the datetimes are the ORM's to the microsecond."""
+    the times, of the id and of the publication time, and the number of fields. Parsing a
+    page's 80 times from text took longer than the rest of the query: 2.0 to 0.8 ms CPU for
+    21 stories with `from_db` instead of a raw query (measured). A double holds the
+    microseconds of any date before 2200 exactly, so the datetimes are the ORM's to the
+    microsecond."""
     fields = Article._meta.concrete_fields
     listed = [(place, f) for place, f in enumerate(fields) if f.column in LISTED_COLUMNS]
     columns = [
@@ -108,13 +166,15 @@ def _listed_select() -> tuple[str, list[str], list[int], list[int], int]:
         else f.column
         for _, f in listed
     ]
-    select = f"SELECT {', '.join(columns)} FROM {Article._meta.db_table}"
-    return (
-        select,
-        [f.attname for _, f in listed],
-        [place for place, _ in listed],
-        [place for place, f in listed if isinstance(f, DateTimeField)],
-        len(fields),
+    place_of = {f.attname: place for place, f in listed}
+    return _ListedSelect(
+        select=f"SELECT {', '.join(columns)} FROM {Article._meta.db_table}",
+        names=[f.attname for _, f in listed],
+        places=[place for place, _ in listed],
+        moments=[place for place, f in listed if isinstance(f, DateTimeField)],
+        width=len(fields),
+        id=place_of["id"],
+        published=place_of["published_at"],
     )
 
 

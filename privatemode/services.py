@@ -31,9 +31,8 @@ from privacy.local_reports import tally_open, tally_version
 from recommendations import ranking
 from recommendations.active import active_model
 from recommendations.explanations import POPULAR_FLOOR
-from recommendations.feed.pool import candidate_pool, candidate_pool_forget
+from recommendations.feed.pool import candidate_pool, candidate_pool_forget, catalogue_marker
 from recommendations.feed.scoring import blend
-from recommendations.feed_cache import catalogue_marker
 from recommendations.weights import (
     FEDERATED_WEIGHTS,
     HISTORY_SHARE,

@@ -52,6 +52,7 @@ from privacy.crypto import (
 from .active import active_marker
 from .explanations import Reason
 from .feed.page import feed_page
+from .feed.pool import CATALOGUE_MARKER_KEY, marker_current
 from .similar import more_like_this
 
 logger = logging.getLogger(__name__)
@@ -59,9 +60,6 @@ logger = logging.getLogger(__name__)
 # The field name sealed into each entry: it opens only as this reader's cached feed.
 READER_FEED_CONTEXT = "feed_cache"
 PUBLIC_KEYS = ("feed:public:anonymous", "feed:public:signed-in")
-# Changes whenever any story or the serving model does (the shared page and private mode's
-# bundle are made from every story).
-CATALOGUE_KEY = "feed:catalogue"
 # Changes when what every reader's page depends on does (topics, the serving model): a kept
 # page made under another marker (or when it was unknown) is not served.
 READER_PAGES_KEY = "feed:reader-pages"
@@ -179,20 +177,6 @@ def _feed_rendered(*, profile: ReaderProfile, page: Page, render_cards: CardsRen
     )
 
 
-def _marker(key: str) -> str:
-    """The current marker under `key`, made when there is none (a new or restarted cache)."""
-    marker = cache.get(key)
-    if marker is None:
-        cache.add(key, secrets.token_hex(8), None)
-        marker = cache.get(key)
-    return marker or ""
-
-
-def catalogue_marker() -> str:
-    """The current catalogue marker: changes whenever any story or the model does."""
-    return _marker(CATALOGUE_KEY)
-
-
 def home_feed(*, user, page_number=None, render_cards: CardsRenderer) -> HomeFeed:
     """The visitor's home page feed, rendered by `render_cards`, from the cache when it can
     be. A reader's kept first page carries their profile too, valid while their preferences
@@ -252,7 +236,7 @@ def public_feed_forget() -> None:
     """A story was published, changed or withdrawn, or another model serves: every visitor's
     next non-personal page is computed afresh (readers' kept pages: `catalogue_changed`)."""
     cache.delete_many(list(PUBLIC_KEYS))
-    cache.set(CATALOGUE_KEY, secrets.token_hex(8), None)
+    cache.set(CATALOGUE_MARKER_KEY, secrets.token_hex(8), None)
 
 
 def _next_change() -> int | None:
@@ -311,7 +295,7 @@ def _reader_feed_open(*, user, version: str, key: LoadedDataKey) -> tuple[dict |
     """The reader's kept page if it can be served, and what a page made now is kept under."""
     found = cache.get_many([_reader_key(user.pk), READER_PAGES_KEY, CHANGES_KEY])
     seen = _Seen(
-        marker=found.get(READER_PAGES_KEY) or _marker(READER_PAGES_KEY),
+        marker=found.get(READER_PAGES_KEY) or marker_current(READER_PAGES_KEY),
         changes=int(found.get(CHANGES_KEY) or 0),
     )
     marker = seen.marker

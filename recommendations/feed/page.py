@@ -26,7 +26,15 @@ from privacy.selectors import HistoryRead, history_reads_for_user, purposes_to_r
 from .. import explanations, ranking
 from ..active import LoadedModel, active_model
 from ..explanations import Reason
-from .pool import CandidatePool, candidate_pool, older_topics, pool_freshness, vectors_for
+from .pool import (
+    CandidatePool,
+    candidate_pool,
+    catalogue_marker,
+    older_topics,
+    pool_freshness,
+    pool_marks,
+    vectors_for,
+)
 from .scoring import Reader, Scores, score
 
 logger = logging.getLogger(__name__)
@@ -281,7 +289,8 @@ def feed_page(
 
 
 def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now: datetime) -> Page:
-    pool = candidate_pool(loaded=active_model(), now=now)
+    marks = pool_marks()
+    pool = candidate_pool(loaded=active_model(), now=now, marks=marks)
     reads = _reader_reads(user=user, profile=profile)
     keep = pool.published <= now.timestamp()
     if reads:
@@ -332,14 +341,18 @@ def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now
     # The reads a card names ("Because you read 'X'"), looked up with the page's stories: one
     # query of live stories without their body (most of a row), source or topics. What shows them
     # loads those (cards are rendered once per story version and kept; the API prefetches),
-    # and a prefetch per page costs more than the rest of the query. A read story withdrawn
-    # since is not named. Reasons name only followed topics, which the profile names.
+    # and a prefetch per page costs more than the rest of the query. None while this process
+    # listed them all since the catalogue marker last moved (no story saved, withdrawn or
+    # deleted since). A read story withdrawn since is not named. Reasons name only followed
+    # topics, which the profile names.
     named = {
         reads[int(scores.history_source[row])].article_id
         for row, kind in kinds.items()
         if kind == explanations.ReasonKind.HISTORY
     }
-    by_id = articles_live_by_id(ids=[*wanted, *named], now=now)
+    by_id = articles_live_by_id(
+        ids=[*wanted, *named], now=now, kept_under=catalogue_marker(found=marks)
+    )
     read_titles = {
         article_id: by_id[article_id].title for article_id in named if article_id in by_id
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Sequence
@@ -35,6 +36,25 @@ OLDER_TOPICS_KEPT = 100_000
 # When a story last went live (time.time()), shared by every process: a pool whose build
 # began before it is rebuilt before it ranks again.
 PUBLISHED_AT_KEY = "recommendations:feed:published-at"
+# Changes whenever any story or the serving model does (set by recommendations.feed_cache):
+# what is made from stories' rows (the shared page, kept article pages, private mode's
+# bundle, the stories a process listed) is kept under it.
+CATALOGUE_MARKER_KEY = "feed:catalogue"
+
+
+def marker_current(key: str, *, found: dict | None = None) -> str:
+    """The current marker under `key` (from `found`, a read that asked for it, if there),
+    made when there is none (a new or restarted cache); "" while the cache is down."""
+    marker = (found or {}).get(key) or cache.get(key)
+    if marker is None:
+        cache.add(key, secrets.token_hex(8), None)
+        marker = cache.get(key)
+    return marker or ""
+
+
+def catalogue_marker(*, found: dict | None = None) -> str:
+    """The current catalogue marker: changes whenever any story or the model does."""
+    return marker_current(CATALOGUE_MARKER_KEY, found=found)
 
 
 def _fresh_vectors(*, loaded: LoadedModel, ids: Sequence[int]) -> dict[int, np.ndarray]:
@@ -405,7 +425,15 @@ def pool_freshness(pool: CandidatePool, *, now: datetime) -> np.ndarray:
     )
 
 
-def candidate_pool(*, loaded: LoadedModel | None, now: datetime) -> CandidatePool:
+def pool_marks() -> dict:
+    """What a feed request reads from the shared cache, in one round trip: the last
+    publication, the shared catalogue's stamp and the catalogue marker."""
+    return cache.get_many([PUBLISHED_AT_KEY, CATALOGUE_STAMP_KEY, CATALOGUE_MARKER_KEY])
+
+
+def candidate_pool(
+    *, loaded: LoadedModel | None, now: datetime, marks: dict | None = None
+) -> CandidatePool:
     """The pool, from a catalogue at most a few seconds old (so a story is a candidate within
     a minute; one published through `article_publish` from the next page on) and made again
     when another model version starts serving.
@@ -417,9 +445,9 @@ def candidate_pool(*, loaded: LoadedModel | None, now: datetime) -> CandidatePoo
     in the request that sees it (1 ms to fetch, and 30-50 ms of numpy at 20,000 candidates
     when it holds a change, none when it does not). It reads the catalogue itself
     in the request only when there is none yet, or when the shared one misses a publication
-    (the publishing process failed to share it)."""
+    (the publishing process failed to share it). `marks`: this request's `pool_marks()`."""
     pool = _pool_cache.pool
-    marks = cache.get_many([PUBLISHED_AT_KEY, CATALOGUE_STAMP_KEY])
+    marks = pool_marks() if marks is None else marks
     published_at = marks.get(PUBLISHED_AT_KEY) or 0.0
     catalogue = pool.catalogue if pool is not None else None
     known = [c for c in (_pool_cache.read, catalogue) if c is not None]

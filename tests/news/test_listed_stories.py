@@ -53,3 +53,48 @@ def test_only_live_stories_are_listed():
     listed = articles_live_by_id(ids=[live.pk, draft.pk, scheduled.pk, 10**9], now=now)
     assert list(listed) == [live.pk]
     assert articles_live_by_id(ids=[]) == {}
+
+
+def test_rows_listed_under_a_marker_are_served_again_without_a_query(
+    django_assert_num_queries,
+):
+    now = timezone.now()
+    stories = ArticleFactory.create_batch(3)
+    with django_assert_num_queries(1):
+        first = articles_live_by_id(ids=[s.pk for s in stories], now=now, kept_under="m1")
+    with django_assert_num_queries(0):
+        again = articles_live_by_id(ids=[s.pk for s in stories], now=now, kept_under="m1")
+    assert sorted(again) == sorted(first) == sorted(s.pk for s in stories)
+    for pk, story in again.items():
+        assert story is not first[pk]  # each caller's own instance
+        for name in LISTED_NAMES:
+            assert getattr(story, name) == getattr(first[pk], name), name
+        assert "body" in story.get_deferred_fields()
+    # One more story: only it is asked for.
+    extra = ArticleFactory()
+    with django_assert_num_queries(1):
+        more = articles_live_by_id(ids=[stories[0].pk, extra.pk], now=now, kept_under="m1")
+    assert sorted(more) == sorted([stories[0].pk, extra.pk])
+
+
+def test_a_new_marker_lists_the_stories_afresh():
+    now = timezone.now()
+    story = ArticleFactory(title="Harbour reopens")
+    articles_live_by_id(ids=[story.pk], now=now, kept_under="before")
+    # Changed behind the site's back (no save signal, so no new marker): the caller's next
+    # marker is what makes the new title show.
+    Article.objects.filter(pk=story.pk).update(title="Harbour reopens at dawn")
+    listed = articles_live_by_id(ids=[story.pk], now=now, kept_under="after")
+    assert listed[story.pk].title == "Harbour reopens at dawn"
+    # Without a marker nothing is kept or reused.
+    Article.objects.filter(pk=story.pk).update(title="Harbour reopens at noon")
+    assert articles_live_by_id(ids=[story.pk], now=now)[story.pk].title == "Harbour reopens at noon"
+
+
+def test_a_kept_row_is_listed_only_for_moments_when_the_story_is_live():
+    now = timezone.now()
+    story = ArticleFactory(published_at=now - timedelta(hours=1))
+    assert story.pk in articles_live_by_id(ids=[story.pk], now=now, kept_under="m")
+    earlier = now - timedelta(hours=2)
+    assert articles_live_by_id(ids=[story.pk], now=earlier, kept_under="m") == {}
+    assert story.pk in articles_live_by_id(ids=[story.pk], now=now, kept_under="m")
