@@ -52,7 +52,7 @@ from privacy.crypto import (
 from .active import active_marker
 from .explanations import Reason
 from .feed.page import feed_page
-from .feed.pool import CATALOGUE_MARKER_KEY, marker_current
+from .feed.pool import CATALOGUE_MARKER_KEY, marker_current, pool_marks
 from .similar import more_like_this
 
 logger = logging.getLogger(__name__)
@@ -197,9 +197,9 @@ def home_feed(*, user, page_number=None, render_cards: CardsRenderer) -> HomeFee
         and version[0] != Preferences.Level.OFF
         and settings.FEED_READER_CACHE_SECONDS > 0
     )
-    seen = _Seen(marker="", changes=0)
+    seen, marks = _Seen(marker="", changes=0), None
     if use_reader_cache:
-        entry, seen = _reader_feed_open(user=user, version=version[1], key=version[2])
+        entry, seen, marks = _reader_feed_open(user=user, version=version[1], key=version[2])
         if entry is not None:
             profile = _profile_of(entry["profile"])
             return _feed_of(entry, profile=profile, page_size=page_size)
@@ -211,7 +211,7 @@ def home_feed(*, user, page_number=None, render_cards: CardsRenderer) -> HomeFee
         return _public_feed(
             user=user, profile=profile, page_size=page_size, render_cards=render_cards
         )
-    page = feed_page(user=user, profile=profile, page_number=1)
+    page = feed_page(user=user, profile=profile, page_number=1, marks=marks)
     feed = _feed_rendered(profile=profile, page=page, render_cards=render_cards)
     if use_reader_cache and profile.personalized:
         _reader_feed_keep(user=user, version=version[1], seen=seen, profile=profile, feed=feed)
@@ -291,9 +291,10 @@ class _Seen:
     changes: int
 
 
-def _reader_feed_open(*, user, version: str, key: LoadedDataKey) -> tuple[dict | None, _Seen]:
-    """The reader's kept page if it can be served, and what a page made now is kept under."""
-    found = cache.get_many([_reader_key(user.pk), READER_PAGES_KEY, CHANGES_KEY])
+def _reader_feed_open(*, user, version: str, key: LoadedDataKey) -> tuple[dict | None, _Seen, dict]:
+    """The reader's kept page if it can be served, what a page made now is kept under, and
+    the marks the feed reads to make one (`pool_marks`), all in one round trip."""
+    found = pool_marks(also=[_reader_key(user.pk), READER_PAGES_KEY, CHANGES_KEY])
     seen = _Seen(
         marker=found.get(READER_PAGES_KEY) or marker_current(READER_PAGES_KEY),
         changes=int(found.get(CHANGES_KEY) or 0),
@@ -301,7 +302,7 @@ def _reader_feed_open(*, user, version: str, key: LoadedDataKey) -> tuple[dict |
     marker = seen.marker
     sealed = found.get(_reader_key(user.pk))
     if sealed is None:
-        return None, seen
+        return None, seen, found
     try:
         entry = json.loads(
             decrypt_for_user(
@@ -311,7 +312,7 @@ def _reader_feed_open(*, user, version: str, key: LoadedDataKey) -> tuple[dict |
     except (DataKeyDestroyed, DecryptionFailed, ValueError):
         # Not this reader's, damaged, or their key is gone: never served, and dropped.
         cache.delete(_reader_key(user.pk))
-        return None, seen
+        return None, seen, found
     # Made before the preferences last changed (the change may have been missed by the
     # cache), or before a topic or the model changed, or on another day (whose holdout draw
     # may differ: `feed.page.in_holdout`).
@@ -320,14 +321,14 @@ def _reader_feed_open(*, user, version: str, key: LoadedDataKey) -> tuple[dict |
         or entry.get("pages") != marker
         or entry.get("day") != timezone.localdate().isoformat()
     ):
-        return None, seen
+        return None, seen, found
     # Or before one of its stories changed (looked up only when any story did since).
     made_after = entry.get("changes", -1)
     if seen.changes != made_after:
         marks = cache.get_many([STORY_MARK_KEY.format(pk) for pk, _, _ in entry["items"]])
         if any(int(mark) > made_after for mark in marks.values()):
-            return None, seen
-    return entry, seen
+            return None, seen, found
+    return entry, seen, found
 
 
 def _reader_feed_keep(

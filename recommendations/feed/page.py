@@ -247,6 +247,7 @@ def feed_page(
     page_size: int | None = None,
     profile: ReaderProfile | None = None,
     now: datetime | None = None,
+    marks: dict | None = None,
 ) -> Page:
     """One page of the feed for this visitor; each item is a FeedItem (article + reason).
 
@@ -254,7 +255,8 @@ def feed_page(
     the non-personal feed (editors' picks, fresh, DP popular). A signed-in reader's blocked
     topics are left out either way. A personalized reader in the day's holdout (`in_holdout`)
     gets the non-personal order, each card saying so. `page_number` may be anything a
-    visitor typed.
+    visitor typed. `marks`: the shared cache's `pool_marks()`, when the caller read them with
+    its own keys.
     """
     now = now or timezone.now()
     page_size = page_size or settings.NEWS_PAGE_SIZE
@@ -266,7 +268,12 @@ def feed_page(
         profile = replace(profile, topic_weights={}, topic_names=())
     try:
         page = _feed_page(
-            user=user, profile=profile, page_number=page_number, page_size=page_size, now=now
+            user=user,
+            profile=profile,
+            page_number=page_number,
+            page_size=page_size,
+            now=now,
+            marks=marks,
         )
     except Exception:
         # The front page must not fail because ranking did: serve the latest stories.
@@ -288,8 +295,10 @@ def feed_page(
     return page
 
 
-def _feed_page(*, user, profile: ReaderProfile, page_number, page_size: int, now: datetime) -> Page:
-    marks = pool_marks()
+def _feed_page(
+    *, user, profile: ReaderProfile, page_number, page_size: int, now: datetime, marks: dict | None
+) -> Page:
+    marks = pool_marks() if marks is None else marks
     pool = candidate_pool(loaded=active_model(), now=now, marks=marks)
     reads = _reader_reads(user=user, profile=profile)
     keep = pool.published <= now.timestamp()

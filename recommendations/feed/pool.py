@@ -425,10 +425,14 @@ def pool_freshness(pool: CandidatePool, *, now: datetime) -> np.ndarray:
     )
 
 
-def pool_marks() -> dict:
-    """What a feed request reads from the shared cache, in one round trip: the last
-    publication, the shared catalogue's stamp and the catalogue marker."""
-    return cache.get_many([PUBLISHED_AT_KEY, CATALOGUE_STAMP_KEY, CATALOGUE_MARKER_KEY])
+# What a feed request reads from the shared cache, in one round trip (with what its caller
+# reads, `pool_marks(also=...)`): the last publication, the shared catalogue's stamp and the
+# catalogue marker.
+POOL_MARK_KEYS = (PUBLISHED_AT_KEY, CATALOGUE_STAMP_KEY, CATALOGUE_MARKER_KEY)
+
+
+def pool_marks(*, also: Sequence[str] = ()) -> dict:
+    return cache.get_many([*also, *POOL_MARK_KEYS])
 
 
 def candidate_pool(
