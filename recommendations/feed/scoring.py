@@ -333,11 +333,19 @@ def history_similarity(*, candidates: Candidates, reader: Reader) -> tuple[np.nd
         # Stories x reads: each story's best read is then a reduction along a row. Ties go
         # to the newest read (reads come newest first).
         similarity = candidates.topic_vectors[column] @ read_vectors[positions].T
-        # Reduced along the reads as rows of the transpose (numpy reduces a few long rows
-        # faster than many short ones): the greatest value, and the first read that has it.
-        by_read = np.ascontiguousarray(similarity.T)
-        value = by_read.max(axis=0)
-        nearest = (by_read == value).argmax(axis=0)
+        # The greatest value, and the first read that has it. One or two reads (a topic the
+        # reader rarely reads, most of them) need no reduction.
+        if len(positions) == 1:
+            value, nearest = similarity[:, 0], np.zeros(len(members), dtype=np.intp)
+        elif len(positions) == 2:
+            first, second = similarity[:, 0], similarity[:, 1]
+            value, nearest = np.maximum(first, second), (second > first).view(np.int8)
+        else:
+            # Reduced along the reads as rows of the transpose (numpy reduces a few long rows
+            # faster than many short ones).
+            by_read = np.ascontiguousarray(similarity.T)
+            value = by_read.max(axis=0)
+            nearest = (by_read == value).argmax(axis=0)
         better = value > best[members]
         best[members[better]] = value[better]
         source[members[better]] = positions[nearest[better]]

@@ -172,7 +172,7 @@ def test_scores_equal_the_plain_computation_to_the_last_bit(seed):
     plain = _catalogue(np.random.default_rng(20261202 + seed), with_only_column=False)
     w = {"topic": 1.0, "content": 0.8, "popularity": 0.3, "freshness": 1.5, "pick": 0.4}
     freshness, pick = rng.random(2_000), (rng.random(2_000) < 0.01).astype(float)
-    for reads in (0, 1, 50, 200):
+    for reads in (0, 1, 2, 50, 200):
         reader = _reader(rng, fast, reads=max(reads, 1))
         if not reads:
             reader = Reader(topic_weights=reader.topic_weights)
@@ -196,6 +196,28 @@ def test_scores_equal_the_plain_computation_to_the_last_bit(seed):
         np.testing.assert_array_equal(by_lookup.followed_topic, followed_topic)
         named = np.where(by_lookup.related_topic == NEAREST, -1, by_lookup.related_topic)
         np.testing.assert_array_equal(named, related_topic)
+
+
+@pytest.mark.parametrize("copies", [1, 2, 3, 5])
+def test_a_story_read_again_is_named_by_its_newest_read(copies):
+    """The same story read `copies` times (so every read ties for every story): the "Because
+    you read" reason names the newest read, whichever way a topic's reads are reduced."""
+    rng = np.random.default_rng(20261203 + copies)
+    catalogue = _catalogue(rng)
+    plain = _catalogue(np.random.default_rng(20261203 + copies), with_only_column=False)
+    row = int(np.flatnonzero(catalogue.topic_matrix.sum(axis=1) == 1)[0])
+    reader = Reader(
+        topic_weights={int(catalogue.topic_ids[0]): 1.0},
+        read_vectors=np.repeat(catalogue.vectors[[row]], copies, axis=0),
+        pair_reads=np.arange(copies, dtype=np.int64),
+        pair_columns=np.full(copies, int(np.flatnonzero(catalogue.topic_matrix[row])[0])),
+    )
+    best, source = history_similarity(candidates=catalogue, reader=reader)
+    plain_best, plain_source = _plain_history(reader, plain)
+    assert best.tobytes() == plain_best.tobytes()
+    np.testing.assert_array_equal(source, plain_source)
+    assert set(source[source >= 0].tolist()) == {0}  # the newest read
+    assert (best > 0).sum() > 1
 
 
 def test_a_catalogue_without_topics_scores_as_without_the_lookup():
