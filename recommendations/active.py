@@ -52,8 +52,10 @@ def _marker_from_database() -> str:
     return f"{row.version_id}:{row.version.artifact_sha256}"
 
 
-def active_marker() -> str:
-    marker = cache.get(MARKER_KEY)
+def active_marker(*, found: dict | None = None) -> str:
+    """Which version is active; from `found` (a read of several keys that asked for
+    `MARKER_KEY` too), else from the cache, else from the database."""
+    marker = (found or {}).get(MARKER_KEY) or cache.get(MARKER_KEY)
     if marker is None:
         marker = _marker_from_database()
         cache.set(MARKER_KEY, marker, timeout=settings.RECOMMENDER_RELOAD_SECONDS)
@@ -97,9 +99,10 @@ def _load_for(marker: str) -> LoadedModel | None:
     return None
 
 
-def active_model() -> LoadedModel | None:
-    """The model to serve with, or None when there is none (or none can be loaded)."""
-    marker = active_marker()
+def active_model(*, found: dict | None = None) -> LoadedModel | None:
+    """The model to serve with, or None when there is none (or none can be loaded).
+    `found`: as for `active_marker`."""
+    marker = active_marker(found=found)
     if marker == _state.marker:
         return _state.loaded
     with _state.lock:

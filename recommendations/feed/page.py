@@ -299,7 +299,7 @@ def _feed_page(
     *, user, profile: ReaderProfile, page_number, page_size: int, now: datetime, marks: dict | None
 ) -> Page:
     marks = pool_marks() if marks is None else marks
-    pool = candidate_pool(loaded=active_model(), now=now, marks=marks)
+    pool = candidate_pool(loaded=active_model(found=marks), now=now, marks=marks)
     reads = _reader_reads(user=user, profile=profile)
     keep = pool.published <= now.timestamp()
     if reads:

@@ -25,7 +25,7 @@ from django.utils import timezone
 from common.db_functions import EpochSeconds
 from news.models import Article
 
-from ..active import LoadedModel
+from ..active import MARKER_KEY, LoadedModel
 from ..models import ArticleVector
 from .scoring import Candidates, only_columns
 
@@ -426,9 +426,9 @@ def pool_freshness(pool: CandidatePool, *, now: datetime) -> np.ndarray:
 
 
 # What a feed request reads from the shared cache, in one round trip (with what its caller
-# reads, `pool_marks(also=...)`): the last publication, the shared catalogue's stamp and the
-# catalogue marker.
-POOL_MARK_KEYS = (PUBLISHED_AT_KEY, CATALOGUE_STAMP_KEY, CATALOGUE_MARKER_KEY)
+# reads, `pool_marks(also=...)`): the last publication, the shared catalogue's stamp, the
+# catalogue marker and which model is active.
+POOL_MARK_KEYS = (PUBLISHED_AT_KEY, CATALOGUE_STAMP_KEY, CATALOGUE_MARKER_KEY, MARKER_KEY)
 
 
 def pool_marks(*, also: Sequence[str] = ()) -> dict:
