@@ -2,6 +2,7 @@
 value can be changed from the environment without editing this file."""
 
 import os
+import sys
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Sync workers: every request is CPU work in Python (ranking, templates), so one process per
@@ -62,10 +63,12 @@ def on_starting(server):
 
 def worker_exit(server, worker):
     """Write the feed impression counts this worker has not written yet (they are added up in
-    the process, recommendations/impressions.py). A failure is logged: the worker still exits."""
+    the process, recommendations/impressions.py). A worker that never loaded the counters has
+    none; a failure is logged, and the worker still exits."""
+    impressions = sys.modules.get("recommendations.impressions")
+    if impressions is None:
+        return
     try:
-        from recommendations.services import feed_impressions_flush
-
-        feed_impressions_flush()
+        impressions.feed_impressions_flush()
     except Exception:
         server.log.exception("Feed impression counts not written at worker %s's exit", worker.pid)
