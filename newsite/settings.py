@@ -141,6 +141,11 @@ DATABASES["keys"]["OPTIONS"] = dict(DATABASES["keys"].get("OPTIONS", {}))
 if DATABASES["keys"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["keys"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["keys"]["CONN_HEALTH_CHECKS"] = True
+for _database in DATABASES.values():
+    if _database["ENGINE"] == "django.db.backends.postgresql":
+        # The same backend, checking a kept connection without a round trip while its socket
+        # is quiet (common/postgresql/base.py).
+        _database["ENGINE"] = "common.postgresql"
 DATABASE_ROUTERS = ["newsite.db_routers.KeyStoreRouter"]
 # Days a backup of the key store is kept (stated to erased readers): after this, no copy of an
 # erased reader's data key exists anywhere, and every main-database backup is noise for them.

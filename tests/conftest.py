@@ -64,7 +64,7 @@ def pytest_sessionstart(session):
     if not REQUIRE_SERVICES:
         return
     engine = settings.DATABASES["default"]["ENGINE"]
-    if engine != "django.db.backends.postgresql":
+    if engine not in ("django.db.backends.postgresql", "common.postgresql"):
         pytest.exit(f"REQUIRE_SERVICES=1 but DATABASE_URL is not PostgreSQL ({engine}).", 3)
     broker = os.environ.get("CELERY_BROKER_URL", "")
     if not broker.startswith("redis://"):
