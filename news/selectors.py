@@ -2,7 +2,7 @@
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -64,13 +64,9 @@ LISTED_COLUMNS = (
 LISTED_KEPT = 4_000
 
 
-@dataclass
-class _ListedRows:
-    marker: str = ""
-    rows: dict[int, list] = field(default_factory=dict)
-
-
-_listed_rows = _ListedRows()
+# (marker, rows by id), swapped whole: a thread reads the pair once, so rows listed under one
+# marker can never be filed under another.
+_listed_rows: tuple[str, dict[int, list]] = ("", {})
 
 
 def articles_live_by_id(
@@ -93,12 +89,19 @@ def articles_live_by_id(
         params = [Article.Status.PUBLISHED, connection.ops.adapt_datetimefield_value(now), *ids]
         return {article.pk: article for article in Article.objects.raw(query, params)}
     listed = _listed_select()
+    global _listed_rows
     kept: dict[int, list] = {}
     if kept_under:
-        if _listed_rows.marker != kept_under:
-            _listed_rows.marker, _listed_rows.rows = kept_under, {}
-        kept = _listed_rows.rows
-    rows = {pk: kept[pk] for pk in ids if pk in kept}
+        marker, kept = _listed_rows
+        if marker != kept_under:
+            kept = {}
+            _listed_rows = (kept_under, kept)
+    rows = {}
+    for pk in ids:
+        # One lookup each: another thread of a gthread worker may empty the dict meanwhile.
+        values = kept.get(pk)
+        if values is not None:
+            rows[pk] = values
     asked = [pk for pk in ids if pk not in rows]
     if asked:
         fetched = _listed_fetch(listed, ids=asked, now=now)
