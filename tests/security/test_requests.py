@@ -277,3 +277,29 @@ def test_gunicorn_refuses_to_start_with_a_wrong_master_key(monkeypatch, settings
     settings.NEWSITE_MASTER_KEY = "not a key!"
     with pytest.raises(SystemCheckError, match="malformed"):
         on_starting(None)
+
+
+def test_a_gunicorn_worker_writes_its_impression_counts_as_it_exits(monkeypatch, settings, db):
+    from types import SimpleNamespace
+
+    from django.utils import timezone
+
+    from recommendations.models import FeedImpressionCount
+    from recommendations.services import feed_impressions_record
+
+    settings.FEED_IMPRESSIONS_FLUSH_SECONDS = 3600  # nothing written by the pages themselves
+    feed_impressions_record(list_types=["personal", "personal", "editorial"])  # the first page
+    feed_impressions_record(list_types=["personal"])  # one more, still buffered
+    assert not FeedImpressionCount.objects.exists()
+    logged = []
+    server = SimpleNamespace(log=SimpleNamespace(exception=lambda *args: logged.append(args)))
+
+    gunicorn_settings(monkeypatch).worker_exit(server, SimpleNamespace(pid=4321))
+
+    counts = dict(
+        FeedImpressionCount.objects.filter(day=timezone.localdate()).values_list(
+            "list_type", "count"
+        )
+    )
+    assert counts == {"personal": 3, "editorial": 1}
+    assert logged == []
