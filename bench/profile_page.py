@@ -31,6 +31,7 @@ PARTS = (
     ("home_feed (the feed and its cards)", "frontpage.views", "home_feed", 0),
     ("reader_profile", "recommendations.feed_cache", "reader_profile", 1),
     ("feed_page", "recommendations.feed_cache", "feed_page", 1),
+    ("the feed's marks (one Redis round trip)", "recommendations.feed.page", "pool_marks", 2),
     ("candidate_pool", "recommendations.feed.page", "candidate_pool", 2),
     ("the reads: query and opening", "recommendations.feed.page", "_reader_reads", 2),
     ("the data key from the key store", "privacy.crypto", "_data_key_row", 3),
