@@ -296,7 +296,7 @@ def _reader_feed_open(*, user, version: str, key: LoadedDataKey) -> tuple[dict |
     the marks the feed reads to make one (`pool_marks`), all in one round trip."""
     found = pool_marks(also=[_reader_key(user.pk), READER_PAGES_KEY, CHANGES_KEY])
     seen = _Seen(
-        marker=found.get(READER_PAGES_KEY) or marker_current(READER_PAGES_KEY),
+        marker=marker_current(READER_PAGES_KEY, found=found),
         changes=int(found.get(CHANGES_KEY) or 0),
     )
     marker = seen.marker

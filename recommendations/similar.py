@@ -13,7 +13,7 @@ from news.models import Article
 from news.selectors import articles_for_topic, articles_latest, articles_live_by_id
 
 from .active import active_model
-from .feed.pool import candidate_pool, vectors_for
+from .feed.pool import candidate_pool, pool_marks, vectors_for
 from .vectors import article_text
 
 logger = logging.getLogger(__name__)
@@ -34,13 +34,15 @@ def more_like_this(*, article: Article, limit: int = 4) -> list[Article]:
 
 
 def _more_like_this(*, article: Article, limit: int) -> list[Article]:
-    loaded = active_model()
+    # Which model serves and the pool's marks, in one round trip (as a feed page reads them).
+    marks = pool_marks()
+    loaded = active_model(found=marks)
     if loaded is None:
         return _same_topics(article=article, limit=limit)
     # The feed's candidates: live stories of the last N days with their vectors (fresh ones
     # included) already in memory, so a page compares one vector with the window, not with
     # the whole catalogue and every vector stored since the model was trained.
-    pool = candidate_pool(loaded=loaded, now=timezone.now())
+    pool = candidate_pool(loaded=loaded, now=timezone.now(), marks=marks)
     ids = np.array([article.pk], dtype=np.int64)
     row = int(pool.rows_of(ids)[0])
     vector = pool.vectors[row] if row >= 0 else vectors_for(loaded, ids)[0][0]
