@@ -81,13 +81,6 @@ def articles_live_by_id(
     if not ids:
         return {}
     now = now or timezone.now()
-    if connection.vendor != "postgresql":  # no EXTRACT(EPOCH ...): the raw queryset
-        query = (
-            f"SELECT {', '.join(LISTED_COLUMNS)} FROM {Article._meta.db_table} "
-            f"WHERE status = %s AND published_at <= %s AND id IN ({', '.join(['%s'] * len(ids))})"
-        )
-        params = [Article.Status.PUBLISHED, connection.ops.adapt_datetimefield_value(now), *ids]
-        return {article.pk: article for article in Article.objects.raw(query, params)}
     listed = _listed_select()
     global _listed_rows
     kept: dict[int, list] = {}
@@ -123,11 +116,21 @@ def _listed_fetch(listed: "_ListedSelect", *, ids: list[int], now: datetime) -> 
     """Every field in its place for `Model.from_db`, the body deferred, by id."""
     marks = ", ".join(["%s"] * len(ids))
     params = [Article.Status.PUBLISHED, connection.ops.adapt_datetimefield_value(now), *ids]
+    where = f"WHERE status = %s AND published_at <= %s AND id IN ({marks})"
+    if connection.vendor != "postgresql":
+        # No EXTRACT(EPOCH ...) here (the embedded demo's SQLite): the ORM parses the times;
+        # the values as loaded, before a field's descriptor wraps them (a lead image's name).
+        columns = ", ".join(LISTED_COLUMNS)
+        query = f"SELECT {columns} FROM {Article._meta.db_table} {where}"
+        fields = Article._meta.concrete_fields
+        return {
+            article.pk: [
+                vars(article)[f.attname] if f.column in LISTED_COLUMNS else DEFERRED for f in fields
+            ]
+            for article in Article.objects.raw(query, params)
+        }
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"{listed.select} WHERE status = %s AND published_at <= %s AND id IN ({marks})",
-            params,
-        )
+        cursor.execute(f"{listed.select} {where}", params)
         rows = cursor.fetchall()
     fetched = {}
     for row in rows:
