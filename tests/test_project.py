@@ -96,3 +96,46 @@ def test_browsers_asking_for_favicon_ico_get_the_sites_icon(client, db, settings
     assert b"".join(icon.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO file
     svg = client.get("/static/favicon.svg")
     assert svg.status_code == 200 and svg["Content-Type"].startswith("image/svg+xml")
+
+
+def test_every_address_reaches_its_own_page_whatever_order_the_urls_are_tried_in():
+    # The front page's patterns are tried first (they serve most requests): none of them may
+    # answer an address that another app's page owns, nor another app's one of theirs.
+    import uuid
+
+    from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+    from django.urls.converters import IntConverter, PathConverter, UUIDConverter
+
+    def sample(converter) -> str:
+        if isinstance(converter, IntConverter):
+            return "7"
+        if isinstance(converter, UUIDConverter):
+            return str(uuid.UUID(int=7))
+        return "a/b" if isinstance(converter, PathConverter) else "a-story"
+
+    def named(patterns, namespace=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+                yield from named(pattern.url_patterns, inner)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                converters = pattern.pattern.converters
+                groups = pattern.pattern.regex.groupindex
+                kwargs = {name: sample(converters.get(name)) for name in groups}
+                yield namespace + pattern.name, kwargs
+
+    checked = 0
+    for name, kwargs in named(get_resolver().url_patterns):
+        try:
+            address = reverse(name, kwargs=kwargs)
+        except Exception:  # noqa: BLE001 (a pattern these samples cannot fill: the admin's)
+            continue
+        match = resolve(address)
+        assert match.view_name == name or name.startswith("admin:"), (
+            f"{address} reaches {match.view_name}, not {name}"
+        )
+        checked += 1
+    for name in ("news:home", "news:article", "news:search", "privacy:center", "account_login"):
+        kwargs = {"slug": "a-story"} if name == "news:article" else {}
+        assert resolve(reverse(name, kwargs=kwargs)).view_name == name
+    assert checked > 100
