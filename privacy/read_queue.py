@@ -170,11 +170,12 @@ def _reads_open_one_by_one(*, user_id: int, sealed_reads: list[bytes]) -> list[s
     return opened
 
 
-def read_enqueue(payload: dict, *, store: Callable[..., object]) -> None:
-    """Queue a read decided in the request; `store` it here when there is no queue to use."""
+def read_enqueue(payload: dict, *, store: Callable[..., object]) -> bool:
+    """Queue a read decided in the request; `store` it here when there is no queue to use.
+    Whether it was queued (False: stored already)."""
     if celery_app.conf.task_always_eager or not _queue_in_redis():
         store(**payload)
-        return
+        return False
     sealed = read_seal(payload)
     try:
         waiting = _client().rpush(_key(), sealed)
@@ -184,6 +185,8 @@ def read_enqueue(payload: dict, *, store: Callable[..., object]) -> None:
         # A read must neither be lost nor break the page: store it in the request instead.
         logger.warning("Read queue unavailable (%s); storing a read in the request.", error)
         store(**payload)
+        return False
+    return True
 
 
 def reads_drain(*, store: Callable[..., object], batch_size: int = 500) -> int:

@@ -50,7 +50,7 @@ from .selectors import (
     receipt_in_effect,
     reconsent_requests,
 )
-from .signals import reader_data_changed_send
+from .signals import reader_data_changed_send, reader_read_queued
 
 logger = logging.getLogger(__name__)
 
@@ -352,9 +352,18 @@ def read_record(
         }
 
         def after_commit() -> None:
-            read_enqueue(payload, store=read_store)
-            if outcome.history_kept:
-                # The story read leaves the reader's feed now, not after the queued write.
+            queued = read_enqueue(payload, store=read_store)
+            if not outcome.history_kept:
+                return
+            # The story read leaves the reader's feed now, not after the queued write.
+            if queued:
+                reader_read_queued.send(
+                    sender=read_record,
+                    user_id=user.pk,
+                    article_id=article.pk,
+                    read_epoch=now.timestamp(),
+                )
+            else:
                 reader_data_changed_send(user_id=user.pk)
 
         transaction.on_commit(after_commit)

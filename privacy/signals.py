@@ -4,6 +4,7 @@
 kept front page) learn that the data changed: preferences, consents, reading history, an
 erased category or the whole account. Services send it with `reader_data_changed_send`,
 which waits for the commit, so a page computed meanwhile from the old data is not kept.
+`reader_read_queued` tells them a read is on its way to the history, not written yet.
 """
 
 from django.db import transaction
@@ -11,6 +12,10 @@ from django.dispatch import Signal
 
 # Receivers get `user_id`.
 reader_data_changed = Signal()
+# A read kept in the reader's history was queued, not yet written (privacy.read_queue): what
+# is built from their history must leave the story out meanwhile. Receivers get `user_id`,
+# `article_id` and `read_epoch` (seconds since 1970); `reader_data_changed` follows the write.
+reader_read_queued = Signal()
 # Sent once every data key is re-wrapped under the current master key: apps that seal their
 # own secrets under a subkey of it (accounts: two-factor secrets) re-seal them, so the old key
 # can be retired. No arguments.

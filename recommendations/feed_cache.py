@@ -10,8 +10,10 @@
   or are erased. It is not served once one of its own stories changed (edited, withdrawn,
   deleted: a per-story mark, `stories_changed`) or a topic or the serving model did (the
   reader-pages marker). A story published meanwhile does not drop it: it shows on that
-  reader's page when the page is next computed, within the minute. Registered in the data
-  registry as "feed_cache".
+  reader's page when the page is next computed, within the minute. A story they read whose
+  write is still queued is noted in the same sealed entry until it is written
+  (`feed.pending`), so no page computed meanwhile shows it. Registered in the data registry
+  as "feed_cache".
 - "More like this" is the same for every visitor: its story ids are kept per article and
   model version.
 
@@ -23,10 +25,12 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.utils import timezone
@@ -40,25 +44,26 @@ from accounts.selectors import (
     reader_profile,
 )
 from news.selectors import articles_live_by_id
-from privacy.crypto import (
-    DataKeyDestroyed,
-    DecryptionFailed,
-    LoadedDataKey,
-    decrypt_for_user,
-    encrypt_for_user,
-    with_data_key,
-)
+from privacy.crypto import LoadedDataKey, encrypt_for_user, with_data_key
+from privacy.selectors import HistoryRead
 
 from .active import active_marker
 from .explanations import Reason
 from .feed.page import feed_page
+from .feed.pending import (
+    READER_FEED_CONTEXT,
+    entry_parts,
+    entry_value,
+    note_sealed,
+    noted_reads,
+    reader_feed_key,
+    sealed_open,
+)
 from .feed.pool import CATALOGUE_MARKER_KEY, marker_current, pool_marks
 from .similar import more_like_this
 
 logger = logging.getLogger(__name__)
 
-# The field name sealed into each entry: it opens only as this reader's cached feed.
-READER_FEED_CONTEXT = "feed_cache"
 PUBLIC_KEYS = ("feed:public:anonymous", "feed:public:signed-in")
 # Changes when what every reader's page depends on does (topics, the serving model): a kept
 # page made under another marker (or when it was unknown) is not served.
@@ -84,10 +89,6 @@ class HomeFeed:
 
 # Renders a page of FeedItems as the cards HTML (news.cards.feed_cards_html).
 CardsRenderer = Callable[[Page], str]
-
-
-def _reader_key(user_id: int) -> str:
-    return f"feed:reader:{user_id}"
 
 
 def _first_page(page_number) -> bool:
@@ -211,7 +212,13 @@ def home_feed(*, user, page_number=None, render_cards: CardsRenderer) -> HomeFee
         return _public_feed(
             user=user, profile=profile, page_size=page_size, render_cards=render_cards
         )
-    page = feed_page(user=user, profile=profile, page_number=1, marks=marks)
+    page = feed_page(
+        user=user,
+        profile=profile,
+        page_number=1,
+        marks=marks,
+        pending=list(seen.pending) if marks is not None else None,
+    )
     feed = _feed_rendered(profile=profile, page=page, render_cards=render_cards)
     if use_reader_cache and profile.personalized:
         _reader_feed_keep(user=user, version=version[1], seen=seen, profile=profile, feed=feed)
@@ -289,35 +296,40 @@ class _Seen:
 
     marker: str
     changes: int
+    # The reader's reads not written yet, as their entry notes them (`feed.pending`), and the
+    # sealed note, kept on with the page made now.
+    pending: tuple[HistoryRead, ...] = ()
+    note: bytes | None = None
 
 
 def _reader_feed_open(*, user, version: str, key: LoadedDataKey) -> tuple[dict | None, _Seen, dict]:
     """The reader's kept page if it can be served, what a page made now is kept under, and
     the marks the feed reads to make one (`pool_marks`), all in one round trip."""
-    found = pool_marks(also=[_reader_key(user.pk), READER_PAGES_KEY, CHANGES_KEY])
+    found = pool_marks(also=[reader_feed_key(user.pk), READER_PAGES_KEY, CHANGES_KEY])
     seen = _Seen(
         marker=marker_current(READER_PAGES_KEY, found=found),
         changes=int(found.get(CHANGES_KEY) or 0),
     )
     marker = seen.marker
-    sealed = found.get(_reader_key(user.pk))
-    if sealed is None:
+    sealed, note = entry_parts(found.get(reader_feed_key(user.pk)))
+    if note is not None:
+        pending = noted_reads(user_id=user.pk, note=note, key=key)
+        seen = replace(seen, pending=tuple(pending), note=note if pending else None)
+    if sealed is None:  # none, or only reads noted since the page was dropped
         return None, seen, found
-    try:
-        entry = json.loads(
-            decrypt_for_user(
-                user_id=user.pk, ciphertext=sealed, context=READER_FEED_CONTEXT, loaded_key=key
-            )
-        )
-    except (DataKeyDestroyed, DecryptionFailed, ValueError):
+    entry = sealed_open(user_id=user.pk, sealed=sealed, context=READER_FEED_CONTEXT, key=key)
+    if not isinstance(entry, dict):
         # Not this reader's, damaged, or their key is gone: never served, and dropped.
-        cache.delete(_reader_key(user.pk))
+        if seen.note is None:
+            cache.delete(reader_feed_key(user.pk))
         return None, seen, found
-    # Made before the preferences last changed (the change may have been missed by the
-    # cache), or before a topic or the model changed, or on another day (whose holdout draw
-    # may differ: `feed.page.in_holdout`).
+    # Past its time (an entry that notes reads outlives its page), made before the
+    # preferences last changed (the change may have been missed by the cache), or before a
+    # topic or the model changed, or on another day (whose holdout draw may differ:
+    # `feed.page.in_holdout`).
     if (
-        entry.get("version") != version
+        entry.get("until", 0) < time.time()
+        or entry.get("version") != version
         or entry.get("pages") != marker
         or entry.get("day") != timezone.localdate().isoformat()
     ):
@@ -334,46 +346,75 @@ def _reader_feed_open(*, user, version: str, key: LoadedDataKey) -> tuple[dict |
 def _reader_feed_keep(
     *, user, version: str, seen: _Seen, profile: ReaderProfile, feed: HomeFeed
 ) -> None:
+    seconds = settings.FEED_READER_CACHE_SECONDS
     entry = {
         "version": version,
         "pages": seen.marker,
         "changes": seen.changes,
         "day": timezone.localdate().isoformat(),
+        "until": time.time() + seconds,
         "profile": _profile_entry(profile),
         **_entry_of(feed.page, feed.cards),
     }
+    if seen.note is not None:
+        # The reads it left out that were not written yet go on being noted after the page
+        # is past its time.
+        seconds = max(seconds, settings.FEED_PENDING_READ_SECONDS)
     sealed = encrypt_for_user(user=user, plaintext=json.dumps(entry), context=READER_FEED_CONTEXT)
-    cache.set(_reader_key(user.pk), sealed, settings.FEED_READER_CACHE_SECONDS)
+    cache.set(reader_feed_key(user.pk), entry_value(sealed, seen.note), seconds)
+
+
+def reader_feed_read_noted(*, user_id: int, article_id: int, read_epoch: float) -> None:
+    """The reader read this story and its write is queued: their kept page is dropped, and
+    the read is noted in its place until the write drops the entry, so every page computed
+    meanwhile leaves the story out. Without a time to keep it, the page is only dropped."""
+    key = reader_feed_key(user_id)
+    seconds = settings.FEED_PENDING_READ_SECONDS
+    if seconds <= 0:
+        cache.delete(key)
+        return
+    _, note = entry_parts(cache.get(key))
+    note = note_sealed(
+        user=get_user_model()(pk=user_id),
+        reads=noted_reads(user_id=user_id, note=note),
+        article_id=article_id,
+        read_epoch=read_epoch,
+    )
+    cache.set(key, entry_value(None, note), seconds)
 
 
 def reader_feed_forget_now(*, user_id: int) -> None:
     """The reader's next home page is computed afresh. Called on `reader_data_changed`, which
     is sent after the commit, so a page computed meanwhile cannot be kept past the change."""
-    cache.delete(_reader_key(user_id))
+    cache.delete(reader_feed_key(user_id))
 
 
 def reader_feed_rows(*, user) -> list[dict]:
     """What is kept for the reader right now, for their copy of their data: the stories of
-    their cached first page, with the reason each was shown."""
-    sealed = cache.get(_reader_key(user.pk))
-    if sealed is None:
-        return []
-    try:
-        entry = json.loads(
-            decrypt_for_user(user_id=user.pk, ciphertext=sealed, context=READER_FEED_CONTEXT)
-        )
-    except (DataKeyDestroyed, DecryptionFailed, ValueError):
-        return []  # unreadable by anyone: nothing of theirs is left in it
-    return [
+    their cached first page, with the reason each was shown, and the stories they read that
+    are not in their history yet."""
+    sealed, note = entry_parts(cache.get(reader_feed_key(user.pk)))
+    # Unreadable by anyone (damaged, or their key is gone): nothing of theirs is left in it.
+    entry = sealed_open(user_id=user.pk, sealed=sealed, context=READER_FEED_CONTEXT)
+    rows = [
         {"article_id": article_id, "reason": reason["sentence"]}
-        for article_id, reason, _ in entry["items"]
+        for article_id, reason, _ in (entry.get("items", ()) if isinstance(entry, dict) else ())
     ]
+    rows += [
+        {"article_id": read.article_id, "reason": PENDING_READ_REASON}
+        for read in noted_reads(user_id=user.pk, note=note)
+    ]
+    return rows
+
+
+# What a noted read says in the reader's copy of their data.
+PENDING_READ_REASON = "Read just now: kept off your front page until it is in your history"
 
 
 def reader_feed_erase(*, user) -> int:
     """Erasure: drop the entry now (it is already unreadable once the data key is gone)."""
-    existed = cache.get(_reader_key(user.pk)) is not None
-    cache.delete(_reader_key(user.pk))
+    existed = cache.get(reader_feed_key(user.pk)) is not None
+    cache.delete(reader_feed_key(user.pk))
     return int(existed)
 
 

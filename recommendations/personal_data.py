@@ -15,11 +15,15 @@ register(
         models=(),
         user_path=None,
         purpose=(
-            "To show your front page again quickly; encrypted with your key, and forgotten "
-            "as soon as you read a story or change a choice."
+            "To show your front page again quickly, and to keep a story you just read off it "
+            "until it is in your reading history; encrypted with your key. The page is "
+            "forgotten as soon as you read a story or change a choice."
         ),
         legal_basis=LegalBasis.CONTRACT,
-        retention=lambda: f"{settings.FEED_READER_CACHE_SECONDS} seconds at most",
+        retention=lambda: (
+            f"{settings.FEED_READER_CACHE_SECONDS} seconds at most; a story just read, until "
+            f"it is in your history ({settings.FEED_PENDING_READ_SECONDS} seconds at most)"
+        ),
         exporter=reader_feed_rows,
         eraser=reader_feed_erase,
     ),

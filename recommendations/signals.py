@@ -9,10 +9,15 @@ from django.dispatch import receiver
 from common.queueing import enqueue_on_commit
 from news.models import Article, Topic
 from news.signals import articles_changed, articles_published
-from privacy.signals import reader_data_changed
+from privacy.signals import reader_data_changed, reader_read_queued
 
 from .feed.pool import candidate_pool_published
-from .feed_cache import catalogue_changed, public_feed_forget, reader_feed_forget_now
+from .feed_cache import (
+    catalogue_changed,
+    public_feed_forget,
+    reader_feed_forget_now,
+    reader_feed_read_noted,
+)
 from .models import ActiveModel
 
 
@@ -20,6 +25,12 @@ from .models import ActiveModel
 def _reader_feed_forget(*, user_id: int, **kwargs) -> None:
     # Sent after the commit (privacy.signals): the next home page is computed anew.
     reader_feed_forget_now(user_id=user_id)
+
+
+@receiver(reader_read_queued)
+def _reader_feed_read(*, user_id: int, article_id: int, read_epoch: float, **kwargs) -> None:
+    # The read is on its way to the history: the next pages leave the story out already.
+    reader_feed_read_noted(user_id=user_id, article_id=article_id, read_epoch=read_epoch)
 
 
 @receiver(articles_published)

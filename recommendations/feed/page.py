@@ -20,12 +20,14 @@ from accounts.models import Preferences
 from accounts.selectors import ReaderProfile, reader_profile
 from news.models import Article, Topic
 from news.selectors import articles_latest, articles_live_by_id
+from privacy.crypto import data_key_loaded_with
 from privacy.purposes import READING_HISTORY
 from privacy.selectors import HistoryRead, history_reads_for_user, purposes_to_reconfirm
 
 from .. import explanations, ranking
 from ..active import LoadedModel, active_model
 from ..explanations import Reason
+from .pending import entry_parts, noted_reads, reader_feed_key, with_pending
 from .pool import (
     CandidatePool,
     candidate_pool,
@@ -224,20 +226,28 @@ def _with_fresh_places(order: list[int], fresh: list[int], page_size: int) -> li
     return first[:middle] + missing + first[middle:keep] + rest
 
 
-def _reader_reads(*, user, profile: ReaderProfile) -> list[HistoryRead]:
+def _uses_history(profile: ReaderProfile) -> bool:
+    return profile.personalized and profile.level == Preferences.Level.TOPICS_HISTORY
+
+
+def _reader_reads(
+    *, user, profile: ReaderProfile, pending: list[HistoryRead] | None, entry
+) -> list[HistoryRead]:
     """The reader's own reads, newest first, only at "Topics + reading history" (the privacy
     chokepoint decrypts them; nothing else in this app touches history). Enough of them to
-    leave out everything read in the candidate window, for all but the heaviest readers."""
-    if not profile.personalized or profile.level != Preferences.Level.TOPICS_HISTORY:
+    leave out everything read in the candidate window, for all but the heaviest readers.
+    With the reads not written yet (`pending`, or as noted in their cached `entry`)."""
+    if not _uses_history(profile):
         return []
     # A policy change to reading history turns it off until the reader confirms it again:
     # what was kept is not used meanwhile either (no query while no version changed one).
     if READING_HISTORY.key in purposes_to_reconfirm(user=user):
         return []
-    return history_reads_for_user(
-        user=user,
-        limit=max(settings.RECOMMENDER_HISTORY_LIMIT, settings.RECOMMENDER_EXCLUDED_READS),
-    )
+    if pending is None:
+        _, note = entry_parts(entry)
+        pending = noted_reads(user_id=user.pk, note=note, key=data_key_loaded_with(user))
+    limit = max(settings.RECOMMENDER_HISTORY_LIMIT, settings.RECOMMENDER_EXCLUDED_READS)
+    return with_pending(history_reads_for_user(user=user, limit=limit), pending)[:limit]
 
 
 def feed_page(
@@ -248,6 +258,7 @@ def feed_page(
     profile: ReaderProfile | None = None,
     now: datetime | None = None,
     marks: dict | None = None,
+    pending: list[HistoryRead] | None = None,
 ) -> Page:
     """One page of the feed for this visitor; each item is a FeedItem (article + reason).
 
@@ -256,7 +267,8 @@ def feed_page(
     topics are left out either way. A personalized reader in the day's holdout (`in_holdout`)
     gets the non-personal order, each card saying so. `page_number` may be anything a
     visitor typed. `marks`: the shared cache's `pool_marks()`, when the caller read them with
-    its own keys.
+    its own keys; `pending`: the reader's reads not written yet, when the caller opened their
+    entry (else they are read with the marks).
     """
     now = now or timezone.now()
     page_size = page_size or settings.NEWS_PAGE_SIZE
@@ -274,6 +286,7 @@ def feed_page(
             page_size=page_size,
             now=now,
             marks=marks,
+            pending=pending,
         )
     except Exception:
         # The front page must not fail because ranking did: serve the latest stories.
@@ -296,11 +309,26 @@ def feed_page(
 
 
 def _feed_page(
-    *, user, profile: ReaderProfile, page_number, page_size: int, now: datetime, marks: dict | None
+    *,
+    user,
+    profile: ReaderProfile,
+    page_number,
+    page_size: int,
+    now: datetime,
+    marks: dict | None,
+    pending: list[HistoryRead] | None,
 ) -> Page:
-    marks = pool_marks() if marks is None else marks
+    # A reader whose history shapes the page: their entry, for the reads not written yet.
+    entry_key = reader_feed_key(user.pk) if pending is None and _uses_history(profile) else None
+    if marks is None:
+        marks = pool_marks(also=[entry_key] if entry_key else [])
     pool = candidate_pool(loaded=active_model(found=marks), now=now, marks=marks)
-    reads = _reader_reads(user=user, profile=profile)
+    reads = _reader_reads(
+        user=user,
+        profile=profile,
+        pending=pending,
+        entry=marks.get(entry_key) if entry_key else None,
+    )
     keep = pool.published <= now.timestamp()
     if reads:
         read_rows = pool.rows_of(np.array([read.article_id for read in reads], dtype=np.int64))

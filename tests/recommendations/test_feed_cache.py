@@ -3,7 +3,9 @@ reader's own feed is sealed with their key, never served to anyone else, and for
 anything it was made from changes."""
 
 import os
+import re
 from datetime import datetime, timedelta
+from html import unescape
 
 import pytest
 import time_machine
@@ -18,10 +20,17 @@ from accounts.models import Preferences
 from news.models import Article
 from news.services import article_publish, article_unpublish
 from privacy.browser_signals import NO_SIGNALS
-from privacy.crypto import DataKeyDestroyed, DecryptionFailed, data_key_destroy, decrypt_for_user
+from privacy.crypto import (
+    DataKeyDestroyed,
+    DecryptionFailed,
+    data_key_destroy,
+    decrypt_for_user,
+    encrypt_for_user,
+)
 from privacy.erasure import CONFIRMATION_WORD, account_erase
 from privacy.registry import category
 from privacy.services import history_clear
+from recommendations.feed.pending import READER_READS_CONTEXT
 from recommendations.feed.pool import candidate_pool_forget
 from recommendations.feed_cache import PUBLIC_KEYS, READER_FEED_CONTEXT
 from recommendations.services import model_retrain
@@ -348,3 +357,124 @@ def test_erasing_the_reading_history_category_recomputes_the_next_front_page(
         html = home(client)
     assert "Because you read" not in html
     assert "Because you follow Sport" in html
+
+
+# --- A story read while its write waits in the read queue -----------------------------------
+
+
+@pytest.fixture
+def queued_reads(scratch_broker, read_page, settings):
+    """Reads go through the Redis read queue, as in production: the article page returns
+    before the history is written. Yields a function that drains the queue as a worker
+    would, running what the writes queue after their commit."""
+    from privacy.services import reads_store_queued
+
+    def drain(django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            return reads_store_queued()
+
+    return drain
+
+
+def titles_on(html: str) -> list[str]:
+    """The stories' titles as the cards show them (a reason may name a story read)."""
+    return [
+        unescape(title) for title in re.findall(r'class="card-title"><a [^>]*>([^<]*)</a>', html)
+    ]
+
+
+def test_a_story_read_stays_off_the_front_page_while_its_write_is_queued(
+    client,
+    newsroom,
+    read_page,
+    queued_reads,
+    scratch_broker,
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    from privacy.models import ReadingHistoryEntry
+
+    model_retrain()
+    reader = follow(
+        ReaderFactory(), newsroom.topics["space"], level=Preferences.Level.TOPICS_HISTORY
+    )
+    client.force_login(reader)
+    rocket = newsroom.stories["space"][0]
+    assert rocket.title in titles_on(home(client))
+
+    read_page(client, rocket)
+    assert scratch_broker.llen(settings.PRIVACY_READ_QUEUE_KEY) == 1
+    assert not ReadingHistoryEntry.objects.filter(user=reader).exists()  # not written yet
+    # The read is noted in the reader's entry in place of the page, sealed: nothing in it
+    # readable, nor theirs to anyone else.
+    page, note = cache.get(reader_key(reader))
+    assert page is None
+    assert f"[[{rocket.pk}, ".encode() not in note  # the note as written, sealed
+    other = ReaderFactory()
+    encrypt_for_user(user=other, plaintext="their own key", context="test")
+    with pytest.raises(DecryptionFailed):
+        decrypt_for_user(user_id=other.pk, ciphertext=note, context=READER_READS_CONTEXT)
+    titles = titles_on(home(client))
+    assert rocket.title not in titles
+    assert newsroom.stories["space"][1].title in titles
+    assert rocket.title not in titles_on(home(client))  # nor on the page kept from it
+    # Nor on the next page, nor in the API's feed.
+    assert rocket.title not in client.get(reverse("news:home") + "?page=2").content.decode()
+    api = client.get(reverse("api:feed")).json()
+    assert rocket.pk not in [item["article"]["id"] for item in api["results"]]
+
+    # The write drops the note with the page; the history leaves the story out from then on.
+    assert queued_reads(django_capture_on_commit_callbacks) == 1
+    assert ReadingHistoryEntry.objects.filter(user=reader).count() == 1
+    assert cache.get(reader_key(reader)) is None
+    assert rocket.title not in titles_on(home(client))
+
+
+def test_stories_read_while_no_worker_writes_them_shape_the_page_and_stay_off_it(
+    client, newsroom, read_page, queued_reads, settings
+):
+    settings.FEED_READER_CACHE_SECONDS = 0  # no page kept: the note alone does it
+    monday = timezone.make_aware(datetime(2026, 11, 23, 9, 0))
+    Article.objects.update(published_at=monday - timedelta(days=1))
+    with time_machine.travel(monday, tick=False):
+        model_retrain()
+        reader = follow(
+            ReaderFactory(), newsroom.topics["sport"], level=Preferences.Level.TOPICS_HISTORY
+        )
+        client.force_login(reader)
+        pasta, bread = newsroom.stories["food"][0], newsroom.stories["food"][1]
+        read_page(client, pasta)  # a topic they do not follow
+        read_page(client, bread)
+    with time_machine.travel(monday + timedelta(days=2), tick=False):
+        html = home(client)
+    assert pasta.title not in titles_on(html) and bread.title not in titles_on(html)
+    # Ranked with the reads already: the third food story is there because of them.
+    sauce = next(card for card in cards(html) if newsroom.stories["food"][2].title in card)
+    assert "Because you read" in sauce
+    assert "Because you follow Sport" in html
+
+
+def test_a_noted_read_outlives_its_kept_page_and_goes_with_the_history(
+    client, newsroom, read_page, queued_reads, django_capture_on_commit_callbacks
+):
+    from recommendations.feed_cache import PENDING_READ_REASON, reader_feed_rows
+
+    model_retrain()
+    reader = follow(
+        ReaderFactory(), newsroom.topics["space"], level=Preferences.Level.TOPICS_HISTORY
+    )
+    client.force_login(reader)
+    rocket = newsroom.stories["space"][0]
+    read_page(client, rocket)
+    assert rocket.title not in titles_on(home(client))
+    # In the reader's copy of their data, with what it is for.
+    assert {"article_id": rocket.pk, "reason": PENDING_READ_REASON} in reader_feed_rows(user=reader)
+    # The kept page is past its time; the note is not, while the write has not happened.
+    with time_machine.travel(timezone.now() + timedelta(seconds=90)):
+        assert rocket.title not in titles_on(home(client))
+
+    # Clearing the history takes the note with it: the story is back, as if never read.
+    with django_capture_on_commit_callbacks(execute=True):
+        history_clear(user=reader)
+    assert cache.get(reader_key(reader)) is None
+    assert rocket.title in titles_on(home(client))
