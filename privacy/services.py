@@ -370,6 +370,20 @@ def read_record(
     return outcome
 
 
+def _history_erased_since(*, user_id: int, moment: datetime) -> bool:
+    """Whether the reader cleared or erased their whole reading history (or reset their
+    recommendations) at or after `moment`: a read queued before must not be written into
+    the history after it. Told by their activity log, where each of those is recorded with
+    the reading history as its category; deleting one entry is not erasing the rest."""
+    return (
+        PrivacyAuditEvent.objects.filter(
+            user_id=user_id, category="reading_history", created_at__gte=moment
+        )
+        .exclude(action=Action.HISTORY_ENTRY_DELETED)
+        .exists()
+    )
+
+
 def read_store(
     *,
     user_id: int,
@@ -395,7 +409,7 @@ def read_store(
     # that wrote it (xmin), and a shared one would link the sealed history entry to the
     # signal's article and pseudonym. A crash in between leaves half a read; the redelivered
     # task writes the missing half (each write ignores its own duplicate).
-    if outcome.history_kept:
+    if outcome.history_kept and not _history_erased_since(user_id=user_id, moment=when):
         with transaction.atomic():
             ReadingHistoryEntry.objects.bulk_create(
                 [

@@ -323,3 +323,60 @@ def test_a_readers_flagged_events_are_erased_with_the_rest(reader, record_read):
     assert SignalEvent.objects.get().in_followed_topic is True
     assert services.signal_events_erase(user_id=reader.pk) == 1
     assert not SignalEvent.objects.exists()
+
+
+def _history_clear(reader):
+    services.history_clear(user=reader)
+
+
+def _category_erase(reader):
+    from privacy.erasure import category_erase
+
+    category_erase(user=reader, key="reading_history")
+
+
+def _recommendations_reset(reader):
+    accounts_services.recommendations_reset(user=reader)
+
+
+@pytest.mark.parametrize("erase", [_history_clear, _category_erase, _recommendations_reset])
+def test_a_read_queued_before_the_history_is_erased_is_not_written_after_it(
+    client, reader, article, read_queue, settings, django_capture_on_commit_callbacks, erase
+):
+    from privacy.tasks import reads_store_queued
+
+    reader_choices(reader, counting=True)
+    client.force_login(reader)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get(article.get_absolute_url()).status_code == 200
+    assert read_queue.llen(settings.PRIVACY_READ_QUEUE_KEY) == 1
+    # Erased before any worker drained the queue: the read made before must not come back.
+    with django_capture_on_commit_callbacks(execute=True):
+        erase(reader)
+    later = ArticleFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get(later.get_absolute_url()).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reads_store_queued.apply().get() == 2
+    assert [item.article for item in history_for_user(user=reader)] == [later]
+    # Erasing the history is not withdrawing "count toward popular": both reads count.
+    assert SignalEvent.objects.count() == 2
+
+
+def test_deleting_one_history_entry_does_not_drop_the_reads_still_queued(
+    client, reader, article, read_queue, read_page, django_capture_on_commit_callbacks
+):
+    from privacy.tasks import reads_store_queued
+
+    reader_choices(reader)
+    client.force_login(reader)
+    older = ArticleFactory()
+    read_page(client, older)
+    reads_store_queued.apply()
+    [entry] = ReadingHistoryEntry.objects.filter(user=reader)
+    read_page(client, article)  # queued, not written yet
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.history_entry_delete(user=reader, entry_id=entry.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reads_store_queued.apply().get() == 1
+    assert [item.article for item in history_for_user(user=reader)] == [article]
