@@ -331,10 +331,13 @@ def test_more_like_this_is_kept_per_article_and_drops_a_story_unpublished_since(
     assert station.title not in html
 
 
-def test_erasing_the_reading_history_category_recomputes_the_next_front_page(
-    client, newsroom, read_page, django_capture_on_commit_callbacks
-):
-    monday = timezone.make_aware(datetime(2026, 11, 23, 9, 0))
+def a_monday() -> datetime:
+    return timezone.make_aware(datetime(2026, 11, 23, 9, 0))
+
+
+def sport_reader_on(monday: datetime, client, newsroom):
+    """A reader following Sport at "Topics + reading history", signed in on `monday`, with
+    every story published the day before and the model trained then."""
     Article.objects.update(published_at=monday - timedelta(days=1))
     with time_machine.travel(monday, tick=False):
         model_retrain()
@@ -342,6 +345,15 @@ def test_erasing_the_reading_history_category_recomputes_the_next_front_page(
             ReaderFactory(), newsroom.topics["sport"], level=Preferences.Level.TOPICS_HISTORY
         )
         client.force_login(reader)
+    return reader
+
+
+def test_erasing_the_reading_history_category_recomputes_the_next_front_page(
+    client, newsroom, read_page, django_capture_on_commit_callbacks
+):
+    monday = a_monday()
+    reader = sport_reader_on(monday, client, newsroom)
+    with time_machine.travel(monday, tick=False):
         read_page(client, newsroom.stories["food"][1])  # a topic they do not follow
     with time_machine.travel(monday + timedelta(days=2), tick=False):
         assert "Because you read" in home(client)  # ranked from the history, kept
@@ -434,14 +446,9 @@ def test_stories_read_while_no_worker_writes_them_shape_the_page_and_stay_off_it
     client, newsroom, read_page, queued_reads, settings
 ):
     settings.FEED_READER_CACHE_SECONDS = 0  # no page kept: the note alone does it
-    monday = timezone.make_aware(datetime(2026, 11, 23, 9, 0))
-    Article.objects.update(published_at=monday - timedelta(days=1))
+    monday = a_monday()
+    sport_reader_on(monday, client, newsroom)
     with time_machine.travel(monday, tick=False):
-        model_retrain()
-        reader = follow(
-            ReaderFactory(), newsroom.topics["sport"], level=Preferences.Level.TOPICS_HISTORY
-        )
-        client.force_login(reader)
         pasta, bread = newsroom.stories["food"][0], newsroom.stories["food"][1]
         read_page(client, pasta)  # a topic they do not follow
         read_page(client, bread)
