@@ -310,19 +310,31 @@ def _reader_feed_open(*, user, version: str, key: LoadedDataKey) -> tuple[dict |
         marker=marker_current(READER_PAGES_KEY, found=found),
         changes=int(found.get(CHANGES_KEY) or 0),
     )
-    marker = seen.marker
     sealed, note = entry_parts(found.get(reader_feed_key(user.pk)))
+    entry = _entry_servable(
+        user=user, sealed=sealed, note=note, version=version, seen=seen, key=key
+    )
+    if entry is not None:
+        return entry, seen, found  # made with the reads noted, if any: not opened
     if note is not None:
         pending = noted_reads(user_id=user.pk, note=note, key=key)
         seen = replace(seen, pending=tuple(pending), note=note if pending else None)
+    return None, seen, found
+
+
+def _entry_servable(
+    *, user, sealed: bytes | None, note: bytes | None, version: str, seen: _Seen, key
+) -> dict | None:
+    """The kept page, opened, if it may be served now."""
     if sealed is None:  # none, or only reads noted since the page was dropped
-        return None, seen, found
+        return None
     entry = sealed_open(user_id=user.pk, sealed=sealed, context=READER_FEED_CONTEXT, key=key)
     if not isinstance(entry, dict):
-        # Not this reader's, damaged, or their key is gone: never served, and dropped.
-        if seen.note is None:
+        # Not this reader's, damaged, or their key is gone: never served, and dropped (its
+        # note, if any, stays until a page made now replaces the entry).
+        if note is None:
             cache.delete(reader_feed_key(user.pk))
-        return None, seen, found
+        return None
     # Past its time (an entry that notes reads outlives its page), made before the
     # preferences last changed (the change may have been missed by the cache), or before a
     # topic or the model changed, or on another day (whose holdout draw may differ:
@@ -330,17 +342,17 @@ def _reader_feed_open(*, user, version: str, key: LoadedDataKey) -> tuple[dict |
     if (
         entry.get("until", 0) < time.time()
         or entry.get("version") != version
-        or entry.get("pages") != marker
+        or entry.get("pages") != seen.marker
         or entry.get("day") != timezone.localdate().isoformat()
     ):
-        return None, seen, found
+        return None
     # Or before one of its stories changed (looked up only when any story did since).
     made_after = entry.get("changes", -1)
     if seen.changes != made_after:
         marks = cache.get_many([STORY_MARK_KEY.format(pk) for pk, _, _ in entry["items"]])
         if any(int(mark) > made_after for mark in marks.values()):
-            return None, seen, found
-    return entry, seen, found
+            return None
+    return entry
 
 
 def _reader_feed_keep(

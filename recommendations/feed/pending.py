@@ -7,8 +7,11 @@ then the story is noted in the reader's entry, sealed with their data key as the
 So every page computed meanwhile leaves the story out, and may say "Because you read" it.
 The write drops the entry (`reader_data_changed`), and the note with it.
 
-An entry is the sealed page alone (bytes), or a pair (the sealed page or None, the sealed
-note): a feed page opens only the note, never the page around it.
+An entry is the sealed page alone, or, with a note, `NOTED`, the sealed page's length (4
+bytes; 0 for none), the page and the sealed note: a feed page opens only the note, never the
+page around it. Bytes either way, and never a ciphertext's first byte: a process still running
+the code from before notes (a deployment rolling out) takes such an entry for a damaged page
+and drops it, instead of failing.
 """
 
 from __future__ import annotations
@@ -39,19 +42,27 @@ def reader_feed_key(user_id: int) -> str:
     return f"feed:reader:{user_id}"
 
 
+NOTED = b"N"
+_LENGTH = 4
+
+
 def entry_parts(value) -> tuple[bytes | None, bytes | None]:
     """(the sealed page, the sealed note of reads) of an entry as the cache holds it."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value), None
-    if isinstance(value, tuple) and len(value) == 2:
-        page, note = value
-        return page, note
-    return None, None
+    if not isinstance(value, bytes | bytearray | memoryview):
+        return None, None
+    value = bytes(value)
+    if value[:1] != NOTED:
+        return value or None, None
+    end = 1 + _LENGTH + int.from_bytes(value[1 : 1 + _LENGTH], "big")
+    return value[1 + _LENGTH : end] or None, value[end:] or None
 
 
-def entry_value(page: bytes | None, note: bytes | None):
+def entry_value(page: bytes | None, note: bytes | None) -> bytes:
     """What the cache holds for an entry with these parts."""
-    return page if note is None else (page, note)
+    if note is None:
+        return page or b""
+    page = page or b""
+    return NOTED + len(page).to_bytes(_LENGTH, "big") + page + note
 
 
 def sealed_open(
@@ -98,6 +109,8 @@ def with_pending(reads: list[HistoryRead], pending: list[HistoryRead]) -> list[H
     unstored = [p for p in pending if (p.article_id, _microsecond(p.read_epoch)) not in stored]
     if not unstored:
         return reads
+    if not reads or unstored[-1].read_epoch >= reads[0].read_epoch:
+        return [*unstored, *reads]  # the usual case: every noted read is the newest
     return sorted([*unstored, *reads], key=lambda read: -read.read_epoch)
 
 
