@@ -368,11 +368,10 @@ def _reader_feed_keep(
         "profile": _profile_entry(profile),
         **_entry_of(feed.page, feed.cards),
     }
-    if seen.note is not None:
-        # The reads it left out that were not written yet go on being noted after the page
-        # is past its time.
-        seconds = max(seconds, settings.FEED_PENDING_READ_SECONDS)
     sealed = encrypt_for_user(user=user, plaintext=json.dumps(entry), context=READER_FEED_CONTEXT)
+    # The reads it left out that were not written yet stay noted with it, for as long as the
+    # page is kept (never longer: the page's retention is the promise), then written within
+    # seconds while a worker runs.
     cache.set(reader_feed_key(user.pk), entry_value(sealed, seen.note), seconds)
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from html import unescape
 
 import pytest
+import redis
 import time_machine
 from django.core.cache import cache
 from django.db import connection
@@ -466,8 +467,8 @@ def test_stories_read_while_no_worker_writes_them_shape_the_page_and_stay_off_it
     assert "Because you follow Sport" in html
 
 
-def test_a_noted_read_outlives_its_kept_page_and_goes_with_the_history(
-    client, newsroom, read_page, queued_reads, django_capture_on_commit_callbacks
+def test_a_noted_read_holds_when_its_kept_page_is_past_its_time_and_goes_with_the_history(
+    client, newsroom, read_page, queued_reads, settings, django_capture_on_commit_callbacks
 ):
     from recommendations.feed_cache import PENDING_READ_REASON, reader_feed_rows
 
@@ -481,7 +482,9 @@ def test_a_noted_read_outlives_its_kept_page_and_goes_with_the_history(
     assert rocket.title not in titles_on(home(client))
     # In the reader's copy of their data, with what it is for.
     assert {"article_id": rocket.pk, "reason": PENDING_READ_REASON} in reader_feed_rows(user=reader)
-    # The kept page is past its time; the note is not, while the write has not happened.
+    # The kept page is past its time (as the clock says): the note still holds.
+    ttl = redis.Redis.from_url(REDIS_CACHE).ttl(cache.make_and_validate_key(reader_key(reader)))
+    assert 0 < ttl <= settings.FEED_READER_CACHE_SECONDS  # the page's retention, no longer
     with time_machine.travel(timezone.now() + timedelta(seconds=90)):
         assert rocket.title not in titles_on(home(client))
 
