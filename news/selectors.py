@@ -120,15 +120,14 @@ def _listed_fetch(listed: "_ListedSelect", *, ids: list[int], now: datetime) -> 
     if connection.vendor != "postgresql":
         # No EXTRACT(EPOCH ...) here (the embedded demo's SQLite): the ORM parses the times;
         # the values as loaded, before a field's descriptor wraps them (a lead image's name).
-        columns = ", ".join(LISTED_COLUMNS)
-        query = f"SELECT {columns} FROM {Article._meta.db_table} {where}"
-        fields = Article._meta.concrete_fields
-        return {
-            article.pk: [
-                vars(article)[f.attname] if f.column in LISTED_COLUMNS else DEFERRED for f in fields
-            ]
-            for article in Article.objects.raw(query, params)
-        }
+        query = f"SELECT {', '.join(LISTED_COLUMNS)} FROM {Article._meta.db_table} {where}"
+        fetched = {}
+        for article in Article.objects.raw(query, params):
+            values = [DEFERRED] * listed.width
+            for place, name in zip(listed.places, listed.names, strict=True):
+                values[place] = vars(article)[name]
+            fetched[article.pk] = values
+        return fetched
     with connection.cursor() as cursor:
         cursor.execute(f"{listed.select} {where}", params)
         rows = cursor.fetchall()

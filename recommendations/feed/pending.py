@@ -36,14 +36,13 @@ READER_READS_CONTEXT = "feed_cache_reads"
 PENDING_READS_KEPT = 50
 # A noted read's entry id: it has no row yet.
 NO_ENTRY = 0
+# An entry with a note starts with this mark, then the sealed page's length in 4 bytes.
+NOTED = b"N"
+_LENGTH = 4
 
 
 def reader_feed_key(user_id: int) -> str:
     return f"feed:reader:{user_id}"
-
-
-NOTED = b"N"
-_LENGTH = 4
 
 
 def entry_parts(value) -> tuple[bytes | None, bytes | None]:
@@ -58,10 +57,10 @@ def entry_parts(value) -> tuple[bytes | None, bytes | None]:
 
 
 def entry_value(page: bytes | None, note: bytes | None) -> bytes:
-    """What the cache holds for an entry with these parts."""
-    if note is None:
-        return page or b""
+    """What the cache holds for an entry with these parts (a page, a note, or both)."""
     page = page or b""
+    if note is None:
+        return page
     return NOTED + len(page).to_bytes(_LENGTH, "big") + page + note
 
 
