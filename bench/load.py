@@ -404,11 +404,14 @@ def _versions() -> str:
 
 
 def _forget_kept_pages(reader_ids: list[int]) -> None:
-    """Every reader's next home page is a first visit."""
+    """Every reader's next home page is a first visit: nothing of theirs kept, neither their
+    page nor the copy of their reads."""
+    from privacy.history_kept import history_reads_changed
     from recommendations.feed_cache import reader_feed_forget_now
 
     for reader_id in reader_ids:
         reader_feed_forget_now(user_id=reader_id)
+        history_reads_changed(user_id=reader_id)
 
 
 def fresh_draft(name: str):

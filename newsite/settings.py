@@ -595,6 +595,9 @@ FEED_READER_CACHE_SECONDS = env.int("FEED_READER_CACHE_SECONDS", default=60)
 # A story the reader read, noted in that same sealed entry while its write waits in the read
 # queue (privacy.read_queue), at most this long: the write drops it, normally within seconds.
 FEED_PENDING_READ_SECONDS = env.int("FEED_PENDING_READ_SECONDS", default=600)
+# A reader's latest reads, sealed with their data key, for the pages computed while their
+# history is unchanged (privacy/history_kept.py); any change of their data outdates it.
+HISTORY_READS_KEPT_SECONDS = env.int("HISTORY_READS_KEPT_SECONDS", default=600)
 # "More like this" story ids per article and model version.
 MORE_LIKE_THIS_CACHE_SECONDS = env.int("MORE_LIKE_THIS_CACHE_SECONDS", default=600)
 # The feed's impression counters are added up in each process and written at most every N

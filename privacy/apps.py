@@ -25,6 +25,13 @@ class PrivacyConfig(AppConfig):
         post_delete.connect(
             purpose_changes_forget, sender=PolicyVersion, dispatch_uid="purpose-changes-delete"
         )
+        # A reader's kept copy of their reads is outdated by any change of their data.
+        from .history_kept import history_reads_changed_receiver
+        from .signals import reader_data_changed
+
+        reader_data_changed.connect(
+            history_reads_changed_receiver, dispatch_uid="reader-history-reads-kept"
+        )
         # The key store is another database: no foreign key cascades a reader's deletion to
         # their data key, so it is shredded once the deletion is committed.
         from .crypto import data_key_destroy_after_reader_deletion

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from .crypto import data_key_destroy
 from .exports import exports_erase
+from .history_kept import history_reads_kept_erase, history_reads_kept_rows
 from .models import (
     DailySalt,
     ExportRequest,
@@ -126,6 +127,23 @@ register(
         exporter=_history_rows,
         purger=_history_purge,
         reader_erasable=True,
+    ),
+    DataCategory(
+        key="history_reads_kept",
+        title="Your latest reads, kept briefly for your front page",
+        position=85,
+        # Not a table: one entry in the cache (Redis), sealed with your encryption key.
+        models=(),
+        user_path=None,
+        purpose=(
+            "To make your front page again without reading your whole history each time; "
+            "a copy of your latest reads, encrypted with your key, dropped whenever your "
+            "history or your choices change."
+        ),
+        legal_basis=LegalBasis.CONSENT,
+        retention=lambda: f"{settings.HISTORY_READS_KEPT_SECONDS} seconds at most",
+        exporter=history_reads_kept_rows,
+        eraser=history_reads_kept_erase,
     ),
     DataCategory(
         key="popularity_signals",

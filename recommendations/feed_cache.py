@@ -49,7 +49,7 @@ from privacy.selectors import HistoryRead
 
 from .active import active_marker
 from .explanations import Reason
-from .feed.page import feed_page
+from .feed.page import feed_page, history_marks
 from .feed.pending import (
     READER_FEED_CONTEXT,
     entry_parts,
@@ -200,7 +200,12 @@ def home_feed(*, user, page_number=None, render_cards: CardsRenderer) -> HomeFee
     )
     seen, marks = _Seen(marker="", changes=0), None
     if use_reader_cache:
-        entry, seen, marks = _reader_feed_open(user=user, version=version[1], key=version[2])
+        entry, seen, marks = _reader_feed_open(
+            user=user,
+            version=version[1],
+            key=version[2],
+            history=version[0] == Preferences.Level.TOPICS_HISTORY,
+        )
         if entry is not None:
             profile = _profile_of(entry["profile"])
             return _feed_of(entry, profile=profile, page_size=page_size)
@@ -302,10 +307,14 @@ class _Seen:
     note: bytes | None = None
 
 
-def _reader_feed_open(*, user, version: str, key: LoadedDataKey) -> tuple[dict | None, _Seen, dict]:
+def _reader_feed_open(
+    *, user, version: str, key: LoadedDataKey, history: bool
+) -> tuple[dict | None, _Seen, dict]:
     """The reader's kept page if it can be served, what a page made now is kept under, and
-    the marks the feed reads to make one (`pool_marks`), all in one round trip."""
-    found = pool_marks(also=[reader_feed_key(user.pk), READER_PAGES_KEY, CHANGES_KEY])
+    the marks the feed reads to make one (`pool_marks`; with `history`, the reader's kept
+    reads too), all in one round trip."""
+    entry_keys = history_marks(user.pk) if history else [reader_feed_key(user.pk)]
+    found = pool_marks(also=[*entry_keys, READER_PAGES_KEY, CHANGES_KEY])
     seen = _Seen(
         marker=marker_current(READER_PAGES_KEY, found=found),
         changes=int(found.get(CHANGES_KEY) or 0),

@@ -314,6 +314,19 @@ def models_relating_to_user() -> set:
     return related
 
 
+def redis_cache_settings(prefix: str) -> dict:
+    """The production cache (django-redis on the tests' own Redis database), under its own
+    key prefix: for tests of what the site keeps in it."""
+    return {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": redis_url_for_tests(os.environ.get("TEST_CACHE_REDIS_DB", "15")),
+            "KEY_PREFIX": prefix,
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True},
+        }
+    }
+
+
 DEAD_REDIS = "redis://127.0.0.1:1/0"
 
 # The production cache configuration, pointed at a Redis that is not there.

@@ -164,10 +164,13 @@ def reader_with_data_everywhere(*, email: str, client=None) -> User:
     from recommendations.feed_cache import home_feed
 
     ArticleFactory(topics=[user.preferences.preferred_topics.first().topic])
-    home_feed(
-        user=user,
-        render_cards=lambda page: feed_cards_html(items=page.object_list, user=user),
-    )
+    for page_number in (1, 2):
+        # Page 2 is computed from the copy of their reads the first one left a token for.
+        home_feed(
+            user=user,
+            page_number=page_number,
+            render_cards=lambda page: feed_cards_html(items=page.object_list, user=user),
+        )
     export = ExportRequest.objects.create(
         user=user, status=ExportRequest.Status.READY, file_name=f"{user.pk}-copy.zip"
     )

@@ -21,8 +21,9 @@ from accounts.selectors import ReaderProfile, reader_profile
 from news.models import Article, Topic
 from news.selectors import articles_latest, articles_live_by_id
 from privacy.crypto import data_key_loaded_with
+from privacy.history_kept import history_reads_kept, reads_kept_keys
 from privacy.purposes import READING_HISTORY
-from privacy.selectors import HistoryRead, history_reads_for_user, purposes_to_reconfirm
+from privacy.selectors import HistoryRead, purposes_to_reconfirm
 
 from .. import explanations, ranking
 from ..active import LoadedModel, active_model
@@ -230,13 +231,20 @@ def _uses_history(profile: ReaderProfile) -> bool:
     return profile.personalized and profile.level == Preferences.Level.TOPICS_HISTORY
 
 
+def history_marks(user_id: int) -> list[str]:
+    """The shared cache's keys a page of this reader reads with the feed's marks when their
+    history shapes it: their entry (reads noted, not written yet) and their kept reads."""
+    return [reader_feed_key(user_id), *reads_kept_keys(user_id)]
+
+
 def _reader_reads(
-    *, user, profile: ReaderProfile, pending: list[HistoryRead] | None, entry
+    *, user, profile: ReaderProfile, pending: list[HistoryRead] | None, marks: dict
 ) -> list[HistoryRead]:
     """The reader's own reads, newest first, only at "Topics + reading history" (the privacy
-    chokepoint decrypts them; nothing else in this app touches history). Enough of them to
-    leave out everything read in the candidate window, for all but the heaviest readers.
-    With the reads not written yet (`pending`, or as noted in their cached `entry`)."""
+    chokepoint decrypts them, or its sealed copy of them; nothing else in this app touches
+    history). Enough of them to leave out everything read in the candidate window, for all
+    but the heaviest readers. With the reads not written yet (`pending`, or as noted in their
+    cached entry). `marks`: the shared cache's values, `history_marks` among them if read."""
     if not _uses_history(profile):
         return []
     # A policy change to reading history turns it off until the reader confirms it again:
@@ -244,10 +252,12 @@ def _reader_reads(
     if READING_HISTORY.key in purposes_to_reconfirm(user=user):
         return []
     if pending is None:
-        _, note = entry_parts(entry)
+        _, note = entry_parts(marks.get(reader_feed_key(user.pk)))
         pending = noted_reads(user_id=user.pk, note=note, key=data_key_loaded_with(user))
     limit = max(settings.RECOMMENDER_HISTORY_LIMIT, settings.RECOMMENDER_EXCLUDED_READS)
-    return with_pending(history_reads_for_user(user=user, limit=limit), pending)[:limit]
+    asked = all(key in marks for key in reads_kept_keys(user.pk))
+    stored = history_reads_kept(user=user, limit=limit, found=marks if asked else None)
+    return with_pending(stored, pending)[:limit]
 
 
 def feed_page(
@@ -318,17 +328,10 @@ def _feed_page(
     marks: dict | None,
     pending: list[HistoryRead] | None,
 ) -> Page:
-    # A reader whose history shapes the page: their entry, for the reads not written yet.
-    entry_key = reader_feed_key(user.pk) if pending is None and _uses_history(profile) else None
     if marks is None:
-        marks = pool_marks(also=[entry_key] if entry_key else [])
+        marks = pool_marks(also=history_marks(user.pk) if _uses_history(profile) else [])
     pool = candidate_pool(loaded=active_model(found=marks), now=now, marks=marks)
-    reads = _reader_reads(
-        user=user,
-        profile=profile,
-        pending=pending,
-        entry=marks.get(entry_key) if entry_key else None,
-    )
+    reads = _reader_reads(user=user, profile=profile, pending=pending, marks=marks)
     keep = pool.published <= now.timestamp()
     if reads:
         read_rows = pool.rows_of(np.array([read.article_id for read in reads], dtype=np.int64))

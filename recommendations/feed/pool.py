@@ -432,7 +432,9 @@ POOL_MARK_KEYS = (PUBLISHED_AT_KEY, CATALOGUE_STAMP_KEY, CATALOGUE_MARKER_KEY, M
 
 
 def pool_marks(*, also: Sequence[str] = ()) -> dict:
-    return cache.get_many([*also, *POOL_MARK_KEYS])
+    """The feed's marks and the keys `also` asked for: each of those is in the result, None
+    when the cache holds none (so a caller can tell "asked, absent" from "not asked")."""
+    return {**dict.fromkeys(also), **cache.get_many([*also, *POOL_MARK_KEYS])}
 
 
 def candidate_pool(

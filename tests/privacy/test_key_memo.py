@@ -5,7 +5,6 @@ one reader's key never serves another.
 These tests commit (transaction=True): a key read or made inside a transaction of the key
 store is never remembered, since it could be rolled back."""
 
-import os
 import threading
 
 import pytest
@@ -26,7 +25,7 @@ from privacy.crypto import (
 from privacy.models import ReadingHistoryEntry, UserDataKey
 from privacy.selectors import HISTORY_CONTEXT
 from recommendations.services import model_retrain
-from tests.conftest import redis_url_for_tests
+from tests.conftest import redis_cache_settings
 from tests.factories import ReaderFactory
 from tests.recommendations.conftest import follow, newsroom  # noqa: F401 (a fixture)
 
@@ -38,14 +37,7 @@ KEY_TABLE = UserDataKey._meta.db_table
 @pytest.fixture
 def kept_pages(settings):
     """The production cache (django-redis on a real Redis), where kept pages live."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": redis_url_for_tests(os.environ.get("TEST_CACHE_REDIS_DB", "15")),
-            "KEY_PREFIX": "test-key-memo",
-            "OPTIONS": {"IGNORE_EXCEPTIONS": True},
-        }
-    }
+    settings.CACHES = redis_cache_settings("test-key-memo")
     cache.clear()
     yield
     cache.clear()

@@ -2,7 +2,6 @@
 reader's own feed is sealed with their key, never served to anyone else, and forgotten when
 anything it was made from changes."""
 
-import os
 import re
 from datetime import datetime, timedelta
 from html import unescape
@@ -35,27 +34,18 @@ from recommendations.feed.pending import READER_READS_CONTEXT, entry_parts
 from recommendations.feed.pool import candidate_pool_forget
 from recommendations.feed_cache import PUBLIC_KEYS, READER_FEED_CONTEXT
 from recommendations.services import model_retrain
-from tests.conftest import redis_url_for_tests
+from tests.conftest import redis_cache_settings
 from tests.factories import DEFAULT_PASSWORD, ReaderFactory
 
 from .conftest import cards, follow, story
 
 pytestmark = pytest.mark.django_db
-# Not db 3, where the load benchmark keeps its cache.
-REDIS_CACHE = redis_url_for_tests(os.environ.get("TEST_CACHE_REDIS_DB", "15"))
 
 
 @pytest.fixture(autouse=True)
 def redis_cache(settings):
     """The production cache: django-redis on a real Redis, with its own key prefix."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_CACHE,
-            "KEY_PREFIX": "test-feed-cache",
-            "OPTIONS": {"IGNORE_EXCEPTIONS": True},
-        }
-    }
+    settings.CACHES = redis_cache_settings("test-feed-cache")
     cache.clear()
     yield
     cache.clear()
@@ -483,7 +473,9 @@ def test_a_noted_read_holds_when_its_kept_page_is_past_its_time_and_goes_with_th
     # In the reader's copy of their data, with what it is for.
     assert {"article_id": rocket.pk, "reason": PENDING_READ_REASON} in reader_feed_rows(user=reader)
     # The kept page is past its time (as the clock says): the note still holds.
-    ttl = redis.Redis.from_url(REDIS_CACHE).ttl(cache.make_and_validate_key(reader_key(reader)))
+    ttl = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).ttl(
+        cache.make_and_validate_key(reader_key(reader))
+    )
     assert 0 < ttl <= settings.FEED_READER_CACHE_SECONDS  # the page's retention, no longer
     with time_machine.travel(timezone.now() + timedelta(seconds=90)):
         assert rocket.title not in titles_on(home(client))

@@ -1,0 +1,229 @@
+"""A reader's reads kept sealed in the shared cache: pages computed while their history is
+unchanged read no history rows, and any change (a read written, an entry or the whole history
+erased, the account erased) is on the next page, never hidden by a copy made before it."""
+
+import re
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Preferences
+from news.models import Article
+from privacy import history_kept
+from privacy.crypto import (
+    DataKeyDestroyed,
+    DecryptionFailed,
+    data_key_destroy,
+    decrypt_for_user,
+    encrypt_for_user,
+)
+from privacy.erasure import CONFIRMATION_WORD, account_erase
+from privacy.history_kept import (
+    READS_KEPT_CONTEXT,
+    history_reads_kept,
+    history_reads_kept_rows,
+    reads_kept_keys,
+)
+from privacy.models import ReadingHistoryEntry
+from privacy.registry import category
+from privacy.selectors import history_reads_for_user
+from privacy.services import history_clear, history_entry_delete, read_store
+from recommendations.services import model_retrain
+from tests.conftest import redis_cache_settings
+from tests.factories import DEFAULT_PASSWORD, ReaderFactory
+from tests.recommendations.conftest import cards, follow, newsroom  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.django_db
+
+HISTORY_TABLE = ReadingHistoryEntry._meta.db_table
+LIMIT = 1_000
+
+
+@pytest.fixture(autouse=True)
+def shared_cache(settings):
+    settings.CACHES = redis_cache_settings("test-history-kept")
+    # Every home page computed, as page 2 or an expired kept page is.
+    settings.FEED_READER_CACHE_SECONDS = 0
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def room(newsroom):  # noqa: F811 (the fixture's value)
+    """Three topics of three stories each (tests.recommendations.conftest)."""
+    return newsroom
+
+
+@pytest.fixture
+def reader(client, room, django_capture_on_commit_callbacks):
+    """A reader following Space at "Topics + reading history" who read two food stories,
+    all published three days ago (so freshness does not give every reason)."""
+    Article.objects.update(published_at=timezone.now() - timedelta(days=3))
+    model_retrain()
+    reader = follow(ReaderFactory(), room.topics["space"], level=Preferences.Level.TOPICS_HISTORY)
+    for days, story in ((2, room.stories["food"][0]), (1, room.stories["food"][1])):
+        with django_capture_on_commit_callbacks(execute=True):
+            read_store(
+                user_id=reader.pk,
+                article_id=story.pk,
+                read_at=(timezone.now() - timedelta(days=days)).isoformat(),
+            )
+    client.force_login(reader)
+    return reader
+
+
+def titles(page: str) -> list[str]:
+    """The stories' titles as the cards show them (a reason may name a story read)."""
+    return [unescape(t) for t in re.findall(r'class="card-title"><a [^>]*>([^<]*)</a>', page)]
+
+
+def home(client) -> tuple[str, list[str]]:
+    """The home page's cards, and the queries of the reader's history it ran."""
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(reverse("news:home")).content.decode()
+    return "".join(cards(html)), [q["sql"] for q in queries if HISTORY_TABLE in q["sql"]]
+
+
+def test_pages_use_the_sealed_copy_while_the_history_is_unchanged(client, room, reader):
+    first, read_rows = home(client)
+    assert read_rows  # read, and kept under the token their last write set
+    assert cache.get(reads_kept_keys(reader.pk)[0]) is not None
+    second, read_rows = home(client)
+    third, more_rows = home(client)
+    assert read_rows == more_rows == [] and second == third == first  # from the copy
+    assert "Because you read" in first
+    for read in room.stories["food"][:2]:
+        assert read.title not in titles(first)
+
+    # Sealed: it opens only as this reader's kept reads.
+    copy = cache.get(reads_kept_keys(reader.pk)[0])
+    reads = decrypt_for_user(user_id=reader.pk, ciphertext=copy, context=READS_KEPT_CONTEXT)
+    assert "token" in reads and b"token" not in copy
+    other = ReaderFactory()
+    encrypt_for_user(user=other, plaintext="a key of their own", context="test")
+    with pytest.raises(DecryptionFailed):
+        decrypt_for_user(user_id=other.pk, ciphertext=copy, context=READS_KEPT_CONTEXT)
+
+
+def test_a_read_written_since_is_on_the_next_page(
+    client, room, reader, django_capture_on_commit_callbacks
+):
+    home(client), home(client)
+    rocket = room.stories["space"][0]
+    page, read_rows = home(client)
+    assert rocket.title in titles(page) and read_rows == []
+    with django_capture_on_commit_callbacks(execute=True):
+        read_store(user_id=reader.pk, article_id=rocket.pk, read_at=timezone.now().isoformat())
+    page, read_rows = home(client)
+    assert read_rows  # the copy is outdated: read afresh
+    assert rocket.title not in titles(page)
+
+
+@pytest.mark.parametrize("erase", ["whole history", "one entry", "the category"])
+def test_an_erased_read_never_shapes_a_page_again(
+    client, room, reader, erase, django_capture_on_commit_callbacks
+):
+    home(client), home(client)
+    assert "Because you read" in home(client)[0]
+    copy_key = reads_kept_keys(reader.pk)[0]
+    assert cache.get(copy_key) is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        if erase == "whole history":
+            history_clear(user=reader)
+        elif erase == "one entry":
+            for entry in ReadingHistoryEntry.objects.filter(user=reader):
+                history_entry_delete(user=reader, entry_id=entry.pk)
+        else:
+            client.post(reverse("privacy:category_erase", kwargs={"key": "reading_history"}))
+    assert cache.get(copy_key) is None  # gone at once, not left to expire
+    for _ in range(3):
+        page, _ = home(client)
+        assert "Because you read" not in page
+
+
+def test_a_copy_made_from_rows_read_before_a_change_is_never_used(
+    reader, monkeypatch, django_capture_on_commit_callbacks
+):
+    history_reads_kept(user=reader, limit=LIMIT, found={})  # sets the token
+    found = cache.get_many(reads_kept_keys(reader.pk))
+    assert found.get(reads_kept_keys(reader.pk)[1]) is not None
+
+    def rows_then_erasure(*, user, limit):
+        rows = history_reads_for_user(user=user, limit=limit)
+        # The history is cleared (and announced) after its rows were read, before the copy
+        # of them is stored.
+        with django_capture_on_commit_callbacks(execute=True):
+            history_clear(user=user)
+        return rows
+
+    monkeypatch.setattr(history_kept, "history_reads_for_user", rows_then_erasure)
+    assert len(history_reads_kept(user=reader, limit=LIMIT, found=found)) == 2
+    monkeypatch.undo()
+    assert cache.get(reads_kept_keys(reader.pk)[0]) is None
+    fresh = cache.get_many(reads_kept_keys(reader.pk))
+    assert history_reads_kept(user=reader, limit=LIMIT, found=fresh) == []
+
+
+def test_a_copy_holds_only_what_it_was_made_for(reader):
+    history_reads_kept(user=reader, limit=1, found={})
+    found = cache.get_many(reads_kept_keys(reader.pk))
+    assert len(history_reads_kept(user=reader, limit=1, found=found)) == 1  # made, 1 read
+    found = cache.get_many(reads_kept_keys(reader.pk))
+    with CaptureQueriesContext(connection) as queries:
+        kept = history_reads_kept(user=reader, limit=1, found=found)
+    assert kept == history_reads_for_user(user=reader, limit=1)
+    assert not [q for q in queries if HISTORY_TABLE in q["sql"]]
+    # Asked for more than it was made with, it may miss reads: the database answers.
+    with CaptureQueriesContext(connection) as queries:
+        kept = history_reads_kept(user=reader, limit=LIMIT, found=found)
+    assert [q for q in queries if HISTORY_TABLE in q["sql"]]
+    assert kept == history_reads_for_user(user=reader, limit=LIMIT) and len(kept) == 2
+
+
+def test_a_planted_or_damaged_copy_is_never_used(client, room, reader):
+    home(client), home(client)
+    expected, _ = home(client)
+    other = follow(ReaderFactory(), room.topics["food"], level=reader.preferences.level)
+    client.force_login(other)
+    home(client), home(client)
+    copy_key, _ = reads_kept_keys(reader.pk)
+    # Another reader's copy planted under this reader's key, then a damaged one.
+    for planted in (cache.get(reads_kept_keys(other.pk)[0]), b"\x01" + b"x" * 60):
+        cache.set(copy_key, planted, 60)
+        client.force_login(reader)
+        page, read_rows = home(client)
+        assert read_rows and page == expected
+
+
+def test_the_copy_is_in_the_readers_data_and_goes_with_the_account(
+    client, reader, django_capture_on_commit_callbacks
+):
+    home(client), home(client)
+    rows = category("history_reads_kept").rows_for(user=reader)
+    assert sorted(row["article_id"] for row in rows) == sorted(
+        read.article_id for read in history_reads_for_user(user=reader)
+    )
+    html = client.get(reverse("privacy:what_we_collect")).content.decode()
+    assert "Your latest reads, kept briefly for your front page" in html
+    assert "600 seconds at most" in html
+
+    with django_capture_on_commit_callbacks(execute=True):
+        account_erase(user=reader, password=DEFAULT_PASSWORD, confirmation=CONFIRMATION_WORD)
+    assert cache.get(reads_kept_keys(reader.pk)[0]) is None
+    assert history_reads_kept_rows(user=reader) == []
+
+
+def test_with_the_data_key_destroyed_the_copy_is_noise(client, reader):
+    home(client), home(client)
+    copy = cache.get(reads_kept_keys(reader.pk)[0])
+    data_key_destroy(user_id=reader.pk)
+    assert history_reads_kept_rows(user=reader) == []
+    with pytest.raises(DataKeyDestroyed):
+        decrypt_for_user(user_id=reader.pk, ciphertext=copy, context=READS_KEPT_CONTEXT)
