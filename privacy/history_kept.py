@@ -16,12 +16,15 @@ that long. With the data key destroyed the copy is noise; erasure also deletes i
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import secrets
 import struct
 
+import redis
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django_redis import get_redis_connection
 
 from .crypto import (
     DataKeyDestroyed,
@@ -69,13 +72,40 @@ def history_reads_kept(*, user, limit: int, found: dict | None) -> list[HistoryR
         {"token": token, "limit": limit, "reads": base64.b64encode(packed).decode("ascii")}
     )
     sealed = encrypt_for_user(user=user, plaintext=plaintext, context=READS_KEPT_CONTEXT)
+    _copy_store(copy_key=copy_key, token_key=token_key, token=token, sealed=sealed)
+    return reads
+
+
+# Stores the copy only while its token is current, in one round trip: a change that moved the
+# token since its rows were read (and may have deleted the copy already) keeps it out.
+_STORE_IF_CURRENT = """
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+    redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+end
+"""
+
+
+def _copy_store(*, copy_key: str, token_key: str, token: str, sealed: bytes) -> None:
+    seconds = settings.HISTORY_READS_KEPT_SECONDS
+    backend = caches["default"]
+    if type(backend).__module__.startswith("django_redis"):
+        # The cache down: nothing kept, as with every other write.
+        with contextlib.suppress(redis.RedisError):
+            get_redis_connection("default").eval(
+                _STORE_IF_CURRENT,
+                2,
+                backend.make_key(copy_key),
+                backend.make_key(token_key),
+                backend.client.encode(token),
+                backend.client.encode(sealed),
+                seconds,
+            )
+        return
+    # Another cache: stored, then dropped if the token moved meanwhile (were the change's own
+    # deletion already done, nothing else would remove it before it expires).
     cache.set(copy_key, sealed, seconds)
-    # A change may have moved the token since it was read: then this copy, made from the rows
-    # before it, goes at once (were the change's own deletion already done, nothing else
-    # would remove it before it expires).
     if cache.get(token_key) != token:
         cache.delete(copy_key)
-    return reads
 
 
 def _copy_open(*, user, copy) -> tuple[str, int, list[HistoryRead]] | None:

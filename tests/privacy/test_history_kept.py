@@ -148,9 +148,12 @@ def test_an_erased_read_never_shapes_a_page_again(
         assert "Because you read" not in page
 
 
+@pytest.mark.parametrize("shared", ["redis", "another cache"])
 def test_a_copy_made_from_rows_read_before_a_change_is_never_used(
-    reader, monkeypatch, django_capture_on_commit_callbacks
+    reader, shared, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
+    if shared == "another cache":
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     history_reads_kept(user=reader, limit=LIMIT, found={})  # sets the token
     found = cache.get_many(reads_kept_keys(reader.pk))
     assert found.get(reads_kept_keys(reader.pk)[1]) is not None
