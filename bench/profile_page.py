@@ -124,6 +124,7 @@ def main() -> None:
     from django.test import Client
 
     from accounts.models import User
+    from privacy.history_kept import history_reads_changed
     from recommendations.feed_cache import reader_feed_forget_now
 
     client = Client(HTTP_HOST="127.0.0.1")
@@ -133,8 +134,11 @@ def main() -> None:
         client.force_login(reader)
 
     def before_each() -> None:
+        # Nothing of the reader's kept: neither their page nor the copy of their reads (as
+        # `bench.load`'s first visits).
         if options.first_visit and reader is not None:
             reader_feed_forget_now(user_id=reader.pk)
+            history_reads_changed(user_id=reader.pk)
 
     for _ in range(10):
         before_each()
