@@ -353,9 +353,17 @@ class KeptPageWrites:
             "notify-keyspace-events", "".join(sorted(set(self.previous) | set("K$")))
         )
         self.count = 0
+        # The copies of readers' reads written (privacy/history_kept.py): one per personalized
+        # page computed after a change of the reader's data; the other computed pages used one.
+        self.copies = 0
         self._lock = threading.Lock()
         self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-        self.pubsub.psubscribe(**{f"__keyspace@{db}__:*feed:reader:*": self._heard})
+        self.pubsub.psubscribe(
+            **{
+                f"__keyspace@{db}__:*feed:reader:*": self._heard,
+                f"__keyspace@{db}__:*history:reads:*": self._heard_copy,
+            }
+        )
         self.thread = self.pubsub.run_in_thread(sleep_time=0.05, daemon=True)
 
     def _heard(self, message) -> None:
@@ -363,10 +371,19 @@ class KeptPageWrites:
             with self._lock:
                 self.count += 1
 
+    def _heard_copy(self, message) -> None:
+        if message["data"] == b"set":
+            with self._lock:
+                self.copies += 1
+
     def now(self) -> int:
         time.sleep(0.3)  # notifications of the last answers still on their way
         with self._lock:
             return self.count
+
+    def copies_now(self) -> int:
+        with self._lock:
+            return self.copies
 
     def close(self) -> None:
         self.thread.stop()
@@ -474,6 +491,7 @@ class Run:
     cpu_ms: float
     load: float
     kept_hit_rate: float | None = None
+    copies_written: int | None = None
     ceiling: list[dict] = field(default_factory=list)
 
 
@@ -565,14 +583,15 @@ def _write_readme(
         )
     rounds = [
         "| round | run | requests | req/s | p50 | p99 | worker CPU per request | kept-page hit "
-        "rate | load average | errors |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "rate | copies of reads written | load average | errors |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in runs:
         r = run.result
         rounds.append(
             f"| {run.round} | {run.page} | {r['requests']:,} | {r['rps']} | {r['p50_ms']} ms | "
             f"{r['p99_ms']} ms | {run.cpu_ms:.1f} ms | {_percent(run.kept_hit_rate)} | "
+            f"{'-' if run.copies_written is None else f'{run.copies_written:,}'} | "
             f"{run.load:.1f} | {r['errors']} |"
         )
     history = [
@@ -767,9 +786,11 @@ def main() -> list[dict]:
             targets_name = targets_name or name
             load = os.getloadavg()[0]
             cpu, stored = worker_cpu_seconds(server.process.pid), writes.now()
+            copies = writes.copies_now()
             result = wrk(server, targets_name, cap=cap or options.requests)
             cpu = worker_cpu_seconds(server.process.pid) - cpu
             stored = writes.now() - stored
+            copies = writes.copies_now() - copies
             hit_rate = None
             if homes is not None and result["requests"]:
                 served = round(result["requests"] * homes)
@@ -784,12 +805,13 @@ def main() -> list[dict]:
                 cpu_ms=cpu * 1000 / max(result["requests"], 1),
                 load=load,
                 kept_hit_rate=hit_rate,
+                copies_written=copies if server is not ceiling else None,
             )
             runs.append(run)
             print(
                 f"  round {round_number} {name:>32}: {result['rps']:7.1f} req/s, p99 "
                 f"{result['p99_ms']:6.1f} ms, {run.cpu_ms:5.1f} ms CPU/request, hits "
-                f"{_percent(hit_rate)}, load {load:.1f}",
+                f"{_percent(hit_rate)}, copies of reads written {copies}, load {load:.1f}",
                 flush=True,
             )
             return run
@@ -874,7 +896,10 @@ def main() -> list[dict]:
         f"{env.get('FEED_READER_CACHE_SECONDS', '60')} s; kept-page hit rate = 1 - kept pages "
         "written / personalized homes served (the journey's homes are two thirds of its "
         "requests; its clicks' notes of the read are not counted as pages). No Celery worker "
-        "runs: the journey's reads stay queued (dropped after), noted in each reader's entry."
+        "runs: the journey's reads stay queued (dropped after), noted in each reader's entry, "
+        "so no read is written during a run and the copies of readers' reads "
+        "(privacy/history_kept.py) stay current; a first visit drops the reader's copy with "
+        "their kept page, so each first visit reads its rows and writes a copy."
     )
     if not options.no_readme:
         _write_readme(
