@@ -36,7 +36,6 @@ PARTS = (
     ("the reads: query and opening", "recommendations.feed.page", "_reader_reads", 2),
     ("the data key from the key store", "privacy.crypto", "_data_key_row", 3),
     ("the reads' rows: query and opening", "privacy.history_kept", "history_reads_for_user", 3),
-    ("the copy of the reads stored", "privacy.history_kept", "_copy_store", 3),
     ("scoring (reader_for + score)", "recommendations.feed.page", "feed_scores", 2),
     ("history_similarity", "recommendations.feed.scoring", "history_similarity", 3),
     ("ranking", "recommendations.ranking", "rank", 2),

@@ -20,6 +20,7 @@ import contextlib
 import json
 import secrets
 import struct
+from dataclasses import dataclass
 
 import redis
 from django.conf import settings
@@ -49,10 +50,24 @@ def reads_kept_keys(user_id: int) -> tuple[str, str]:
     return f"history:reads:{user_id}", f"history:reads-token:{user_id}"
 
 
-def history_reads_kept(*, user, limit: int, found: dict | None) -> list[HistoryRead]:
+@dataclass(frozen=True)
+class CopyToKeep:
+    """A copy made from the rows just read, to be stored while its token is current."""
+
+    copy_key: str
+    token_key: str
+    token: str
+    sealed: bytes
+
+
+def history_reads_kept(
+    *, user, limit: int, found: dict | None, later: list | None = None
+) -> list[HistoryRead]:
     """`history_reads_for_user(user, limit)`: from the reader's copy while it is current,
     else from the database (then kept). `found` holds the cache's values of
-    `reads_kept_keys(user.pk)`, read before this call; None: not read, nothing kept."""
+    `reads_kept_keys(user.pk)`, read before this call; None: not read, nothing kept. With
+    `later`, a copy to keep is added to it instead, for `copies_keep` to store with the
+    caller's own write (one round trip instead of two)."""
     seconds = settings.HISTORY_READS_KEPT_SECONDS
     if found is None or seconds <= 0:
         return history_reads_for_user(user=user, limit=limit)
@@ -71,41 +86,57 @@ def history_reads_kept(*, user, limit: int, found: dict | None) -> list[HistoryR
     plaintext = json.dumps(
         {"token": token, "limit": limit, "reads": base64.b64encode(packed).decode("ascii")}
     )
-    sealed = encrypt_for_user(user=user, plaintext=plaintext, context=READS_KEPT_CONTEXT)
-    _copy_store(copy_key=copy_key, token_key=token_key, token=token, sealed=sealed)
+    copy = CopyToKeep(
+        copy_key=copy_key,
+        token_key=token_key,
+        token=token,
+        sealed=encrypt_for_user(user=user, plaintext=plaintext, context=READS_KEPT_CONTEXT),
+    )
+    if later is None:
+        copies_keep([copy])
+    else:
+        later.append(copy)
     return reads
 
 
-# Stores the copy only while its token is current, in one round trip: a change that moved the
-# token since its rows were read (and may have deleted the copy already) keeps it out.
-_STORE_IF_CURRENT = """
+# Stores the copy only while its token is current, and the caller's own entry if it has one,
+# in one round trip: a change that moved the token since the copy's rows were read (and may
+# have deleted it already) keeps the copy out.
+_KEEP_IF_CURRENT = """
+if KEYS[3] then
+    redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5])
+end
 if redis.call('GET', KEYS[2]) == ARGV[1] then
     redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 end
 """
 
 
-def _copy_store(*, copy_key: str, token_key: str, token: str, sealed: bytes) -> None:
+def copies_keep(copies: list[CopyToKeep], *, also: tuple[str, bytes, int] | None = None) -> None:
+    """Store the copies made this request (one reader: at most one), each while its token is
+    current, and `also` (key, value, seconds: the caller's own entry) as `cache.set` would."""
     seconds = settings.HISTORY_READS_KEPT_SECONDS
     backend = caches["default"]
-    if type(backend).__module__.startswith("django_redis"):
-        # The cache down: nothing kept, as with every other write.
-        with contextlib.suppress(redis.RedisError):
-            get_redis_connection("default").eval(
-                _STORE_IF_CURRENT,
-                2,
-                backend.make_key(copy_key),
-                backend.make_key(token_key),
-                backend.client.encode(token),
-                backend.client.encode(sealed),
-                seconds,
-            )
+    if len(copies) != 1 or not type(backend).__module__.startswith("django_redis"):
+        if also is not None:
+            cache.set(*also)
+        for copy in copies:
+            # Stored, then dropped if the token moved meanwhile (were the change's own
+            # deletion already done, nothing else would remove it before it expires).
+            cache.set(copy.copy_key, copy.sealed, seconds)
+            if cache.get(copy.token_key) != copy.token:
+                cache.delete(copy.copy_key)
         return
-    # Another cache: stored, then dropped if the token moved meanwhile (were the change's own
-    # deletion already done, nothing else would remove it before it expires).
-    cache.set(copy_key, sealed, seconds)
-    if cache.get(token_key) != token:
-        cache.delete(copy_key)
+    (copy,) = copies
+    keys = [backend.make_key(copy.copy_key), backend.make_key(copy.token_key)]
+    values = [backend.client.encode(copy.token), backend.client.encode(copy.sealed), seconds]
+    if also is not None:
+        key, value, also_seconds = also
+        keys.append(backend.make_key(key))
+        values += [backend.client.encode(value), also_seconds]
+    # The cache down: nothing kept, as with every other write.
+    with contextlib.suppress(redis.RedisError):
+        get_redis_connection("default").eval(_KEEP_IF_CURRENT, len(keys), *keys, *values)
 
 
 def _copy_open(*, user, copy) -> tuple[str, int, list[HistoryRead]] | None:

@@ -45,6 +45,7 @@ from accounts.selectors import (
 )
 from news.selectors import articles_live_by_id
 from privacy.crypto import LoadedDataKey, encrypt_for_user, with_data_key
+from privacy.history_kept import copies_keep
 from privacy.selectors import HistoryRead
 
 from .active import active_marker
@@ -217,16 +218,22 @@ def home_feed(*, user, page_number=None, render_cards: CardsRenderer) -> HomeFee
         return _public_feed(
             user=user, profile=profile, page_size=page_size, render_cards=render_cards
         )
+    keep = use_reader_cache and profile.personalized
+    # A copy of the reader's reads made for this page is stored with the page, in one write.
+    later: list = []
     page = feed_page(
         user=user,
         profile=profile,
         page_number=1,
         marks=marks,
         pending=list(seen.pending) if marks is not None else None,
+        later=later if keep else None,
     )
     feed = _feed_rendered(profile=profile, page=page, render_cards=render_cards)
-    if use_reader_cache and profile.personalized:
-        _reader_feed_keep(user=user, version=version[1], seen=seen, profile=profile, feed=feed)
+    if keep:
+        _reader_feed_keep(
+            user=user, version=version[1], seen=seen, profile=profile, feed=feed, later=later
+        )
     # Level Off with blocked topics: not the same as anyone else's, and not worth keeping.
     return feed
 
@@ -365,7 +372,7 @@ def _entry_servable(
 
 
 def _reader_feed_keep(
-    *, user, version: str, seen: _Seen, profile: ReaderProfile, feed: HomeFeed
+    *, user, version: str, seen: _Seen, profile: ReaderProfile, feed: HomeFeed, later: list
 ) -> None:
     seconds = settings.FEED_READER_CACHE_SECONDS
     entry = {
@@ -381,7 +388,7 @@ def _reader_feed_keep(
     # The reads it left out that were not written yet stay noted with it, for as long as the
     # page is kept (never longer: the page's retention is the promise), then written within
     # seconds while a worker runs.
-    cache.set(reader_feed_key(user.pk), entry_value(sealed, seen.note), seconds)
+    copies_keep(later, also=(reader_feed_key(user.pk), entry_value(sealed, seen.note), seconds))
 
 
 def reader_feed_read_noted(*, user_id: int, article_id: int, read_epoch: float) -> None:

@@ -238,13 +238,20 @@ def history_marks(user_id: int) -> list[str]:
 
 
 def _reader_reads(
-    *, user, profile: ReaderProfile, pending: list[HistoryRead] | None, marks: dict
+    *,
+    user,
+    profile: ReaderProfile,
+    pending: list[HistoryRead] | None,
+    marks: dict,
+    later: list | None = None,
 ) -> list[HistoryRead]:
     """The reader's own reads, newest first, only at "Topics + reading history" (the privacy
     chokepoint decrypts them, or its sealed copy of them; nothing else in this app touches
     history). Enough of them to leave out everything read in the candidate window, for all
     but the heaviest readers. With the reads not written yet (`pending`, or as noted in their
-    cached entry). `marks`: the shared cache's values, `history_marks` among them if read."""
+    cached entry). `marks`: the shared cache's values, `history_marks` among them if read;
+    `later`: where a copy of the reads to keep goes, when the caller stores it with its own
+    write (`privacy.history_kept.copies_keep`)."""
     if not _uses_history(profile):
         return []
     # A policy change to reading history turns it off until the reader confirms it again:
@@ -256,7 +263,7 @@ def _reader_reads(
         pending = noted_reads(user_id=user.pk, note=note, key=data_key_loaded_with(user))
     limit = max(settings.RECOMMENDER_HISTORY_LIMIT, settings.RECOMMENDER_EXCLUDED_READS)
     asked = all(key in marks for key in reads_kept_keys(user.pk))
-    stored = history_reads_kept(user=user, limit=limit, found=marks if asked else None)
+    stored = history_reads_kept(user=user, limit=limit, found=marks if asked else None, later=later)
     return with_pending(stored, pending)[:limit]
 
 
@@ -269,6 +276,7 @@ def feed_page(
     now: datetime | None = None,
     marks: dict | None = None,
     pending: list[HistoryRead] | None = None,
+    later: list | None = None,
 ) -> Page:
     """One page of the feed for this visitor; each item is a FeedItem (article + reason).
 
@@ -278,7 +286,7 @@ def feed_page(
     gets the non-personal order, each card saying so. `page_number` may be anything a
     visitor typed. `marks`: the shared cache's `pool_marks()`, when the caller read them with
     its own keys; `pending`: the reader's reads not written yet, when the caller opened their
-    entry (else they are read with the marks).
+    entry (else they are read with the marks); `later`: see `_reader_reads`.
     """
     now = now or timezone.now()
     page_size = page_size or settings.NEWS_PAGE_SIZE
@@ -297,6 +305,7 @@ def feed_page(
             now=now,
             marks=marks,
             pending=pending,
+            later=later,
         )
     except Exception:
         # The front page must not fail because ranking did: serve the latest stories.
@@ -327,11 +336,12 @@ def _feed_page(
     now: datetime,
     marks: dict | None,
     pending: list[HistoryRead] | None,
+    later: list | None,
 ) -> Page:
     if marks is None:
         marks = pool_marks(also=history_marks(user.pk) if _uses_history(profile) else [])
     pool = candidate_pool(loaded=active_model(found=marks), now=now, marks=marks)
-    reads = _reader_reads(user=user, profile=profile, pending=pending, marks=marks)
+    reads = _reader_reads(user=user, profile=profile, pending=pending, marks=marks, later=later)
     keep = pool.published <= now.timestamp()
     if reads:
         read_rows = pool.rows_of(np.array([read.article_id for read in reads], dtype=np.int64))

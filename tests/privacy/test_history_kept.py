@@ -230,3 +230,31 @@ def test_with_the_data_key_destroyed_the_copy_is_noise(client, reader):
     assert history_reads_kept_rows(user=reader) == []
     with pytest.raises(DataKeyDestroyed):
         decrypt_for_user(user_id=reader.pk, ciphertext=copy, context=READS_KEPT_CONTEXT)
+
+
+def test_a_kept_first_page_is_stored_with_the_copy_its_reads_left(
+    client, reader, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.FEED_READER_CACHE_SECONDS = 60
+    copy_key = reads_kept_keys(reader.pk)[0]
+    first, read_rows = home(client)
+    assert read_rows and cache.get(f"feed:reader:{reader.pk}") is not None
+    assert cache.get(copy_key) is not None  # stored with the page
+    cache.delete(f"feed:reader:{reader.pk}")  # past its minute
+    again, read_rows = home(client)
+    assert read_rows == [] and again == first  # computed again from the copy
+
+    # A change between the rows' query and the page's store: the page is kept as before,
+    # its copy is not.
+    cache.delete_many([f"feed:reader:{reader.pk}", copy_key])
+
+    def rows_then_erasure(*, user, limit):
+        rows = history_reads_for_user(user=user, limit=limit)
+        with django_capture_on_commit_callbacks(execute=True):
+            history_clear(user=user)
+        return rows
+
+    monkeypatch.setattr(history_kept, "history_reads_for_user", rows_then_erasure)
+    home(client)
+    monkeypatch.undo()
+    assert cache.get(copy_key) is None
