@@ -31,6 +31,7 @@ from .crypto import (
     DataKeyDestroyed,
     DecryptionFailed,
     data_key_loaded_with,
+    data_keys_remembered,
     decrypt_for_user,
     encrypt_for_user,
 )
@@ -199,3 +200,26 @@ def history_reads_kept_erase(*, user) -> int:
     existed = cache.get(copy_key) is not None
     history_reads_changed(user_id=user.pk)
     return int(existed)
+
+
+def history_reads_kept_limit(*, user) -> int | None:
+    """The limit of the reader's copy, current or not; None when they have none."""
+    copy_key, _ = reads_kept_keys(user.pk)
+    opened = _copy_open(user=user, copy=cache.get(copy_key))
+    return None if opened is None else opened[1]
+
+
+def history_reads_rekeep(*, user, limit: int) -> None:
+    """A read of theirs was just written (which moved the token): the copy they were using is
+    made again from their rows by the worker that wrote it, so their next page finds it
+    current instead of reading the rows itself. Stored only while the token is current."""
+    if settings.HISTORY_READS_KEPT_SECONDS <= 0:
+        return
+    copy_key, token_key = reads_kept_keys(user.pk)
+    token = cache.get(token_key)
+    if token is None:
+        return
+    # Their key destroyed meanwhile (an erasure): nothing to keep. One key-store lookup for
+    # opening the rows and sealing the copy.
+    with contextlib.suppress(DataKeyDestroyed, DecryptionFailed), data_keys_remembered():
+        history_reads_kept(user=user, limit=limit, found={copy_key: None, token_key: token})

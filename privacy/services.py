@@ -23,9 +23,10 @@ from news.models import Article
 
 from .audit import Action, audit_record
 from .browser_signals import BrowserSignals
-from .crypto import consent_chain_key, encrypt_for_user
+from .crypto import consent_chain_key, data_keys_remembered, encrypt_for_user
 from .exports import export_file_delete, export_orphans_delete
 from .followed_topics import in_followed_topic
+from .history_kept import history_reads_kept_limit, history_reads_rekeep
 from .models import (
     ConsentChainDigest,
     ConsentRecord,
@@ -384,6 +385,30 @@ def _history_erased_since(*, user_id: int, moment: datetime) -> bool:
     )
 
 
+def _history_write(*, user, article_id: int, when: datetime) -> None:
+    """The sealed history entry of one read, announced after it is written; the reader's copy
+    of their reads, if they use one, made again at once (`privacy.history_kept`)."""
+    kept_limit = history_reads_kept_limit(user=user)
+    with transaction.atomic():
+        ReadingHistoryEntry.objects.bulk_create(
+            [
+                ReadingHistoryEntry(
+                    user=user,
+                    sealed_article=encrypt_for_user(
+                        user=user, plaintext=str(article_id), context=HISTORY_CONTEXT
+                    ),
+                    read_at=when,
+                )
+            ],
+            ignore_conflicts=True,  # one entry per reader and instant: redelivery is a no-op
+        )
+    # Again after the write: a page computed since the read still showed the story.
+    reader_data_changed_send(user_id=user.pk)
+    if kept_limit is not None:
+        # After the announcement (which moves the token and drops the copy), in that order.
+        transaction.on_commit(lambda: history_reads_rekeep(user=user, limit=kept_limit))
+
+
 def read_store(
     *,
     user_id: int,
@@ -410,21 +435,8 @@ def read_store(
     # signal's article and pseudonym. A crash in between leaves half a read; the redelivered
     # task writes the missing half (each write ignores its own duplicate).
     if outcome.history_kept and not _history_erased_since(user_id=user_id, moment=when):
-        with transaction.atomic():
-            ReadingHistoryEntry.objects.bulk_create(
-                [
-                    ReadingHistoryEntry(
-                        user=user,
-                        sealed_article=encrypt_for_user(
-                            user=user, plaintext=str(article_id), context=HISTORY_CONTEXT
-                        ),
-                        read_at=when,
-                    )
-                ],
-                ignore_conflicts=True,  # one entry per reader and instant: redelivery is a no-op
-            )
-        # Again after the write: a page computed since the read still showed the story.
-        reader_data_changed_send(user_id=user_id)
+        with data_keys_remembered():  # one key-store lookup for the entry and the copy
+            _history_write(user=user, article_id=article_id, when=when)
     if outcome.counted:
         day = when.date()
         pseudonym = pseudonym_for(user_id=user_id, salt=daily_salt(day=day))

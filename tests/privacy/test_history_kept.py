@@ -112,18 +112,40 @@ def test_pages_use_the_sealed_copy_while_the_history_is_unchanged(client, room, 
         decrypt_for_user(user_id=other.pk, ciphertext=copy, context=READS_KEPT_CONTEXT)
 
 
-def test_a_read_written_since_is_on_the_next_page(
+def test_a_read_written_remakes_the_copy_its_reader_was_using(
     client, room, reader, django_capture_on_commit_callbacks
 ):
-    home(client), home(client)
+    home(client)
+    copy_key, token_key = reads_kept_keys(reader.pk)
+    old_token = cache.get(token_key)
     rocket = room.stories["space"][0]
     page, read_rows = home(client)
     assert rocket.title in titles(page) and read_rows == []
     with django_capture_on_commit_callbacks(execute=True):
         read_store(user_id=reader.pk, article_id=rocket.pk, read_at=timezone.now().isoformat())
+    # Made again by the write, under the token the write moved: the next page reads no rows
+    # and leaves the story out.
+    assert cache.get(token_key) != old_token
     page, read_rows = home(client)
-    assert read_rows  # the copy is outdated: read afresh
-    assert rocket.title not in titles(page)
+    assert read_rows == [] and rocket.title not in titles(page)
+    found = cache.get_many([copy_key, token_key])
+    assert history_reads_kept(user=reader, limit=LIMIT, found=found) == history_reads_for_user(
+        user=reader, limit=LIMIT
+    )
+
+
+def test_a_read_written_makes_no_copy_for_a_reader_without_one(
+    room, reader, django_capture_on_commit_callbacks
+):
+    copy_key, _ = reads_kept_keys(reader.pk)
+    assert cache.get(copy_key) is None
+    with django_capture_on_commit_callbacks(execute=True):
+        read_store(
+            user_id=reader.pk,
+            article_id=room.stories["space"][0].pk,
+            read_at=timezone.now().isoformat(),
+        )
+    assert cache.get(copy_key) is None
 
 
 @pytest.mark.parametrize("erase", ["whole history", "one entry", "the category"])
