@@ -3,6 +3,7 @@ unchanged read no history rows, and any change (a read written, an entry or the 
 erased, the account erased) is on the next page, never hidden by a copy made before it."""
 
 import re
+from contextlib import contextmanager
 from datetime import timedelta
 from html import unescape
 
@@ -77,6 +78,26 @@ def reader(client, room, django_capture_on_commit_callbacks):
             )
     client.force_login(reader)
     return reader
+
+
+@pytest.fixture
+def erased_after_its_rows(monkeypatch, django_capture_on_commit_callbacks):
+    """A block in which the reader's history is cleared (and announced) right after their
+    rows are read, before a copy of them could be stored."""
+
+    def rows_then_erasure(*, user, limit):
+        rows = history_reads_for_user(user=user, limit=limit)
+        with django_capture_on_commit_callbacks(execute=True):
+            history_clear(user=user)
+        return rows
+
+    @contextmanager
+    def block():
+        with monkeypatch.context() as patched:
+            patched.setattr(history_kept, "history_reads_for_user", rows_then_erasure)
+            yield
+
+    return block
 
 
 def titles(page: str) -> list[str]:
@@ -172,7 +193,7 @@ def test_an_erased_read_never_shapes_a_page_again(
 
 @pytest.mark.parametrize("shared", ["redis", "another cache"])
 def test_a_copy_made_from_rows_read_before_a_change_is_never_used(
-    reader, shared, settings, monkeypatch, django_capture_on_commit_callbacks
+    reader, shared, settings, erased_after_its_rows
 ):
     if shared == "another cache":
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -180,17 +201,8 @@ def test_a_copy_made_from_rows_read_before_a_change_is_never_used(
     found = cache.get_many(reads_kept_keys(reader.pk))
     assert found.get(reads_kept_keys(reader.pk)[1]) is not None
 
-    def rows_then_erasure(*, user, limit):
-        rows = history_reads_for_user(user=user, limit=limit)
-        # The history is cleared (and announced) after its rows were read, before the copy
-        # of them is stored.
-        with django_capture_on_commit_callbacks(execute=True):
-            history_clear(user=user)
-        return rows
-
-    monkeypatch.setattr(history_kept, "history_reads_for_user", rows_then_erasure)
-    assert len(history_reads_kept(user=reader, limit=LIMIT, found=found)) == 2
-    monkeypatch.undo()
+    with erased_after_its_rows():
+        assert len(history_reads_kept(user=reader, limit=LIMIT, found=found)) == 2
     assert cache.get(reads_kept_keys(reader.pk)[0]) is None
     fresh = cache.get_many(reads_kept_keys(reader.pk))
     assert history_reads_kept(user=reader, limit=LIMIT, found=fresh) == []
@@ -255,7 +267,7 @@ def test_with_the_data_key_destroyed_the_copy_is_noise(client, reader):
 
 
 def test_a_kept_first_page_is_stored_with_the_copy_its_reads_left(
-    client, reader, settings, monkeypatch, django_capture_on_commit_callbacks
+    client, reader, settings, erased_after_its_rows
 ):
     settings.FEED_READER_CACHE_SECONDS = 60
     copy_key = reads_kept_keys(reader.pk)[0]
@@ -270,13 +282,6 @@ def test_a_kept_first_page_is_stored_with_the_copy_its_reads_left(
     # its copy is not.
     cache.delete_many([f"feed:reader:{reader.pk}", copy_key])
 
-    def rows_then_erasure(*, user, limit):
-        rows = history_reads_for_user(user=user, limit=limit)
-        with django_capture_on_commit_callbacks(execute=True):
-            history_clear(user=user)
-        return rows
-
-    monkeypatch.setattr(history_kept, "history_reads_for_user", rows_then_erasure)
-    home(client)
-    monkeypatch.undo()
+    with erased_after_its_rows():
+        home(client)
     assert cache.get(copy_key) is None
