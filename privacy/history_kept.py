@@ -42,13 +42,30 @@ READS_KEPT_CONTEXT = "history.reads_kept"
 # A read as the copy packs it: entry id, article id, seconds since 1970 (200 reads open in a
 # third of the time JSON takes).
 _READ = struct.Struct("<qqd")
-# A token outlives the copies made under it, so a missing token means a new or flushed cache.
-TOKEN_SECONDS = 24 * 3600
+# A token outlives what is made under it (copies, kept pages), so a missing one means a new or
+# flushed cache, or a reader whose data did not change for a week (made again on their page).
+TOKEN_SECONDS = 7 * 24 * 3600
 
 
 def reads_kept_keys(user_id: int) -> tuple[str, str]:
     """(the copy, its token) in the shared cache: a page reads both with its other marks."""
-    return f"history:reads:{user_id}", f"history:reads-token:{user_id}"
+    return f"history:reads:{user_id}", data_token_key(user_id)
+
+
+def data_token_key(user_id: int) -> str:
+    """The reader's token: it moves whenever their data changes (committed), so anything kept
+    from their data can say which state it was made from (their copy of their reads, their
+    kept front page)."""
+    return f"history:reads-token:{user_id}"
+
+
+def data_token_make(*, user_id: int) -> str | None:
+    """A token for a reader who has none (a new or flushed cache, or a week without a change),
+    unless one was set meanwhile; the reader's token either way (None: the cache is down).
+    What is then made from their data is made after it, so a change after it moves it."""
+    key = data_token_key(user_id)
+    cache.add(key, secrets.token_hex(8), TOKEN_SECONDS)
+    return cache.get(key)
 
 
 @dataclass(frozen=True)
@@ -81,7 +98,7 @@ def history_reads_kept(
     reads = history_reads_for_user(user=user, limit=limit)
     if token is None:
         # Nothing to make a copy under: a copy made now could miss a change set meanwhile.
-        cache.add(token_key, secrets.token_hex(8), TOKEN_SECONDS)
+        data_token_make(user_id=user.pk)
         return reads
     packed = b"".join(_READ.pack(*read) for read in reads)
     plaintext = json.dumps(

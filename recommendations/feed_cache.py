@@ -7,7 +7,9 @@
   reads, and the cards rendered from them) is personal data: it is kept only sealed with that
   reader's data key (AES-GCM, bound to the reader), for a minute at most, and forgotten when
   they read something, change their preferences, use "Show less like this", change a consent
-  or are erased. It is not served once one of its own stories changed (edited, withdrawn,
+  or are erased; nor is it served once any of their data changed after it was made (their
+  data token, `privacy.history_kept`), even when that change's deletion came before the
+  page was stored. It is not served once one of its own stories changed (edited, withdrawn,
   deleted: a per-story mark, `stories_changed`) or a topic or the serving model did (the
   reader-pages marker). A story published meanwhile does not drop it: it shows on that
   reader's page when the page is next computed, within the minute. A story they read whose
@@ -45,7 +47,7 @@ from accounts.selectors import (
 )
 from news.selectors import articles_live_by_id
 from privacy.crypto import LoadedDataKey, encrypt_for_user, with_data_key
-from privacy.history_kept import copies_keep
+from privacy.history_kept import copies_keep, data_token_key, data_token_make
 from privacy.selectors import HistoryRead
 
 from .active import active_marker
@@ -312,6 +314,9 @@ class _Seen:
     # sealed note, kept on with the page made now.
     pending: tuple[HistoryRead, ...] = ()
     note: bytes | None = None
+    # The reader's data token (`privacy.history_kept`): it moves when any of their data
+    # changes, so a page kept from data that changed before it was stored is not served.
+    token: str | None = None
 
 
 def _reader_feed_open(
@@ -320,11 +325,13 @@ def _reader_feed_open(
     """The reader's kept page if it can be served, what a page made now is kept under, and
     the marks the feed reads to make one (`pool_marks`; with `history`, the reader's kept
     reads too), all in one round trip."""
-    entry_keys = history_marks(user.pk) if history else [reader_feed_key(user.pk)]
+    token_key = data_token_key(user.pk)
+    entry_keys = history_marks(user.pk) if history else [reader_feed_key(user.pk), token_key]
     found = pool_marks(also=[*entry_keys, READER_PAGES_KEY, CHANGES_KEY])
     seen = _Seen(
         marker=marker_current(READER_PAGES_KEY, found=found),
         changes=int(found.get(CHANGES_KEY) or 0),
+        token=found.get(token_key) or data_token_make(user_id=user.pk),
     )
     sealed, note = entry_parts(found.get(reader_feed_key(user.pk)))
     entry = _entry_servable(
@@ -351,12 +358,14 @@ def _entry_servable(
         if note is None:
             cache.delete(reader_feed_key(user.pk))
         return None
-    # Past its time (an entry that notes reads outlives its page), made before the
+    # Past its time (an entry that notes reads outlives its page), made from the reader's
+    # data before it changed (a change that raced the page's store), before the
     # preferences last changed (the change may have been missed by the cache), or before a
     # topic or the model changed, or on another day (whose holdout draw may differ:
     # `feed.page.in_holdout`).
     if (
         entry.get("until", 0) < time.time()
+        or entry.get("token") != seen.token
         or entry.get("version") != version
         or entry.get("pages") != seen.marker
         or entry.get("day") != timezone.localdate().isoformat()
@@ -375,7 +384,11 @@ def _reader_feed_keep(
     *, user, version: str, seen: _Seen, profile: ReaderProfile, feed: HomeFeed, later: list
 ) -> None:
     seconds = settings.FEED_READER_CACHE_SECONDS
+    if seen.token is None:
+        copies_keep(later)  # the cache is down: nothing to keep the page under
+        return
     entry = {
+        "token": seen.token,
         "version": version,
         "pages": seen.marker,
         "changes": seen.changes,

@@ -1,6 +1,7 @@
 """A reader's reads kept sealed in the shared cache: pages computed while their history is
 unchanged read no history rows, and any change (a read written, an entry or the whole history
-erased, the account erased) is on the next page, never hidden by a copy made before it."""
+erased, the account erased) is on the next page, never hidden by a copy or a kept page made
+before it."""
 
 import re
 from contextlib import contextmanager
@@ -285,3 +286,19 @@ def test_a_kept_first_page_is_stored_with_the_copy_its_reads_left(
     with erased_after_its_rows():
         home(client)
     assert cache.get(copy_key) is None
+
+
+def test_a_page_kept_from_rows_read_before_an_erasure_is_never_served(
+    client, reader, settings, erased_after_its_rows
+):
+    settings.FEED_READER_CACHE_SECONDS = 60
+    cache.delete_many(list(reads_kept_keys(reader.pk)))  # no copy: the page reads the rows
+    home(client)
+    cache.delete(f"feed:reader:{reader.pk}")
+    # The history is erased after the page read its rows and before it is kept: the page is
+    # stored (the erasure's deletion came first), but not served.
+    with erased_after_its_rows():
+        page, _ = home(client)
+    assert "Because you read" in page  # ranked from the rows it read, as it was asked
+    page, read_rows = home(client)
+    assert "Because you read" not in page
