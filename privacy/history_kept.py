@@ -31,11 +31,10 @@ from .crypto import (
     DataKeyDestroyed,
     DecryptionFailed,
     data_key_loaded_with,
-    data_keys_remembered,
     decrypt_for_user,
     encrypt_for_user,
 )
-from .selectors import HistoryRead, history_reads_for_user
+from .selectors import HistoryRead, history_read_at, history_reads_for_user
 
 # The field name a copy is sealed under: it opens only as this reader's kept reads.
 READS_KEPT_CONTEXT = "history.reads_kept"
@@ -100,21 +99,25 @@ def history_reads_kept(
         # Nothing to make a copy under: a copy made now could miss a change set meanwhile.
         data_token_make(user_id=user.pk)
         return reads
-    packed = b"".join(_READ.pack(*read) for read in reads)
-    plaintext = json.dumps(
-        {"token": token, "limit": limit, "reads": base64.b64encode(packed).decode("ascii")}
-    )
     copy = CopyToKeep(
         copy_key=copy_key,
         token_key=token_key,
         token=token,
-        sealed=encrypt_for_user(user=user, plaintext=plaintext, context=READS_KEPT_CONTEXT),
+        sealed=_copy_sealed(user=user, token=token, limit=limit, reads=reads),
     )
     if later is None:
         copies_keep([copy])
     else:
         later.append(copy)
     return reads
+
+
+def _copy_sealed(*, user, token: str, limit: int, reads: list[HistoryRead]) -> bytes:
+    packed = b"".join(_READ.pack(*read) for read in reads)
+    plaintext = json.dumps(
+        {"token": token, "limit": limit, "reads": base64.b64encode(packed).decode("ascii")}
+    )
+    return encrypt_for_user(user=user, plaintext=plaintext, context=READS_KEPT_CONTEXT)
 
 
 # Stores the copy only while its token is current, and the caller's own entry if it has one,
@@ -197,9 +200,11 @@ def history_reads_changed(*, user_id: int) -> None:
     cache.delete(copy_key)
 
 
-def history_reads_changed_receiver(*, user_id: int, **kwargs) -> None:
-    # `reader_data_changed` arrives after the commit of any change to the reader's data.
-    history_reads_changed(user_id=user_id)
+def history_reads_changed_receiver(*, user_id: int, read_appended: bool = False, **kwargs) -> None:
+    # `reader_data_changed` arrives after the commit of any change to the reader's data; a
+    # read written moves the token itself (`history_reads_appended`), keeping the copy.
+    if not read_appended:
+        history_reads_changed(user_id=user_id)
 
 
 def history_reads_kept_rows(*, user) -> list[dict]:
@@ -219,24 +224,72 @@ def history_reads_kept_erase(*, user) -> int:
     return int(existed)
 
 
-def history_reads_kept_limit(*, user) -> int | None:
-    """The limit of the reader's copy, current or not; None when they have none."""
-    copy_key, _ = reads_kept_keys(user.pk)
-    opened = _copy_open(user=user, copy=cache.get(copy_key))
-    return None if opened is None else opened[1]
+@dataclass(frozen=True)
+class Before:
+    """What the shared cache held for a reader before one of their reads was written: their
+    token and their copy, opened (None: none, or it does not open)."""
+
+    token: str | None
+    opened: tuple[str, int, list[HistoryRead]] | None
 
 
-def history_reads_rekeep(*, user, limit: int) -> None:
-    """A read of theirs was just written (which moved the token): the copy they were using is
-    made again from their rows by the worker that wrote it, so their next page finds it
-    current instead of reading the rows itself. Stored only while the token is current."""
-    if settings.HISTORY_READS_KEPT_SECONDS <= 0:
-        return
+def history_reads_before_append(*, user) -> Before:
+    """Read before a history write: the reader's token and copy (`history_reads_appended`)."""
     copy_key, token_key = reads_kept_keys(user.pk)
-    token = cache.get(token_key)
-    if token is None:
+    found = cache.get_many([copy_key, token_key])
+    return Before(
+        token=found.get(token_key), opened=_copy_open(user=user, copy=found.get(copy_key))
+    )
+
+
+# After a read is written: the token moves either way; the copy, made from the one before
+# plus the read, is stored only if the token is still the one the copy before was current
+# under (no other change since), else the copy goes.
+_APPENDED = """
+if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) == ARGV[1] then
+    redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
+else
+    redis.call('DEL', KEYS[1])
+end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[5])
+"""
+
+
+def history_reads_appended(*, user, read_at, before: Before) -> None:
+    """One read of theirs was written (committed): their token moves, as on any change of
+    their data, and the copy they were using (current before the write) is made again from
+    itself plus that read, with no query of their history, so their next page finds it
+    current. Any other change since `before` was read leaves no copy."""
+    copy_key, token_key = reads_kept_keys(user.pk)
+    new_token = secrets.token_hex(8)
+    opened = before.opened
+    current = opened is not None and before.token is not None and opened[0] == before.token
+    sealed = None
+    if current and settings.HISTORY_READS_KEPT_SECONDS > 0:
+        _, limit, reads = opened
+        written = history_read_at(user=user, read_at=read_at)
+        if written is not None and all(read.entry_id != written.entry_id for read in reads):
+            reads = sorted([written, *reads], key=lambda read: (-read.read_epoch, -read.entry_id))
+        reads = reads[:limit]
+        with contextlib.suppress(DataKeyDestroyed):  # erased meanwhile: no copy
+            sealed = _copy_sealed(user=user, token=new_token, limit=limit, reads=reads)
+    backend = caches["default"]
+    if not type(backend).__module__.startswith("django_redis"):
+        # Another cache (one process, the demo): in turn.
+        history_reads_changed(user_id=user.pk)
+        if sealed is not None:
+            cache.set(token_key, new_token, TOKEN_SECONDS)
+            cache.set(copy_key, sealed, settings.HISTORY_READS_KEPT_SECONDS)
         return
-    # Their key destroyed meanwhile (an erasure): nothing to keep. One key-store lookup for
-    # opening the rows and sealing the copy.
-    with contextlib.suppress(DataKeyDestroyed, DecryptionFailed), data_keys_remembered():
-        history_reads_kept(user=user, limit=limit, found={copy_key: None, token_key: token})
+    with contextlib.suppress(redis.RedisError):
+        get_redis_connection("default").eval(
+            _APPENDED,
+            2,
+            backend.make_key(copy_key),
+            backend.make_key(token_key),
+            backend.client.encode(before.token) if sealed is not None else "",
+            backend.client.encode(new_token),
+            backend.client.encode(sealed) if sealed is not None else "",
+            max(settings.HISTORY_READS_KEPT_SECONDS, 1),
+            TOKEN_SECONDS,
+        )

@@ -422,6 +422,24 @@ def history_reads_for_user(*, user, limit: int | None = None) -> list[HistoryRea
     ]
 
 
+def history_read_at(*, user, read_at: datetime) -> HistoryRead | None:
+    """The reader's entry of that instant (one at most), as `history_reads_for_user` gives it.
+    Usually their newest, asked for by the query written out once; else looked up by time."""
+    newest = history_reads_for_user(user=user, limit=1)
+    if newest and round(newest[0].read_epoch * 1e6) == round(read_at.timestamp() * 1e6):
+        return newest[0]
+    row = (
+        ReadingHistoryEntry.objects.filter(user=user, read_at=read_at)
+        .values_list("pk", EpochSeconds("read_at"), "sealed_article")
+        .first()
+    )
+    if row is None:
+        return None
+    pk, epoch, sealed = row
+    (plaintext,) = _open_articles(user=user, sealed=[sealed])
+    return HistoryRead(pk, int(plaintext), epoch)
+
+
 def _open_articles(*, user, sealed) -> list[str]:
     return decrypt_many_for_user(
         user_id=user.pk,

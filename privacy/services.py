@@ -26,7 +26,11 @@ from .browser_signals import BrowserSignals
 from .crypto import consent_chain_key, data_keys_remembered, encrypt_for_user
 from .exports import export_file_delete, export_orphans_delete
 from .followed_topics import in_followed_topic
-from .history_kept import history_reads_kept_limit, history_reads_rekeep
+from .history_kept import (
+    history_reads_appended,
+    history_reads_before_append,
+    history_reads_changed,
+)
 from .models import (
     ConsentChainDigest,
     ConsentRecord,
@@ -387,8 +391,8 @@ def _history_erased_since(*, user_id: int, moment: datetime) -> bool:
 
 def _history_write(*, user, article_id: int, when: datetime) -> None:
     """The sealed history entry of one read, announced after it is written; the reader's copy
-    of their reads, if they use one, made again at once (`privacy.history_kept`)."""
-    kept_limit = history_reads_kept_limit(user=user)
+    of their reads, if they use one, brought up to date with it (`privacy.history_kept`)."""
+    before = history_reads_before_append(user=user)
     with transaction.atomic():
         ReadingHistoryEntry.objects.bulk_create(
             [
@@ -403,10 +407,17 @@ def _history_write(*, user, article_id: int, when: datetime) -> None:
             ignore_conflicts=True,  # one entry per reader and instant: redelivery is a no-op
         )
     # Again after the write: a page computed since the read still showed the story.
-    reader_data_changed_send(user_id=user.pk)
-    if kept_limit is not None:
-        # After the announcement (which moves the token and drops the copy), in that order.
-        transaction.on_commit(lambda: history_reads_rekeep(user=user, limit=kept_limit))
+    reader_data_changed_send(user_id=user.pk, read_appended=True)
+    transaction.on_commit(lambda: _history_kept_appended(user=user, when=when, before=before))
+
+
+def _history_kept_appended(*, user, when: datetime, before) -> None:
+    try:
+        history_reads_appended(user=user, read_at=when, before=before)
+    except Exception:
+        # The token must move whatever failed: what was kept from before the read is not used.
+        logger.exception("Bringing a reader's kept reads up to date failed; dropping them.")
+        history_reads_changed(user_id=user.pk)
 
 
 def read_store(

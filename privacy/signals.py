@@ -10,7 +10,8 @@ which waits for the commit, so a page computed meanwhile from the old data is no
 from django.db import transaction
 from django.dispatch import Signal
 
-# Receivers get `user_id`.
+# Receivers get `user_id`, and `read_appended` (True when the change is one read added to
+# their history).
 reader_data_changed = Signal()
 # A read kept in the reader's history was queued, not yet written (privacy.read_queue): what
 # is built from their history must leave the story out meanwhile. Receivers get `user_id`,
@@ -22,9 +23,12 @@ reader_read_queued = Signal()
 master_key_rotated = Signal()
 
 
-def reader_data_changed_send(*, user_id: int) -> None:
+def reader_data_changed_send(*, user_id: int, read_appended: bool = False) -> None:
     """Announce the change once the surrounding transaction commits; at once outside one
-    (Django runs an on-commit callback immediately when no transaction is open)."""
+    (Django runs an on-commit callback immediately when no transaction is open).
+    `read_appended`: the change is one read added to their history, nothing else."""
     transaction.on_commit(
-        lambda: reader_data_changed.send(sender=reader_data_changed_send, user_id=user_id)
+        lambda: reader_data_changed.send(
+            sender=reader_data_changed_send, user_id=user_id, read_appended=read_appended
+        )
     )

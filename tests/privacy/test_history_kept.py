@@ -28,6 +28,7 @@ from privacy.crypto import (
 from privacy.erasure import CONFIRMATION_WORD, account_erase
 from privacy.history_kept import (
     READS_KEPT_CONTEXT,
+    history_reads_changed,
     history_reads_kept,
     history_reads_kept_rows,
     reads_kept_keys,
@@ -302,3 +303,93 @@ def test_a_page_kept_from_rows_read_before_an_erasure_is_never_served(
     assert "Because you read" in page  # ranked from the rows it read, as it was asked
     page, read_rows = home(client)
     assert "Because you read" not in page
+
+
+def test_a_read_written_twice_is_in_the_copy_once(
+    client, room, reader, django_capture_on_commit_callbacks
+):
+    home(client)
+    rocket, moment = room.stories["space"][0], timezone.now().isoformat()
+    for _ in range(2):  # a redelivered task
+        with django_capture_on_commit_callbacks(execute=True):
+            read_store(user_id=reader.pk, article_id=rocket.pk, read_at=moment)
+    found = cache.get_many(list(reads_kept_keys(reader.pk)))
+    kept = history_reads_kept(user=reader, limit=LIMIT, found=found)
+    assert kept == history_reads_for_user(user=reader, limit=LIMIT) and len(kept) == 3
+
+
+def test_a_change_while_a_read_is_written_leaves_no_copy(
+    client, room, reader, monkeypatch, django_capture_on_commit_callbacks
+):
+    home(client)
+    copy_key = reads_kept_keys(reader.pk)[0]
+    assert cache.get(copy_key) is not None
+
+    def erased_meanwhile(*, user, read_at):
+        # The whole history is erased, committed and announced between the write and the
+        # copy's update (as its receiver does: a callback run here would run twice).
+        ReadingHistoryEntry.objects.filter(user=user).delete()
+        history_reads_changed(user_id=user.pk)
+        return None
+
+    monkeypatch.setattr(history_kept, "history_read_at", erased_meanwhile)
+    with django_capture_on_commit_callbacks(execute=True):
+        read_store(
+            user_id=reader.pk,
+            article_id=room.stories["space"][0].pk,
+            read_at=timezone.now().isoformat(),
+        )
+    monkeypatch.undo()
+    assert cache.get(copy_key) is None
+    page, read_rows = home(client)
+    assert read_rows and "Because you read" not in page
+
+
+def test_a_failed_update_of_the_copy_still_outdates_it(
+    client, room, reader, monkeypatch, django_capture_on_commit_callbacks
+):
+    home(client)
+    copy_key, token_key = reads_kept_keys(reader.pk)
+    token = cache.get(token_key)
+
+    def broken(*, user, read_at):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(history_kept, "history_read_at", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        read_store(
+            user_id=reader.pk,
+            article_id=room.stories["space"][0].pk,
+            read_at=timezone.now().isoformat(),
+        )
+    assert cache.get(token_key) != token and cache.get(copy_key) is None
+
+
+def test_on_another_cache_a_read_written_brings_the_copy_up_to_date_too(
+    client, room, reader, settings, django_capture_on_commit_callbacks
+):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    home(client), home(client)  # a token, then a copy under it
+    rocket = room.stories["space"][0]
+    with django_capture_on_commit_callbacks(execute=True):
+        read_store(user_id=reader.pk, article_id=rocket.pk, read_at=timezone.now().isoformat())
+    page, read_rows = home(client)
+    assert read_rows == [] and rocket.title not in titles(page)
+    found = cache.get_many(list(reads_kept_keys(reader.pk)))
+    kept = history_reads_kept(user=reader, limit=LIMIT, found=found)
+    assert kept == history_reads_for_user(user=reader, limit=LIMIT)
+
+
+def test_a_read_older_than_the_newest_takes_its_place_in_the_copy(
+    client, room, reader, django_capture_on_commit_callbacks
+):
+    home(client)
+    late = timezone.now() - timedelta(days=5)  # drained after newer ones: not the newest
+    with django_capture_on_commit_callbacks(execute=True):
+        read_store(
+            user_id=reader.pk, article_id=room.stories["sport"][0].pk, read_at=late.isoformat()
+        )
+    found = cache.get_many(list(reads_kept_keys(reader.pk)))
+    kept = history_reads_kept(user=reader, limit=LIMIT, found=found)
+    assert kept == history_reads_for_user(user=reader, limit=LIMIT)
+    assert [read.article_id for read in kept][-1] == room.stories["sport"][0].pk
