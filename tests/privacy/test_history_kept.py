@@ -102,6 +102,22 @@ def erased_after_its_rows(monkeypatch, django_capture_on_commit_callbacks):
     return block
 
 
+@pytest.fixture
+def write_read(reader, django_capture_on_commit_callbacks):
+    """One read of the reader's written as the read queue's worker writes it, with what the
+    write runs after its commit."""
+
+    def write(story, *, read_at=None):
+        with django_capture_on_commit_callbacks(execute=True):
+            read_store(
+                user_id=reader.pk,
+                article_id=story.pk,
+                read_at=(read_at or timezone.now()).isoformat(),
+            )
+
+    return write
+
+
 def titles(page: str) -> list[str]:
     """The stories' titles as the cards show them (a reason may name a story read)."""
     return [unescape(t) for t in re.findall(r'class="card-title"><a [^>]*>([^<]*)</a>', page)]
@@ -135,17 +151,14 @@ def test_pages_use_the_sealed_copy_while_the_history_is_unchanged(client, room, 
         decrypt_for_user(user_id=other.pk, ciphertext=copy, context=READS_KEPT_CONTEXT)
 
 
-def test_a_read_written_remakes_the_copy_its_reader_was_using(
-    client, room, reader, django_capture_on_commit_callbacks
-):
+def test_a_read_written_remakes_the_copy_its_reader_was_using(client, room, reader, write_read):
     home(client)
     copy_key, token_key = reads_kept_keys(reader.pk)
     old_token = cache.get(token_key)
     rocket = room.stories["space"][0]
     page, read_rows = home(client)
     assert rocket.title in titles(page) and read_rows == []
-    with django_capture_on_commit_callbacks(execute=True):
-        read_store(user_id=reader.pk, article_id=rocket.pk, read_at=timezone.now().isoformat())
+    write_read(rocket)
     # Made again by the write, under the token the write moved: the next page reads no rows
     # and leaves the story out.
     assert cache.get(token_key) != old_token
@@ -157,17 +170,10 @@ def test_a_read_written_remakes_the_copy_its_reader_was_using(
     )
 
 
-def test_a_read_written_makes_no_copy_for_a_reader_without_one(
-    room, reader, django_capture_on_commit_callbacks
-):
+def test_a_read_written_makes_no_copy_for_a_reader_without_one(room, reader, write_read):
     copy_key, _ = reads_kept_keys(reader.pk)
     assert cache.get(copy_key) is None
-    with django_capture_on_commit_callbacks(execute=True):
-        read_store(
-            user_id=reader.pk,
-            article_id=room.stories["space"][0].pk,
-            read_at=timezone.now().isoformat(),
-        )
+    write_read(room.stories["space"][0])
     assert cache.get(copy_key) is None
 
 
@@ -305,21 +311,18 @@ def test_a_page_kept_from_rows_read_before_an_erasure_is_never_served(
     assert "Because you read" not in page
 
 
-def test_a_read_written_twice_is_in_the_copy_once(
-    client, room, reader, django_capture_on_commit_callbacks
-):
+def test_a_read_written_twice_is_in_the_copy_once(client, room, reader, write_read):
     home(client)
-    rocket, moment = room.stories["space"][0], timezone.now().isoformat()
+    rocket, moment = room.stories["space"][0], timezone.now()
     for _ in range(2):  # a redelivered task
-        with django_capture_on_commit_callbacks(execute=True):
-            read_store(user_id=reader.pk, article_id=rocket.pk, read_at=moment)
+        write_read(rocket, read_at=moment)
     found = cache.get_many(list(reads_kept_keys(reader.pk)))
     kept = history_reads_kept(user=reader, limit=LIMIT, found=found)
     assert kept == history_reads_for_user(user=reader, limit=LIMIT) and len(kept) == 3
 
 
 def test_a_change_while_a_read_is_written_leaves_no_copy(
-    client, room, reader, monkeypatch, django_capture_on_commit_callbacks
+    client, room, reader, write_read, monkeypatch
 ):
     home(client)
     copy_key = reads_kept_keys(reader.pk)[0]
@@ -333,12 +336,7 @@ def test_a_change_while_a_read_is_written_leaves_no_copy(
         return None
 
     monkeypatch.setattr(history_kept, "history_read_at", erased_meanwhile)
-    with django_capture_on_commit_callbacks(execute=True):
-        read_store(
-            user_id=reader.pk,
-            article_id=room.stories["space"][0].pk,
-            read_at=timezone.now().isoformat(),
-        )
+    write_read(room.stories["space"][0])
     monkeypatch.undo()
     assert cache.get(copy_key) is None
     page, read_rows = home(client)
@@ -346,7 +344,7 @@ def test_a_change_while_a_read_is_written_leaves_no_copy(
 
 
 def test_a_failed_update_of_the_copy_still_outdates_it(
-    client, room, reader, monkeypatch, django_capture_on_commit_callbacks
+    client, room, reader, write_read, monkeypatch
 ):
     home(client)
     copy_key, token_key = reads_kept_keys(reader.pk)
@@ -356,23 +354,17 @@ def test_a_failed_update_of_the_copy_still_outdates_it(
         raise RuntimeError("the database went away")
 
     monkeypatch.setattr(history_kept, "history_read_at", broken)
-    with django_capture_on_commit_callbacks(execute=True):
-        read_store(
-            user_id=reader.pk,
-            article_id=room.stories["space"][0].pk,
-            read_at=timezone.now().isoformat(),
-        )
+    write_read(room.stories["space"][0])
     assert cache.get(token_key) != token and cache.get(copy_key) is None
 
 
 def test_on_another_cache_a_read_written_brings_the_copy_up_to_date_too(
-    client, room, reader, settings, django_capture_on_commit_callbacks
+    client, room, reader, write_read, settings
 ):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     home(client), home(client)  # a token, then a copy under it
     rocket = room.stories["space"][0]
-    with django_capture_on_commit_callbacks(execute=True):
-        read_store(user_id=reader.pk, article_id=rocket.pk, read_at=timezone.now().isoformat())
+    write_read(rocket)
     page, read_rows = home(client)
     assert read_rows == [] and rocket.title not in titles(page)
     found = cache.get_many(list(reads_kept_keys(reader.pk)))
@@ -380,15 +372,10 @@ def test_on_another_cache_a_read_written_brings_the_copy_up_to_date_too(
     assert kept == history_reads_for_user(user=reader, limit=LIMIT)
 
 
-def test_a_read_older_than_the_newest_takes_its_place_in_the_copy(
-    client, room, reader, django_capture_on_commit_callbacks
-):
+def test_a_read_older_than_the_newest_takes_its_place_in_the_copy(client, room, reader, write_read):
     home(client)
     late = timezone.now() - timedelta(days=5)  # drained after newer ones: not the newest
-    with django_capture_on_commit_callbacks(execute=True):
-        read_store(
-            user_id=reader.pk, article_id=room.stories["sport"][0].pk, read_at=late.isoformat()
-        )
+    write_read(room.stories["sport"][0], read_at=late)
     found = cache.get_many(list(reads_kept_keys(reader.pk)))
     kept = history_reads_kept(user=reader, limit=LIMIT, found=found)
     assert kept == history_reads_for_user(user=reader, limit=LIMIT)
