@@ -20,11 +20,11 @@ import uuid
 import redis
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.core.cache import cache, caches
-from django_redis import get_redis_connection
+from django.core.cache import cache
 from rest_framework.exceptions import Throttled
 
 from . import error_pages
+from .redis_cache import cache_redis
 
 # A worker killed in the middle of a hash frees its slot after this many seconds.
 SLOT_LEASE_SECONDS = 15
@@ -100,9 +100,8 @@ _held = threading.local()
 
 def _redis_slots() -> _RedisSlots | None:
     """The cache's Redis, when the cache is Redis; None otherwise."""
-    if not type(caches["default"]).__module__.startswith("django_redis"):
-        return None
-    return _RedisSlots(get_redis_connection("default"))
+    client = cache_redis()
+    return None if client is None else _RedisSlots(client)
 
 
 def _take(*, token: str, slots: int):

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 from django.core.cache import cache, caches
-from django_redis import get_redis_connection
+
+from common.redis_cache import cache_redis
 
 from .crypto import (
     DataKeyDestroyed,
@@ -137,8 +138,8 @@ def copies_keep(copies: list[CopyToKeep], *, also: tuple[str, bytes, int] | None
     """Store the copies made this request (one reader: at most one), each while its token is
     current, and `also` (key, value, seconds: the caller's own entry) as `cache.set` would."""
     seconds = settings.HISTORY_READS_KEPT_SECONDS
-    backend = caches["default"]
-    if len(copies) != 1 or not type(backend).__module__.startswith("django_redis"):
+    client = cache_redis()
+    if len(copies) != 1 or client is None:
         if also is not None:
             cache.set(*also)
         for copy in copies:
@@ -149,6 +150,7 @@ def copies_keep(copies: list[CopyToKeep], *, also: tuple[str, bytes, int] | None
                 cache.delete(copy.copy_key)
         return
     (copy,) = copies
+    backend = caches["default"]
     keys = [backend.make_key(copy.copy_key), backend.make_key(copy.token_key)]
     values = [backend.client.encode(copy.token), backend.client.encode(copy.sealed), seconds]
     if also is not None:
@@ -157,7 +159,7 @@ def copies_keep(copies: list[CopyToKeep], *, also: tuple[str, bytes, int] | None
         values += [backend.client.encode(value), also_seconds]
     # The cache down: nothing kept, as with every other write.
     with contextlib.suppress(redis.RedisError):
-        get_redis_connection("default").eval(_KEEP_IF_CURRENT, len(keys), *keys, *values)
+        client.eval(_KEEP_IF_CURRENT, len(keys), *keys, *values)
 
 
 def _copy_open(*, user, copy) -> tuple[str, int, list[HistoryRead]] | None:
@@ -273,16 +275,18 @@ def history_reads_appended(*, user, read_at, before: Before) -> None:
         reads = reads[:limit]
         with contextlib.suppress(DataKeyDestroyed):  # erased meanwhile: no copy
             sealed = _copy_sealed(user=user, token=new_token, limit=limit, reads=reads)
-    backend = caches["default"]
-    if not type(backend).__module__.startswith("django_redis"):
+    client = cache_redis()
+    if client is None:
         # Another cache (one process, the demo): in turn.
-        history_reads_changed(user_id=user.pk)
-        if sealed is not None:
-            cache.set(token_key, new_token, TOKEN_SECONDS)
+        cache.set(token_key, new_token, TOKEN_SECONDS)
+        if sealed is None:
+            cache.delete(copy_key)
+        else:
             cache.set(copy_key, sealed, settings.HISTORY_READS_KEPT_SECONDS)
         return
+    backend = caches["default"]
     with contextlib.suppress(redis.RedisError):
-        get_redis_connection("default").eval(
+        client.eval(
             _APPENDED,
             2,
             backend.make_key(copy_key),

@@ -3,10 +3,8 @@ unchanged read no history rows, and any change (a read written, an entry or the 
 erased, the account erased) is on the next page, never hidden by a copy or a kept page made
 before it."""
 
-import re
 from contextlib import contextmanager
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from django.core.cache import cache
@@ -40,7 +38,12 @@ from privacy.services import history_clear, history_entry_delete, read_store
 from recommendations.services import model_retrain
 from tests.conftest import redis_cache_settings
 from tests.factories import DEFAULT_PASSWORD, ReaderFactory
-from tests.recommendations.conftest import cards, follow, newsroom  # noqa: F401 (a fixture)
+from tests.recommendations.conftest import (  # noqa: F401 (newsroom: a fixture)
+    cards,
+    follow,
+    newsroom,
+    titles_on,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -118,11 +121,6 @@ def write_read(reader, django_capture_on_commit_callbacks):
     return write
 
 
-def titles(page: str) -> list[str]:
-    """The stories' titles as the cards show them (a reason may name a story read)."""
-    return [unescape(t) for t in re.findall(r'class="card-title"><a [^>]*>([^<]*)</a>', page)]
-
-
 def home(client) -> tuple[str, list[str]]:
     """The home page's cards, and the queries of the reader's history it ran."""
     with CaptureQueriesContext(connection) as queries:
@@ -139,7 +137,7 @@ def test_pages_use_the_sealed_copy_while_the_history_is_unchanged(client, room, 
     assert read_rows == more_rows == [] and second == third == first  # from the copy
     assert "Because you read" in first
     for read in room.stories["food"][:2]:
-        assert read.title not in titles(first)
+        assert read.title not in titles_on(first)
 
     # Sealed: it opens only as this reader's kept reads.
     copy = cache.get(reads_kept_keys(reader.pk)[0])
@@ -157,13 +155,13 @@ def test_a_read_written_remakes_the_copy_its_reader_was_using(client, room, read
     old_token = cache.get(token_key)
     rocket = room.stories["space"][0]
     page, read_rows = home(client)
-    assert rocket.title in titles(page) and read_rows == []
+    assert rocket.title in titles_on(page) and read_rows == []
     write_read(rocket)
     # Made again by the write, under the token the write moved: the next page reads no rows
     # and leaves the story out.
     assert cache.get(token_key) != old_token
     page, read_rows = home(client)
-    assert read_rows == [] and rocket.title not in titles(page)
+    assert read_rows == [] and rocket.title not in titles_on(page)
     found = cache.get_many([copy_key, token_key])
     assert history_reads_kept(user=reader, limit=LIMIT, found=found) == history_reads_for_user(
         user=reader, limit=LIMIT
@@ -366,7 +364,7 @@ def test_on_another_cache_a_read_written_brings_the_copy_up_to_date_too(
     rocket = room.stories["space"][0]
     write_read(rocket)
     page, read_rows = home(client)
-    assert read_rows == [] and rocket.title not in titles(page)
+    assert read_rows == [] and rocket.title not in titles_on(page)
     found = cache.get_many(list(reads_kept_keys(reader.pk)))
     kept = history_reads_kept(user=reader, limit=LIMIT, found=found)
     assert kept == history_reads_for_user(user=reader, limit=LIMIT)

@@ -3,6 +3,7 @@
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from html import unescape
 from io import StringIO
 from pathlib import Path
 
@@ -133,6 +134,13 @@ def follow(user, *topics, level=Level.TOPICS, blocked=()):
 
 def cards(html: str) -> list[str]:
     return re.findall(r'<article class="card">.*?</article>', html, flags=re.S)
+
+
+def titles_on(html: str) -> list[str]:
+    """The stories' titles as the cards show them (a reason may name a story read)."""
+    return [
+        unescape(title) for title in re.findall(r'class="card-title"><a [^>]*>([^<]*)</a>', html)
+    ]
 
 
 TINY = ROOT / "tests" / "fixtures" / "mind_tiny"

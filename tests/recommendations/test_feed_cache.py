@@ -2,9 +2,7 @@
 reader's own feed is sealed with their key, never served to anyone else, and forgotten when
 anything it was made from changes."""
 
-import re
 from datetime import datetime, timedelta
-from html import unescape
 
 import pytest
 import redis
@@ -37,7 +35,7 @@ from recommendations.services import model_retrain
 from tests.conftest import redis_cache_settings
 from tests.factories import DEFAULT_PASSWORD, ReaderFactory
 
-from .conftest import cards, follow, story
+from .conftest import cards, follow, story, titles_on
 
 pytestmark = pytest.mark.django_db
 
@@ -377,13 +375,6 @@ def queued_reads(scratch_broker, read_page, settings):
             return reads_store_queued()
 
     return drain
-
-
-def titles_on(html: str) -> list[str]:
-    """The stories' titles as the cards show them (a reason may name a story read)."""
-    return [
-        unescape(title) for title in re.findall(r'class="card-title"><a [^>]*>([^<]*)</a>', html)
-    ]
 
 
 def test_a_story_read_stays_off_the_front_page_while_its_write_is_queued(
