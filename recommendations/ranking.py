@@ -11,6 +11,32 @@ POOL_PER_ITEM = 10
 MIN_POOL = 300
 
 
+# `most_relevant` guesses its cut from every SAMPLE_STEP-th value, aiming to let through about
+# twice as many stories as it needs (so a sample a little off still lets through enough).
+SAMPLE_STEP = 16
+
+
+def most_relevant(relevance: np.ndarray, size: int) -> np.ndarray:
+    """Indices of the `size` most relevant, most relevant first, ties in index order: the
+    first `size` of a stable sort of them all (as the browser's ranking takes them), without
+    sorting or partitioning them all. A cut guessed from a sample keeps a few hundred of
+    20,000 (about 30 us, against 250 for a partition of them all); when the guess keeps too
+    few or far too many, the exact cut is taken from a partition of every value."""
+    count = len(relevance)
+    if count <= size:
+        return np.argsort(-relevance, kind="stable")
+    sample = relevance[::SAMPLE_STEP]
+    wanted = 2 * size // SAMPLE_STEP + 1
+    best = None
+    if wanted < len(sample):
+        cut = np.partition(sample, len(sample) - wanted)[len(sample) - wanted]
+        best = np.flatnonzero(relevance >= cut)
+    if best is None or not size <= len(best) <= 8 * size:
+        cut = np.partition(relevance, count - size)[count - size]
+        best = np.flatnonzero(relevance >= cut)  # ties at the cut included: sorted below
+    return best[np.argsort(-relevance[best], kind="stable")][:size]
+
+
 def rank(
     *,
     relevance: np.ndarray,
@@ -35,13 +61,7 @@ def rank(
     stop = min(stop, count)
     if stop <= 0:
         return []
-    size = max(stop * POOL_PER_ITEM, MIN_POOL)
-    if count > size:
-        # Only the best `size` are needed in order: select them, then sort just those.
-        best = np.argpartition(-relevance, size - 1)[:size]
-        pool = best[np.argsort(-relevance[best], kind="stable")]
-    else:
-        pool = np.argsort(-relevance, kind="stable")
+    pool = most_relevant(relevance, max(stop * POOL_PER_ITEM, MIN_POOL))
     scores = relevance[pool].astype(np.float64)
     top = scores.max()
     scores = scores / top if top > 0 else scores

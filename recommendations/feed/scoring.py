@@ -80,7 +80,8 @@ class Scores:
     """Each part of every candidate's score (weighted), kept to explain the ones shown."""
 
     relevance: np.ndarray
-    history_source: np.ndarray  # index into the reads, -1 for none
+    # Index into the reads, -1 for none (a HistorySources: worked out for the rows asked for).
+    history_source: np.ndarray | HistorySources
     followed_topic: np.ndarray  # the followed topic behind the topic part, -1 for none
     # The followed topic a related story is related to: -1 for none, NEAREST for the one
     # whose centroid is closest to the story (of `nearest_of`: topic ids and centroids).
@@ -175,7 +176,7 @@ def score(
     if reader.read_count and count:
         similarity, history_source = history_similarity(candidates=candidates, reader=reader)
         history = np.clip(similarity, 0, 1) * HISTORY_SHARE
-        if (history_source >= 0).any():
+        if (similarity > 0).any():  # some story has a read it comes from
             content_share = 1 - HISTORY_SHARE
     if count:
         rows = candidates.model_rows
@@ -308,45 +309,79 @@ def _lent_weights(reader: Reader, candidates: Candidates) -> tuple[np.ndarray, n
     return lent, lender
 
 
-def history_similarity(*, candidates: Candidates, reader: Reader) -> tuple[np.ndarray, np.ndarray]:
+class HistorySources:
+    """Per candidate, the read its history part came from (-1 for none), found when asked:
+    a page names the reads behind its twenty stories, not behind all 20,000, so each story
+    keeps only which topic's products gave its greatest similarity, and the first read with
+    that value is looked up in that product's row (the same values the similarity took)."""
+
+    def __init__(self, *, count: int, members: list[np.ndarray]) -> None:
+        self.column = np.full(count, -1, dtype=np.int64)  # the topic column, -1 for none
+        self.members = members
+        # Per topic column: the reads' positions and the stories x reads product.
+        self.products: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self.column)
+
+    def _source(self, row: int) -> int:
+        column = int(self.column[row])
+        if column < 0:
+            return -1
+        positions, product = self.products[column]
+        members = self.members[column]
+        at = int(np.searchsorted(members, row))  # the pool's members are ascending
+        if at >= len(members) or members[at] != row:
+            at = int(np.flatnonzero(members == row)[0])
+        return int(positions[int(product[at].argmax())])
+
+    def __getitem__(self, rows):
+        if np.ndim(rows) == 0:
+            return self._source(int(rows))
+        return np.array([self._source(int(row)) for row in np.asarray(rows).ravel()], np.int64)
+
+    def __array__(self, dtype=None, copy=None):
+        return self[np.arange(len(self.column))].astype(dtype or np.int64)
+
+
+def history_similarity(
+    *, candidates: Candidates, reader: Reader
+) -> tuple[np.ndarray, HistorySources]:
     """Per candidate: the greatest similarity to one of the reads it shares a topic with (0
-    for none), and which read that is (-1 for none).
+    for none), and which read that is (-1 for none; ties go to the newest, reads coming
+    newest first).
 
     A story is "like" a read when they are in the same topic and close in content. Comparing
     each read with its own topics' stories only, rather than with every candidate, also keeps
     a 200-read profile at a twelfth of the work on a site with a dozen topics."""
     count = len(candidates.popularity)
     best = np.zeros(count, dtype=np.float32)
-    source = np.full(count, -1, dtype=np.int64)
+    sources = HistorySources(count=count, members=candidates.topic_members)
     read_vectors = reader.read_vectors
     pair_reads, pair_columns = reader.pair_reads, reader.pair_columns
     if read_vectors is None or pair_reads is None or pair_columns is None or not len(pair_reads):
-        return best, source
+        return best, sources
     usable = np.linalg.norm(read_vectors, axis=1) > 0
     keep = usable[pair_reads]
     pair_reads, pair_columns = pair_reads[keep], pair_columns[keep]
-    for column in np.unique(pair_columns):
+    for column in np.unique(pair_columns).tolist():
         positions = pair_reads[pair_columns == column]
         members = candidates.topic_members[column]
         if not len(members):
             continue
-        # Stories x reads: each story's best read is then a reduction along a row. Ties go
-        # to the newest read (reads come newest first).
+        # Stories x reads: each story's best read is then a reduction along a row.
         similarity = candidates.topic_vectors[column] @ read_vectors[positions].T
-        # The greatest value, and the first read that has it. One or two reads (a topic the
-        # reader rarely reads, most of them) need no reduction.
         if len(positions) == 1:
-            value, nearest = similarity[:, 0], np.zeros(len(members), dtype=np.intp)
+            value = similarity[:, 0]
         elif len(positions) == 2:
-            first, second = similarity[:, 0], similarity[:, 1]
-            value, nearest = np.maximum(first, second), (second > first).view(np.int8)
+            value = np.maximum(similarity[:, 0], similarity[:, 1])
         else:
             # Reduced along the reads as rows of the transpose (numpy reduces a few long rows
             # faster than many short ones).
-            by_read = np.ascontiguousarray(similarity.T)
-            value = by_read.max(axis=0)
-            nearest = (by_read == value).argmax(axis=0)
+            value = np.ascontiguousarray(similarity.T).max(axis=0)
         better = value > best[members]
-        best[members[better]] = value[better]
-        source[members[better]] = positions[nearest[better]]
-    return best, source
+        chosen = members[better]
+        best[chosen] = value[better]
+        sources.column[chosen] = column
+        sources.products[column] = (positions, similarity)
+    return best, sources

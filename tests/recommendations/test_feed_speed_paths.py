@@ -160,7 +160,7 @@ def _plain_relevance(reader, candidates, w, *, freshness, pick):
 
 def _same_scores(a: Scores, b: Scores):
     for name in ("relevance", "history_source", "followed_topic", "related_topic", *PARTS):
-        x, y = getattr(a, name), getattr(b, name)
+        x, y = np.asarray(getattr(a, name)), np.asarray(getattr(b, name))
         assert x.dtype == y.dtype, name
         assert x.tobytes() == y.tobytes(), name
 
@@ -216,8 +216,50 @@ def test_a_story_read_again_is_named_by_its_newest_read(copies):
     plain_best, plain_source = _plain_history(reader, plain)
     assert best.tobytes() == plain_best.tobytes()
     np.testing.assert_array_equal(source, plain_source)
+    source = np.asarray(source)
     assert set(source[source >= 0].tolist()) == {0}  # the newest read
     assert (best > 0).sum() > 1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_read_a_story_came_from_is_the_same_asked_one_by_one(seed):
+    """A page asks which read each of its stories came from, one story at a time: the same
+    read as the plain computation names, whether a topic lists its stories in order (the
+    pool's) or not (another caller's), ties to the newest read, and -1 for a story no read
+    is like. Small whole numbers as vectors, so every product is exact in any order and
+    many stories tie."""
+    rng = np.random.default_rng(20261204 + seed)
+    catalogue = _catalogue(rng)
+    whole = rng.integers(-2, 3, catalogue.vectors.shape).astype(np.float32)
+
+    def with_members(members):
+        fields = ("topic_ids", "topic_matrix", "popularity", "centroid_closeness")
+        return Candidates(
+            vectors=whole,
+            **{name: getattr(catalogue, name) for name in fields},
+            model_topic_ids=catalogue.model_topic_ids,
+            topic_centroids=catalogue.topic_centroids,
+            topic_members=members,
+        )
+
+    in_order = with_members(catalogue.topic_members)
+    shuffled = with_members([rng.permutation(m) for m in catalogue.topic_members])
+    read_rows = rng.choice(len(whole), size=40, replace=False)
+    pair_reads, pair_columns = np.nonzero(catalogue.topic_matrix[read_rows])
+    reader = Reader(
+        topic_weights={},
+        read_vectors=whole[read_rows],
+        pair_reads=pair_reads.astype(np.int64),
+        pair_columns=pair_columns.astype(np.int64),
+    )
+    plain_best, plain_source = _plain_history(reader, in_order)
+    rows = rng.permutation(len(whole))[:400]
+    for candidates in (in_order, shuffled):
+        best, source = history_similarity(candidates=candidates, reader=reader)
+        assert best.tobytes() == plain_best.tobytes()
+        assert [source[int(row)] for row in rows] == plain_source[rows].tolist()
+        np.testing.assert_array_equal(source[rows], plain_source[rows])
+    assert (plain_source == -1).any() and (plain_source >= 0).any()
 
 
 def test_a_catalogue_without_topics_scores_as_without_the_lookup():
@@ -300,11 +342,34 @@ def test_ranking_equals_the_plain_greedy_selection(seed):
         "page_size": int(rng.choice([3, 20])),
         "stop": int(rng.integers(1, 70)),
     }
-    # The plain selection sorts every story; `rank` sorts only the best it needs, which is
-    # the same list unless stories tie where it cuts.
-    size = max(arguments["stop"] * ranking.POOL_PER_ITEM, ranking.MIN_POOL)
-    if len(rows) <= size or len(np.unique(relevance[rows])) == len(rows):
-        assert ranking.rank(**arguments) == _plain_rank(**arguments)
+    # The plain selection sorts every story; `rank` sorts only the best it needs, and takes
+    # stories that tie where it cuts in the same order (as the browser's ranking does).
+    assert ranking.rank(**arguments) == _plain_rank(**arguments)
+
+
+def _stable_first(relevance, size):
+    return np.argsort(-relevance, kind="stable")[:size]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_most_relevant_are_the_first_of_a_stable_sort(seed):
+    """The stories MMR chooses from: whether the cut guessed from a sample holds, keeps too
+    few (the sampled values are the best), or far too many (everything ties), the same
+    stories in the same order as sorting them all, ties in index order."""
+    rng = np.random.default_rng(seed)
+    count = int(rng.choice([301, 2_000, 20_000]))
+    size = int(rng.choice([300, 400]))
+    shapes = {
+        "random": rng.random(count),
+        "rounded": np.round(rng.random(count), 2),
+        "all tie": np.full(count, 0.5),
+        "sampled ones best": np.where(np.arange(count) % ranking.SAMPLE_STEP == 0, 2.0, 1.0)
+        + rng.random(count) * 0.1,
+        "a few ahead": np.where(rng.random(count) < 0.01, 5.0, rng.random(count)),
+    }
+    for name, relevance in shapes.items():
+        chosen = ranking.most_relevant(relevance, size)
+        assert chosen.tolist() == _stable_first(relevance, size).tolist(), name
 
 
 @pytest.mark.parametrize("seed", range(5))
