@@ -80,19 +80,28 @@ def in_holdout(*, user_id: int, day: date, share: float | None = None) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
+def read_rows_of(pool: CandidatePool, reads: list[HistoryRead]) -> tuple[np.ndarray, np.ndarray]:
+    """The stories these reads are of, and each one's pool row (-1: not in the pool)."""
+    read_ids = np.fromiter((read.article_id for read in reads), dtype=np.int64, count=len(reads))
+    return read_ids, pool.rows_of(read_ids)
+
+
 def reader_for(
-    *, pool: CandidatePool, profile: ReaderProfile, reads: list[HistoryRead]
+    *,
+    pool: CandidatePool,
+    profile: ReaderProfile,
+    reads: list[HistoryRead],
+    rows: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Reader | None:
     """What scoring may use about this reader (None: the non-personal feed): their topics
     and, for their reads, the vectors and the topics each is in. Most reads are recent, so the
     pool holds their vectors and topics; the rest are looked up in the model and the
-    database."""
+    database. `rows`: `read_rows_of` these reads, when the caller has it."""
     if not profile.personalized:
         return None
     if not reads or pool.loaded is None or not len(pool.ids):
         return Reader(topic_weights=profile.topic_weights)
-    read_ids = np.array([read.article_id for read in reads], dtype=np.int64)
-    pool_rows = pool.rows_of(read_ids)
+    read_ids, pool_rows = rows if rows is not None else read_rows_of(pool, reads)
     in_pool = pool_rows >= 0
     read_vectors = np.zeros((len(reads), pool.vectors.shape[1]), dtype=np.float32)
     read_vectors[in_pool] = pool.vectors[pool_rows[in_pool]]
@@ -127,14 +136,20 @@ def reader_for(
 
 
 def feed_scores(
-    *, pool: CandidatePool, profile: ReaderProfile, reads: list[HistoryRead], now: datetime
+    *,
+    pool: CandidatePool,
+    profile: ReaderProfile,
+    reads: list[HistoryRead],
+    now: datetime,
+    rows: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Scores:
     """Every part of every pool row's score for this reader (rows they must not see are
-    dropped later, which is cheaper than copying the rows that stay)."""
+    dropped later, which is cheaper than copying the rows that stay). `rows`: see
+    `reader_for`."""
     loaded: LoadedModel | None = pool.loaded
     return score(
         candidates=pool.candidates,
-        reader=reader_for(pool=pool, profile=profile, reads=reads),
+        reader=reader_for(pool=pool, profile=profile, reads=reads, rows=rows),
         weights=loaded.model.weights if loaded is not None else None,
         freshness=pool_freshness(pool, now=now),
         pick=(pool.pick_until > now.timestamp()).astype(float),
@@ -343,15 +358,19 @@ def _feed_page(
     pool = candidate_pool(loaded=active_model(found=marks), now=now, marks=marks)
     reads = _reader_reads(user=user, profile=profile, pending=pending, marks=marks, later=later)
     keep = pool.published <= now.timestamp()
-    if reads:
-        read_rows = pool.rows_of(np.array([read.article_id for read in reads], dtype=np.int64))
-        keep[read_rows[read_rows >= 0]] = False
+    read_ids, read_rows = read_rows_of(pool, reads)
+    keep[read_rows[read_rows >= 0]] = False
     columns = pool.column_of()
     blocked = [columns[t] for t in profile.blocked_topic_ids if t in columns]
     if blocked:
         keep &= ~pool.topic_matrix[:, blocked].any(axis=1)
+    scored = settings.RECOMMENDER_HISTORY_LIMIT
     scores = feed_scores(
-        pool=pool, profile=profile, reads=reads[: settings.RECOMMENDER_HISTORY_LIMIT], now=now
+        pool=pool,
+        profile=profile,
+        reads=reads[:scored],
+        now=now,
+        rows=(read_ids[:scored], read_rows[:scored]),
     )
     visible = np.flatnonzero(keep)
     fresh = np.zeros(0, dtype=np.int64)

@@ -4,11 +4,12 @@ instances it builds carry the same values as the ORM's, to the microsecond."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db.models.signals import post_init
 from django.utils import timezone
 
 from news.models import Article
 from news.selectors import LISTED_COLUMNS, articles_live_by_id
-from tests.factories import ArticleFactory
+from tests.factories import ArticleFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +44,36 @@ def test_listed_stories_have_the_orms_values_to_the_microsecond():
         assert got.updated_at.timestamp() == expected.updated_at.timestamp()
     assert listed[stories[0].pk].lead_image.name == "lead-images/a.jpg"
     assert listed[stories[1].pk].editors_pick_until is None
+
+
+def test_listed_stories_behave_as_the_orms_instances():
+    """Made without `Model.__init__`, a listed story is still a loaded instance: equal to the
+    ORM's, its body read when asked for, its topics reachable, saved as an update."""
+    story = ArticleFactory(body="<p>The whole story.</p>", topics=[TopicFactory(name="Ports")])
+    got = articles_live_by_id(ids=[story.pk])[story.pk]
+    assert got == Article.objects.get(pk=story.pk)
+    assert got._state.adding is False and got._state.db == "default"
+    assert [t.name for t in got.topics.all()] == ["Ports"]
+    assert got.body == "<p>The whole story.</p>"  # deferred: read now
+    got.title = "A new headline"
+    got.save(update_fields=["title"])
+    assert Article.objects.get(pk=story.pk).title == "A new headline"
+    assert Article.objects.count() == 1
+
+
+def test_something_listening_to_a_story_being_made_hears_every_listed_one():
+    made = []
+
+    def heard(sender, instance, **kwargs):
+        made.append(instance.pk)
+
+    stories = ArticleFactory.create_batch(3)
+    post_init.connect(heard, sender=Article)
+    try:
+        listed = articles_live_by_id(ids=[s.pk for s in stories])
+    finally:
+        post_init.disconnect(heard, sender=Article)
+    assert sorted(set(made)) == sorted(listed) == sorted(s.pk for s in stories)
 
 
 def test_only_live_stories_are_listed():
