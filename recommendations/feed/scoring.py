@@ -300,13 +300,25 @@ def _lent_weights(reader: Reader, candidates: Candidates) -> tuple[np.ndarray, n
         return lent, lender
     rows = candidates.model_rows
     followed = [(t, w) for t, w in reader.topic_weights.items() if t in rows and w > 0]
-    for column, topic_id in enumerate(int(t) for t in topic_ids):
-        if topic_id in reader.topic_weights or topic_id not in rows:
-            continue
-        for source, weight in followed:
-            share = RELATED_TOPIC_SHARE * weight * float(affinity[rows[source], rows[topic_id]])
-            if share > lent[column]:
-                lent[column], lender[column] = share, source
+    columns = [
+        column
+        for column, topic_id in enumerate(topic_ids.tolist())
+        if topic_id not in reader.topic_weights and topic_id in rows
+    ]
+    if not followed or not columns:
+        return lent, lender
+    # Followed topic x topic column: the share each would lend; the greatest wins, the first
+    # followed topic on a tie, none at all when no share is above 0.
+    sources = np.array([source for source, _ in followed], dtype=np.int64)
+    lending = np.array([weight for _, weight in followed], dtype=np.float64) * RELATED_TOPIC_SHARE
+    shares = lending[:, None] * affinity[
+        np.ix_([rows[source] for source, _ in followed], [rows[topic_ids[c]] for c in columns])
+    ].astype(np.float64)
+    strongest = shares.argmax(axis=0)
+    best = shares[strongest, np.arange(len(columns))]
+    lends = best > 0
+    lent[columns] = np.where(lends, best, 0.0)
+    lender[columns] = np.where(lends, sources[strongest], -1)
     return lent, lender
 
 
