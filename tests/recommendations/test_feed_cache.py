@@ -2,6 +2,7 @@
 reader's own feed is sealed with their key, never served to anyone else, and forgotten when
 anything it was made from changes."""
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -185,6 +186,36 @@ def test_a_readers_kept_page_is_served_whole_until_a_story_changes(
     candidate_pool_forget()
     assert cache.get(reader_key(reader)) is not None  # still there, but outdated
     assert rocket.title not in "".join(cards(home(client)))
+
+
+def test_a_kept_page_seals_its_cards_as_html_and_an_earlier_one_is_still_served(
+    client, newsroom, django_assert_max_num_queries
+):
+    """The sealed page is one line of JSON, then the cards' HTML as rendered (line breaks
+    and quotes in it untouched); a page kept in the earlier form (all one JSON document,
+    still in the cache while a new release starts) is served as it was."""
+    model_retrain()
+    reader = follow(ReaderFactory(), newsroom.topics["space"])
+    client.force_login(reader)
+    first = home(client)
+    sealed, _ = entry_parts(cache.get(reader_key(reader)))
+    text = decrypt_for_user(user_id=reader.pk, ciphertext=sealed, context=READER_FEED_CONTEXT)
+    head, _, html = text.partition("\n")
+    entry = json.loads(head)
+    assert entry["cards"] is None
+    assert "\n" in html and '"' in html
+    assert cards(html) == cards(first)
+
+    # The earlier form, with a marker of its own in the cards: served, not computed again.
+    earlier = {**entry, "cards": html.replace("</article>", "<!-- earlier --></article>", 1)}
+    resealed = encrypt_for_user(
+        user=reader, plaintext=json.dumps(earlier), context=READER_FEED_CONTEXT
+    )
+    cache.set(reader_key(reader), resealed, 60)
+    with django_assert_max_num_queries(2):
+        again = home(client)
+    assert "<!-- earlier -->" in again
+    assert cards(again.replace("<!-- earlier -->", "")) == cards(first)
 
 
 def test_a_kept_page_outlives_other_stories_news_but_not_a_change_to_its_own(
