@@ -129,8 +129,8 @@ def _article_from_db(listed: "_ListedSelect", values: list) -> Article:
 def _listed_instance(listed: "_ListedSelect", values: list) -> Article:
     """What `Model.from_db` makes of a listed row, without `Model.__init__`: the loaded
     values straight into the instance, the deferred fields left out as Django leaves them
-    (read from the database if asked for). A page's 20-odd stories took 180 us through
-    `from_db`, most of a computed page's story lookup, and a tenth of that so. Only while
+    (read from the database if asked for). A page's 20-odd stories took 110 us through
+    `from_db`, most of a computed page's story lookup, and a third of that so. Only while
     nothing listens to an Article being made (`_article_init_heard`), and every field set
     is a plain value or a file's name (its descriptor wraps it when read)."""
     article = Article.__new__(Article)

@@ -364,13 +364,13 @@ def _feed_page(
     blocked = [columns[t] for t in profile.blocked_topic_ids if t in columns]
     if blocked:
         keep &= ~pool.topic_matrix[:, blocked].any(axis=1)
-    scored = settings.RECOMMENDER_HISTORY_LIMIT
+    shaping = settings.RECOMMENDER_HISTORY_LIMIT  # the newest reads shape the profile
     scores = feed_scores(
         pool=pool,
         profile=profile,
-        reads=reads[:scored],
+        reads=reads[:shaping],
         now=now,
-        rows=(read_ids[:scored], read_rows[:scored]),
+        rows=(read_ids[:shaping], read_rows[:shaping]),
     )
     visible = np.flatnonzero(keep)
     fresh = np.zeros(0, dtype=np.int64)

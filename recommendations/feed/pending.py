@@ -17,6 +17,8 @@ and drops it, instead of failing.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 from privacy.crypto import (
     DataKeyDestroyed,
@@ -65,14 +67,19 @@ def entry_value(page: bytes | None, note: bytes | None) -> bytes:
 
 
 def sealed_open(
-    *, user_id: int, sealed: bytes | None, context: str, key: LoadedDataKey | None = None
+    *,
+    user_id: int,
+    sealed: bytes | None,
+    context: str,
+    key: LoadedDataKey | None = None,
+    loads: Callable[[str], Any] = json.loads,
 ):
-    """A part of the reader's entry, opened: None when there is none, or it is not this
-    reader's, is damaged, or their key is gone (never used then)."""
+    """A part of the reader's entry, opened (read by `loads`): None when there is none, or
+    it is not this reader's, is damaged, or their key is gone (never used then)."""
     if sealed is None:
         return None
     try:
-        return json.loads(
+        return loads(
             decrypt_for_user(user_id=user_id, ciphertext=sealed, context=context, loaded_key=key)
         )
     except (DataKeyDestroyed, DecryptionFailed, ValueError):
