@@ -34,6 +34,8 @@ def most_relevant(relevance: np.ndarray, size: int) -> np.ndarray:
     if best is None or not size <= len(best) <= 8 * size:
         cut = np.partition(relevance, count - size)[count - size]
         best = np.flatnonzero(relevance >= cut)  # ties at the cut included: sorted below
+        if len(best) < size:  # values that compare with nothing (NaN): sort them all
+            return np.argsort(-relevance, kind="stable")[:size]
     return best[np.argsort(-relevance[best], kind="stable")][:size]
 
 

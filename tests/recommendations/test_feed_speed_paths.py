@@ -366,6 +366,9 @@ def test_the_most_relevant_are_the_first_of_a_stable_sort(seed):
         "sampled ones best": np.where(np.arange(count) % ranking.SAMPLE_STEP == 0, 2.0, 1.0)
         + rng.random(count) * 0.1,
         "a few ahead": np.where(rng.random(count) < 0.01, 5.0, rng.random(count)),
+        # A damaged part (NaN) never pushes a story up, however many there are.
+        "a few unknown": np.where(rng.random(count) < 0.01, np.nan, rng.random(count)),
+        "mostly unknown": np.where(rng.random(count) < 0.9, np.nan, rng.random(count)),
     }
     for name, relevance in shapes.items():
         chosen = ranking.most_relevant(relevance, size)
