@@ -150,16 +150,23 @@ def copies_keep(copies: list[CopyToKeep], *, also: tuple[str, bytes, int] | None
                 cache.delete(copy.copy_key)
         return
     (copy,) = copies
-    backend = caches["default"]
-    keys = [backend.make_key(copy.copy_key), backend.make_key(copy.token_key)]
-    values = [backend.client.encode(copy.token), backend.client.encode(copy.sealed), seconds]
+    encode = caches["default"].client.encode
+    keys = [copy.copy_key, copy.token_key]
+    args = [encode(copy.token), encode(copy.sealed), seconds]
     if also is not None:
         key, value, also_seconds = also
-        keys.append(backend.make_key(key))
-        values += [backend.client.encode(value), also_seconds]
-    # The cache down: nothing kept, as with every other write.
+        keys.append(key)
+        args += [encode(value), also_seconds]
+    _script_run(client, _KEEP_IF_CURRENT, keys=keys, args=args)
+
+
+def _script_run(client: redis.Redis, script: str, *, keys: list[str], args: list) -> None:
+    """`script` on the cache's Redis, on these cache keys (named as the cache names them);
+    `args` encoded by the caller where they are cache values. The cache down: nothing done,
+    as with every other write."""
+    backend = caches["default"]
     with contextlib.suppress(redis.RedisError):
-        client.eval(_KEEP_IF_CURRENT, len(keys), *keys, *values)
+        client.eval(script, len(keys), *[backend.make_key(key) for key in keys], *args)
 
 
 def _copy_open(*, user, copy) -> tuple[str, int, list[HistoryRead]] | None:
@@ -284,16 +291,16 @@ def history_reads_appended(*, user, read_at, before: Before) -> None:
         else:
             cache.set(copy_key, sealed, settings.HISTORY_READS_KEPT_SECONDS)
         return
-    backend = caches["default"]
-    with contextlib.suppress(redis.RedisError):
-        client.eval(
-            _APPENDED,
-            2,
-            backend.make_key(copy_key),
-            backend.make_key(token_key),
-            backend.client.encode(before.token) if sealed is not None else "",
-            backend.client.encode(new_token),
-            backend.client.encode(sealed) if sealed is not None else "",
+    encode = caches["default"].client.encode
+    _script_run(
+        client,
+        _APPENDED,
+        keys=[copy_key, token_key],
+        args=[
+            encode(before.token) if sealed is not None else "",
+            encode(new_token),
+            encode(sealed) if sealed is not None else "",
             max(settings.HISTORY_READS_KEPT_SECONDS, 1),
             TOKEN_SECONDS,
-        )
+        ],
+    )
