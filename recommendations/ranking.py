@@ -11,6 +11,11 @@ POOL_PER_ITEM = 10
 MIN_POOL = 300
 
 
+def pool_size(stop: int) -> int:
+    """How many of the most relevant MMR chooses from to place the first `stop`."""
+    return max(stop * POOL_PER_ITEM, MIN_POOL)
+
+
 # `most_relevant` guesses its cut from every SAMPLE_STEP-th value, aiming to let through about
 # twice as many stories as it needs (so a sample a little off still lets through enough).
 SAMPLE_STEP = 16
@@ -63,7 +68,7 @@ def rank(
     stop = min(stop, count)
     if stop <= 0:
         return []
-    pool = most_relevant(relevance, max(stop * POOL_PER_ITEM, MIN_POOL))
+    pool = most_relevant(relevance, pool_size(stop))
     scores = relevance[pool].astype(np.float64)
     top = scores.max()
     scores = scores / top if top > 0 else scores

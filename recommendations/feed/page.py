@@ -38,7 +38,7 @@ from .pool import (
     pool_marks,
     vectors_for,
 )
-from .scoring import Reader, Scores, score
+from .scoring import Ranked, Reader, Scores, score
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +132,7 @@ def reader_for(
         read_vectors=read_vectors,
         pair_reads=pair_reads.astype(np.int64),
         pair_columns=pair_columns.astype(np.int64),
+        read_rows=pool_rows,
     )
 
 
@@ -142,10 +143,11 @@ def feed_scores(
     reads: list[HistoryRead],
     now: datetime,
     rows: tuple[np.ndarray, np.ndarray] | None = None,
+    ranked: Ranked | None = None,
 ) -> Scores:
     """Every part of every pool row's score for this reader (rows they must not see are
     dropped later, which is cheaper than copying the rows that stay). `rows`: see
-    `reader_for`."""
+    `reader_for`; `ranked`: see `score`."""
     loaded: LoadedModel | None = pool.loaded
     return score(
         candidates=pool.candidates,
@@ -153,6 +155,7 @@ def feed_scores(
         weights=loaded.model.weights if loaded is not None else None,
         freshness=pool_freshness(pool, now=now),
         pick=(pool.pick_until > now.timestamp()).astype(float),
+        ranked=ranked,
     )
 
 
@@ -201,12 +204,16 @@ class _RankedFeed(Sequence):
     """The feed as a sequence a Paginator can slice: only the slice asked for is re-ranked.
     Items are pool rows; `rows` are the ones this visitor may see."""
 
-    def __init__(self, *, relevance, rows, vectors, topic_matrix, page_size: int, fresh=()) -> None:
+    def __init__(
+        self, *, relevance, rows, vectors, topic_matrix, page_size: int, fresh=(), exact_until: int
+    ) -> None:
         self.relevance, self.rows = relevance[rows], rows
         self.vectors, self.topic_matrix = vectors, topic_matrix
         self.page_size = page_size
         # Items (indices into `rows`) that get a place on page 1, newest first.
         self.fresh = [int(item) for item in fresh]
+        # The relevance is exact where the ranking of the first `exact_until` items looks.
+        self.exact_until = exact_until
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -215,6 +222,8 @@ class _RankedFeed(Sequence):
         if not isinstance(index, slice):
             return self[index : index + 1][0]
         start, stop, _ = index.indices(len(self))
+        if min(stop + len(self.fresh), len(self)) > self.exact_until:
+            raise ValueError("Ranked past the stories whose scores were made exact.")
         order = ranking.rank(
             relevance=self.relevance,
             vectors=self.vectors,
@@ -364,6 +373,16 @@ def _feed_page(
     blocked = [columns[t] for t in profile.blocked_topic_ids if t in columns]
     if blocked:
         keep &= ~pool.topic_matrix[:, blocked].any(axis=1)
+    visible = np.flatnonzero(keep)
+    fresh = np.zeros(0, dtype=np.int64)
+    if not profile.personalized:
+        published = pool.published[visible]
+        recent = np.flatnonzero(published >= now.timestamp() - FRESH_WITHIN_HOURS * 3600)
+        fresh = recent[np.argsort(-published[recent], kind="stable")][:FRESH_PLACES]
+    # The page the paginator will serve (the last for a number past it): the stories up to
+    # its end are all the ranking takes, so only those scores must be exact.
+    number = Paginator(range(len(visible)), page_size).get_page(page_number).number
+    stop = min(number * page_size + len(fresh), len(visible))
     shaping = settings.RECOMMENDER_HISTORY_LIMIT  # the newest reads shape the profile
     scores = feed_scores(
         pool=pool,
@@ -371,13 +390,8 @@ def _feed_page(
         reads=reads[:shaping],
         now=now,
         rows=(read_ids[:shaping], read_rows[:shaping]),
+        ranked=Ranked(rows=visible, size=ranking.pool_size(stop)),
     )
-    visible = np.flatnonzero(keep)
-    fresh = np.zeros(0, dtype=np.int64)
-    if not profile.personalized:
-        published = pool.published[visible]
-        recent = np.flatnonzero(published >= now.timestamp() - FRESH_WITHIN_HOURS * 3600)
-        fresh = recent[np.argsort(-published[recent], kind="stable")][:FRESH_PLACES]
     ranked = _RankedFeed(
         relevance=scores.relevance,
         rows=visible,
@@ -385,8 +399,9 @@ def _feed_page(
         topic_matrix=pool.topic_matrix,
         page_size=page_size,
         fresh=fresh,
+        exact_until=stop,
     )
-    page = Paginator(ranked, page_size).get_page(page_number)
+    page = Paginator(ranked, page_size).get_page(number)
     rows = list(page.object_list)
     shown = np.array(rows, dtype=np.intp)
     wanted = pool.ids[shown].tolist()

@@ -9,6 +9,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ..ranking import most_relevant
 from ..weights import DEFAULT_WEIGHTS, HISTORY_SHARE, PERSONAL_PICK_SHARE, RELATED_TOPIC_SHARE
 
 # In Scores.related_topic: related to the followed topic nearest in content.
@@ -69,6 +70,9 @@ class Reader:
     read_vectors: np.ndarray | None = None
     pair_reads: np.ndarray | None = None
     pair_columns: np.ndarray | None = None
+    # Each read's row among the candidates (-1: not one of them; a row's vector is the read's),
+    # when the caller knows it.
+    read_rows: np.ndarray | None = None
 
     @property
     def read_count(self) -> int:
@@ -81,7 +85,7 @@ class Scores:
 
     relevance: np.ndarray
     # Index into the reads, -1 for none (a HistorySources: worked out for the rows asked for).
-    history_source: np.ndarray | HistorySources
+    history_source: np.ndarray | _ReadSources
     followed_topic: np.ndarray  # the followed topic behind the topic part, -1 for none
     # The followed topic a related story is related to: -1 for none, NEAREST for the one
     # whose centroid is closest to the story (of `nearest_of`: topic ids and centroids).
@@ -137,6 +141,15 @@ def blend(weights: dict[str, float] | None) -> dict[str, float]:
     return DEFAULT_WEIGHTS | (weights or {})
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """What a ranking will take of the scores: the best `size` of `rows` (the stories the
+    reader may see), so only those need their exact score."""
+
+    rows: np.ndarray
+    size: int
+
+
 def score(
     *,
     candidates: Candidates,
@@ -144,9 +157,14 @@ def score(
     weights: dict[str, float] | None,
     freshness: np.ndarray,
     pick: np.ndarray,
+    ranked: Ranked | None = None,
 ) -> Scores:
     """Every part of every candidate's score. `reader` None: the non-personal feed (picks,
-    popularity, freshness). Rows the reader must not see may be dropped afterwards."""
+    popularity, freshness). Rows the reader must not see may be dropped afterwards.
+
+    With `ranked`, the history part is worked out only for the stories that can be among
+    the best `ranked.size` of `ranked.rows` (see `_history_where_it_ranks`): every other story
+    keeps its score without it, which is below those best whatever its history part."""
     w = blend(weights)
     count = len(candidates.popularity)
     popularity = candidates.popularity
@@ -173,11 +191,17 @@ def score(
 
     content_share = 1.0
     history = np.zeros(count)
+    bounded = False
     if reader.read_count and count:
-        similarity, history_source = history_similarity(candidates=candidates, reader=reader)
-        history = np.clip(similarity, 0, 1) * HISTORY_SHARE
-        if (similarity > 0).any():  # some story has a read it comes from
-            content_share = 1 - HISTORY_SHARE
+        bounded = ranked is not None and _bounds_hold(reader, ranked, weight=w["content"])
+        if bounded:
+            history = np.zeros(count, dtype=np.float32)
+            content_share = 1 - HISTORY_SHARE  # a read among the candidates is like itself
+        else:
+            similarity, history_source = history_similarity(candidates=candidates, reader=reader)
+            history = np.clip(similarity, 0, 1) * HISTORY_SHARE
+            if (similarity > 0).any():  # some story has a read it comes from
+                content_share = 1 - HISTORY_SHARE
     if count:
         rows = candidates.model_rows
         chosen = [t for t, wt in reader.topic_weights.items() if t in rows and wt > 0]
@@ -204,29 +228,58 @@ def score(
                     elsewhere & (related_topic < 0) & (related > 0), NEAREST, related_topic
                 )
                 nearest_of = (np.array(chosen), centroids)
-    # The blend, term by term from the left (the same sums as one expression), into one array.
-    pick_weight = PERSONAL_PICK_SHARE * w["pick"]
-    relevance = topic + related
-    relevance *= w["topic"]
-    relevance += w["content"] * history
-    relevance += w["popularity"] * popularity
-    relevance += w["freshness"] * freshness
-    relevance += pick_weight * pick
+    parts = {
+        "topic": (w["topic"], topic),
+        "related": (w["topic"], related),
+        "history": (w["content"], history),
+        "popularity": (w["popularity"], popularity),
+        "freshness": (w["freshness"], freshness),
+        "pick": (PERSONAL_PICK_SHARE * w["pick"], pick),
+    }
+    relevance = _blended(parts)
+    if bounded:
+        history_source = _history_where_it_ranks(
+            candidates=candidates, reader=reader, ranked=ranked, parts=parts, relevance=relevance
+        )
     return Scores(
         relevance=relevance,
         history_source=history_source,
         followed_topic=followed_topic,
         related_topic=related_topic,
         nearest_of=nearest_of,
-        unweighted={
-            "topic": (w["topic"], topic),
-            "related": (w["topic"], related),
-            "history": (w["content"], history),
-            "popularity": (w["popularity"], popularity),
-            "freshness": (w["freshness"], freshness),
-            "pick": (pick_weight, pick),
-        },
+        unweighted=parts,
     )
+
+
+def _blended(parts: dict[str, tuple[float, np.ndarray]], rows: np.ndarray | None = None):
+    """The relevance from the parts (of `rows` only: the same numbers as the whole array's),
+    term by term from the left (the same sums as one expression), into one array."""
+
+    def part(name: str) -> np.ndarray:
+        weight, values = parts[name]
+        return weight * (values if rows is None else values[rows])
+
+    _, topic = parts["topic"]
+    _, related = parts["related"]
+    relevance = topic + related if rows is None else topic[rows] + related[rows]
+    relevance *= parts["topic"][0]
+    for name in ("history", "popularity", "freshness", "pick"):
+        relevance += part(name)
+    return relevance
+
+
+def _bounds_hold(reader: Reader, ranked: Ranked, *, weight: float) -> bool:
+    """Whether the history part may be worked out only where it ranks: it can only raise a
+    score (a weight of 0 or more), the ranking takes few of the rows, and one of the reads is
+    a candidate (so some story is like a read, itself, and the content part's share is known
+    without comparing them all)."""
+    if not weight >= 0 or ranked.size * 4 >= len(ranked.rows) or reader.read_rows is None:
+        return False
+    pairs = _usable_pairs(reader)
+    if pairs is None:
+        return False
+    candidates_read = np.flatnonzero(reader.read_rows >= 0)
+    return bool(np.isin(candidates_read, pairs[0]).any())
 
 
 def _topic_parts(
@@ -322,20 +375,39 @@ def _lent_weights(reader: Reader, candidates: Candidates) -> tuple[np.ndarray, n
     return lent, lender
 
 
-class HistorySources:
-    """Per candidate, the read its history part came from (-1 for none), found when asked:
-    a page names the reads behind its twenty stories, not behind all 20,000, so each story
-    keeps only which topic's products gave its greatest similarity, and the first read with
-    that value is looked up in that product's row (the same values the similarity took)."""
+class _ReadSources:
+    """Per candidate, the read its history part came from (-1 for none), found when asked (a
+    page names the reads behind its twenty stories, not behind all 20,000): an array to
+    whoever indexes it."""
+
+    count: int
+
+    def _source(self, row: int) -> int:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, rows):
+        if np.ndim(rows) == 0:
+            return self._source(int(rows))
+        return np.array([self._source(int(row)) for row in np.asarray(rows).ravel()], np.int64)
+
+    def __array__(self, dtype=None, copy=None):
+        return self[np.arange(self.count)].astype(dtype or np.int64)
+
+
+class HistorySources(_ReadSources):
+    """For `history_similarity`: each story keeps only which topic's products gave its
+    greatest similarity, and the first read with that value is looked up in that product's
+    row (the same values the similarity took)."""
 
     def __init__(self, *, count: int, members: list[np.ndarray]) -> None:
+        self.count = count
         self.column = np.full(count, -1, dtype=np.int64)  # the topic column, -1 for none
         self.members = members
         # Per topic column: the reads' positions and the stories x reads product.
         self.products: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-    def __len__(self) -> int:
-        return len(self.column)
 
     def _source(self, row: int) -> int:
         column = int(self.column[row])
@@ -348,13 +420,18 @@ class HistorySources:
             at = int(np.flatnonzero(members == row)[0])
         return int(positions[int(product[at].argmax())])
 
-    def __getitem__(self, rows):
-        if np.ndim(rows) == 0:
-            return self._source(int(rows))
-        return np.array([self._source(int(row)) for row in np.asarray(rows).ravel()], np.int64)
 
-    def __array__(self, dtype=None, copy=None):
-        return self[np.arange(len(self.column))].astype(dtype or np.int64)
+def _usable_pairs(reader: Reader) -> tuple[np.ndarray, np.ndarray] | None:
+    """The (read, topic column) pairs of the reads with a vector; None when there are none."""
+    read_vectors = reader.read_vectors
+    pair_reads, pair_columns = reader.pair_reads, reader.pair_columns
+    if read_vectors is None or pair_reads is None or pair_columns is None or not len(pair_reads):
+        return None
+    usable = np.linalg.norm(read_vectors, axis=1) > 0
+    keep = usable[pair_reads]
+    if not keep.any():
+        return None
+    return pair_reads[keep], pair_columns[keep]
 
 
 def history_similarity(
@@ -370,20 +447,17 @@ def history_similarity(
     count = len(candidates.popularity)
     best = np.zeros(count, dtype=np.float32)
     sources = HistorySources(count=count, members=candidates.topic_members)
-    read_vectors = reader.read_vectors
-    pair_reads, pair_columns = reader.pair_reads, reader.pair_columns
-    if read_vectors is None or pair_reads is None or pair_columns is None or not len(pair_reads):
+    pairs = _usable_pairs(reader)
+    if pairs is None:
         return best, sources
-    usable = np.linalg.norm(read_vectors, axis=1) > 0
-    keep = usable[pair_reads]
-    pair_reads, pair_columns = pair_reads[keep], pair_columns[keep]
+    pair_reads, pair_columns = pairs
     for column in np.unique(pair_columns).tolist():
         positions = pair_reads[pair_columns == column]
         members = candidates.topic_members[column]
         if not len(members):
             continue
         # Stories x reads: each story's best read is then a reduction along a row.
-        similarity = candidates.topic_vectors[column] @ read_vectors[positions].T
+        similarity = candidates.topic_vectors[column] @ reader.read_vectors[positions].T
         if len(positions) == 1:
             value = similarity[:, 0]
         elif len(positions) == 2:
@@ -398,3 +472,101 @@ def history_similarity(
         sources.column[chosen] = column
         sources.products[column] = (positions, similarity)
     return best, sources
+
+
+class _SourcesOfSome(_ReadSources):
+    """For the stories compared with every read at once (`_similarity_of_some`): a story's
+    read is, as `history_similarity` names it, the first read with its greatest similarity
+    in the first of its topics (ascending columns) that has one."""
+
+    def __init__(self, *, count: int, read_in_column: np.ndarray) -> None:
+        self.count = count
+        self.read_in_column = read_in_column  # the reads' topics: column x read
+        # The stories compared (ascending rows), the topics of each, the product with the
+        # reads (-inf where they share no topic).
+        self.blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def _source(self, row: int) -> int:
+        for rows, story_columns, products in self.blocks:
+            at = int(np.searchsorted(rows, row))
+            if at >= len(rows) or rows[at] != row:
+                continue
+            values = products[at]
+            top = values.max()
+            if not top > 0:
+                return -1
+            greatest = values == top
+            for column in np.flatnonzero(story_columns[at]).tolist():
+                reads = np.flatnonzero(greatest & self.read_in_column[column])
+                if len(reads):
+                    return int(reads[0])
+        return -1
+
+
+def _similarity_of_some(
+    *,
+    candidates: Candidates,
+    reader: Reader,
+    columns: np.ndarray,
+    sources: _SourcesOfSome,
+    rows: np.ndarray,
+) -> np.ndarray:
+    """`history_similarity` of the stories of `rows` (ascending, each in one of the reads'
+    topic `columns`), compared with every read in one product and the pairs that share no
+    topic left out: the greatest of the same kind of products."""
+    story_columns = candidates.topic_matrix[rows][:, columns]
+    # As a float product: numpy's product of booleans does not use BLAS (eight times slower).
+    shared = story_columns.astype(np.float32) @ sources.read_in_column.astype(np.float32) > 0
+    products = np.where(shared, candidates.vectors[rows] @ reader.read_vectors.T, -np.inf)
+    sources.blocks.append((rows, story_columns, products))
+    return np.maximum(products.max(axis=1), 0).astype(np.float32)
+
+
+def _history_where_it_ranks(
+    *,
+    candidates: Candidates,
+    reader: Reader,
+    ranked: Ranked,
+    parts: dict[str, tuple[float, np.ndarray]],
+    relevance: np.ndarray,
+) -> _SourcesOfSome:
+    """The history part of the stories that can be among the best `ranked.size` of
+    `ranked.rows`, into `parts` and `relevance` (which hold every score without it).
+
+    A history part adds at most its weight x HISTORY_SHARE. The best `size` scores without
+    it, once their history part is added, are `size` stories at or above the least of them
+    (`cut`): so the `size` best are at or above `cut` too, and a story below `cut` even with
+    the greatest history part cannot be one of them. Only the stories of a read's topics
+    that reach `cut` that way are compared with the reads: a few hundred of 20,000. The rest
+    keep their score without history, below `cut` as their whole score is."""
+    count = len(relevance)
+    pair_reads, pair_columns = _usable_pairs(reader)
+    columns = np.unique(pair_columns)
+    read_in_column = np.zeros((len(columns), reader.read_count), dtype=bool)
+    read_in_column[np.searchsorted(columns, pair_columns), pair_reads] = True
+    sources = _SourcesOfSome(count=count, read_in_column=read_in_column)
+    weight, history = parts["history"]
+
+    def add_history(rows: np.ndarray) -> None:
+        # A story in none of the reads' topics is like none of them: its part stays 0.
+        similarity = _similarity_of_some(
+            candidates=candidates, reader=reader, columns=columns, sources=sources, rows=rows
+        )
+        history[rows] = np.clip(similarity, 0, 1) * HISTORY_SHARE
+        relevance[rows] = _blended(parts, rows)
+
+    visible = ranked.rows
+    without = relevance[visible]  # their scores without history (as they are read here)
+    first = np.sort(visible[most_relevant(without, ranked.size)])
+    add_history(first)
+    cut = relevance[first].min()
+    # Whatever reaches the cut with the greatest history part, less a margin far above the
+    # rounding of the sums (no story at the cut is left out).
+    reach = cut - weight * HISTORY_SHARE
+    reach -= 1e-9 * (1 + abs(reach) + weight)
+    # A score that compares with nothing (NaN) at the cut: every story is compared.
+    within = visible if np.isnan(reach) else visible[without >= reach]
+    done = np.zeros(count, dtype=bool)
+    done[first] = True
+    add_history(within[~done[within]])
+    return sources

@@ -14,11 +14,13 @@ from privacy.browser_signals import NO_SIGNALS
 from privacy.selectors import history_reads_for_user
 from recommendations import explanations, ranking
 from recommendations.active import active_model
-from recommendations.feed.page import feed_page, feed_scores
+from recommendations.feed import scoring
+from recommendations.feed.page import REASON_PARTS, feed_page, feed_scores
 from recommendations.feed.pool import candidate_pool
 from recommendations.feed.scoring import (
     NEAREST,
     Candidates,
+    Ranked,
     Reader,
     Scores,
     history_similarity,
@@ -68,13 +70,15 @@ def _reader(rng, candidates, *, reads=50):
     weights[999] = 1.0
     rows = rng.choice(len(candidates.popularity), size=reads, replace=False)
     read_vectors = candidates.vectors[rows].copy()
-    read_vectors[rng.random(reads) < 0.1] = 0  # a read older than the model
+    older = rng.random(reads) < 0.1  # a read older than the model: not a candidate
+    read_vectors[older] = 0
     pair_reads, pair_columns = np.nonzero(candidates.topic_matrix[rows])
     return Reader(
         topic_weights=weights,
         read_vectors=read_vectors,
         pair_reads=pair_reads.astype(np.int64),
         pair_columns=pair_columns.astype(np.int64),
+        read_rows=np.where(older, -1, rows),
     )
 
 
@@ -431,3 +435,187 @@ def test_the_live_page_is_the_plain_ranking_of_the_plain_scores(
     assert [item.article.pk for page in pages for item in page] == expected
     # And the anonymous visitor's page is the non-personal one, with its reasons.
     assert all(item.reason.kind != "history" for item in feed_page(user=AnonymousUser(), now=now))
+
+
+def _ranked_both_ways(candidates, reader, *, visible, stop, rng):
+    """The scores made exact only where the first `stop` stories are ranked from, and the
+    scores of every story; with the ranking of each."""
+    kept = {
+        "weights": {"topic": 1.0, "content": 0.8, "popularity": 0.3, "freshness": 1.5},
+        "freshness": rng.random(len(visible) and len(candidates.popularity)),
+        "pick": (rng.random(len(candidates.popularity)) < 0.01).astype(float),
+    }
+    full = score(candidates=candidates, reader=reader, **kept)
+    bounded = score(
+        candidates=candidates,
+        reader=reader,
+        **kept,
+        ranked=Ranked(rows=visible, size=ranking.pool_size(stop)),
+    )
+    arguments = {
+        "vectors": candidates.vectors,
+        "topic_matrix": candidates.topic_matrix,
+        "rows": visible,
+        "diversity": 0.3,
+        "topic_cap": 2,
+        "page_size": 20,
+        "stop": stop,
+    }
+    orders = [ranking.rank(relevance=s.relevance[visible], **arguments) for s in (bounded, full)]
+    return bounded, full, orders
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_scores_made_exact_only_where_the_ranking_looks_give_the_same_pages(seed):
+    """A page ranks the best few hundred of 20,000: the history part is worked out only for
+    the stories that can be among them. The same pages, the same best stories in the same
+    order with the same scores (to the float32 rounding of the similarities, now products of
+    a few stories instead of a whole topic's), the same reads named and the same reasons;
+    every other story scores no higher than it would, and far fewer are compared."""
+    rng = np.random.default_rng(20261205 + seed)
+    candidates = _catalogue(rng)
+    count = len(candidates.popularity)
+    if seed % 4 == 3:  # damaged popularity (NaN) for a few: they never take a place
+        candidates.popularity[rng.random(count) < 0.01] = np.nan
+    for reads in (1, 2, 50, 200):
+        reader = _reader(rng, candidates, reads=reads)
+        hidden = rng.random(count) < 0.05  # blocked topics, not yet published...
+        hidden[reader.read_rows[reader.read_rows >= 0]] = True  # ...and what they read
+        visible = np.flatnonzero(~hidden)
+        for stop in (20, 40):
+            bounded, full, (order, full_order) = _ranked_both_ways(
+                candidates, reader, visible=visible, stop=stop, rng=rng
+            )
+            assert order == full_order
+            size = ranking.pool_size(stop)
+            best = ranking.most_relevant(full.relevance[visible], size)
+            assert ranking.most_relevant(bounded.relevance[visible], size).tolist() == (
+                best.tolist()
+            )
+            np.testing.assert_allclose(
+                bounded.relevance[visible[best]], full.relevance[visible[best]], rtol=1e-6
+            )
+            known = ~np.isnan(full.relevance)
+            assert (bounded.relevance[known] <= full.relevance[known] + 1e-6).all()
+            shown = visible[order]
+            assert bounded.history_source[shown].tolist() == full.history_source[shown].tolist()
+            kinds = [
+                explanations.reason_kinds(
+                    **{part: s.part(part, shown) for part in REASON_PARTS},
+                    popularity_share=np.zeros(len(shown)),
+                )
+                for s in (bounded, full)
+            ]
+            assert kinds[0] == kinds[1]
+            # A story compared has its history part; with many reads, most stories are
+            # like one, and most are not compared.
+            with_part = [np.count_nonzero(s.unweighted["history"][1]) for s in (bounded, full)]
+            assert with_part[0] <= with_part[1]
+            if reads >= 50:
+                assert with_part[0] < with_part[1] / 2
+
+
+def test_without_a_read_among_the_candidates_every_story_is_compared():
+    """No read is a candidate (all older than the window): whether any story is like a read
+    is not known without comparing them all, so all are, to the last bit as without bounds."""
+    rng = np.random.default_rng(20261206)
+    candidates = _catalogue(rng)
+    reader = _reader(rng, candidates, reads=30)
+    reader = Reader(
+        topic_weights=reader.topic_weights,
+        read_vectors=reader.read_vectors,
+        pair_reads=reader.pair_reads,
+        pair_columns=reader.pair_columns,
+        read_rows=np.full(30, -1),
+    )
+    visible = np.arange(len(candidates.popularity))
+    bounded, full, orders = _ranked_both_ways(candidates, reader, visible=visible, stop=20, rng=rng)
+    _same_scores(bounded, full)
+    assert orders[0] == orders[1]
+
+
+@pytest.mark.django_db
+def test_a_page_ranked_from_few_stories_is_the_plain_ranking_of_the_plain_scores(
+    newsroom, reader, record_read, settings, monkeypatch
+):
+    """The live feed with a ranking that takes as few stories as it places (so the history
+    part is worked out for few of them, page 1 here): each page, a page past the last and a
+    page number that is not one are what ranking every story's plain scores gives."""
+    model_retrain()
+    follow(reader, newsroom.topics["space"], newsroom.topics["food"], level=Level.TOPICS_HISTORY)
+    for article in (newsroom.stories["sport"][0], newsroom.stories["food"][1]):
+        record_read(user=reader, article=article, signals=NO_SIGNALS)
+    monkeypatch.setattr(ranking, "POOL_PER_ITEM", 1)
+    monkeypatch.setattr(ranking, "MIN_POOL", 1)
+    compared = []
+    where_it_ranks = scoring._history_where_it_ranks
+    monkeypatch.setattr(
+        scoring,
+        "_history_where_it_ranks",
+        lambda **kwargs: compared.append(kwargs["ranked"].size) or where_it_ranks(**kwargs),
+    )
+    now = timezone.now()
+    pool = candidate_pool(loaded=active_model(), now=now)
+    reads = history_reads_for_user(user=reader, limit=50)
+    scores = feed_scores(pool=pool, profile=reader_profile(user=reader), reads=reads, now=now)
+    read_rows = pool.rows_of(np.array([r.article_id for r in reads], dtype=np.int64))
+    visible = np.setdiff1d(np.arange(len(pool.ids)), read_rows)
+
+    def expected(number):  # one story a page: the ranking up to it, its last story
+        order = ranking.rank(
+            relevance=scores.relevance[visible],
+            vectors=pool.vectors,
+            topic_matrix=pool.topic_matrix,
+            rows=visible,
+            diversity=settings.RECOMMENDER_DIVERSITY,
+            topic_cap=settings.RECOMMENDER_TOPIC_CAP,
+            page_size=1,
+            stop=number,
+        )
+        return [int(pool.ids[visible[order[-1]]])]
+
+    def page(number):
+        served = feed_page(user=reader, page_number=number, page_size=1, now=now)
+        return [item.article.pk for item in served]
+
+    assert len(visible) > 4  # so page 1 takes few enough
+    assert page(1) == expected(1)
+    assert compared == [1]  # page 1 compared only what could be its one story
+    assert page("not a number") == expected(1)
+    assert page(2) == expected(2)
+    assert page(999) == page(len(visible)) == expected(len(visible))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_stories_compared_where_they_rank_name_the_read_the_plain_computation_names(seed):
+    """Small whole numbers as vectors, so every product is exact however it is made and many
+    reads tie for a story, in one topic or several: each story among the best is named by
+    the same read as the plain computation names, with the same score to the last bit."""
+    rng = np.random.default_rng(20261207 + seed)
+    catalogue = _catalogue(rng)
+    whole = rng.integers(-2, 3, catalogue.vectors.shape).astype(np.float32)
+    fields = ("topic_ids", "topic_matrix", "popularity", "centroid_closeness")
+    candidates = Candidates(
+        vectors=whole,
+        **{name: getattr(catalogue, name) for name in fields},
+        model_topic_ids=catalogue.model_topic_ids,
+        topic_centroids=catalogue.topic_centroids,
+    )
+    read_rows = rng.choice(len(whole), size=40, replace=False)
+    pair_reads, pair_columns = np.nonzero(candidates.topic_matrix[read_rows])
+    reader = Reader(
+        topic_weights={int(candidates.topic_ids[0]): 1.0, int(candidates.topic_ids[1]): 0.5},
+        read_vectors=whole[read_rows],
+        pair_reads=pair_reads.astype(np.int64),
+        pair_columns=pair_columns.astype(np.int64),
+        read_rows=read_rows,
+    )
+    visible = np.setdiff1d(np.arange(len(whole)), read_rows)
+    bounded, full, orders = _ranked_both_ways(candidates, reader, visible=visible, stop=20, rng=rng)
+    assert orders[0] == orders[1]
+    best = visible[ranking.most_relevant(full.relevance[visible], ranking.pool_size(20))]
+    assert bounded.relevance[best].tobytes() == full.relevance[best].tobytes()
+    _, plain_source = _plain_history(reader, candidates)
+    assert bounded.history_source[best].tolist() == plain_source[best].tolist()
+    several = best[candidates.topic_matrix[best].sum(axis=1) > 1]
+    assert len(several) and (plain_source[best] >= 0).sum() > len(best) // 2
