@@ -38,6 +38,12 @@ PARTS = (
     ("the reads' rows: query and opening", "privacy.history_kept", "history_reads_for_user", 3),
     ("scoring (reader_for + score)", "recommendations.feed.page", "feed_scores", 2),
     ("history_similarity", "recommendations.feed.scoring", "history_similarity", 3),
+    (
+        "the history part where it ranks",
+        "recommendations.feed.scoring",
+        "_history_where_it_ranks",
+        3,
+    ),
     ("ranking", "recommendations.ranking", "rank", 2),
     ("the stories' query", "recommendations.feed.page", "articles_live_by_id", 2),
     ("the cards", "frontpage.views", "feed_cards_html", 1),

@@ -9,7 +9,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..ranking import most_relevant
+from ..ranking import SAMPLE_STEP, most_relevant
 from ..weights import DEFAULT_WEIGHTS, HISTORY_SHARE, PERSONAL_PICK_SHARE, RELATED_TOPIC_SHARE
 
 # In Scores.related_topic: related to the followed topic nearest in content.
@@ -191,10 +191,11 @@ def score(
 
     content_share = 1.0
     history = np.zeros(count)
-    bounded = False
+    pairs = None
     if reader.read_count and count:
-        bounded = ranked is not None and _bounds_hold(reader, ranked, weight=w["content"])
-        if bounded:
+        if ranked is not None:
+            pairs = _bounded_pairs(reader, ranked, weight=w["content"])
+        if pairs is not None:
             history = np.zeros(count, dtype=np.float32)
             content_share = 1 - HISTORY_SHARE  # a read among the candidates is like itself
         else:
@@ -236,11 +237,26 @@ def score(
         "freshness": (w["freshness"], freshness),
         "pick": (PERSONAL_PICK_SHARE * w["pick"], pick),
     }
-    relevance = _blended(parts)
-    if bounded:
-        history_source = _history_where_it_ranks(
-            candidates=candidates, reader=reader, ranked=ranked, parts=parts, relevance=relevance
+    relevance = _without_history(parts)
+    columns = np.unique(pairs[1]) if pairs is not None else None
+    if pairs is not None and not _few_reach(candidates, ranked, w["content"], relevance, columns):
+        similarity, history_source = history_similarity(
+            candidates=candidates, reader=reader, pairs=pairs
         )
+        history[:] = np.clip(similarity, 0, 1) * HISTORY_SHARE
+        pairs = None
+    if pairs is not None:
+        history_source = _history_where_it_ranks(
+            candidates=candidates,
+            reader=reader,
+            ranked=ranked,
+            parts=parts,
+            relevance=relevance,
+            pairs=pairs,
+            columns=columns,
+        )
+    else:
+        relevance += w["content"] * history
     return Scores(
         relevance=relevance,
         history_source=history_source,
@@ -251,35 +267,50 @@ def score(
     )
 
 
-def _blended(parts: dict[str, tuple[float, np.ndarray]], rows: np.ndarray | None = None):
-    """The relevance from the parts (of `rows` only: the same numbers as the whole array's),
-    term by term from the left (the same sums as one expression), into one array."""
-
-    def part(name: str) -> np.ndarray:
-        weight, values = parts[name]
-        return weight * (values if rows is None else values[rows])
-
+def _without_history(parts: dict[str, tuple[float, np.ndarray]]) -> np.ndarray:
+    """The blend of every part but the history part, term by term from the left (the same
+    sums as one expression), into one array. The history part is added last (so a story's
+    whole score is this plus it, whether it is added for every story or for a few)."""
     _, topic = parts["topic"]
     _, related = parts["related"]
-    relevance = topic + related if rows is None else topic[rows] + related[rows]
+    relevance = topic + related
     relevance *= parts["topic"][0]
-    for name in ("history", "popularity", "freshness", "pick"):
-        relevance += part(name)
+    for name in ("popularity", "freshness", "pick"):
+        weight, values = parts[name]
+        relevance += weight * values
     return relevance
 
 
-def _bounds_hold(reader: Reader, ranked: Ranked, *, weight: float) -> bool:
-    """Whether the history part may be worked out only where it ranks: it can only raise a
-    score (a weight of 0 or more), the ranking takes few of the rows, and one of the reads is
-    a candidate (so some story is like a read, itself, and the content part's share is known
-    without comparing them all)."""
+def _bounded_pairs(
+    reader: Reader, ranked: Ranked, *, weight: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The reads' usable pairs when the history part may be worked out only where it ranks
+    (else None): it can only raise a score (a weight of 0 or more), the ranking takes few of
+    the rows, and one of the reads is a candidate (so some story is like a read, itself, and
+    the content part's share is known without comparing them all)."""
     if not weight >= 0 or ranked.size * 4 >= len(ranked.rows) or reader.read_rows is None:
-        return False
+        return None
     pairs = _usable_pairs(reader)
     if pairs is None:
-        return False
-    candidates_read = np.flatnonzero(reader.read_rows >= 0)
-    return bool(np.isin(candidates_read, pairs[0]).any())
+        return None
+    paired = np.zeros(reader.read_count, dtype=bool)
+    paired[pairs[0]] = True
+    return pairs if (paired & (reader.read_rows >= 0)).any() else None
+
+
+def _few_reach(
+    candidates: Candidates, ranked: Ranked, weight: float, without: np.ndarray, columns
+) -> bool:
+    """Whether few stories of the reads' topics could reach the best `ranked.size` with their
+    history part (told from a sample of the scores without it: an estimate, for the cost
+    only). When many could (a reader whose reads are in the topics they follow, their
+    stories close in score), comparing those topics' stories topic by topic, as for every
+    story, costs less than comparing each of them with every read."""
+    sample = without[::SAMPLE_STEP]
+    wanted = min(ranked.size // SAMPLE_STEP + 1, len(sample))
+    cut = np.partition(sample, len(sample) - wanted)[len(sample) - wanted]
+    reaching = np.count_nonzero(without >= cut - weight * HISTORY_SHARE)
+    return 2 * reaching < sum(len(candidates.topic_members[c]) for c in columns.tolist())
 
 
 def _topic_parts(
@@ -435,7 +466,10 @@ def _usable_pairs(reader: Reader) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def history_similarity(
-    *, candidates: Candidates, reader: Reader
+    *,
+    candidates: Candidates,
+    reader: Reader,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, HistorySources]:
     """Per candidate: the greatest similarity to one of the reads it shares a topic with (0
     for none), and which read that is (-1 for none; ties go to the newest, reads coming
@@ -443,11 +477,12 @@ def history_similarity(
 
     A story is "like" a read when they are in the same topic and close in content. Comparing
     each read with its own topics' stories only, rather than with every candidate, also keeps
-    a 200-read profile at a twelfth of the work on a site with a dozen topics."""
+    a 200-read profile at a twelfth of the work on a site with a dozen topics. `pairs`: the
+    reader's `_usable_pairs`, when the caller has them."""
     count = len(candidates.popularity)
     best = np.zeros(count, dtype=np.float32)
     sources = HistorySources(count=count, members=candidates.topic_members)
-    pairs = _usable_pairs(reader)
+    pairs = pairs if pairs is not None else _usable_pairs(reader)
     if pairs is None:
         return best, sources
     pair_reads, pair_columns = pairs
@@ -529,6 +564,8 @@ def _history_where_it_ranks(
     ranked: Ranked,
     parts: dict[str, tuple[float, np.ndarray]],
     relevance: np.ndarray,
+    pairs: tuple[np.ndarray, np.ndarray],
+    columns: np.ndarray,
 ) -> _SourcesOfSome:
     """The history part of the stories that can be among the best `ranked.size` of
     `ranked.rows`, into `parts` and `relevance` (which hold every score without it).
@@ -540,8 +577,7 @@ def _history_where_it_ranks(
     that reach `cut` that way are compared with the reads: a few hundred of 20,000. The rest
     keep their score without history, below `cut` as their whole score is."""
     count = len(relevance)
-    pair_reads, pair_columns = _usable_pairs(reader)
-    columns = np.unique(pair_columns)
+    pair_reads, pair_columns = pairs
     read_in_column = np.zeros((len(columns), reader.read_count), dtype=bool)
     read_in_column[np.searchsorted(columns, pair_columns), pair_reads] = True
     sources = _SourcesOfSome(count=count, read_in_column=read_in_column)
@@ -553,16 +589,15 @@ def _history_where_it_ranks(
             candidates=candidates, reader=reader, columns=columns, sources=sources, rows=rows
         )
         history[rows] = np.clip(similarity, 0, 1) * HISTORY_SHARE
-        relevance[rows] = _blended(parts, rows)
+        relevance[rows] += weight * history[rows]
 
     visible = ranked.rows
     without = relevance[visible]  # their scores without history (as they are read here)
     first = np.sort(visible[most_relevant(without, ranked.size)])
     add_history(first)
-    cut = relevance[first].min()
-    # Whatever reaches the cut with the greatest history part, less a margin far above the
+    # What reaches the cut with the greatest history part, less a margin far above the
     # rounding of the sums (no story at the cut is left out).
-    reach = cut - weight * HISTORY_SHARE
+    reach = relevance[first].min() - weight * HISTORY_SHARE
     reach -= 1e-9 * (1 + abs(reach) + weight)
     # A score that compares with nothing (NaN) at the cut: every story is compared.
     within = visible if np.isnan(reach) else visible[without >= reach]

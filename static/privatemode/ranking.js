@@ -308,8 +308,9 @@ export function score(b, reader, now) {
     // numpy multiplies the float32 history by the weight in float32.
     const weightedHistory = Math.fround(Math.fround(w.content) * history[row]);
     const personalPick = c.personal_pick_share * w.pick * pick[row];
-    parts.relevance[row] = w.topic * (topic[row] + related[row]) + weightedHistory
-      + w.popularity * popularity[row] + w.freshness * fresh[row] + personalPick;
+    // The history part last, as the server adds it.
+    parts.relevance[row] = w.topic * (topic[row] + related[row])
+      + w.popularity * popularity[row] + w.freshness * fresh[row] + personalPick + weightedHistory;
     parts.topic[row] = w.topic * topic[row];
     parts.related[row] = w.topic * related[row];
     parts.history[row] = weightedHistory;

@@ -138,7 +138,7 @@ def _plain_history(reader, candidates):
 
 
 def _plain_relevance(reader, candidates, w, *, freshness, pick):
-    """The blend as one expression, from the plain parts."""
+    """The blend as one expression, from the plain parts (the history part last)."""
     topic, _, related, _ = _plain_topic_parts(reader, candidates)
     similarity, source = _plain_history(reader, candidates)
     history = np.clip(similarity, 0, 1) * HISTORY_SHARE
@@ -155,10 +155,10 @@ def _plain_relevance(reader, candidates, w, *, freshness, pick):
         topic, related = topic + lift * in_followed, related + lift * ~in_followed
     return (
         w["topic"] * (topic + related)
-        + w["content"] * history
         + w["popularity"] * candidates.popularity
         + w["freshness"] * freshness
         + PERSONAL_PICK_SHARE * w["pick"] * pick
+        + w["content"] * history
     )
 
 
@@ -473,7 +473,7 @@ def test_scores_made_exact_only_where_the_ranking_looks_give_the_same_pages(seed
     a few stories instead of a whole topic's), the same reads named and the same reasons;
     every other story scores no higher than it would, and far fewer are compared."""
     rng = np.random.default_rng(20261205 + seed)
-    candidates = _catalogue(rng)
+    candidates = _catalogue(rng, count=8_000)
     count = len(candidates.popularity)
     if seed % 4 == 3:  # damaged popularity (NaN) for a few: they never take a place
         candidates.popularity[rng.random(count) < 0.01] = np.nan
@@ -547,6 +547,8 @@ def test_a_page_ranked_from_few_stories_is_the_plain_ranking_of_the_plain_scores
         record_read(user=reader, article=article, signals=NO_SIGNALS)
     monkeypatch.setattr(ranking, "POOL_PER_ITEM", 1)
     monkeypatch.setattr(ranking, "MIN_POOL", 1)
+    # Bounded whatever it costs: at this size comparing every story would cost less.
+    monkeypatch.setattr(scoring, "_few_reach", lambda *args: True)
     compared = []
     where_it_ranks = scoring._history_where_it_ranks
     monkeypatch.setattr(
@@ -619,3 +621,41 @@ def test_stories_compared_where_they_rank_name_the_read_the_plain_computation_na
     assert bounded.history_source[best].tolist() == plain_source[best].tolist()
     several = best[candidates.topic_matrix[best].sum(axis=1) > 1]
     assert len(several) and (plain_source[best] >= 0).sum() > len(best) // 2
+
+
+def test_a_reader_of_the_topics_they_follow_has_every_story_of_them_compared(monkeypatch):
+    """Reads in the two topics the reader follows, whose stories score alike: every one of
+    them could reach the best, so they are compared topic by topic as without bounds
+    (cheaper than each with every read), to the last bit."""
+    rng = np.random.default_rng(20261208)
+    candidates = _catalogue(rng)
+    candidates.centroid_closeness[:] = 0  # no story closer in content than another
+    followed = candidates.topic_ids[:2]
+    only_followed = candidates.topic_matrix[:, :2].sum(axis=1) == 1
+    in_followed = np.flatnonzero(only_followed & (candidates.topic_matrix.sum(axis=1) == 1))
+    read_rows = rng.choice(in_followed, size=50, replace=False)
+    pair_reads, pair_columns = np.nonzero(candidates.topic_matrix[read_rows])
+    reader = Reader(
+        topic_weights={int(t): 1.0 for t in followed},
+        read_vectors=candidates.vectors[read_rows],
+        pair_reads=pair_reads.astype(np.int64),
+        pair_columns=pair_columns.astype(np.int64),
+        read_rows=read_rows,
+    )
+    candidates.popularity[:] = 0
+    visible = np.setdiff1d(np.arange(len(candidates.popularity)), read_rows)
+    kept = {"weights": None, "freshness": np.full(len(candidates.popularity), 0.5), "pick": None}
+    kept["pick"] = np.zeros(len(candidates.popularity))
+    compared_with_every_read = []
+    some = scoring._similarity_of_some
+    monkeypatch.setattr(
+        scoring,
+        "_similarity_of_some",
+        lambda **kwargs: compared_with_every_read.append(1) or some(**kwargs),
+    )
+    full = score(candidates=candidates, reader=reader, **kept)
+    bounded = score(
+        candidates=candidates, reader=reader, **kept, ranked=Ranked(rows=visible, size=300)
+    )
+    _same_scores(bounded, full)
+    assert not compared_with_every_read
