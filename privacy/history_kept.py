@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import json
 import secrets
 import struct
@@ -114,7 +115,8 @@ def history_reads_kept(
 
 
 def _copy_sealed(*, user, token: str, limit: int, reads: list[HistoryRead]) -> bytes:
-    packed = b"".join(_READ.pack(*read) for read in reads)
+    # One call for every read (packing them one by one took most of the copy's making).
+    packed = struct.pack("<" + "qqd" * len(reads), *itertools.chain.from_iterable(reads))
     plaintext = json.dumps(
         {"token": token, "limit": limit, "reads": base64.b64encode(packed).decode("ascii")}
     )
