@@ -238,22 +238,14 @@ def score(
         "pick": (PERSONAL_PICK_SHARE * w["pick"], pick),
     }
     relevance = _without_history(parts)
-    columns = np.unique(pairs[1]) if pairs is not None else None
-    if pairs is not None and not _few_reach(candidates, ranked, w["content"], relevance, columns):
-        similarity, history_source = history_similarity(
-            candidates=candidates, reader=reader, pairs=pairs
-        )
-        history[:] = np.clip(similarity, 0, 1) * HISTORY_SHARE
-        pairs = None
     if pairs is not None:
-        history_source = _history_where_it_ranks(
+        history_source = _history_added(
             candidates=candidates,
             reader=reader,
             ranked=ranked,
             parts=parts,
             relevance=relevance,
             pairs=pairs,
-            columns=columns,
         )
     else:
         relevance += w["content"] * history
@@ -296,6 +288,35 @@ def _bounded_pairs(
     paired = np.zeros(reader.read_count, dtype=bool)
     paired[pairs[0]] = True
     return pairs if (paired & (reader.read_rows >= 0)).any() else None
+
+
+def _history_added(
+    *,
+    candidates: Candidates,
+    reader: Reader,
+    ranked: Ranked,
+    parts: dict[str, tuple[float, np.ndarray]],
+    relevance: np.ndarray,
+    pairs: tuple[np.ndarray, np.ndarray],
+) -> _ReadSources:
+    """The history part into `parts` and `relevance` (every score without it): where it
+    ranks when few stories could reach the best, else for every story."""
+    weight, history = parts["history"]
+    columns = np.unique(pairs[1])
+    if _few_reach(candidates, ranked, weight, relevance, columns):
+        return _history_where_it_ranks(
+            candidates=candidates,
+            reader=reader,
+            ranked=ranked,
+            parts=parts,
+            relevance=relevance,
+            pairs=pairs,
+            columns=columns,
+        )
+    similarity, sources = history_similarity(candidates=candidates, reader=reader, pairs=pairs)
+    history[:] = np.clip(similarity, 0, 1) * HISTORY_SHARE
+    relevance += weight * history
+    return sources
 
 
 def _few_reach(
@@ -546,9 +567,9 @@ def _similarity_of_some(
     sources: _SourcesOfSome,
     rows: np.ndarray,
 ) -> np.ndarray:
-    """`history_similarity` of the stories of `rows` (ascending, each in one of the reads'
-    topic `columns`), compared with every read in one product and the pairs that share no
-    topic left out: the greatest of the same kind of products."""
+    """`history_similarity` of the stories of `rows` (ascending), compared with every read in
+    one product, the pairs that share none of the reads' topic `columns` left out: the
+    greatest of the same kind of products (0 for a story in none of them)."""
     story_columns = candidates.topic_matrix[rows][:, columns]
     # As a float product: numpy's product of booleans does not use BLAS (eight times slower).
     shared = story_columns.astype(np.float32) @ sources.read_in_column.astype(np.float32) > 0
