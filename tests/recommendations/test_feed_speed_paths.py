@@ -403,23 +403,29 @@ def test_reasons_chosen_at_once_equal_one_by_one(seed):
     assert at_once == one_by_one
 
 
+def _history_reader_scored(newsroom, reader, record_read, *, now):
+    """A reader following Space and Food at "Topics + reading history", who read a sport and
+    a food story; the pool, their plain scores over all of it and the rows they may see."""
+    model_retrain()
+    follow(reader, newsroom.topics["space"], newsroom.topics["food"], level=Level.TOPICS_HISTORY)
+    for article in (newsroom.stories["sport"][0], newsroom.stories["food"][1]):
+        record_read(user=reader, article=article, signals=NO_SIGNALS)
+    pool = candidate_pool(loaded=active_model(), now=now)
+    reads = history_reads_for_user(user=reader, limit=50)
+    scores = feed_scores(pool=pool, profile=reader_profile(user=reader), reads=reads, now=now)
+    read_rows = pool.rows_of(np.array([r.article_id for r in reads], dtype=np.int64))
+    return pool, scores, np.setdiff1d(np.arange(len(pool.ids)), read_rows)
+
+
 @pytest.mark.django_db
 def test_the_live_page_is_the_plain_ranking_of_the_plain_scores(
     newsroom, reader, record_read, settings
 ):
     """At the site's diversity and caps, a history reader's first two pages are what ranking
     the plain scores (`score` over the pool, `feed_scores`) of the rows they may see gives."""
-    model_retrain()
-    follow(reader, newsroom.topics["space"], newsroom.topics["food"], level=Level.TOPICS_HISTORY)
-    for article in (newsroom.stories["sport"][0], newsroom.stories["food"][1]):
-        record_read(user=reader, article=article, signals=NO_SIGNALS)
     settings.RECOMMENDER_TOPIC_CAP = 2
     now = timezone.now()
-    pool = candidate_pool(loaded=active_model(), now=now)
-    reads = history_reads_for_user(user=reader, limit=50)
-    scores = feed_scores(pool=pool, profile=reader_profile(user=reader), reads=reads, now=now)
-    read_rows = pool.rows_of(np.array([r.article_id for r in reads], dtype=np.int64))
-    visible = np.setdiff1d(np.arange(len(pool.ids)), read_rows)
+    pool, scores, visible = _history_reader_scored(newsroom, reader, record_read, now=now)
     order = ranking.rank(
         relevance=scores.relevance[visible],
         vectors=pool.vectors,
@@ -541,10 +547,6 @@ def test_a_page_ranked_from_few_stories_is_the_plain_ranking_of_the_plain_scores
     """The live feed with a ranking that takes as few stories as it places (so the history
     part is worked out for few of them, page 1 here): each page, a page past the last and a
     page number that is not one are what ranking every story's plain scores gives."""
-    model_retrain()
-    follow(reader, newsroom.topics["space"], newsroom.topics["food"], level=Level.TOPICS_HISTORY)
-    for article in (newsroom.stories["sport"][0], newsroom.stories["food"][1]):
-        record_read(user=reader, article=article, signals=NO_SIGNALS)
     monkeypatch.setattr(ranking, "POOL_PER_ITEM", 1)
     monkeypatch.setattr(ranking, "MIN_POOL", 1)
     # Bounded whatever it costs: at this size comparing every story would cost less.
@@ -557,11 +559,7 @@ def test_a_page_ranked_from_few_stories_is_the_plain_ranking_of_the_plain_scores
         lambda **kwargs: compared.append(kwargs["ranked"].size) or where_it_ranks(**kwargs),
     )
     now = timezone.now()
-    pool = candidate_pool(loaded=active_model(), now=now)
-    reads = history_reads_for_user(user=reader, limit=50)
-    scores = feed_scores(pool=pool, profile=reader_profile(user=reader), reads=reads, now=now)
-    read_rows = pool.rows_of(np.array([r.article_id for r in reads], dtype=np.int64))
-    visible = np.setdiff1d(np.arange(len(pool.ids)), read_rows)
+    pool, scores, visible = _history_reader_scored(newsroom, reader, record_read, now=now)
 
     def expected(number):  # one story a page: the ranking up to it, its last story
         order = ranking.rank(
