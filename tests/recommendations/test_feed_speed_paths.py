@@ -417,6 +417,18 @@ def _history_reader_scored(newsroom, reader, record_read, *, now):
     return pool, scores, np.setdiff1d(np.arange(len(pool.ids)), read_rows)
 
 
+def _plain_order(pool, scores, visible, **arguments) -> list[int]:
+    """The story ids `ranking.rank` places, from these scores of the rows they may see."""
+    order = ranking.rank(
+        relevance=scores.relevance[visible],
+        vectors=pool.vectors,
+        topic_matrix=pool.topic_matrix,
+        rows=visible,
+        **arguments,
+    )
+    return [int(pool.ids[visible[i]]) for i in order]
+
+
 @pytest.mark.django_db
 def test_the_live_page_is_the_plain_ranking_of_the_plain_scores(
     newsroom, reader, record_read, settings
@@ -426,17 +438,15 @@ def test_the_live_page_is_the_plain_ranking_of_the_plain_scores(
     settings.RECOMMENDER_TOPIC_CAP = 2
     now = timezone.now()
     pool, scores, visible = _history_reader_scored(newsroom, reader, record_read, now=now)
-    order = ranking.rank(
-        relevance=scores.relevance[visible],
-        vectors=pool.vectors,
-        topic_matrix=pool.topic_matrix,
-        rows=visible,
+    expected = _plain_order(
+        pool,
+        scores,
+        visible,
         diversity=settings.RECOMMENDER_DIVERSITY,
         topic_cap=2,
         page_size=3,
         stop=6,
     )
-    expected = [int(pool.ids[visible[i]]) for i in order]
     pages = [feed_page(user=reader, page_number=n, page_size=3, now=now) for n in (1, 2)]
     assert [item.article.pk for page in pages for item in page] == expected
     # And the anonymous visitor's page is the non-personal one, with its reasons.
@@ -562,17 +572,15 @@ def test_a_page_ranked_from_few_stories_is_the_plain_ranking_of_the_plain_scores
     pool, scores, visible = _history_reader_scored(newsroom, reader, record_read, now=now)
 
     def expected(number):  # one story a page: the ranking up to it, its last story
-        order = ranking.rank(
-            relevance=scores.relevance[visible],
-            vectors=pool.vectors,
-            topic_matrix=pool.topic_matrix,
-            rows=visible,
+        return _plain_order(
+            pool,
+            scores,
+            visible,
             diversity=settings.RECOMMENDER_DIVERSITY,
             topic_cap=settings.RECOMMENDER_TOPIC_CAP,
             page_size=1,
             stop=number,
-        )
-        return [int(pool.ids[visible[order[-1]]])]
+        )[-1:]
 
     def page(number):
         served = feed_page(user=reader, page_number=number, page_size=1, now=now)
