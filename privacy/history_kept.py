@@ -116,7 +116,7 @@ def history_reads_kept(
 
 def _copy_sealed(*, user, token: str, limit: int, reads: list[HistoryRead]) -> bytes:
     # One call for every read (packing them one by one took most of the copy's making).
-    packed = struct.pack("<" + "qqd" * len(reads), *itertools.chain.from_iterable(reads))
+    packed = struct.pack("<" + _READ.format[1:] * len(reads), *itertools.chain.from_iterable(reads))
     plaintext = json.dumps(
         {"token": token, "limit": limit, "reads": base64.b64encode(packed).decode("ascii")}
     )

@@ -222,7 +222,8 @@ class _RankedFeed(Sequence):
         if not isinstance(index, slice):
             return self[index : index + 1][0]
         start, stop, _ = index.indices(len(self))
-        if min(stop + len(self.fresh), len(self)) > self.exact_until:
+        placed = min(stop + len(self.fresh), len(self))  # the fresh stories may push some on
+        if placed > self.exact_until:
             raise ValueError("Ranked past the stories whose scores were made exact.")
         order = ranking.rank(
             relevance=self.relevance,
@@ -232,7 +233,7 @@ class _RankedFeed(Sequence):
             diversity=settings.RECOMMENDER_DIVERSITY,
             topic_cap=settings.RECOMMENDER_TOPIC_CAP,
             page_size=self.page_size,
-            stop=min(stop + len(self.fresh), len(self)),
+            stop=placed,
         )
         order = _with_fresh_places([int(i) for i in order], self.fresh, self.page_size)
         return [int(self.rows[i]) for i in order[start:stop]]
