@@ -22,6 +22,7 @@ import json
 import secrets
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import redis
 from django.conf import settings
@@ -36,7 +37,7 @@ from .crypto import (
     decrypt_for_user,
     encrypt_for_user,
 )
-from .selectors import HistoryRead, history_read_at, history_reads_for_user
+from .selectors import HistoryRead, history_read_at, history_reads_for_user, reads_wanted
 
 # The field name a copy is sealed under: it opens only as this reader's kept reads.
 READS_KEPT_CONTEXT = "history.reads_kept"
@@ -70,6 +71,47 @@ def data_token_make(*, user_id: int) -> str | None:
 
 
 @dataclass(frozen=True)
+class ReadsAsked:
+    """Which of a reader's reads a page asks for (newest first): at most `limit`, of which
+    only the newest `newest` and those read at or after `since` (seconds since 1970; None:
+    every one) are opened (`selectors.reads_wanted`)."""
+
+    limit: int
+    since: float | None = None
+    newest: int = 0
+
+    def cut(self, reads: list[HistoryRead]) -> list[HistoryRead]:
+        reads = reads[: self.limit]
+        return reads[: reads_wanted(reads, since=self.since, newest=self.newest, epoch_of=_epoch)]
+
+
+def _epoch(read: HistoryRead) -> float:
+    return read.read_epoch
+
+
+class _Copy(NamedTuple):
+    """A copy, opened: the token it was made under, what it was made for and its reads."""
+
+    token: str
+    asked: ReadsAsked
+    reads: list[HistoryRead]
+
+    def holds(self, asked: ReadsAsked) -> bool:
+        """Whether it holds every read `asked` wants. A copy of reads since a time holds all
+        since any later time (the window of stories a page may show only moves on); one
+        made without a time and of fewer reads than its limit holds all the reader has."""
+        made = self.asked
+        if made.since is None:
+            return made.limit >= asked.limit or len(self.reads) < made.limit
+        return (
+            asked.since is not None
+            and asked.since >= made.since
+            and asked.newest <= made.newest
+            and asked.limit <= made.limit
+        )
+
+
+@dataclass(frozen=True)
 class CopyToKeep:
     """A copy made from the rows just read, to be stored while its token is current."""
 
@@ -80,23 +122,22 @@ class CopyToKeep:
 
 
 def history_reads_kept(
-    *, user, limit: int, found: dict | None, later: list | None = None
+    *, user, asked: ReadsAsked, found: dict | None, later: list | None = None
 ) -> list[HistoryRead]:
-    """`history_reads_for_user(user, limit)`: from the reader's copy while it is current,
-    else from the database (then kept). `found` holds the cache's values of
-    `reads_kept_keys(user.pk)`, read before this call; None: not read, nothing kept. With
-    `later`, a copy to keep is added to it instead, for `copies_keep` to store with the
-    caller's own write (one round trip instead of two)."""
+    """`history_reads_for_user` of the reads `asked` for: from the reader's copy while it is
+    current, else from the database (then kept, made for what was asked). `found` holds the
+    cache's values of `reads_kept_keys(user.pk)`, read before this call; None: not read,
+    nothing kept. With `later`, a copy to keep is added to it instead, for `copies_keep` to
+    store with the caller's own write (one round trip instead of two)."""
     seconds = settings.HISTORY_READS_KEPT_SECONDS
     if found is None or seconds <= 0:
-        return history_reads_for_user(user=user, limit=limit)
+        return _reads_from_rows(user=user, asked=asked)
     copy_key, token_key = reads_kept_keys(user.pk)
     token = found.get(token_key)
     opened = _copy_open(user=user, copy=found.get(copy_key))
-    reads = _reads_of(opened, token=token, limit=limit)
-    if reads is not None:
-        return reads
-    reads = history_reads_for_user(user=user, limit=limit)
+    if opened is not None and token is not None and opened.token == token and opened.holds(asked):
+        return asked.cut(opened.reads)
+    reads = _reads_from_rows(user=user, asked=asked)
     if token is None:
         # Nothing to make a copy under: a copy made now could miss a change set meanwhile.
         data_token_make(user_id=user.pk)
@@ -105,7 +146,7 @@ def history_reads_kept(
         copy_key=copy_key,
         token_key=token_key,
         token=token,
-        sealed=_copy_sealed(user=user, token=token, limit=limit, reads=reads),
+        sealed=_copy_sealed(user=user, token=token, asked=asked, reads=reads),
     )
     if later is None:
         copies_keep([copy])
@@ -114,11 +155,23 @@ def history_reads_kept(
     return reads
 
 
-def _copy_sealed(*, user, token: str, limit: int, reads: list[HistoryRead]) -> bytes:
+def _reads_from_rows(*, user, asked: ReadsAsked) -> list[HistoryRead]:
+    return history_reads_for_user(
+        user=user, limit=asked.limit, since=asked.since, newest=asked.newest
+    )
+
+
+def _copy_sealed(*, user, token: str, asked: ReadsAsked, reads: list[HistoryRead]) -> bytes:
     # One call for every read (packing them one by one took most of the copy's making).
     packed = struct.pack("<" + _READ.format[1:] * len(reads), *itertools.chain.from_iterable(reads))
     plaintext = json.dumps(
-        {"token": token, "limit": limit, "reads": base64.b64encode(packed).decode("ascii")}
+        {
+            "token": token,
+            "limit": asked.limit,
+            "since": asked.since,
+            "newest": asked.newest,
+            "reads": base64.b64encode(packed).decode("ascii"),
+        }
     )
     return encrypt_for_user(user=user, plaintext=plaintext, context=READS_KEPT_CONTEXT)
 
@@ -171,9 +224,9 @@ def _script_run(client: redis.Redis, script: str, *, keys: list[str], args: list
         client.eval(script, len(keys), *[backend.make_key(key) for key in keys], *args)
 
 
-def _copy_open(*, user, copy) -> tuple[str, int, list[HistoryRead]] | None:
-    """A copy, opened: the token it was made under, its limit and its reads; None when there
-    is none, or it is not this reader's, is damaged, or their key is gone."""
+def _copy_open(*, user, copy) -> _Copy | None:
+    """A copy, opened; None when there is none, or it is not this reader's, is damaged, or
+    their key is gone."""
     if not isinstance(copy, bytes | bytearray | memoryview):
         return None
     try:
@@ -187,20 +240,15 @@ def _copy_open(*, user, copy) -> tuple[str, int, list[HistoryRead]] | None:
         )
         packed = base64.b64decode(opened["reads"], validate=True)
         reads = list(map(HistoryRead._make, _READ.iter_unpack(packed)))
-        return str(opened["token"]), int(opened["limit"]), reads
+        since = opened.get("since")  # none in a copy made before copies were cut
+        asked = ReadsAsked(
+            limit=int(opened["limit"]),
+            since=None if since is None else float(since),
+            newest=int(opened.get("newest", 0)),
+        )
+        return _Copy(token=str(opened["token"]), asked=asked, reads=reads)
     except (DataKeyDestroyed, DecryptionFailed, ValueError, KeyError, TypeError, struct.error):
         return None
-
-
-def _reads_of(opened, *, token, limit: int) -> list[HistoryRead] | None:
-    """The first `limit` reads of an opened copy if it is current (made under `token`) and
-    holds them (a copy of fewer reads than its own limit holds all the reader has)."""
-    if opened is None or token is None:
-        return None
-    made_under, made_with, reads = opened
-    if made_under != token or (made_with < limit and len(reads) >= made_with):
-        return None
-    return reads[:limit]
 
 
 def history_reads_changed(*, user_id: int) -> None:
@@ -223,7 +271,7 @@ def history_reads_kept_rows(*, user) -> list[dict]:
     outdated: held either way until it goes)."""
     copy_key, _ = reads_kept_keys(user.pk)
     opened = _copy_open(user=user, copy=cache.get(copy_key))
-    reads = opened[2] if opened is not None else []
+    reads = opened.reads if opened is not None else []
     return [{"article_id": read.article_id, "read_at": read.read_at} for read in reads]
 
 
@@ -241,7 +289,7 @@ class Before:
     token and their copy, opened (None: none, or it does not open)."""
 
     token: str | None
-    opened: tuple[str, int, list[HistoryRead]] | None
+    opened: _Copy | None
 
 
 def history_reads_before_append(*, user) -> Before:
@@ -274,16 +322,16 @@ def history_reads_appended(*, user, read_at, before: Before) -> None:
     copy_key, token_key = reads_kept_keys(user.pk)
     new_token = secrets.token_hex(8)
     opened = before.opened
-    current = opened is not None and before.token is not None and opened[0] == before.token
+    current = opened is not None and before.token is not None and opened.token == before.token
     sealed = None
     if current and settings.HISTORY_READS_KEPT_SECONDS > 0:
-        _, limit, reads = opened
+        reads = opened.reads
         written = history_read_at(user=user, read_at=read_at)
         if written is not None and all(read.entry_id != written.entry_id for read in reads):
             reads = sorted([written, *reads], key=lambda read: (-read.read_epoch, -read.entry_id))
-        reads = reads[:limit]
+        reads = reads[: opened.asked.limit]
         with contextlib.suppress(DataKeyDestroyed):  # erased meanwhile: no copy
-            sealed = _copy_sealed(user=user, token=new_token, limit=limit, reads=reads)
+            sealed = _copy_sealed(user=user, token=new_token, asked=opened.asked, reads=reads)
     client = cache_redis()
     if client is None:
         # Another cache (one process, the demo): in turn.

@@ -2,8 +2,11 @@
 what a read may record, the reader's history (decrypted here, nowhere else), the data held
 per registry category, the activity log, policy versions and the public DP releases."""
 
+import bisect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from typing import NamedTuple
 
 from django.conf import settings
@@ -409,12 +412,29 @@ def _history_reads_sql(*, limit: int | None) -> QuerySet:
     return entries.values_list("pk", EpochSeconds("read_at"), "sealed_article")
 
 
-def history_reads_for_user(*, user, limit: int | None = None) -> list[HistoryRead]:
+def reads_wanted(
+    reads: Sequence, *, since: float | None, newest: int, epoch_of: Callable[[object], float]
+) -> int:
+    """How many of these reads (newest first, each read at `epoch_of(read)`) a caller
+    needs who wants the newest `newest` and every one read at or after `since` (seconds
+    since 1970; None: all of them). Those are a prefix: the reads are newest first."""
+    if since is None:
+        return len(reads)
+    recent = bisect.bisect_right(reads, -since, key=lambda read: -epoch_of(read))
+    return max(min(newest, len(reads)), recent)
+
+
+def history_reads_for_user(
+    *, user, limit: int | None = None, since: float | None = None, newest: int = 0
+) -> list[HistoryRead]:
     """The reader's reads (newest first, decrypted) without their articles: the feed asks
-    for this on every personalized page and names only the one or two it shows."""
+    for this on every personalized page and names only the one or two it shows. With
+    `since`, only the newest `newest` and those read at or after `since` (`reads_wanted`):
+    the others are not opened."""
     with connection.cursor() as cursor:
         cursor.execute(_history_reads_sql(limit=limit), [user.pk])
         rows = cursor.fetchall()
+    rows = rows[: reads_wanted(rows, since=since, newest=newest, epoch_of=itemgetter(1))]
     plaintexts = _open_articles(user=user, sealed=[sealed for _, _, sealed in rows])
     return [
         HistoryRead(pk, int(plaintext), epoch)

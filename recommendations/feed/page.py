@@ -6,6 +6,7 @@ non-personal feed."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -21,7 +22,7 @@ from accounts.selectors import ReaderProfile, reader_profile
 from news.models import Article, Topic
 from news.selectors import articles_latest, articles_live_by_id
 from privacy.crypto import data_key_loaded_with
-from privacy.history_kept import history_reads_kept, reads_kept_keys
+from privacy.history_kept import ReadsAsked, history_reads_kept, reads_kept_keys
 from privacy.purposes import READING_HISTORY
 from privacy.selectors import HistoryRead, purposes_to_reconfirm
 
@@ -55,6 +56,8 @@ HOLDOUT_KEY_SALT = "newsite.recommendations.personalization-holdout"
 # has no reads yet, and the day's hits must not keep it off the page most visitors see.
 FRESH_PLACES = 2
 FRESH_WITHIN_HOURS = 6
+# How far apart the clocks that time a story's publication and a read may be.
+CLOCKS_MARGIN_SECONDS = 3600
 # The parts of a score its reason is chosen from.
 REASON_PARTS = ("topic", "related", "history", "popularity", "pick", "freshness")
 
@@ -268,15 +271,17 @@ def _reader_reads(
     profile: ReaderProfile,
     pending: list[HistoryRead] | None,
     marks: dict,
+    pool: CandidatePool,
     later: list | None = None,
 ) -> list[HistoryRead]:
     """The reader's own reads, newest first, only at "Topics + reading history" (the privacy
     chokepoint decrypts them, or its sealed copy of them; nothing else in this app touches
-    history). Enough of them to leave out everything read in the candidate window, for all
-    but the heaviest readers. With the reads not written yet (`pending`, or as noted in their
-    cached entry). `marks`: the shared cache's values, `history_marks` among them if read;
-    `later`: where a copy of the reads to keep goes, when the caller stores it with its own
-    write (`privacy.history_kept.copies_keep`)."""
+    history). Those that shape the profile (the newest), and those the pool's stories could
+    have been read in (read since the oldest was published): every read the page leaves out,
+    for all but the heaviest readers; older ones are not opened. With the reads not written
+    yet (`pending`, or as noted in their cached entry). `marks`: the shared cache's values,
+    `history_marks` among them if read; `later`: where a copy of the reads to keep goes, when
+    the caller stores it with its own write (`privacy.history_kept.copies_keep`)."""
     if not _uses_history(profile):
         return []
     # A policy change to reading history turns it off until the reader confirms it again:
@@ -286,9 +291,18 @@ def _reader_reads(
     if pending is None:
         _, note = entry_parts(marks.get(reader_feed_key(user.pk)))
         pending = noted_reads(user_id=user.pk, note=note, key=data_key_loaded_with(user))
-    limit = max(settings.RECOMMENDER_HISTORY_LIMIT, settings.RECOMMENDER_EXCLUDED_READS)
-    asked = all(key in marks for key in reads_kept_keys(user.pk))
-    stored = history_reads_kept(user=user, limit=limit, found=marks if asked else None, later=later)
+    shaping = settings.RECOMMENDER_HISTORY_LIMIT
+    limit = max(shaping, settings.RECOMMENDER_EXCLUDED_READS)
+    # A story is read after it is published: a read before the oldest story of the pool is
+    # of none of them. (A story whose date an editor moved later can then show again to a
+    # reader who read it before the pool's oldest story, past their newest reads.) The
+    # margin covers clocks of different machines.
+    oldest = float(pool.published.min()) if len(pool.published) else math.inf
+    asked = ReadsAsked(limit=limit, since=oldest - CLOCKS_MARGIN_SECONDS, newest=shaping)
+    cached = all(key in marks for key in reads_kept_keys(user.pk))
+    stored = history_reads_kept(
+        user=user, asked=asked, found=marks if cached else None, later=later
+    )
     return with_pending(stored, pending)[:limit]
 
 
@@ -366,7 +380,9 @@ def _feed_page(
     if marks is None:
         marks = pool_marks(also=history_marks(user.pk) if _uses_history(profile) else [])
     pool = candidate_pool(loaded=active_model(found=marks), now=now, marks=marks)
-    reads = _reader_reads(user=user, profile=profile, pending=pending, marks=marks, later=later)
+    reads = _reader_reads(
+        user=user, profile=profile, pending=pending, marks=marks, pool=pool, later=later
+    )
     keep = pool.published <= now.timestamp()
     read_ids, read_rows = read_rows_of(pool, reads)
     keep[read_rows[read_rows >= 0]] = False

@@ -26,6 +26,7 @@ from privacy.crypto import (
 from privacy.erasure import CONFIRMATION_WORD, account_erase
 from privacy.history_kept import (
     READS_KEPT_CONTEXT,
+    ReadsAsked,
     history_reads_changed,
     history_reads_kept,
     history_reads_kept_rows,
@@ -90,8 +91,8 @@ def erased_after_its_rows(monkeypatch, django_capture_on_commit_callbacks):
     """A block in which the reader's history is cleared (and announced) right after their
     rows are read, before a copy of them could be stored."""
 
-    def rows_then_erasure(*, user, limit):
-        rows = history_reads_for_user(user=user, limit=limit)
+    def rows_then_erasure(*, user, **asked):
+        rows = history_reads_for_user(user=user, **asked)
         with django_capture_on_commit_callbacks(execute=True):
             history_clear(user=user)
         return rows
@@ -163,9 +164,9 @@ def test_a_read_written_remakes_the_copy_its_reader_was_using(client, room, read
     page, read_rows = home(client)
     assert read_rows == [] and rocket.title not in titles_on(page)
     found = cache.get_many([copy_key, token_key])
-    assert history_reads_kept(user=reader, limit=LIMIT, found=found) == history_reads_for_user(
-        user=reader, limit=LIMIT
-    )
+    assert history_reads_kept(
+        user=reader, asked=ReadsAsked(limit=LIMIT), found=found
+    ) == history_reads_for_user(user=reader, limit=LIMIT)
 
 
 def test_a_read_written_makes_no_copy_for_a_reader_without_one(room, reader, write_read):
@@ -203,29 +204,31 @@ def test_a_copy_made_from_rows_read_before_a_change_is_never_used(
 ):
     if shared == "another cache":
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    history_reads_kept(user=reader, limit=LIMIT, found={})  # sets the token
+    history_reads_kept(user=reader, asked=ReadsAsked(limit=LIMIT), found={})  # sets the token
     found = cache.get_many(reads_kept_keys(reader.pk))
     assert found.get(reads_kept_keys(reader.pk)[1]) is not None
 
     with erased_after_its_rows():
-        assert len(history_reads_kept(user=reader, limit=LIMIT, found=found)) == 2
+        assert len(history_reads_kept(user=reader, asked=ReadsAsked(limit=LIMIT), found=found)) == 2
     assert cache.get(reads_kept_keys(reader.pk)[0]) is None
     fresh = cache.get_many(reads_kept_keys(reader.pk))
-    assert history_reads_kept(user=reader, limit=LIMIT, found=fresh) == []
+    assert history_reads_kept(user=reader, asked=ReadsAsked(limit=LIMIT), found=fresh) == []
 
 
 def test_a_copy_holds_only_what_it_was_made_for(reader):
-    history_reads_kept(user=reader, limit=1, found={})
+    history_reads_kept(user=reader, asked=ReadsAsked(limit=1), found={})
     found = cache.get_many(reads_kept_keys(reader.pk))
-    assert len(history_reads_kept(user=reader, limit=1, found=found)) == 1  # made, 1 read
+    assert (
+        len(history_reads_kept(user=reader, asked=ReadsAsked(limit=1), found=found)) == 1
+    )  # made, 1 read
     found = cache.get_many(reads_kept_keys(reader.pk))
     with CaptureQueriesContext(connection) as queries:
-        kept = history_reads_kept(user=reader, limit=1, found=found)
+        kept = history_reads_kept(user=reader, asked=ReadsAsked(limit=1), found=found)
     assert kept == history_reads_for_user(user=reader, limit=1)
     assert not [q for q in queries if HISTORY_TABLE in q["sql"]]
     # Asked for more than it was made with, it may miss reads: the database answers.
     with CaptureQueriesContext(connection) as queries:
-        kept = history_reads_kept(user=reader, limit=LIMIT, found=found)
+        kept = history_reads_kept(user=reader, asked=ReadsAsked(limit=LIMIT), found=found)
     assert [q for q in queries if HISTORY_TABLE in q["sql"]]
     assert kept == history_reads_for_user(user=reader, limit=LIMIT) and len(kept) == 2
 
@@ -315,7 +318,7 @@ def test_a_read_written_twice_is_in_the_copy_once(client, room, reader, write_re
     for _ in range(2):  # a redelivered task
         write_read(rocket, read_at=moment)
     found = cache.get_many(list(reads_kept_keys(reader.pk)))
-    kept = history_reads_kept(user=reader, limit=LIMIT, found=found)
+    kept = history_reads_kept(user=reader, asked=ReadsAsked(limit=LIMIT), found=found)
     assert kept == history_reads_for_user(user=reader, limit=LIMIT) and len(kept) == 3
 
 
@@ -366,7 +369,7 @@ def test_on_another_cache_a_read_written_brings_the_copy_up_to_date_too(
     page, read_rows = home(client)
     assert read_rows == [] and rocket.title not in titles_on(page)
     found = cache.get_many(list(reads_kept_keys(reader.pk)))
-    kept = history_reads_kept(user=reader, limit=LIMIT, found=found)
+    kept = history_reads_kept(user=reader, asked=ReadsAsked(limit=LIMIT), found=found)
     assert kept == history_reads_for_user(user=reader, limit=LIMIT)
 
 
@@ -375,6 +378,85 @@ def test_a_read_older_than_the_newest_takes_its_place_in_the_copy(client, room, 
     late = timezone.now() - timedelta(days=5)  # drained after newer ones: not the newest
     write_read(room.stories["sport"][0], read_at=late)
     found = cache.get_many(list(reads_kept_keys(reader.pk)))
-    kept = history_reads_kept(user=reader, limit=LIMIT, found=found)
+    kept = history_reads_kept(user=reader, asked=ReadsAsked(limit=LIMIT), found=found)
     assert kept == history_reads_for_user(user=reader, limit=LIMIT)
     assert [read.article_id for read in kept][-1] == room.stories["sport"][0].pk
+
+
+def _days_ago(days: float):
+    return timezone.now() - timedelta(days=days)
+
+
+@pytest.fixture
+def four_reads(room, reader, write_read):
+    """The reader's two food reads (1 and 2 days ago) and two space reads, 6 and 10 days ago."""
+    write_read(room.stories["space"][1], read_at=_days_ago(6))
+    write_read(room.stories["space"][2], read_at=_days_ago(10))
+    reads = history_reads_for_user(user=reader, limit=LIMIT)
+    assert len(reads) == 4
+    return reads
+
+
+@pytest.mark.parametrize(
+    ("since_days", "newest", "opened"),
+    [(None, 0, 4), (3, 0, 2), (3, 3, 3), (7, 1, 3), (0.5, 1, 1), (0.5, 9, 4), (30, 0, 4)],
+)
+def test_only_the_newest_reads_and_those_since_a_time_are_opened(
+    reader, four_reads, since_days, newest, opened
+):
+    since = None if since_days is None else _days_ago(since_days).timestamp()
+    reads = history_reads_for_user(user=reader, limit=LIMIT, since=since, newest=newest)
+    assert reads == four_reads[:opened]
+
+
+def test_a_copy_of_the_reads_since_a_time_serves_later_pages_only(reader, four_reads):
+    keys = reads_kept_keys(reader.pk)
+    asked = ReadsAsked(limit=LIMIT, since=_days_ago(3).timestamp(), newest=1)
+    assert (
+        history_reads_kept(user=reader, asked=asked, found=cache.get_many(keys)) == (four_reads[:2])
+    )
+    # Only what a page could need is kept in the cache: not the reads of 6 and 10 days ago.
+    kept = [row["article_id"] for row in history_reads_kept_rows(user=reader)]
+    assert kept == [read.article_id for read in four_reads[:2]]
+
+    found = cache.get_many(keys)
+
+    def asked_again(**asked_for) -> tuple[list, list]:
+        with CaptureQueriesContext(connection) as queries:
+            reads = history_reads_kept(user=reader, asked=ReadsAsked(**asked_for), found=found)
+        return reads, [q for q in queries if HISTORY_TABLE in q["sql"]]
+
+    # Later (the oldest story a page may show is newer): from the copy, as the rows would say.
+    later = {"limit": LIMIT, "since": _days_ago(1.5).timestamp(), "newest": 1}
+    reads, queried = asked_again(**later)
+    assert not queried and reads == history_reads_for_user(user=reader, **later) == four_reads[:1]
+    # Asked for reads the copy may not hold: from the database.
+    for asked_for, opened in (
+        ({"limit": LIMIT, "since": _days_ago(8).timestamp(), "newest": 1}, 3),
+        ({"limit": LIMIT, "since": later["since"], "newest": 4}, 4),
+        ({"limit": LIMIT}, 4),
+    ):
+        reads, queried = asked_again(**asked_for)
+        assert queried and reads == four_reads[:opened]
+
+
+def test_a_page_opens_only_the_reads_its_stories_could_have_been_read_in(
+    client, room, reader, settings, write_read
+):
+    settings.RECOMMENDER_HISTORY_LIMIT = 1  # only the newest read shapes the profile
+    before_any = room.stories["space"][2]
+    Article.objects.filter(pk=before_any.pk).update(published_at=_days_ago(40))
+    Article.objects.filter(pk=room.stories["space"][0].pk).update(published_at=_days_ago(1.5))
+    write_read(before_any, read_at=_days_ago(30))
+    food = room.stories["food"][:2]
+
+    page, read_rows = home(client)
+    assert read_rows
+    # The read of 30 days ago, before the oldest story a page may show, is neither opened
+    # nor kept; the older food read, past the newest, still is: its story stays off the page.
+    kept = {row["article_id"] for row in history_reads_kept_rows(user=reader)}
+    assert kept == {story.pk for story in food}
+    for _ in range(2):
+        assert not {story.title for story in food} & set(titles_on(page))
+        page, read_rows = home(client)
+        assert read_rows == []
