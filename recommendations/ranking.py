@@ -50,6 +50,7 @@ def rank(
     vectors: np.ndarray,
     topic_matrix: np.ndarray,
     rows: np.ndarray | None = None,
+    among: np.ndarray | None = None,
     diversity: float,
     topic_cap: int,
     page_size: int,
@@ -62,13 +63,18 @@ def rank(
     content vectors, or of the topic sets for items without one. Within each page no topic
     appears more than `topic_cap` times, unless nothing else is left to fill the page.
     `rows`, when given, maps each candidate to its row of `vectors` and `topic_matrix`, so
-    the caller need not copy the rows it keeps.
+    the caller need not copy the rows it keeps. `among`, when given: candidates (ascending)
+    that hold the `pool_size(stop)` most relevant, so the rest need not be looked at.
     """
     count = len(relevance)
     stop = min(stop, count)
     if stop <= 0:
         return []
-    pool = most_relevant(relevance, pool_size(stop))
+    size = pool_size(stop)
+    if among is None or len(among) < min(size, count):
+        pool = most_relevant(relevance, size)
+    else:
+        pool = among[most_relevant(relevance[among], size)]
     scores = relevance[pool].astype(np.float64)
     top = scores.max()
     scores = scores / top if top > 0 else scores

@@ -208,7 +208,16 @@ class _RankedFeed(Sequence):
     Items are pool rows; `rows` are the ones this visitor may see."""
 
     def __init__(
-        self, *, relevance, rows, vectors, topic_matrix, page_size: int, fresh=(), exact_until: int
+        self,
+        *,
+        relevance,
+        rows,
+        vectors,
+        topic_matrix,
+        page_size: int,
+        fresh=(),
+        exact_until: int,
+        contenders=None,
     ) -> None:
         self.relevance, self.rows = relevance[rows], rows
         self.vectors, self.topic_matrix = vectors, topic_matrix
@@ -217,6 +226,9 @@ class _RankedFeed(Sequence):
         self.fresh = [int(item) for item in fresh]
         # The relevance is exact where the ranking of the first `exact_until` items looks.
         self.exact_until = exact_until
+        # Items that hold the best the ranking of those looks at (`Scores.contenders`, which
+        # are rows among `rows`), when scoring found them.
+        self.among = None if contenders is None else np.searchsorted(rows, contenders)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -233,6 +245,7 @@ class _RankedFeed(Sequence):
             vectors=self.vectors,
             topic_matrix=self.topic_matrix,
             rows=self.rows,
+            among=self.among,
             diversity=settings.RECOMMENDER_DIVERSITY,
             topic_cap=settings.RECOMMENDER_TOPIC_CAP,
             page_size=self.page_size,
@@ -417,6 +430,7 @@ def _feed_page(
         page_size=page_size,
         fresh=fresh,
         exact_until=stop,
+        contenders=scores.contenders,
     )
     page = Paginator(ranked, page_size).get_page(number)
     rows = list(page.object_list)

@@ -91,6 +91,9 @@ class Scores:
     # whose centroid is closest to the story (of `nearest_of`: topic ids and centroids).
     related_topic: np.ndarray
     nearest_of: tuple[np.ndarray, np.ndarray] | None = None
+    # Rows (ascending) outside which no story is among the best `Ranked.size` the scores
+    # were made for, when scoring found them (None: any row may be).
+    contenders: np.ndarray | None = None
     # Each part unweighted, with its weight: weighted when asked for (a page explains its
     # twenty stories; training and the evaluation need the relevance alone).
     unweighted: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict, repr=False)
@@ -169,7 +172,7 @@ def score(
     count = len(candidates.popularity)
     popularity = candidates.popularity
     history_source = np.full(count, -1)
-    nearest_of = None
+    nearest_of = contenders = None
     if reader is None:
         none = np.zeros(count)
         return Scores(
@@ -239,7 +242,7 @@ def score(
     }
     relevance = _without_history(parts)
     if pairs is not None:
-        history_source = _history_added(
+        history_source, contenders = _history_added(
             candidates=candidates,
             reader=reader,
             ranked=ranked,
@@ -255,6 +258,7 @@ def score(
         followed_topic=followed_topic,
         related_topic=related_topic,
         nearest_of=nearest_of,
+        contenders=contenders,
         unweighted=parts,
     )
 
@@ -298,9 +302,11 @@ def _history_added(
     parts: dict[str, tuple[float, np.ndarray]],
     relevance: np.ndarray,
     pairs: tuple[np.ndarray, np.ndarray],
-) -> _ReadSources:
+) -> tuple[_ReadSources, np.ndarray | None]:
     """The history part into `parts` and `relevance` (every score without it): where it
-    ranks when few stories could reach the best, else for every story."""
+    ranks when few stories could reach the best, else for every story. With the read behind
+    each story's part, and the contenders for the best when it was worked out where it
+    ranks."""
     weight, history = parts["history"]
     columns = np.unique(pairs[1])
     if _few_reach(candidates, ranked, weight, relevance, columns):
@@ -316,7 +322,7 @@ def _history_added(
     similarity, sources = history_similarity(candidates=candidates, reader=reader, pairs=pairs)
     history[:] = np.clip(similarity, 0, 1) * HISTORY_SHARE
     relevance += weight * history
-    return sources
+    return sources, None
 
 
 def _few_reach(
@@ -589,9 +595,10 @@ def _history_where_it_ranks(
     relevance: np.ndarray,
     pairs: tuple[np.ndarray, np.ndarray],
     columns: np.ndarray,
-) -> _SourcesOfSome:
+) -> tuple[_SourcesOfSome, np.ndarray]:
     """The history part of the stories that can be among the best `ranked.size` of
-    `ranked.rows`, into `parts` and `relevance` (which hold every score without it).
+    `ranked.rows`, into `parts` and `relevance` (which hold every score without it); with
+    those stories' rows, ascending (the best `ranked.size` are among them).
 
     A history part adds at most its weight x HISTORY_SHARE. The best `size` scores without
     it, once their history part is added, are `size` stories at or above the least of them
@@ -627,4 +634,4 @@ def _history_where_it_ranks(
     done = np.zeros(count, dtype=bool)
     done[first] = True
     add_history(within[~done[within]])
-    return sources
+    return sources, within
