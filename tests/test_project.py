@@ -1,5 +1,6 @@
 """Project-wide guarantees: migrations match the models, production settings are safe."""
 
+import json
 from io import StringIO
 
 import pytest
@@ -139,3 +140,25 @@ def test_every_address_reaches_its_own_page_whatever_order_the_urls_are_tried_in
         kwargs = {"slug": "a-story"} if name == "news:article" else {}
         assert resolve(reverse(name, kwargs=kwargs)).view_name == name
     assert checked > 100
+
+
+@pytest.mark.parametrize("binding", ["1", "0"])
+def test_both_databases_prepare_their_statements_unless_a_pooler_needs_them_not_to(binding):
+    """The key store's lookup runs on every personalized page, as the feed's queries do: both
+    databases have their statements prepared on the server; behind a transaction-mode pooler
+    (`DATABASE_SERVER_SIDE_BINDING=0`) neither may, or the pooler's connections would fail."""
+    env = {
+        **PRODUCTION_ENV,
+        "DATABASE_URL": "postgres://news@db.example.org:5432/news",
+        "KEYS_DATABASE_URL": "postgres://keys@keys.example.org:5432/news_keys",
+        "DATABASE_SERVER_SIDE_BINDING": binding,
+    }
+    shown = (
+        "import json; from django.conf import settings; print(json.dumps({name: "
+        "database.get('OPTIONS', {}).get('server_side_binding', False) for name, database "
+        "in settings.DATABASES.items()}))"
+    )
+    result = manage("shell", "-c", shown, env_overrides=env)
+    assert result.returncode == 0, result.stderr
+    on = binding == "1"
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"default": on, "keys": on}
