@@ -412,9 +412,8 @@ def test_only_the_newest_reads_and_those_since_a_time_are_opened(
 def test_a_copy_of_the_reads_since_a_time_serves_later_pages_only(reader, four_reads):
     keys = reads_kept_keys(reader.pk)
     asked = ReadsAsked(limit=LIMIT, since=_days_ago(3).timestamp(), newest=1)
-    assert (
-        history_reads_kept(user=reader, asked=asked, found=cache.get_many(keys)) == (four_reads[:2])
-    )
+    made = history_reads_kept(user=reader, asked=asked, found=cache.get_many(keys))
+    assert made == four_reads[:2]
     # Only what a page could need is kept in the cache: not the reads of 6 and 10 days ago.
     kept = [row["article_id"] for row in history_reads_kept_rows(user=reader)]
     assert kept == [read.article_id for read in four_reads[:2]]
