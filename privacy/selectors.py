@@ -3,6 +3,8 @@ what a read may record, the reader's history (decrypted here, nowhere else), the
 per registry category, the activity log, policy versions and the public DP releases."""
 
 import bisect
+import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -11,7 +13,8 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import DateTimeField, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from common.db_functions import ANY_READER, EpochSeconds, one_reader_sql
@@ -424,15 +427,67 @@ def reads_wanted(
     return max(min(newest, len(reads)), recent)
 
 
+# Stand-ins the query below is written with, replaced by the real times when it runs.
+_ANY_TIME = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
+_FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
+_FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+@functools.cache
+def _history_reads_since_sql(*, limit: int | None, newest: int) -> tuple[str, tuple[str, ...]]:
+    """`_history_reads_sql` of the reads at or after a time or among the newest `newest`
+    (a prefix of them: a reader has one read an instant), written by the ORM once; with the
+    names of its parameters in order ("reader", "since", "past")."""
+    entries = ReadingHistoryEntry.objects.filter(user_id=ANY_READER)
+    since = Value(_ANY_TIME, output_field=DateTimeField())
+    if newest > 0:
+        nth_newest = (
+            # The reader's id again, not the row's: the database then finds that time once.
+            ReadingHistoryEntry.objects.filter(user_id=ANY_READER)
+            .order_by("-read_at")
+            .values("read_at")[newest - 1 : newest]
+        )
+        past = Value(_FAR_PAST, output_field=DateTimeField())
+        since = Least(since, Coalesce(Subquery(nth_newest), past))
+    entries = entries.filter(read_at__gte=since).order_by("-read_at", "-id")
+    if limit is not None:
+        entries = entries[:limit]
+    query = entries.values_list("pk", EpochSeconds("read_at"), "sealed_article")
+    sql, params = query.query.sql_with_params()
+    names = {ANY_READER: "reader"}
+    for name, stand_in in (("since", _ANY_TIME), ("past", _FAR_PAST)):
+        names[connection.ops.adapt_datetimefield_value(stand_in)] = name
+    order = tuple(names[param] for param in params)
+    if sorted(order) != sorted(["reader", "since", *(["reader", "past"] if newest > 0 else [])]):
+        raise ValueError(f"The query takes {params!r}.")
+    return sql, order
+
+
 def history_reads_for_user(
     *, user, limit: int | None = None, since: float | None = None, newest: int = 0
 ) -> list[HistoryRead]:
     """The reader's reads (newest first, decrypted) without their articles: the feed asks
     for this on every personalized page and names only the one or two it shows. With
     `since`, only the newest `newest` and those read at or after `since` (`reads_wanted`):
-    the others are not opened."""
+    the others are neither fetched nor opened."""
     with connection.cursor() as cursor:
-        cursor.execute(_history_reads_sql(limit=limit), [user.pk])
+        if since is None:
+            cursor.execute(_history_reads_sql(limit=limit), [user.pk])
+        else:
+            sql, order = _history_reads_since_sql(limit=limit, newest=newest)
+            # A second early in the query (the times are cut exactly below).
+            if since >= 1e11:  # after any read (no candidate at all): only the newest
+                bound = _FAR_FUTURE
+            elif since <= 0:
+                bound = _FAR_PAST
+            else:
+                bound = datetime.fromtimestamp(math.floor(since) - 1, UTC)
+            values = {
+                "reader": user.pk,
+                "since": connection.ops.adapt_datetimefield_value(bound),
+                "past": connection.ops.adapt_datetimefield_value(_FAR_PAST),
+            }
+            cursor.execute(sql, [values[name] for name in order])
         rows = cursor.fetchall()
     rows = rows[: reads_wanted(rows, since=since, newest=newest, epoch_of=itemgetter(1))]
     plaintexts = _open_articles(user=user, sealed=[sealed for _, _, sealed in rows])

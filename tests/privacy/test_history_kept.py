@@ -3,6 +3,7 @@ unchanged read no history rows, and any change (a read written, an entry or the 
 erased, the account erased) is on the next page, never hidden by a copy or a kept page made
 before it."""
 
+import math
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -399,12 +400,30 @@ def four_reads(room, reader, write_read):
 
 @pytest.mark.parametrize(
     ("since_days", "newest", "opened"),
-    [(None, 0, 4), (3, 0, 2), (3, 3, 3), (7, 1, 3), (0.5, 1, 1), (0.5, 9, 4), (30, 0, 4)],
+    [
+        (None, 0, 4),
+        (3, 0, 2),
+        (3, 3, 3),
+        (7, 1, 3),
+        (0.5, 1, 1),
+        (0.5, 9, 4),
+        (30, 0, 4),
+        # No candidate at all (an empty pool): only the newest.
+        (-math.inf, 2, 2),
+        (-math.inf, 0, 0),
+        # Since before any read: all of them.
+        (math.inf, 0, 4),
+    ],
 )
 def test_only_the_newest_reads_and_those_since_a_time_are_opened(
     reader, four_reads, since_days, newest, opened
 ):
-    since = None if since_days is None else _days_ago(since_days).timestamp()
+    if since_days is None:
+        since = None
+    elif abs(since_days) == math.inf:
+        since = -since_days
+    else:
+        since = _days_ago(since_days).timestamp()
     reads = history_reads_for_user(user=reader, limit=LIMIT, since=since, newest=newest)
     assert reads == four_reads[:opened]
 
