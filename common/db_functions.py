@@ -48,6 +48,17 @@ def one_reader_sql(build: Callable[..., QuerySet]) -> Callable[..., str]:
     return sql
 
 
+def parameters_named(params, placeholders: dict[str, object]) -> list[str]:
+    """The name of each parameter of a query the ORM wrote with `placeholders` (distinct
+    values, by name, as the ORM passes them to the database), in order; raises when one is
+    none of them or one is never used."""
+    name_of = {value: name for name, value in placeholders.items()}
+    order = [name_of.get(value) for value in params] if len(name_of) == len(placeholders) else []
+    if None in order or set(order) != set(placeholders):
+        raise ValueError(f"The query takes {params!r}, not {placeholders!r}.")
+    return order
+
+
 class CompiledOnce:
     """A queryset of model instances (select_related included) that the ORM compiles once
     per process; each run sends the same SQL with new parameters and builds the instances as
@@ -70,17 +81,18 @@ class CompiledOnce:
         queryset, placeholders = self._build()
         compiler = queryset.query.get_compiler(using=queryset.db)
         sql, params = compiler.as_sql()
-        name_of = {value: name for name, value in placeholders.items()}
-        if len(name_of) != len(placeholders) or sorted(map(repr, params)) != sorted(
-            map(repr, placeholders.values())
-        ):
+        try:
+            order = parameters_named(params, placeholders)
+        except ValueError:
+            order = []
+        if len(order) != len(placeholders):
             raise ValueError(f"The query takes {params!r}, not {placeholders!r} once each.")
         select, klass_info = compiler.select, compiler.klass_info
         start, stop = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         self._compiled = (
             queryset.db,
             sql,
-            [name_of[value] for value in params],
+            order,
             compiler.get_converters([column[0] for column in select[: compiler.col_count]]),
             klass_info["model"],
             [column[0].target.attname for column in select[start:stop]],

@@ -22,6 +22,7 @@ import json
 import secrets
 import struct
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import NamedTuple
 
 import redis
@@ -82,11 +83,10 @@ class ReadsAsked:
 
     def cut(self, reads: list[HistoryRead]) -> list[HistoryRead]:
         reads = reads[: self.limit]
-        return reads[: reads_wanted(reads, since=self.since, newest=self.newest, epoch_of=_epoch)]
-
-
-def _epoch(read: HistoryRead) -> float:
-    return read.read_epoch
+        wanted = reads_wanted(
+            reads, since=self.since, newest=self.newest, epoch_of=attrgetter("read_epoch")
+        )
+        return reads[:wanted]
 
 
 class _Copy(NamedTuple):
