@@ -581,8 +581,14 @@ RECOMMENDER_POPULARITY_HALF_LIFE_DAYS = env.float(
 # Feed candidates: published in the last N days, the newest M at most.
 RECOMMENDER_CANDIDATE_DAYS = env.int("RECOMMENDER_CANDIDATE_DAYS", default=14)
 RECOMMENDER_MAX_CANDIDATES = env.int("RECOMMENDER_MAX_CANDIDATES", default=5_000)
-# Each process reuses the candidate list this many seconds: a new story is in feeds within it.
+# The candidates are read again this many seconds after a change the site made (a story, a
+# topic or the model saved; a story published through the site's services is in the next page).
 RECOMMENDER_CANDIDATE_CACHE_SECONDS = env.int("RECOMMENDER_CANDIDATE_CACHE_SECONDS", default=20)
+# ...and this many seconds after the last read when nothing reported one (a change made outside
+# the site, the oldest stories leaving the window).
+RECOMMENDER_CANDIDATE_RECHECK_SECONDS = env.int(
+    "RECOMMENDER_CANDIDATE_RECHECK_SECONDS", default=300
+)
 # A stale pool is rebuilt by a background thread while requests are served from the old
 # one; off, the request that finds it stale rebuilds it (the test suite, where each test's
 # data lives in a transaction only its own connection can see).

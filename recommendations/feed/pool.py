@@ -19,6 +19,7 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
+from django.db.models import Min
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -192,6 +193,11 @@ class Catalogue:
     pair_columns: np.ndarray
     id_order: np.ndarray  # rows in the order of their ids
     digest: str  # of the rows alone, to tell a catalogue read again unchanged
+    # The catalogue marker as the read began ("" while the cache was down): when it has moved
+    # since, the site changed a story, a topic or the model, and the catalogue may be behind.
+    marker: str = ""
+    # When the next story stored as published with a later time goes live (inf: none is).
+    next_live_at: float = float("inf")
 
     def as_shared(self) -> dict:
         # Plain values and arrays (pickled as raw buffers, under 1 MB at 20,000 stories), so a
@@ -206,7 +212,7 @@ class Catalogue:
 
 
 # Raised with every change of `Catalogue`'s fields: a value of another format is not read.
-CATALOGUE_FORMAT = 3
+CATALOGUE_FORMAT = 4
 # The shared catalogue, and its `started_at` apart: every request asks for that small stamp
 # (with the publication mark, one round trip); the catalogue itself only when it is newer.
 CATALOGUE_KEY = "recommendations:feed:catalogue"
@@ -216,9 +222,12 @@ CATALOGUE_LOCK_KEY = "recommendations:feed:catalogue-refresh"
 
 
 def _catalogue_read(*, now: datetime) -> Catalogue:
-    """One query (a row per article and topic), newest first, turned into arrays. Run as
-    written SQL: the ORM's per-value converters cost more than the database's answer."""
+    """One query (a row per article and topic), newest first, turned into arrays, and when
+    the next story stored as published for later goes live. Run as written SQL: the ORM's
+    per-value converters cost more than the database's answer."""
     started_at = time.time()
+    # Before the rows: a change made while they are read moves it again.
+    marker = catalogue_marker()
     since = now - timedelta(days=settings.RECOMMENDER_CANDIDATE_DAYS)
     query = (
         Article.objects.published(now=now)
@@ -259,6 +268,10 @@ def _catalogue_read(*, now: datetime) -> Catalogue:
     digest = hashlib.blake2b(digest_size=16)
     for array in (ids, published, pick_until, topic_ids, pair_rows, pair_columns):
         digest.update(array.tobytes())
+    # A story stored as published with a later time goes live then, with no signal sent.
+    next_live = Article.objects.filter(
+        status=Article.Status.PUBLISHED, published_at__gt=now
+    ).aggregate(first=Min("published_at"))["first"]
     return Catalogue(
         started_at=started_at,
         built_at=time.time(),
@@ -271,6 +284,8 @@ def _catalogue_read(*, now: datetime) -> Catalogue:
         pair_columns=pair_columns,
         id_order=id_order,
         digest=digest.hexdigest(),
+        marker=marker,
+        next_live_at=next_live.timestamp() if next_live is not None else float("inf"),
     )
 
 
@@ -467,7 +482,7 @@ def candidate_pool(
         # A story went live since: the page asked for now (and the shared first page kept
         # from it) must hold it.
         catalogue = _catalogue_read_here(now=now, previous=catalogue)
-    elif not 0 <= time.time() - catalogue.built_at < settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS:
+    elif _behind(catalogue, pool=pool, marks=marks, now=now):
         if settings.RECOMMENDER_CANDIDATE_REFRESH_IN_BACKGROUND:
             _refresh_in_background()
         else:
@@ -477,6 +492,30 @@ def candidate_pool(
         with _pool_cache.lock:
             _pool_cache.pool = pool
     return pool
+
+
+def _behind(
+    catalogue: Catalogue, *, pool: CandidatePool | None, marks: dict, now: datetime
+) -> bool:
+    """Whether the catalogue is read again: once `RECOMMENDER_CANDIDATE_CACHE_SECONDS` old
+    when it may be behind (the site changed a story, a topic or the model since it was read,
+    or cannot tell while the cache is down; a story stored as published for later went live;
+    a story still waits for its vector), and once `RECOMMENDER_CANDIDATE_RECHECK_SECONDS` old
+    whatever happened (what nothing reports: a change made outside the site, the oldest
+    stories leaving the window). Reading it while nothing changed cost the site a read of
+    every candidate's rows every few seconds, and the requests served meanwhile their tail."""
+    age = time.time() - catalogue.built_at
+    if not 0 <= age < settings.RECOMMENDER_CANDIDATE_RECHECK_SECONDS:
+        return True
+    if age < settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS:
+        return False
+    marker = catalogue_marker(found=marks)
+    return (
+        not marker
+        or marker != catalogue.marker
+        or now.timestamp() >= catalogue.next_live_at
+        or (pool is not None and pool.catalogue is catalogue and pool.without_vector > 0)
+    )
 
 
 def _catalogue_read_here(*, now: datetime, previous: Catalogue | None) -> Catalogue:

@@ -12,6 +12,7 @@ import time_machine
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.db import OperationalError, connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -23,6 +24,8 @@ from recommendations.feed import pool
 from recommendations.feed.page import feed_page
 from recommendations.feed.pool import candidate_refresh_wait
 from recommendations.services import model_retrain
+from tests.conftest import DEAD_CACHE
+from tests.factories import ArticleFactory
 
 from .conftest import story
 
@@ -193,3 +196,99 @@ def test_a_story_vectorised_after_the_read_gets_its_vector_at_the_next_refresh(n
     with time_machine.travel(timezone.now() + 2 * interval):
         again = pool.candidate_pool(loaded=active_model(), now=timezone.now())
     assert again.candidates is after.candidates
+
+
+def _counted_reads(monkeypatch) -> list[int]:
+    """One item per read of the candidates from the database."""
+    reads: list[int] = []
+    read = pool._catalogue_read
+    monkeypatch.setattr(pool, "_catalogue_read", lambda **kw: reads.append(1) or read(**kw))
+    return reads
+
+
+def _written_past_the_site(title: str, **fields) -> Article:
+    """A story written as another program would (SQL, a bulk import): no signal is sent."""
+    fields.setdefault("published_at", timezone.now() - timedelta(hours=1))
+    (article,) = Article.objects.bulk_create([ArticleFactory.build(title=title, **fields)])
+    return article
+
+
+def _later(seconds: float):
+    return time_machine.travel(timezone.now() + timedelta(seconds=seconds))
+
+
+@pytest.fixture
+def intervals(settings):
+    settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS = 20
+    settings.RECOMMENDER_CANDIDATE_RECHECK_SECONDS = 300
+    return settings
+
+
+def test_unchanged_candidates_are_not_read_again_until_the_recheck(intervals, monkeypatch):
+    story(title="Harbour reopens", body="The harbour reopened.", hours_ago=2)
+    reads = _counted_reads(monkeypatch)
+    assert anonymous_titles() == ["Harbour reopens"]
+    _written_past_the_site("Bridge closes for repairs")
+
+    # Nothing the site did changed a story: pages are served without reading every row again.
+    with _later(21):
+        assert anonymous_titles() == ["Harbour reopens"]
+    with _later(299):
+        assert anonymous_titles() == ["Harbour reopens"]
+    assert len(reads) == 1
+    # What no signal reports is in the candidates once the recheck is due.
+    with _later(301):
+        assert anonymous_titles() == ["Bridge closes for repairs", "Harbour reopens"]
+    assert len(reads) == 2
+
+
+def test_a_change_the_site_made_is_read_again_after_the_short_interval(intervals, monkeypatch):
+    story(title="Harbour reopens", body="The harbour reopened.", hours_ago=2)
+    reads = _counted_reads(monkeypatch)
+    assert anonymous_titles() == ["Harbour reopens"]
+    story(title="Comet visible tonight", body="Look up tonight.", hours_ago=0.5)
+
+    with _later(10):
+        assert anonymous_titles() == ["Harbour reopens"]
+    assert len(reads) == 1
+    with _later(21):
+        assert anonymous_titles() == ["Comet visible tonight", "Harbour reopens"]
+    assert len(reads) == 2
+    # Read once for that change: the marker it read under is current.
+    with _later(42):
+        assert anonymous_titles() == ["Comet visible tonight", "Harbour reopens"]
+    assert len(reads) == 2
+
+
+def test_a_story_published_for_later_goes_live_on_time_without_a_signal(intervals, monkeypatch):
+    intervals.RECOMMENDER_CANDIDATE_RECHECK_SECONDS = 3600
+    story(title="Harbour reopens", body="The harbour reopened.", hours_ago=2)
+    reads = _counted_reads(monkeypatch)
+    assert anonymous_titles() == ["Harbour reopens"]
+    _written_past_the_site("Election results", published_at=timezone.now() + timedelta(seconds=600))
+    # Read again for a change the site made: the catalogue learns when the next goes live.
+    story(title="Weather warning", body="Storms ahead.", hours_ago=3)
+    with _later(21):
+        assert anonymous_titles() == ["Harbour reopens", "Weather warning"]
+    assert len(reads) == 2
+
+    with _later(590):
+        assert anonymous_titles() == ["Harbour reopens", "Weather warning"]
+    assert len(reads) == 2
+    with _later(601):
+        assert anonymous_titles() == ["Election results", "Harbour reopens", "Weather warning"]
+    assert len(reads) == 3
+
+
+def test_while_the_cache_is_down_candidates_are_read_after_the_short_interval(
+    intervals, monkeypatch
+):
+    with override_settings(CACHES=DEAD_CACHE):
+        story(title="Harbour reopens", body="The harbour reopened.", hours_ago=2)
+        reads = _counted_reads(monkeypatch)
+        assert anonymous_titles() == ["Harbour reopens"]
+        # No marker can say whether the site changed anything: the old cadence serves.
+        _written_past_the_site("Bridge closes for repairs")
+        with _later(21):
+            assert anonymous_titles() == ["Bridge closes for repairs", "Harbour reopens"]
+        assert len(reads) == 2
