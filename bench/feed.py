@@ -12,7 +12,9 @@ Target: reader with 200 reads at 100,000 articles and a 20,000-article window: p
 the numpy scoring limit measured in the same run (one candidates x 128 float32 product and
 the top 20 of it, the least any ranking of the window costs; timed alternately with the
 history reader's pages, so both see the same machine), p99 <= 40 ms; retrain <= 120 s;
-worker <= 400 MB resident.
+worker <= 400 MB resident. The history reader's page is also reported part by part (wall
+medians, `history_*_ms`): the round trips to the database and Redis any personalized page
+makes (`history_all_trips_ms`), and the computing.
 """
 
 import argparse
@@ -159,6 +161,48 @@ def _readers(history: int):
     return made
 
 
+# The history reader's page, part by part (wall time, as the target is): the round trips any
+# personalized page makes whatever its ranking costs, then the computing. (key, where the
+# part's caller looks it up, the name it calls.)
+FEED_PARTS = (
+    ("trip_profile_query", "recommendations.feed.page", "reader_profile"),
+    ("trip_marks_redis", "recommendations.feed.page", "pool_marks"),
+    ("trip_key_store_query", "privacy.crypto", "_data_key_row"),
+    ("trip_stories_query", "recommendations.feed.page", "articles_live_by_id"),
+    ("reads_copy_opened", "recommendations.feed.page", "_reader_reads"),
+    ("scoring", "recommendations.feed.page", "feed_scores"),
+    ("ranking", "recommendations.ranking", "rank"),
+)
+
+
+def _history_parts(user, *, repeat: int) -> dict:
+    """Median wall milliseconds of each of `FEED_PARTS` in the history reader's page (the key
+    is looked up inside the reads' part and counted apart from it), the rest of the page
+    (reasons, filters, objects), and the round trips together."""
+    from collections import defaultdict
+
+    from bench.profile_page import time_parts
+    from recommendations.feed.page import feed_page
+
+    spent: dict[str, float] = defaultdict(float)
+    time_parts(spent, parts=[(*part, 0) for part in FEED_PARTS], clock=time.perf_counter)
+    per_part: dict[str, list[float]] = defaultdict(list)
+    for _ in range(repeat):
+        spent.clear()
+        started = time.perf_counter()
+        list(feed_page(user=user))
+        whole = time.perf_counter() - started
+        spent["reads_copy_opened"] -= spent["trip_key_store_query"]
+        spent["rest"] = whole - sum(spent.values())
+        spent["all_trips"] = sum(v for k, v in spent.items() if k.startswith("trip_"))
+        for key, seconds in spent.items():
+            per_part[key].append(seconds * 1000)
+    return {
+        f"history_{key}_ms": round(percentiles(values)["p50"], 3)
+        for key, values in per_part.items()
+    }
+
+
 def scoring_limit(*, candidates: int, dimensions: int = 128, top: int = 20):
     """The floor of ranking the window: one float32 matrix-vector product over every
     candidate and the best `top` of it, in order (seeded data; only the time matters)."""
@@ -288,6 +332,7 @@ def main() -> dict:
     summary["history_to_limit"] = round(
         summary["history_p50_ms"] / summary["scoring_limit_p50_ms"], 1
     )
+    summary |= _history_parts(visitors["history"], repeat=options.repeat)
 
     if options.against:
         summary |= _against(options.against, visitors, repeat=options.repeat, limit=limit)

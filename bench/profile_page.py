@@ -57,36 +57,38 @@ PARTS = (
 
 
 class _Timed:
-    """Wraps a callable (or a CompiledOnce's `first`) to add its CPU time to `spent`."""
+    """Wraps a callable (or a CompiledOnce's `first`) to add its time on `clock` (CPU unless
+    told) to `spent`."""
 
-    def __init__(self, spent: dict, label: str, wrapped) -> None:
-        self.spent, self.label, self.wrapped = spent, label, wrapped
+    def __init__(self, spent: dict, label: str, wrapped, clock=time.process_time) -> None:
+        self.spent, self.label, self.wrapped, self.clock = spent, label, wrapped, clock
 
     def __call__(self, *args, **kwargs):
-        started = time.process_time()
+        started = self.clock()
         try:
             return self.wrapped(*args, **kwargs)
         finally:
-            self.spent[self.label] += time.process_time() - started
+            self.spent[self.label] += self.clock() - started
 
     def first(self, *args, **kwargs):
-        started = time.process_time()
+        started = self.clock()
         try:
             return self.wrapped.first(*args, **kwargs)
         finally:
-            self.spent[self.label] += time.process_time() - started
+            self.spent[self.label] += self.clock() - started
 
 
-def _time_parts(spent: dict) -> list[tuple[str, int]]:
+def time_parts(spent: dict, parts=PARTS, clock=time.process_time) -> list[tuple[str, int]]:
+    """Wraps each of `parts` where its caller looks it up; (label, depth) of those found."""
     import importlib
 
     shown, label = [], ""
-    for name, module_name, attribute, depth in PARTS:
+    for name, module_name, attribute, depth in parts:
         label = name or label  # an empty name adds to the part above
         module = importlib.import_module(module_name)
         if not hasattr(module, attribute):
             continue
-        setattr(module, attribute, _Timed(spent, label, getattr(module, attribute)))
+        setattr(module, attribute, _Timed(spent, label, getattr(module, attribute), clock))
         if name:
             shown.append((label, depth))
     return shown
@@ -161,7 +163,7 @@ def main() -> None:
         client.get(options.path, secure=True)
     if options.timing:
         spent: dict[str, float] = defaultdict(float)
-        shown = _time_parts(spent) if options.parts else []
+        shown = time_parts(spent) if options.parts else []
         wall, cpu = [], []
         per_part: dict[str, list[float]] = defaultdict(list)
         for _ in range(options.repeat):
