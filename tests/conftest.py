@@ -9,8 +9,11 @@ import time_machine
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from gunicorn.app.base import Application
+from gunicorn.config import Config
 
 from newsite.celery import app as celery_app
+from newsite.settings import BASE_DIR
 
 from .factories import ArticleFactory, EditorFactory, ReaderFactory, TopicFactory
 from .xdist_services import redis_url, worker_environments
@@ -341,3 +344,26 @@ DEAD_CACHE = {
         },
     }
 }
+
+
+class _GunicornConfigOnly(Application):
+    """gunicorn reading our configuration file exactly as `gunicorn -c` does, without serving."""
+
+    def __init__(self):
+        self.usage, self.prog, self.cfg = None, None, Config()
+
+    def init(self, parser, opts, args):
+        return None
+
+    def load(self):
+        return None
+
+
+def gunicorn_settings(monkeypatch, **environ) -> Config:
+    """The site's gunicorn settings (newsite/gunicorn.conf.py) read with this environment."""
+    monkeypatch.delenv("GUNICORN_CONTROL_SOCKET", raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    app = _GunicornConfigOnly()
+    app.load_config_from_file(str(BASE_DIR / "newsite" / "gunicorn.conf.py"))
+    return app.cfg

@@ -26,7 +26,7 @@ from django.utils import timezone
 from common.db_functions import EpochSeconds
 from news.models import Article
 
-from ..active import MARKER_KEY, LoadedModel
+from ..active import MARKER_KEY, LoadedModel, active_model
 from ..models import ArticleVector
 from .scoring import Candidates, only_columns
 
@@ -516,6 +516,12 @@ def _behind(
         or now.timestamp() >= catalogue.next_live_at
         or (pool is not None and pool.catalogue is catalogue and pool.without_vector > 0)
     )
+
+
+def candidate_pool_warm() -> CandidatePool:
+    """What a new process's first feed page would otherwise wait for: the serving model
+    loaded, and the pool made from the shared catalogue (read when there is none)."""
+    return candidate_pool(loaded=active_model(), now=timezone.now())
 
 
 def _catalogue_read_here(*, now: datetime, previous: Catalogue | None) -> Catalogue:

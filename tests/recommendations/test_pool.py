@@ -3,8 +3,11 @@ next page without a reader's request reading the candidates, a withdrawn story i
 once, a failed read leaves the previous candidates serving, and two processes never undo
 each other's newer candidates."""
 
+import logging
+import sys
 from contextlib import contextmanager
 from datetime import timedelta
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,13 +21,14 @@ from django.utils import timezone
 
 from news.models import Article
 from news.services import article_publish, article_unpublish
+from recommendations import active as active_module
 from recommendations import services
-from recommendations.active import active_model
+from recommendations.active import active_model, loaded_model_forget
 from recommendations.feed import pool
 from recommendations.feed.page import feed_page
 from recommendations.feed.pool import candidate_refresh_wait
 from recommendations.services import model_retrain
-from tests.conftest import DEAD_CACHE
+from tests.conftest import DEAD_CACHE, gunicorn_settings
 from tests.factories import ArticleFactory
 
 from .conftest import story
@@ -213,8 +217,10 @@ def _written_past_the_site(title: str, **fields) -> Article:
     return article
 
 
-def _later(seconds: float):
-    return time_machine.travel(timezone.now() + timedelta(seconds=seconds))
+def _titles_later(seconds: float) -> list[str]:
+    """The anonymous front page's titles that many seconds from now."""
+    with time_machine.travel(timezone.now() + timedelta(seconds=seconds)):
+        return anonymous_titles()
 
 
 @pytest.fixture
@@ -224,59 +230,47 @@ def intervals(settings):
     return settings
 
 
-def test_unchanged_candidates_are_not_read_again_until_the_recheck(intervals, monkeypatch):
+@pytest.fixture
+def reads(intervals, monkeypatch) -> list[int]:
+    """A front page of one story, its candidates read once: one item per read since then."""
     story(title="Harbour reopens", body="The harbour reopened.", hours_ago=2)
-    reads = _counted_reads(monkeypatch)
+    counted = _counted_reads(monkeypatch)
     assert anonymous_titles() == ["Harbour reopens"]
-    _written_past_the_site("Bridge closes for repairs")
+    return counted
 
+
+def test_unchanged_candidates_are_not_read_again_until_the_recheck(reads):
+    _written_past_the_site("Bridge closes for repairs")
     # Nothing the site did changed a story: pages are served without reading every row again.
-    with _later(21):
-        assert anonymous_titles() == ["Harbour reopens"]
-    with _later(299):
-        assert anonymous_titles() == ["Harbour reopens"]
+    assert _titles_later(21) == ["Harbour reopens"]
+    assert _titles_later(299) == ["Harbour reopens"]
     assert len(reads) == 1
     # What no signal reports is in the candidates once the recheck is due.
-    with _later(301):
-        assert anonymous_titles() == ["Bridge closes for repairs", "Harbour reopens"]
+    assert _titles_later(301) == ["Bridge closes for repairs", "Harbour reopens"]
     assert len(reads) == 2
 
 
-def test_a_change_the_site_made_is_read_again_after_the_short_interval(intervals, monkeypatch):
-    story(title="Harbour reopens", body="The harbour reopened.", hours_ago=2)
-    reads = _counted_reads(monkeypatch)
-    assert anonymous_titles() == ["Harbour reopens"]
+def test_a_change_the_site_made_is_read_again_after_the_short_interval(reads):
     story(title="Comet visible tonight", body="Look up tonight.", hours_ago=0.5)
-
-    with _later(10):
-        assert anonymous_titles() == ["Harbour reopens"]
+    assert _titles_later(10) == ["Harbour reopens"]
     assert len(reads) == 1
-    with _later(21):
-        assert anonymous_titles() == ["Comet visible tonight", "Harbour reopens"]
+    assert _titles_later(21) == ["Comet visible tonight", "Harbour reopens"]
     assert len(reads) == 2
     # Read once for that change: the marker it read under is current.
-    with _later(42):
-        assert anonymous_titles() == ["Comet visible tonight", "Harbour reopens"]
+    assert _titles_later(42) == ["Comet visible tonight", "Harbour reopens"]
     assert len(reads) == 2
 
 
-def test_a_story_published_for_later_goes_live_on_time_without_a_signal(intervals, monkeypatch):
+def test_a_story_published_for_later_goes_live_on_time_without_a_signal(reads, intervals):
     intervals.RECOMMENDER_CANDIDATE_RECHECK_SECONDS = 3600
-    story(title="Harbour reopens", body="The harbour reopened.", hours_ago=2)
-    reads = _counted_reads(monkeypatch)
-    assert anonymous_titles() == ["Harbour reopens"]
     _written_past_the_site("Election results", published_at=timezone.now() + timedelta(seconds=600))
     # Read again for a change the site made: the catalogue learns when the next goes live.
     story(title="Weather warning", body="Storms ahead.", hours_ago=3)
-    with _later(21):
-        assert anonymous_titles() == ["Harbour reopens", "Weather warning"]
+    assert _titles_later(21) == ["Harbour reopens", "Weather warning"]
     assert len(reads) == 2
-
-    with _later(590):
-        assert anonymous_titles() == ["Harbour reopens", "Weather warning"]
+    assert _titles_later(590) == ["Harbour reopens", "Weather warning"]
     assert len(reads) == 2
-    with _later(601):
-        assert anonymous_titles() == ["Election results", "Harbour reopens", "Weather warning"]
+    assert _titles_later(601) == ["Election results", "Harbour reopens", "Weather warning"]
     assert len(reads) == 3
 
 
@@ -289,6 +283,49 @@ def test_while_the_cache_is_down_candidates_are_read_after_the_short_interval(
         assert anonymous_titles() == ["Harbour reopens"]
         # No marker can say whether the site changed anything: the old cadence serves.
         _written_past_the_site("Bridge closes for repairs")
-        with _later(21):
-            assert anonymous_titles() == ["Bridge closes for repairs", "Harbour reopens"]
+        assert _titles_later(21) == ["Bridge closes for repairs", "Harbour reopens"]
         assert len(reads) == 2
+
+
+def _a_new_worker(monkeypatch):
+    """What gunicorn runs in a worker it has just started, before it takes a request."""
+    pool.candidate_pool_forget()
+    loaded_model_forget()
+    worker = SimpleNamespace(pid=4242, log=logging.getLogger("gunicorn.error"))
+    gunicorn_settings(monkeypatch).post_worker_init(worker)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_worker_loads_the_feed_before_its_first_page(newsroom, monkeypatch):
+    model_retrain()
+    _a_new_worker(monkeypatch)
+    loads = []
+    load = active_module._load
+    monkeypatch.setattr(active_module, "_load", lambda version: loads.append(1) or load(version))
+
+    # Its first page neither loads the model nor reads the candidates: both were ready.
+    with CaptureQueriesContext(connection) as queries:
+        assert len(anonymous_titles()) == len(newsroom.all())
+    assert not loads
+    assert not any(CANDIDATES_READ in query["sql"] for query in queries)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_worker_that_cannot_load_the_feed_still_starts(newsroom, monkeypatch, caplog):
+    def unreachable(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(pool, "_catalogue_read", unreachable)
+    _a_new_worker(monkeypatch)  # does not raise: gunicorn would stop the worker
+    assert "could not load the feed before its first page" in caplog.text
+
+    # Its first page loads what it needs, once the database answers.
+    monkeypatch.undo()
+    assert len(anonymous_titles()) == len(newsroom.all())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_whose_feed_cannot_even_be_imported_still_starts(monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "recommendations.feed.pool", None)  # the import fails
+    _a_new_worker(monkeypatch)
+    assert "could not load the feed before its first page" in caplog.text

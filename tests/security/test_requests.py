@@ -3,16 +3,14 @@ input that once answered with a 500, and personal pages kept out of caches."""
 
 import pytest
 from django.urls import reverse
-from gunicorn.app.base import Application
-from gunicorn.config import Config
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from accounts.models import Preferences
 from accounts.selectors import reader_profile
-from newsite.settings import BASE_DIR
 from privacy.models import PrivacyAuditEvent, ReadingHistoryEntry, SignalEvent
 from tests.api.conftest import assert_error
+from tests.conftest import gunicorn_settings
 from tests.factories import DEFAULT_PASSWORD, reader_choices, verified_reader
 
 pytestmark = pytest.mark.django_db
@@ -225,28 +223,6 @@ def test_privacy_api_refusals_are_not_stored_either():
 def test_public_pages_for_anonymous_visitors_stay_cacheable(client, article):
     for path in ("/", article.get_absolute_url(), "/api/v1/articles/"):
         assert "no-store" not in client.get(path).get("Cache-Control", ""), path
-
-
-class _ConfigOnly(Application):
-    """gunicorn reading our configuration file exactly as `gunicorn -c` does, without serving."""
-
-    def __init__(self):
-        self.usage, self.prog, self.cfg = None, None, Config()
-
-    def init(self, parser, opts, args):
-        return None
-
-    def load(self):
-        return None
-
-
-def gunicorn_settings(monkeypatch, **environ) -> Config:
-    monkeypatch.delenv("GUNICORN_CONTROL_SOCKET", raising=False)
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    app = _ConfigOnly()
-    app.load_config_from_file(str(BASE_DIR / "newsite" / "gunicorn.conf.py"))
-    return app.cfg
 
 
 def test_gunicorns_control_socket_is_off_by_default(monkeypatch):
