@@ -332,10 +332,11 @@ def main() -> dict:
     summary["history_to_limit"] = round(
         summary["history_p50_ms"] / summary["scoring_limit_p50_ms"], 1
     )
-    summary |= _history_parts(visitors["history"], repeat=options.repeat)
 
     if options.against:
         summary |= _against(options.against, visitors, repeat=options.repeat, limit=limit)
+    # Last: it wraps the parts it times for the rest of the process.
+    summary |= _history_parts(visitors["history"], repeat=options.repeat)
     # The pool the timed pages were served from.
     summary["candidates"] = candidate_pool_size()
     summary["worker_rss_mb"] = _worker_rss_mb(readers[Preferences.Level.TOPICS_HISTORY].pk)
