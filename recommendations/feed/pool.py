@@ -222,9 +222,9 @@ CATALOGUE_LOCK_KEY = "recommendations:feed:catalogue-refresh"
 
 
 def _catalogue_read(*, now: datetime) -> Catalogue:
-    """One query (a row per article and topic), newest first, turned into arrays, and when
-    the next story stored as published for later goes live. Run as written SQL: the ORM's
-    per-value converters cost more than the database's answer."""
+    """One query (a row per article and topic), newest first, turned into arrays, run as
+    written SQL (the ORM's per-value converters cost more than the database's answer); and
+    one aggregate: when the next story stored as published for later goes live."""
     started_at = time.time()
     # Before the rows: a change made while they are read moves it again.
     marker = catalogue_marker()

@@ -148,13 +148,19 @@ def test_an_earlier_read_never_replaces_a_later_one(newsroom):
         assert "Comet visible tonight" in anonymous_titles()
 
 
+def _counted_reads(monkeypatch) -> list[int]:
+    """One item per read of the candidates from the database."""
+    reads: list[int] = []
+    read = pool._catalogue_read
+    monkeypatch.setattr(pool, "_catalogue_read", lambda **kw: reads.append(1) or read(**kw))
+    return reads
+
+
 @pytest.mark.django_db(transaction=True)
 def test_aged_candidates_are_read_again_by_one_process_for_all(settings, monkeypatch):
     settings.RECOMMENDER_CANDIDATE_REFRESH_IN_BACKGROUND = True
     settings.RECOMMENDER_CANDIDATE_CACHE_SECONDS = 60
-    reads = []
-    read = pool._catalogue_read
-    monkeypatch.setattr(pool, "_catalogue_read", lambda **kw: reads.append(1) or read(**kw))
+    reads = _counted_reads(monkeypatch)
     story(title="Harbour reopens", body="The harbour reopened.", hours_ago=2)
     assert anonymous_titles() == ["Harbour reopens"]
     with another_process():
@@ -200,14 +206,6 @@ def test_a_story_vectorised_after_the_read_gets_its_vector_at_the_next_refresh(n
     with time_machine.travel(timezone.now() + 2 * interval):
         again = pool.candidate_pool(loaded=active_model(), now=timezone.now())
     assert again.candidates is after.candidates
-
-
-def _counted_reads(monkeypatch) -> list[int]:
-    """One item per read of the candidates from the database."""
-    reads: list[int] = []
-    read = pool._catalogue_read
-    monkeypatch.setattr(pool, "_catalogue_read", lambda **kw: reads.append(1) or read(**kw))
-    return reads
 
 
 def _written_past_the_site(title: str, **fields) -> Article:
