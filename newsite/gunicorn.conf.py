@@ -48,7 +48,8 @@ if control_socket_path:
 def on_starting(server):
     """Refuse to serve with a wrong or malformed NEWSITE_MASTER_KEY (or any other failed
     system check): every signed-in page of a reader with a key would be an error otherwise.
-    The Celery worker refuses the same way (privacy.checks)."""
+    The Celery worker refuses the same way (privacy.checks). Then compile the site's templates
+    and freeze what the master holds (`common.serving`), once for every worker it forks."""
     import django
     from django.core.management import call_command
 
@@ -59,27 +60,37 @@ def on_starting(server):
     from django.db import connections
 
     connections.close_all()
+    from common.serving import kept_objects_freeze, site_templates_compile
+
+    try:
+        site_templates_compile()
+    except Exception:  # a worker compiles what it renders anyway
+        server.log.exception("The site's templates could not be compiled before serving")
+    kept_objects_freeze(collect=True)
 
 
 def post_worker_init(worker):
     """A new worker (at start, and each time `max_requests` replaces one) loads the serving
     model and the feed's candidates before it takes a request: the first reader's page after
-    a restart waited about 0.3 s for them (bench/README.md). Nothing here may stop a worker
-    from starting: a failure is logged and the first page loads them, as it would have. (The
-    load test's bare Django app runs with this file too, without the feed.)"""
+    a restart waited about 0.3 s for them (bench/README.md). Then what it loaded is frozen
+    (`common.serving.kept_objects_freeze`). Nothing here may stop a worker from starting: a
+    failure is logged and the first page loads them, as it would have. (The load test's bare
+    Django app runs with this file too, without the feed.)"""
     from django.apps import apps
     from django.db import connections
 
-    if not apps.is_installed("recommendations"):
-        return
-    try:
-        from recommendations.feed.pool import candidate_pool_warm
+    from common.serving import kept_objects_freeze
 
-        candidate_pool_warm()
+    try:
+        if apps.is_installed("recommendations"):
+            from recommendations.feed.pool import candidate_pool_warm
+
+            candidate_pool_warm()
     except Exception:
         worker.log.exception("Worker %s could not load the feed before its first page", worker.pid)
     finally:
         connections.close_all()  # opened outside a request: each request manages its own
+    kept_objects_freeze(collect=True)
 
 
 def worker_exit(server, worker):

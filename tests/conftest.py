@@ -1,5 +1,6 @@
 """Shared fixtures, and the guard that makes CI fail loudly when its services are missing."""
 
+import gc
 import os
 from contextlib import contextmanager
 from datetime import datetime
@@ -367,3 +368,12 @@ def gunicorn_settings(monkeypatch, **environ) -> Config:
     app = _GunicornConfigOnly()
     app.load_config_from_file(str(BASE_DIR / "newsite" / "gunicorn.conf.py"))
     return app.cfg
+
+
+@pytest.fixture
+def frozen_released():
+    """For a test that runs a server hook, which freezes the process's objects out of the
+    collector's way (common.serving): thawed afterwards, so the rest of the suite is
+    collected as usual."""
+    yield
+    gc.unfreeze()

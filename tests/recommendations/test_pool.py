@@ -3,8 +3,10 @@ next page without a reader's request reading the candidates, a withdrawn story i
 once, a failed read leaves the previous candidates serving, and two processes never undo
 each other's newer candidates."""
 
+import gc
 import logging
 import sys
+import weakref
 from contextlib import contextmanager
 from datetime import timedelta
 from types import SimpleNamespace
@@ -294,6 +296,7 @@ def _a_new_worker(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("frozen_released")
 def test_a_new_worker_loads_the_feed_before_its_first_page(newsroom, monkeypatch):
     model_retrain()
     _a_new_worker(monkeypatch)
@@ -309,6 +312,35 @@ def test_a_new_worker_loads_the_feed_before_its_first_page(newsroom, monkeypatch
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("frozen_released")
+def test_what_a_new_worker_loaded_and_froze_is_freed_once_replaced(newsroom, monkeypatch):
+    model_retrain()
+    _a_new_worker(monkeypatch)
+    warm = pool._pool_cache.pool
+    model = warm.loaded
+    # Out of the way of the worker's full collections, for as long as they serve...
+    walked = {id(tracked) for tracked in gc.get_objects()}
+    assert id(warm) not in walked and id(model) not in walked
+    freed = []
+    weakref.finalize(warm, freed.append, "candidates")
+    weakref.finalize(model, freed.append, "model")
+    del warm, model, walked
+
+    # ...and freed once a new model and a publication replace them, without a collection:
+    # the worker's memory does not grow with each change.
+    assert model_retrain().activated
+    anonymous_titles()
+    assert sorted(freed) == ["candidates", "model"]
+    replaced = pool._pool_cache.pool
+    weakref.finalize(replaced, freed.append, "candidates")
+    del replaced
+    article_publish(article=draft("Bridge closes for repairs"))
+    assert "Bridge closes for repairs" in anonymous_titles()
+    assert sorted(freed) == ["candidates", "candidates", "model"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("frozen_released")
 def test_a_new_worker_that_cannot_load_the_feed_still_starts(newsroom, monkeypatch, caplog):
     def unreachable(**kwargs):
         raise OperationalError("connection refused")
@@ -323,6 +355,7 @@ def test_a_new_worker_that_cannot_load_the_feed_still_starts(newsroom, monkeypat
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("frozen_released")
 def test_a_worker_whose_feed_cannot_even_be_imported_still_starts(monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "recommendations.feed.pool", None)  # the import fails
     _a_new_worker(monkeypatch)
