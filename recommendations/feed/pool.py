@@ -320,7 +320,9 @@ def _pool_from(catalogue: Catalogue, *, loaded: LoadedModel | None) -> Candidate
     # Each topic column's rows, ascending: the pairs come sorted so.
     bounds = np.searchsorted(catalogue.pair_columns, np.arange(1, len(topic_ids)))
     members = np.split(catalogue.pair_rows.astype(np.intp), bounds) if len(topic_ids) else []
-    centroid_closeness = (
+    # Column by column in memory: a page gathers the few columns of the reader's topics
+    # (13 us instead of 43 at 20,000 stories and 12 topics), and the values are the same.
+    centroid_closeness = np.asfortranarray(
         vectors @ loaded.model.topic_centroids.astype(np.float32).T
         if loaded is not None and len(loaded.model.topic_centroids)
         else np.zeros((len(ids), 0), np.float32)
