@@ -20,7 +20,8 @@ def _site_template_dirs(backend) -> list[Path]:
     found = []
     for directory in backend.template_dirs:
         path = Path(directory).resolve()
-        if path.is_relative_to(base) and "site-packages" not in path.parts and path.is_dir():
+        installed = {"site-packages", "dist-packages"} & set(path.parts)  # a venv in the project
+        if path.is_relative_to(base) and not installed and path.is_dir():
             found.append(path)
     return found
 

@@ -2,6 +2,7 @@
 
 import gc
 import os
+import time
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -10,6 +11,7 @@ import time_machine
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import OperationalError
 from gunicorn.app.base import Application
 from gunicorn.config import Config
 
@@ -374,6 +376,24 @@ def gunicorn_settings(monkeypatch, **environ) -> Config:
 def frozen_released():
     """For a test that runs a server hook, which freezes the process's objects out of the
     collector's way (common.serving): thawed afterwards, so the rest of the suite is
-    collected as usual."""
+    collected as usual (what became garbage meanwhile, at once)."""
     yield
     gc.unfreeze()
+    gc.collect()
+
+
+def worker_wait_until(condition, *, seconds: float = 30, every: float = 0.1) -> bool:
+    """Poll `condition` while a Celery worker's thread works beside the test: True once it
+    holds, False at the deadline. The test run's SQLite (in memory, shared cache) locks a
+    table while the worker's thread writes it, where PostgreSQL and the demo's file (WAL) let
+    a reader read on: a poll that meets that lock looks again at the next one."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return True
+        except OperationalError as error:
+            if "locked" not in str(error):
+                raise
+        time.sleep(every)
+    return False

@@ -67,12 +67,16 @@ def test_a_template_that_does_not_compile_is_named_and_the_others_are_still_comp
     (directory / "page.html").write_text('{% include "includes/card.html" %}')
     (directory / "includes" / "card.html").write_text("<article>{{ title }}</article>")
     (directory / "broken.html").write_text("{% if %}")
+    # A package's templates, installed in a virtualenv inside the project: not the site's own.
+    package = tmp_path / ".venv" / "lib" / "python3.11" / "site-packages" / "pkg" / "templates"
+    package.mkdir(parents=True)
+    (package / "admin_page.html").write_text("Admin")
     settings.BASE_DIR = tmp_path
     settings.TEMPLATES = [
         {
             "BACKEND": "django.template.backends.django.DjangoTemplates",
-            "DIRS": [directory],
-            "APP_DIRS": True,  # the installed packages' templates are not the site's own
+            "DIRS": [directory, package],
+            "APP_DIRS": True,
         }
     ]
 

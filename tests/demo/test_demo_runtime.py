@@ -7,13 +7,11 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import OperationalError
 from django.utils import timezone
 
 from news.models import Article
@@ -21,6 +19,7 @@ from news.tasks import articles_publish_due
 from newsite.celery import app as celery_app
 from privacy.models import SignalEvent
 from privacy.selectors import history_for_user
+from tests.conftest import worker_wait_until
 from tests.factories import ArticleFactory, reader_choices
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,21 +166,12 @@ def test_a_due_article_is_published_by_a_worker_on_the_demos_broker(tmp_path, ea
         articles_publish_due.delay()  # what beat sends every minute
         assert list((tmp_path / "broker" / "queue").iterdir()), "no message was written"
         with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                try:
-                    due.refresh_from_db()
-                except OperationalError as error:
-                    # The test run's SQLite (in memory, shared cache) locks a table while the
-                    # worker's thread writes it, where the demo's file (WAL) lets a page read
-                    # on: look again at the next poll.
-                    if "locked" not in str(error):
-                        raise
-                else:
-                    if due.status == Article.Status.PUBLISHED:
-                        break
-                time.sleep(0.2)
-    assert due.status == Article.Status.PUBLISHED
+
+            def published() -> bool:
+                due.refresh_from_db()
+                return due.status == Article.Status.PUBLISHED
+
+            assert worker_wait_until(published, seconds=20, every=0.2)
     assert not list((tmp_path / "broker" / "queue").iterdir())
 
 

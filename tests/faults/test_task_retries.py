@@ -1,8 +1,6 @@
 """A Celery task that meets a transient fault is retried by a real worker, waiting longer each
 time, and its effect happens exactly once however often it runs."""
 
-import time
-
 import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.exceptions import Retry
@@ -15,6 +13,7 @@ from privacy import exports as privacy_exports
 from privacy import tasks as privacy_tasks
 from privacy.exports import export_request_create, exports_root
 from privacy.models import ExportRequest
+from tests.conftest import worker_wait_until
 from tests.factories import ReaderFactory, reader_choices
 
 # Real Celery workers on the real broker (each xdist worker has its own broker database).
@@ -27,15 +26,6 @@ class JitterAtCeiling:
 
     def randrange(self, stop: int) -> int:
         return stop - 1
-
-
-def wait_until(condition, *, seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture
@@ -77,7 +67,7 @@ def test_an_export_build_is_retried_with_growing_waits_and_built_once(
     celery_app.conf.task_always_eager = False  # queued on Redis, built by the worker
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         export = export_request_create(user=reader)
-        assert wait_until(
+        assert worker_wait_until(
             lambda: ExportRequest.objects.get(pk=export.pk).status == ExportRequest.Status.READY
         )
 

@@ -1,7 +1,6 @@
 """Scheduled publishing through Celery: in-process, and through a real worker on Redis."""
 
 import os
-import time
 from datetime import timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from django.utils import timezone
 from news.models import Article
 from news.tasks import articles_publish_due
 from newsite.celery import app as celery_app
+from tests.conftest import worker_wait_until
 from tests.factories import ArticleFactory
 
 BROKER = os.environ.get("CELERY_BROKER_URL", "")
@@ -47,10 +47,9 @@ def test_a_real_worker_on_redis_publishes_a_due_article(eager_celery):
     celery_app.conf.task_always_eager = False
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         articles_publish_due.delay()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+
+        def published() -> bool:
             due.refresh_from_db()
-            if due.status == Article.Status.PUBLISHED:
-                break
-            time.sleep(0.2)
-    assert due.status == Article.Status.PUBLISHED
+            return due.status == Article.Status.PUBLISHED
+
+        assert worker_wait_until(published, seconds=20, every=0.2)
