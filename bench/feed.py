@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from dataclasses import astuple
 from datetime import timedelta
 from pathlib import Path
@@ -179,8 +180,6 @@ def _history_parts(user, *, repeat: int) -> dict:
     """Median wall milliseconds of each of `FEED_PARTS` in the history reader's page (the key
     is looked up inside the reads' part and counted apart from it), the rest of the page
     (reasons, filters, objects), and the round trips together."""
-    from collections import defaultdict
-
     from bench.profile_page import time_parts
     from recommendations.feed.page import feed_page
 

@@ -372,14 +372,15 @@ def gunicorn_settings(monkeypatch, **environ) -> Config:
     return app.cfg
 
 
-@pytest.fixture
-def frozen_released():
-    """For a test that runs a server hook, which freezes the process's objects out of the
-    collector's way (common.serving): thawed afterwards, so the rest of the suite is
-    collected as usual (what became garbage meanwhile, at once)."""
+@pytest.fixture(autouse=True)
+def _frozen_objects_released():
+    """A test that runs a server hook freezes the process's objects out of the collector's way
+    (common.serving): thawed after it, and what became garbage meanwhile collected, so the
+    rest of the suite is collected as usual."""
     yield
-    gc.unfreeze()
-    gc.collect()
+    if gc.get_freeze_count():
+        gc.unfreeze()
+        gc.collect()
 
 
 def worker_wait_until(condition, *, seconds: float = 30, every: float = 0.1) -> bool:

@@ -46,7 +46,7 @@ def _readers_pages_in_a_new_worker(client) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_forked_after_the_master_started_parses_no_template_for_its_pages(
-    client, template_files_read, monkeypatch, frozen_released
+    client, template_files_read, monkeypatch
 ):
     _readers_pages_in_a_new_worker(client)
     assert "base.html" in template_files_read  # a process that compiled nothing parses them

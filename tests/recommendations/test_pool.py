@@ -296,7 +296,6 @@ def _a_new_worker(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("frozen_released")
 def test_a_new_worker_loads_the_feed_before_its_first_page(newsroom, monkeypatch):
     model_retrain()
     _a_new_worker(monkeypatch)
@@ -312,7 +311,6 @@ def test_a_new_worker_loads_the_feed_before_its_first_page(newsroom, monkeypatch
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("frozen_released")
 def test_what_a_new_worker_loaded_and_froze_is_freed_once_replaced(newsroom, monkeypatch):
     model_retrain()
     _a_new_worker(monkeypatch)
@@ -340,7 +338,6 @@ def test_what_a_new_worker_loaded_and_froze_is_freed_once_replaced(newsroom, mon
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("frozen_released")
 def test_a_new_worker_that_cannot_load_the_feed_still_starts(newsroom, monkeypatch, caplog):
     def unreachable(**kwargs):
         raise OperationalError("connection refused")
@@ -355,7 +352,6 @@ def test_a_new_worker_that_cannot_load_the_feed_still_starts(newsroom, monkeypat
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("frozen_released")
 def test_a_worker_whose_feed_cannot_even_be_imported_still_starts(monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "recommendations.feed.pool", None)  # the import fails
     _a_new_worker(monkeypatch)

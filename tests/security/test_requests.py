@@ -245,7 +245,6 @@ def test_a_relative_control_socket_path_stops_gunicorn_from_starting(monkeypatch
     assert "must be an absolute path" in capsys.readouterr().err
 
 
-@pytest.mark.usefixtures("frozen_released")  # starting freezes the process's objects
 def test_gunicorn_refuses_to_start_with_a_wrong_master_key(monkeypatch, settings, db):
     from django.core.management.base import SystemCheckError
 
