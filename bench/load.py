@@ -12,15 +12,16 @@ personalized home computed), and the ceiling (`bench/ceiling`: a bare Django pro
 renders 30 cards after one query of the same database). Each round runs every page, each
 between two runs of the ceiling, so every figure is a ratio to the ceiling measured minutes
 apart under the same load on the machine; the worker CPU per request (utime + stime of the
-gunicorn workers, /proc) is beside it. Pages: anonymous home; personalized home from kept
-pages (after one visit by every reader), computed (kept pages off) and on a first visit
-(kept pages dropped, one visit each); article pages; the journey mix (per reader home ->
-article -> home, the article visit a click on the site, which records a read and drops the
-kept page); the personalized home right after an article is published. The kept-page hit
-rate of each run is counted from the kept pages written (Redis keyspace notifications of
-the load cache's database, less the journey's notes of a queued read), against the
-personalized homes served. Targets and results go into bench/README.md, between the load
-markers. The database is kept and reused.
+gunicorn workers, /proc) is beside it, and so is the CPU per request of the database server
+and of Redis on the same machine (their processes' utime + stime). Pages: anonymous home;
+personalized home from kept pages (after one visit by every reader), computed (kept pages
+off) and on a first visit (kept pages dropped, one visit each); article pages; the journey
+mix (per reader home -> article -> home, the article visit a click on the site, which
+records a read and drops the kept page); the personalized home right after an article is
+published. The kept-page hit rate of each run is counted from the kept pages written (Redis
+keyspace notifications of the load cache's database, less the journey's notes of a queued
+read), against the personalized homes served. Targets and results go into bench/README.md,
+between the load markers. The database is kept and reused.
 """
 
 import argparse
@@ -296,6 +297,38 @@ def worker_cpu_seconds(master_pid: int) -> float:
     return total / ticks
 
 
+# The servers on this machine whose CPU a page also costs: PostgreSQL's server and its
+# backends (the key store is a database of the same server) and Redis, by process name.
+SERVICES = {"database": "postgres", "redis": "redis-server"}
+
+
+def service_cpu_seconds(name: str) -> float:
+    """User + system CPU of every process called `name` (its `comm`), and of the children
+    the first of them reaped (PostgreSQL's backends of connections closed meanwhile count in
+    their server's cutime + cstime). 0 when none runs here."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    processes = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        if text[text.index("(") + 1 : text.rindex(")")] == name:
+            processes[int(entry.name)] = text[text.rindex(")") + 2 :].split()
+    total = 0
+    for fields in processes.values():
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+        if int(fields[1]) not in processes:  # the server itself: what it reaped
+            total += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return total / ticks
+
+
+def services_cpu_seconds() -> dict[str, float]:
+    return {label: service_cpu_seconds(name) for label, name in SERVICES.items()}
+
+
 def _wrk(*, url: str, targets: Path, duration: int, cap: int, threads: int, connections: int):
     per_thread = max(1, cap // threads)
     command = [
@@ -493,6 +526,12 @@ class Run:
     kept_hit_rate: float | None = None
     copies_written: int | None = None
     ceiling: list[dict] = field(default_factory=list)
+    # CPU per request of the database server and of Redis (`SERVICES`), in ms.
+    services_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def services_cpu_ms(self) -> float:
+        return sum(self.services_ms.values())
 
 
 def _median(values):
@@ -508,12 +547,14 @@ def _summary(runs: list[Run]) -> list[dict]:
     for page in pages:
         mine = [r for r in runs if r.page == page]
         ratios, p99_ratios, ceiling_cpu, ceiling_rps, ceiling_p99 = [], [], [], [], []
+        ceiling_services = []
         for run in mine:
             c_rps = statistics.mean(c["rps"] for c in run.ceiling)
             c_p99 = statistics.mean(c["p99_ms"] for c in run.ceiling)
             ratios.append(run.result["rps"] / c_rps)
             p99_ratios.append(run.result["p99_ms"] / c_p99)
             ceiling_cpu.append(statistics.mean(c["cpu_ms"] for c in run.ceiling))
+            ceiling_services.append(statistics.mean(c["services_ms"] for c in run.ceiling))
             ceiling_rps.append(c_rps)
             ceiling_p99.append(c_p99)
         target = TARGETS[page]
@@ -529,6 +570,10 @@ def _summary(runs: list[Run]) -> list[dict]:
                 "p99_worst": max(p99_ratios),
                 "cpu_ms": _median([r.cpu_ms for r in mine]),
                 "ceiling_cpu_ms": statistics.median(ceiling_cpu),
+                "database_ms": _median([r.services_ms["database"] for r in mine]),
+                "redis_ms": _median([r.services_ms["redis"] for r in mine]),
+                "services_ms": _median([r.services_cpu_ms for r in mine]),
+                "ceiling_services_ms": statistics.median(ceiling_services),
                 "rps": _median([r.result["rps"] for r in mine]),
                 "ceiling_rps": statistics.median(ceiling_rps),
                 "p50_ms": _median([r.result["p50_ms"] for r in mine]),
@@ -567,9 +612,10 @@ def _write_readme(
         before, after = text[: text.index(START)], text[text.index(END) + len(END) :]
     table = [
         "| page | target (site / ceiling) | **site / ceiling, median** (range) | p99 / ceiling "
-        "p99, median (worst) | worker CPU per request, site vs ceiling | kept-page hit rate "
+        "p99, median (worst) | worker CPU per request, site vs ceiling | database + Redis "
+        "CPU per request, site (database, Redis) vs ceiling | kept-page hit rate "
         "| site req/s, p50, p99 (context) | met |",
-        "|---|---:|---:|---:|---:|---:|---|---|",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for row in summary:
         target = "-" if row["target"] is None else f">= {row['target']:.2f}"
@@ -577,20 +623,24 @@ def _write_readme(
         table.append(
             f"| {row['page']} | {target} | **{row['ratio']:.2f}** ({low:.2f}-{high:.2f}) | "
             f"{row['p99_ratio']:.1f} ({row['p99_worst']:.1f}) | {row['cpu_ms']:.1f} vs "
-            f"{row['ceiling_cpu_ms']:.1f} ms | {_percent(row['hit_rate'])} | {row['rps']:.0f} "
+            f"{row['ceiling_cpu_ms']:.1f} ms | {row['services_ms']:.2f} ({row['database_ms']:.2f}"
+            f", {row['redis_ms']:.2f}) vs {row['ceiling_services_ms']:.2f} ms | "
+            f"{_percent(row['hit_rate'])} | {row['rps']:.0f} "
             f"(ceiling {row['ceiling_rps']:.0f}), {row['p50_ms']} ms, {row['p99_ms']} ms "
             f"(ceiling {row['ceiling_p99_ms']:.1f} ms) | {'yes' if row['met'] else '**no**'} |"
         )
     rounds = [
-        "| round | run | requests | req/s | p50 | p99 | worker CPU per request | kept-page hit "
-        "rate | copies of reads written | load average | errors |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| round | run | requests | req/s | p50 | p99 | worker CPU per request | database, "
+        "Redis CPU per request | kept-page hit rate | copies of reads written | load average "
+        "| errors |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in runs:
         r = run.result
         rounds.append(
             f"| {run.round} | {run.page} | {r['requests']:,} | {r['rps']} | {r['p50_ms']} ms | "
-            f"{r['p99_ms']} ms | {run.cpu_ms:.1f} ms | {_percent(run.kept_hit_rate)} | "
+            f"{r['p99_ms']} ms | {run.cpu_ms:.1f} ms | {run.services_ms['database']:.2f}, "
+            f"{run.services_ms['redis']:.2f} ms | {_percent(run.kept_hit_rate)} | "
             f"{'-' if run.copies_written is None else f'{run.copies_written:,}'} | "
             f"{run.load:.1f} | {r['errors']} |"
         )
@@ -787,8 +837,13 @@ def main() -> list[dict]:
             load = os.getloadavg()[0]
             cpu, stored = worker_cpu_seconds(server.process.pid), writes.now()
             copies = writes.copies_now()
+            services = services_cpu_seconds()
             result = wrk(server, targets_name, cap=cap or options.requests)
             cpu = worker_cpu_seconds(server.process.pid) - cpu
+            services = {
+                label: (seconds - services[label]) * 1000 / max(result["requests"], 1)
+                for label, seconds in services_cpu_seconds().items()
+            }
             stored = writes.now() - stored
             copies = writes.copies_now() - copies
             hit_rate = None
@@ -806,11 +861,13 @@ def main() -> list[dict]:
                 load=load,
                 kept_hit_rate=hit_rate,
                 copies_written=copies if server is not ceiling else None,
+                services_ms=services,
             )
             runs.append(run)
             print(
                 f"  round {round_number} {name:>32}: {result['rps']:7.1f} req/s, p99 "
-                f"{result['p99_ms']:6.1f} ms, {run.cpu_ms:5.1f} ms CPU/request, hits "
+                f"{result['p99_ms']:6.1f} ms, {run.cpu_ms:5.1f} ms CPU/request (database "
+                f"{services['database']:.2f}, Redis {services['redis']:.2f}), hits "
                 f"{_percent(hit_rate)}, copies of reads written {copies}, load {load:.1f}",
                 flush=True,
             )
@@ -851,7 +908,8 @@ def main() -> list[dict]:
                     run = measure(site, page, round_number, targets_name="personal", homes=1)
                 next_ceiling = measure(ceiling, CEILING, round_number)
                 run.ceiling = [
-                    {**c.result, "cpu_ms": c.cpu_ms} for c in (last_ceiling, next_ceiling)
+                    {**c.result, "cpu_ms": c.cpu_ms, "services_ms": c.services_cpu_ms}
+                    for c in (last_ceiling, next_ceiling)
                 ]
                 last_ceiling = next_ceiling
     finally:
@@ -875,7 +933,8 @@ def main() -> list[dict]:
         print(
             f"{row['page']:>32}: {row['ratio']:.2f} x ceiling (target "
             f"{row['target'] or '-'}), p99 {row['p99_ratio']:.1f} x, CPU {row['cpu_ms']:.1f} vs "
-            f"{row['ceiling_cpu_ms']:.1f} ms, hits {_percent(row['hit_rate'])}",
+            f"{row['ceiling_cpu_ms']:.1f} ms, database + Redis {row['services_ms']:.2f} vs "
+            f"{row['ceiling_services_ms']:.2f} ms, hits {_percent(row['hit_rate'])}",
             flush=True,
         )
     today = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
