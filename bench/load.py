@@ -302,10 +302,10 @@ def worker_cpu_seconds(master_pid: int) -> float:
 SERVICES = {"database": "postgres", "redis": "redis-server"}
 
 
-def service_cpu_seconds(name: str) -> float:
+def service_cpu_seconds(name: str) -> float | None:
     """User + system CPU of every process called `name` (its `comm`), and of the children
     the first of them reaped (PostgreSQL's backends of connections closed meanwhile count in
-    their server's cutime + cstime). 0 when none runs here."""
+    their server's cutime + cstime). None when none runs on this machine."""
     ticks = os.sysconf("SC_CLK_TCK")
     processes = {}
     for entry in Path("/proc").iterdir():
@@ -317,6 +317,8 @@ def service_cpu_seconds(name: str) -> float:
             continue  # gone meanwhile
         if text[text.index("(") + 1 : text.rindex(")")] == name:
             processes[int(entry.name)] = text[text.rindex(")") + 2 :].split()
+    if not processes:
+        return None
     total = 0
     for fields in processes.values():
         total += int(fields[11]) + int(fields[12])  # utime, stime
@@ -326,7 +328,8 @@ def service_cpu_seconds(name: str) -> float:
 
 
 def services_cpu_seconds() -> dict[str, float]:
-    return {label: service_cpu_seconds(name) for label, name in SERVICES.items()}
+    """`service_cpu_seconds` of each of `SERVICES`, 0 for one that runs elsewhere."""
+    return {label: service_cpu_seconds(name) or 0.0 for label, name in SERVICES.items()}
 
 
 def _wrk(*, url: str, targets: Path, duration: int, cap: int, threads: int, connections: int):
@@ -746,6 +749,9 @@ def main() -> list[dict]:
     print(f"  setup: {time.perf_counter() - started:.1f} s", flush=True)
     versions = _versions()
     connection.close()
+    elsewhere = [name for name in SERVICES.values() if service_cpu_seconds(name) is None]
+    if elsewhere:
+        print(f"  not on this machine, so not measured (0): {', '.join(elsewhere)}", flush=True)
 
     work = Path(tempfile.mkdtemp(prefix="newsite-load-"))
     personal = [f"/\t{cookie}" for cookie in cookies]
