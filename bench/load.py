@@ -273,28 +273,39 @@ def _start_gunicorn(*, name: str, app: str, env: dict[str, str], workers: int) -
     raise SystemExit(f"gunicorn ({name}) did not answer /healthz within 90 s.")
 
 
-def _stat_fields(pid: int) -> list[str]:
+def _stat(pid: int) -> tuple[str, list[str]]:
+    """A process's name (`comm`) and the fields of its /proc/<pid>/stat after the name."""
     text = Path(f"/proc/{pid}/stat").read_text()
-    return text[text.rindex(")") + 2 :].split()
+    return text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+
+
+def _processes():
+    """(pid, name, stat fields after the name) of every process, skipping those gone meanwhile."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                yield int(entry.name), *_stat(int(entry.name))
+            except (OSError, ValueError):
+                continue
+
+
+# In the fields after the name: ppid, utime + stime (own), cutime + cstime (reaped children).
+PPID, OWN_CPU, REAPED_CPU = 1, (11, 12), (13, 14)
+
+
+def _ticks(fields: list[str], places: tuple[int, int]) -> int:
+    return sum(int(fields[place]) for place in places)
 
 
 def worker_cpu_seconds(master_pid: int) -> float:
     """User + system CPU of a gunicorn master's workers: the live ones (utime + stime) and
     those already replaced (the master's cutime + cstime), so a worker restarting mid-run
     (max_requests) is still counted."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    fields = _stat_fields(master_pid)
-    total = int(fields[13]) + int(fields[14])  # cutime, cstime (fields 16 and 17)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            child = _stat_fields(int(entry.name))
-        except (OSError, ValueError):
-            continue  # gone meanwhile
-        if int(child[1]) == master_pid:  # ppid (field 4)
-            total += int(child[11]) + int(child[12])  # utime, stime (fields 14 and 15)
-    return total / ticks
+    total = _ticks(_stat(master_pid)[1], REAPED_CPU)
+    for _, _, fields in _processes():
+        if int(fields[PPID]) == master_pid:
+            total += _ticks(fields, OWN_CPU)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 # The servers on this machine whose CPU a page also costs: PostgreSQL's server and its
@@ -306,25 +317,15 @@ def service_cpu_seconds(name: str) -> float | None:
     """User + system CPU of every process called `name` (its `comm`), and of the children
     the first of them reaped (PostgreSQL's backends of connections closed meanwhile count in
     their server's cutime + cstime). None when none runs on this machine."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    processes = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = (entry / "stat").read_text()
-        except OSError:
-            continue  # gone meanwhile
-        if text[text.index("(") + 1 : text.rindex(")")] == name:
-            processes[int(entry.name)] = text[text.rindex(")") + 2 :].split()
+    processes = {pid: fields for pid, comm, fields in _processes() if comm == name}
     if not processes:
         return None
     total = 0
     for fields in processes.values():
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-        if int(fields[1]) not in processes:  # the server itself: what it reaped
-            total += int(fields[13]) + int(fields[14])  # cutime, cstime
-    return total / ticks
+        total += _ticks(fields, OWN_CPU)
+        if int(fields[PPID]) not in processes:  # the server itself: what it reaped
+            total += _ticks(fields, REAPED_CPU)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def services_cpu_seconds() -> dict[str, float]:
