@@ -313,24 +313,30 @@ def worker_cpu_seconds(master_pid: int) -> float:
 SERVICES = {"database": "postgres", "redis": "redis-server"}
 
 
-def service_cpu_seconds(name: str) -> float | None:
-    """User + system CPU of every process called `name` (its `comm`), and of the children
-    the first of them reaped (PostgreSQL's backends of connections closed meanwhile count in
-    their server's cutime + cstime). None when none runs on this machine."""
-    processes = {pid: fields for pid, comm, fields in _processes() if comm == name}
-    if not processes:
-        return None
-    total = 0
-    for fields in processes.values():
-        total += _ticks(fields, OWN_CPU)
-        if int(fields[PPID]) not in processes:  # the server itself: what it reaped
-            total += _ticks(fields, REAPED_CPU)
-    return total / os.sysconf("SC_CLK_TCK")
+def service_cpu_seconds() -> dict[str, float | None]:
+    """User + system CPU of every process named as one of `SERVICES` (its `comm`), and of the
+    children the first of them reaped (PostgreSQL's backends of connections closed meanwhile
+    count in their server's cutime + cstime), by label, from one pass over /proc. None for a
+    service that does not run on this machine."""
+    by_name: dict[str, dict[int, list[str]]] = {name: {} for name in SERVICES.values()}
+    for pid, comm, fields in _processes():
+        if comm in by_name:
+            by_name[comm][pid] = fields
+    seconds = {}
+    for label, name in SERVICES.items():
+        processes = by_name[name]
+        total = 0
+        for fields in processes.values():
+            total += _ticks(fields, OWN_CPU)
+            if int(fields[PPID]) not in processes:  # the server itself: what it reaped
+                total += _ticks(fields, REAPED_CPU)
+        seconds[label] = total / os.sysconf("SC_CLK_TCK") if processes else None
+    return seconds
 
 
 def services_cpu_seconds() -> dict[str, float]:
-    """`service_cpu_seconds` of each of `SERVICES`, 0 for one that runs elsewhere."""
-    return {label: service_cpu_seconds(name) or 0.0 for label, name in SERVICES.items()}
+    """`service_cpu_seconds`, 0 for a service that runs elsewhere."""
+    return {label: value or 0.0 for label, value in service_cpu_seconds().items()}
 
 
 def _wrk(*, url: str, targets: Path, duration: int, cap: int, threads: int, connections: int):
@@ -750,7 +756,7 @@ def main() -> list[dict]:
     print(f"  setup: {time.perf_counter() - started:.1f} s", flush=True)
     versions = _versions()
     connection.close()
-    elsewhere = [name for name in SERVICES.values() if service_cpu_seconds(name) is None]
+    elsewhere = [label for label, value in service_cpu_seconds().items() if value is None]
     if elsewhere:
         print(f"  not on this machine, so not measured (0): {', '.join(elsewhere)}", flush=True)
 
@@ -844,11 +850,11 @@ def main() -> list[dict]:
             load = os.getloadavg()[0]
             cpu, stored = worker_cpu_seconds(server.process.pid), writes.now()
             copies = writes.copies_now()
-            services = services_cpu_seconds()
+            services_before = services_cpu_seconds()
             result = wrk(server, targets_name, cap=cap or options.requests)
             cpu = worker_cpu_seconds(server.process.pid) - cpu
             services = {
-                label: (seconds - services[label]) * 1000 / max(result["requests"], 1)
+                label: (seconds - services_before[label]) * 1000 / max(result["requests"], 1)
                 for label, seconds in services_cpu_seconds().items()
             }
             stored = writes.now() - stored
